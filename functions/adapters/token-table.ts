@@ -1,0 +1,17 @@
+/**
+ * The token table's schema: the one definition the CDK stack and the local server's table
+ * creation both use, so they cannot drift (CONTRACT.md section 4a).
+ */
+
+/** Key schema and TTL attribute of the token table. */
+export const TOKEN_TABLE_SCHEMA = {
+  /** String partition key; the table has no sort key. */
+  partitionKey: "pk",
+  /** Epoch seconds after which DynamoDB may delete the item (it does so late; reads check). */
+  timeToLiveAttribute: "ttl",
+} as const;
+
+/** The partition key of a profile's token item. */
+export function tokenItemKey(profile: string): string {
+  return `token#${profile}`;
+}

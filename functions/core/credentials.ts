@@ -1,0 +1,92 @@
+/**
+ * A profile's client credentials (CONTRACT.md section 2): parsing the secret value and keeping it
+ * in memory for a while, so the warm path reads Secrets Manager only every few minutes.
+ */
+import { ConfigurationError } from "./errors.js";
+import type { Clock, SecretSource } from "./ports.js";
+
+/** The credentials of one secret version. */
+export interface ClientCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** The secret's version ID: part of the cache key, so a rotation changes the key. */
+  readonly version: string;
+}
+
+/**
+ * Parses a `SecretString`: `{"client_id", "client_secret"}` or `{"username", "password"}`.
+ * The error never quotes the value.
+ * @throws {ConfigurationError}
+ */
+export function parseClientCredentials(
+  secretString: string | undefined,
+  version: string,
+): ClientCredentials {
+  let value: unknown;
+  try {
+    value = JSON.parse(secretString ?? "");
+  } catch {
+    throw new ConfigurationError("the secret value is not a JSON object");
+  }
+  if (typeof value !== "object" || value === null) {
+    throw new ConfigurationError("the secret value is not a JSON object");
+  }
+  const fields = value as Record<string, unknown>;
+  const clientId = fields.client_id ?? fields.username;
+  const clientSecret = fields.client_id === undefined ? fields.password : fields.client_secret;
+  if (!isNonEmptyString(clientId) || !isNonEmptyString(clientSecret)) {
+    throw new ConfigurationError(
+      'the secret value needs non-empty "client_id" and "client_secret" (or "username" and "password")',
+    );
+  }
+  return { clientId, clientSecret, version };
+}
+
+function isNonEmptyString(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0;
+}
+
+/** How long credentials stay in memory before Secrets Manager is read again. */
+export const CREDENTIALS_MAX_AGE_MS = 5 * 60_000;
+
+interface CacheEntry {
+  readonly credentials: ClientCredentials;
+  readonly readAt: number;
+}
+
+/**
+ * Credentials by secret ID, kept for {@link CREDENTIALS_MAX_AGE_MS}. Each read returns a new
+ * object, so callers can tell by identity whether the credentials they used are still current.
+ */
+export class CredentialsCache {
+  readonly #source: SecretSource;
+  readonly #clock: Clock;
+  readonly #entries = new Map<string, CacheEntry>();
+
+  constructor(source: SecretSource, clock: Clock) {
+    this.#source = source;
+    this.#clock = clock;
+  }
+
+  /** The current credentials without any I/O, or `undefined` when they must be read. */
+  peek(secretId: string): ClientCredentials | undefined {
+    const entry = this.#entries.get(secretId);
+    if (!entry || this.#clock.now() - entry.readAt >= CREDENTIALS_MAX_AGE_MS) return undefined;
+    return entry.credentials;
+  }
+
+  /** The current credentials, read from the source when missing, too old, or `fresh` is asked. */
+  async get(secretId: string, options: { fresh?: boolean } = {}): Promise<ClientCredentials> {
+    const cached = options.fresh ? undefined : this.peek(secretId);
+    if (cached) return cached;
+    const { secretString, versionId } = await this.#source.read(secretId);
+    const credentials = parseClientCredentials(secretString, versionId);
+    this.#entries.set(secretId, { credentials, readAt: this.#clock.now() });
+    return credentials;
+  }
+
+  /** Drops the entry, so the next {@link get} reads the source. */
+  forget(secretId: string): void {
+    this.#entries.delete(secretId);
+  }
+}

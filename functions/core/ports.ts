@@ -1,0 +1,60 @@
+/**
+ * What the core needs from the outside world. Adapters implement these; tests pass fakes.
+ * Nothing here names an AWS SDK type.
+ */
+import type { ClientAuth } from "./profiles.js";
+import type { CachedToken, TokenGrant } from "./token.js";
+
+/** The current time in epoch milliseconds. Injected so expiry is tested without sleeping. */
+export interface Clock {
+  now(): number;
+}
+
+/** The raw value of a secret. */
+export interface SecretValue {
+  readonly secretString: string | undefined;
+  readonly versionId: string;
+}
+
+/** Secrets Manager, or anything that holds profile credentials. */
+export interface SecretSource {
+  /**
+   * Reads the current version of a secret, bypassing any cache of its own.
+   * @throws {ConfigurationError} when the secret is missing or unreadable.
+   * @throws {UpstreamUnavailableError} when the source itself is failing.
+   */
+  read(secretId: string): Promise<SecretValue>;
+}
+
+/** The shared token cache (DynamoDB): one item per profile. */
+export interface TokenStore {
+  /** A strongly consistent read; the caller checks expiry itself. */
+  get(profile: string): Promise<CachedToken | undefined>;
+  put(profile: string, token: CachedToken): Promise<void>;
+  delete(profile: string): Promise<void>;
+}
+
+/** One `client_credentials` request to a CyberArk Identity tenant. */
+export interface TokenRequest {
+  readonly tenantUrl: string;
+  /** `/oauth2/platformtoken` or `/oauth2/token/{applicationId}`. */
+  readonly path: string;
+  readonly clientAuth: ClientAuth;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly scope?: string;
+}
+
+/** CyberArk Identity's token endpoint. */
+export interface IdentityProvider {
+  /**
+   * @throws {UpstreamRejectedError} on a 4xx other than 429.
+   * @throws {UpstreamUnavailableError} on timeouts, resets, 429, 5xx or an unusable body, after retries.
+   */
+  requestToken(request: TokenRequest): Promise<TokenGrant>;
+}
+
+/** Where the core reports trouble it recovers from. Powertools' Logger fits. */
+export interface Logger {
+  warn(message: string, attributes: Record<string, unknown>): void;
+}

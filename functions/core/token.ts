@@ -1,0 +1,137 @@
+/**
+ * Token lifetimes and the cache decisions made on them (CONTRACT.md sections 3 and 4).
+ * Pure: every function takes the current time, so tests drive them with a fake clock.
+ */
+import { createHash } from "node:crypto";
+import { decodeJwt } from "jose";
+import type { ClientCredentials } from "./credentials.js";
+import { UpstreamUnavailableError } from "./errors.js";
+import type { Profile } from "./profiles.js";
+
+/** What CyberArk answered, already checked for an access token and a Bearer type. */
+export interface TokenGrant {
+  readonly accessToken: string;
+  /** `expires_in` exactly as received: the lifetime rules decide whether it is usable. */
+  readonly expiresIn: unknown;
+  /** The response's own `scope`, never the requested one. */
+  readonly scope?: string;
+}
+
+/** A token as both cache levels hold it. Times are epoch milliseconds. */
+export interface CachedToken {
+  /** {@link cacheKey} of the identity that obtained the token. */
+  readonly cacheKey: string;
+  readonly accessToken: string;
+  readonly scope?: string;
+  /** When the request that obtained the token was sent: lifetimes count from here. */
+  readonly issuedAt: number;
+  readonly expiresAt: number;
+}
+
+/** `min_validity` when the caller gives none, in seconds. */
+export const DEFAULT_MIN_VALIDITY_SECONDS = 300;
+/** The largest `min_validity` a caller may ask for, in seconds. */
+export const MAX_MIN_VALIDITY_SECONDS = 3600;
+
+/**
+ * Turns a grant into a cacheable token. `expires_in` (a positive integer) wins; otherwise the
+ * JWT `exp` claim; otherwise the response is unusable. Never cached past `issuedAt + expires_in`.
+ * @throws {UpstreamUnavailableError} when no lifetime can be derived or it has already ended.
+ */
+export function tokenFromGrant(grant: TokenGrant, cacheKey: string, issuedAt: number): CachedToken {
+  const expiresAt = expiryOf(grant, issuedAt);
+  if (expiresAt === undefined) {
+    throw new UpstreamUnavailableError(
+      "CyberArk sent a token without a usable expires_in or exp claim",
+      UNUSABLE_RETRY_AFTER_SECONDS,
+    );
+  }
+  if (expiresAt <= issuedAt) {
+    throw new UpstreamUnavailableError(
+      "CyberArk sent a token that had already expired",
+      UNUSABLE_RETRY_AFTER_SECONDS,
+    );
+  }
+  return {
+    cacheKey,
+    accessToken: grant.accessToken,
+    ...(grant.scope === undefined ? {} : { scope: grant.scope }),
+    issuedAt,
+    expiresAt,
+  };
+}
+
+const UNUSABLE_RETRY_AFTER_SECONDS = 30;
+
+function expiryOf(grant: TokenGrant, issuedAt: number): number | undefined {
+  const { expiresIn } = grant;
+  if (typeof expiresIn === "number" && Number.isSafeInteger(expiresIn) && expiresIn > 0) {
+    return issuedAt + expiresIn * 1000;
+  }
+  const exp = jwtExpiry(grant.accessToken);
+  return exp === undefined ? undefined : exp * 1000;
+}
+
+function jwtExpiry(accessToken: string): number | undefined {
+  try {
+    const { exp } = decodeJwt(accessToken);
+    return typeof exp === "number" && Number.isFinite(exp) ? exp : undefined;
+  } catch {
+    return undefined; // Not a JWT: opaque tokens are fine when expires_in is given.
+  }
+}
+
+/** The lifetime CyberArk granted, in seconds. */
+export function grantedLifetimeSeconds(token: CachedToken): number {
+  return Math.floor((token.expiresAt - token.issuedAt) / 1000);
+}
+
+/**
+ * The `min_validity` actually applied: capped at half the granted lifetime, so a tenant that
+ * grants short tokens is not asked for a new one on every request.
+ */
+export function effectiveMinValiditySeconds(token: CachedToken, requestedSeconds: number): number {
+  return Math.min(requestedSeconds, Math.floor(grantedLifetimeSeconds(token) / 2));
+}
+
+/** Seconds until expiry, rounded down: never more than CyberArk granted. */
+export function remainingSeconds(token: CachedToken, now: number): number {
+  return Math.floor((token.expiresAt - now) / 1000);
+}
+
+/**
+ * Whether the token may be returned to a caller asking for `minValiditySeconds`. A token always
+ * needs at least one whole second left: one that expires before the caller can send it is useless.
+ */
+export function isUsable(token: CachedToken, now: number, minValiditySeconds: number): boolean {
+  const required = Math.max(1, effectiveMinValiditySeconds(token, minValiditySeconds));
+  return remainingSeconds(token, now) >= required;
+}
+
+/**
+ * The identity a token belongs to: tenant, endpoint, client id, scope and secret version. Editing
+ * a profile or rotating its secret changes the key, so a token of the old identity is never served.
+ */
+export function cacheKey(profile: Profile, credentials: ClientCredentials): string {
+  const identity = [
+    profile.tenantUrl,
+    tokenEndpointPath(profile),
+    profile.clientAuth,
+    credentials.clientId,
+    profile.scope ?? "",
+    credentials.version,
+  ];
+  return createHash("sha256").update(JSON.stringify(identity)).digest("base64url");
+}
+
+/** `/oauth2/platformtoken`, or `/oauth2/token/{applicationId}` for a custom OAuth2 app. */
+export function tokenEndpointPath(profile: Pick<Profile, "applicationId">): string {
+  return profile.applicationId === undefined
+    ? "/oauth2/platformtoken"
+    : `/oauth2/token/${encodeURIComponent(profile.applicationId)}`;
+}
+
+/** A SHA-256 prefix of the token for audit lines: enough to correlate, useless to an attacker. */
+export function tokenFingerprint(accessToken: string): string {
+  return createHash("sha256").update(accessToken).digest("hex").slice(0, 12);
+}

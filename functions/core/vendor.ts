@@ -1,0 +1,279 @@
+/**
+ * The vending rules (CONTRACT.md sections 3 and 4): who gets which token, from which cache level,
+ * and when CyberArk is asked. Pure in the sense that matters: every dependency is a port, so every
+ * decision here is tested with fakes and a fake clock.
+ */
+import { type Caller, type CallerPattern, isAllowed } from "./callers.js";
+import { type ClientCredentials, CredentialsCache } from "./credentials.js";
+import { AccessDeniedError, describeUnknown, UpstreamRejectedError } from "./errors.js";
+import type { Clock, IdentityProvider, Logger, SecretSource, TokenStore } from "./ports.js";
+import type { Profile, ProfilesConfig } from "./profiles.js";
+import {
+  type CachedToken,
+  cacheKey,
+  isUsable,
+  tokenEndpointPath,
+  tokenFromGrant,
+} from "./token.js";
+
+/** Where a returned token came from, for the audit line. */
+export type CacheLevel = "memory" | "table" | "upstream";
+
+/** A `GET /tokens/{profile}`, already parsed. */
+export interface TokenQuery {
+  readonly profile: string;
+  readonly caller: Caller | undefined;
+  readonly minValiditySeconds: number;
+}
+
+/** A vended token and where it came from. */
+export interface VendedToken {
+  readonly token: CachedToken;
+  readonly cache: CacheLevel;
+}
+
+/** A `DELETE /tokens/{profile}`, already parsed. */
+export interface InvalidateQuery {
+  readonly profile: string;
+  readonly caller: Caller | undefined;
+}
+
+/** Everything {@link TokenVendor} depends on. */
+export interface VendorDependencies {
+  readonly config: ProfilesConfig;
+  readonly secrets: SecretSource;
+  readonly store: TokenStore;
+  readonly identity: IdentityProvider;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/**
+ * How often a memory entry is checked against the table, so a `DELETE` on any instance reaches
+ * every warm instance within 30 seconds (CONTRACT.md section 3).
+ */
+export const MEMORY_RECHECK_MS = 30_000;
+/** How long a rejection by CyberArk is remembered, so a broken profile does not hammer the tenant. */
+export const REJECTION_MEMORY_MS = 10_000;
+
+interface MemoryEntry {
+  readonly token: CachedToken;
+  /** The credentials object the token's key was derived from; compared by identity on a hit. */
+  readonly credentials: ClientCredentials;
+  /** When the table last confirmed this entry. */
+  readonly checkedAt: number;
+}
+
+interface Rejection {
+  readonly cacheKey: string;
+  readonly until: number;
+  readonly error: UpstreamRejectedError;
+}
+
+/** Vends tokens for the configured profiles. One instance per function instance. */
+export class TokenVendor {
+  readonly #deps: VendorDependencies;
+  readonly #credentials: CredentialsCache;
+  readonly #memory = new Map<string, MemoryEntry>();
+  readonly #inFlight = new Map<string, Promise<VendedToken>>();
+  readonly #rejections = new Map<string, Rejection>();
+  // Bumped by every DELETE: work started before it must not repopulate the memory cache.
+  readonly #generations = new Map<string, number>();
+
+  constructor(deps: VendorDependencies) {
+    this.#deps = deps;
+    this.#credentials = new CredentialsCache(deps.secrets, deps.clock);
+  }
+
+  /**
+   * Returns a token of the profile valid for at least the (capped) `min_validity`.
+   * @throws {AccessDeniedError} when the profile does not exist or the caller is not allowed.
+   */
+  async getToken(query: TokenQuery): Promise<VendedToken> {
+    const profile = this.#authorize(query.profile, query.caller, (p) => p.allowedCallers);
+    const hit = this.#memoryHit(profile, query.minValiditySeconds);
+    if (hit) return { token: hit, cache: "memory" };
+
+    const shared = await this.#refreshOnce(profile, query.minValiditySeconds);
+    // A flight started by a caller with a smaller min_validity may return a token too short for
+    // this one; then this caller starts its own (which goes upstream at most once).
+    if (isUsable(shared.token, this.#deps.clock.now(), query.minValiditySeconds)) return shared;
+    return this.#refreshOnce(profile, query.minValiditySeconds);
+  }
+
+  /**
+   * Drops the profile's cached token everywhere this instance can reach: the table at once, and
+   * this instance's memory, credentials and remembered rejection. Other instances notice within
+   * {@link MEMORY_RECHECK_MS}.
+   * @throws {AccessDeniedError} when the profile does not exist or the caller is not an admin.
+   */
+  async invalidate(query: InvalidateQuery): Promise<void> {
+    const profile = this.#authorize(
+      query.profile,
+      query.caller,
+      () => this.#deps.config.adminCallers,
+    );
+    this.#generations.set(profile.name, this.#generation(profile.name) + 1);
+    this.#memory.delete(profile.name);
+    this.#inFlight.delete(profile.name);
+    this.#rejections.delete(profile.name);
+    this.#credentials.forget(profile.secretId);
+    await this.#deps.store.delete(profile.name);
+  }
+
+  #authorize(
+    name: string,
+    caller: Caller | undefined,
+    patternsOf: (profile: Profile) => readonly CallerPattern[],
+  ): Profile {
+    const profile = this.#deps.config.profiles.get(name);
+    if (!profile) throw new AccessDeniedError(`profile "${name}" does not exist`);
+    if (!isAllowed(caller, patternsOf(profile))) {
+      throw new AccessDeniedError(`caller is not allowed for profile "${name}"`);
+    }
+    return profile;
+  }
+
+  // The warm path: a Map lookup and two comparisons, no I/O.
+  #memoryHit(profile: Profile, minValiditySeconds: number): CachedToken | undefined {
+    const entry = this.#memory.get(profile.name);
+    if (!entry) return undefined;
+    const now = this.#deps.clock.now();
+    const current = entry.credentials === this.#credentials.peek(profile.secretId);
+    const recentlyChecked = now - entry.checkedAt < MEMORY_RECHECK_MS;
+    return current && recentlyChecked && isUsable(entry.token, now, minValiditySeconds)
+      ? entry.token
+      : undefined;
+  }
+
+  // Concurrent misses of one profile in this instance share one refresh.
+  #refreshOnce(profile: Profile, minValiditySeconds: number): Promise<VendedToken> {
+    const running = this.#inFlight.get(profile.name);
+    if (running) return running;
+    const flight = this.#refresh(profile, minValiditySeconds).finally(() => {
+      if (this.#inFlight.get(profile.name) === flight) this.#inFlight.delete(profile.name);
+    });
+    this.#inFlight.set(profile.name, flight);
+    return flight;
+  }
+
+  async #refresh(profile: Profile, minValiditySeconds: number): Promise<VendedToken> {
+    const generation = this.#generation(profile.name);
+    let credentials = await this.#credentials.get(profile.secretId);
+    const stored = await this.#readStore(profile.name);
+
+    // The table disagrees with what this instance believed: an admin DELETE (item gone while we
+    // held one in memory) or another instance that already saw a rotated secret (other key).
+    // Either way our credentials may be stale, so read them again before deciding.
+    const memoryHadEntry = this.#memory.has(profile.name);
+    this.#memory.delete(profile.name);
+    const tableDisagrees = stored
+      ? stored.cacheKey !== cacheKey(profile, credentials)
+      : memoryHadEntry;
+    if (tableDisagrees)
+      credentials = await this.#credentials.get(profile.secretId, { fresh: true });
+
+    const now = this.#deps.clock.now();
+    if (
+      stored &&
+      stored.cacheKey === cacheKey(profile, credentials) &&
+      isUsable(stored, now, minValiditySeconds)
+    ) {
+      this.#remember(profile, stored, credentials, generation);
+      return { token: stored, cache: "table" };
+    }
+
+    const { token, usedCredentials } = await this.#exchange(profile, credentials);
+    if (this.#generation(profile.name) === generation) {
+      await this.#writeStore(profile.name, token);
+      this.#remember(profile, token, usedCredentials, generation);
+    }
+    return { token, cache: "upstream" };
+  }
+
+  // One token request, and on invalid_client (or 401) one more with the secret read afresh: the
+  // credentials may have been rotated since we cached them.
+  async #exchange(
+    profile: Profile,
+    credentials: ClientCredentials,
+  ): Promise<{ token: CachedToken; usedCredentials: ClientCredentials }> {
+    try {
+      return {
+        token: await this.#requestToken(profile, credentials),
+        usedCredentials: credentials,
+      };
+    } catch (error) {
+      if (!(error instanceof UpstreamRejectedError && error.isInvalidClient)) throw error;
+      const fresh = await this.#credentials.get(profile.secretId, { fresh: true });
+      return { token: await this.#requestToken(profile, fresh), usedCredentials: fresh };
+    }
+  }
+
+  async #requestToken(profile: Profile, credentials: ClientCredentials): Promise<CachedToken> {
+    const key = cacheKey(profile, credentials);
+    const now = this.#deps.clock.now();
+    const rejection = this.#rejections.get(profile.name);
+    if (rejection && rejection.cacheKey === key && now < rejection.until) throw rejection.error;
+
+    try {
+      const grant = await this.#deps.identity.requestToken({
+        tenantUrl: profile.tenantUrl,
+        path: tokenEndpointPath(profile),
+        clientAuth: profile.clientAuth,
+        clientId: credentials.clientId,
+        clientSecret: credentials.clientSecret,
+        ...(profile.scope === undefined ? {} : { scope: profile.scope }),
+      });
+      this.#rejections.delete(profile.name);
+      return tokenFromGrant(grant, key, now);
+    } catch (error) {
+      if (error instanceof UpstreamRejectedError) {
+        this.#rejections.set(profile.name, {
+          cacheKey: key,
+          until: now + REJECTION_MEMORY_MS,
+          error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  #remember(
+    profile: Profile,
+    token: CachedToken,
+    credentials: ClientCredentials,
+    generation: number,
+  ): void {
+    if (this.#generation(profile.name) !== generation) return;
+    this.#memory.set(profile.name, { token, credentials, checkedAt: this.#deps.clock.now() });
+  }
+
+  #generation(profile: string): number {
+    return this.#generations.get(profile) ?? 0;
+  }
+
+  // The table is a cache: when it fails, CyberArk is still reachable, and the in-instance single
+  // flight bounds the extra upstream load to one request per instance and profile.
+  async #readStore(profile: string): Promise<CachedToken | undefined> {
+    try {
+      return await this.#deps.store.get(profile);
+    } catch (error) {
+      this.#deps.logger.warn("token table read failed; treating as a miss", {
+        profile,
+        reason: describeUnknown(error),
+      });
+      return undefined;
+    }
+  }
+
+  async #writeStore(profile: string, token: CachedToken): Promise<void> {
+    try {
+      await this.#deps.store.put(profile, token);
+    } catch (error) {
+      this.#deps.logger.warn("token table write failed; token served from memory only", {
+        profile,
+        reason: describeUnknown(error),
+      });
+    }
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * The vending handler: the middy chain around one small request function. The Lambda entry
+ * (`handler.ts`) and the local server both build it here, so they run the same code.
+ */
+import middy from "@middy/core";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import type { Clock } from "../core/ports.js";
+import { tokenFingerprint } from "../core/token.js";
+import type { TokenVendor } from "../core/vendor.js";
+import { noContentResponse, parseCommand, tokenResponse } from "./http.js";
+import { type AuditLogger, auditLog, errorResponses, type VendingContext } from "./middlewares.js";
+
+/** What {@link createHandler} wires together. */
+export interface HandlerDependencies {
+  readonly vendor: TokenVendor;
+  readonly clock: Clock;
+  readonly logger: AuditLogger;
+}
+
+/** Builds the API Gateway REST proxy handler. */
+export function createHandler(deps: HandlerDependencies) {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, VendingContext>()
+    .use(auditLog(deps.logger))
+    .use(errorResponses(deps.logger))
+    .handler(async (event, context) => {
+      const command = parseCommand(event);
+      if (command.kind === "delete") {
+        await deps.vendor.invalidate(command.query);
+        return noContentResponse();
+      }
+      const vended = await deps.vendor.getToken(command.query);
+      context.audit.cache = vended.cache;
+      context.audit.tokenSha256 = tokenFingerprint(vended.token.accessToken);
+      return tokenResponse(command.query.profile, vended, deps.clock.now());
+    });
+}

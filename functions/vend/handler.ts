@@ -1,0 +1,28 @@
+/**
+ * The Lambda entry point. Wiring only: configuration is read and validated once, at cold start,
+ * and the SDK clients are built once, here at module scope.
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { loadProfilesFile } from "../core/profiles-file.js";
+import { createHandler } from "./app.js";
+import { createAwsVendor, systemClock } from "./aws-vendor.js";
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`environment variable ${name} must be set`);
+  return value;
+}
+
+const logger = new Logger({ serviceName: "cyberark-token-vending" });
+const vendor = createAwsVendor({
+  config: loadProfilesFile(requiredEnv("PROFILES_FILE")),
+  tableName: requiredEnv("TABLE_NAME"),
+  kmsKeyId: requiredEnv("KMS_KEY_ID"),
+  logger,
+});
+
+/** API Gateway REST proxy handler for `/tokens/{profile}`. */
+export const handler = createHandler({ vendor, clock: systemClock, logger }).use(
+  injectLambdaContext(logger),
+);

@@ -1,0 +1,85 @@
+/**
+ * The cross-cutting concerns of the vending handler, as middy middlewares: the contract's error
+ * responses and the one audit line per request.
+ */
+import type { MiddlewareObj } from "@middy/core";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
+import { InternalError, VendingError } from "../core/errors.js";
+import type { CacheLevel } from "../core/vendor.js";
+import { callerArnOf, errorResponse } from "./http.js";
+
+/** What the handler learns about a request, for its audit line. Never a token. */
+export interface AuditFields {
+  cache?: CacheLevel;
+  /** {@link tokenFingerprint} of the returned token. */
+  tokenSha256?: string;
+}
+
+/** The Lambda context as the handler sees it. */
+export type VendingContext = Context & { audit: AuditFields };
+
+/** The log methods the middlewares use. Powertools' Logger fits. */
+export interface AuditLogger {
+  info(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+type Middleware = MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, VendingContext>;
+
+/** The request ID the caller can quote: API Gateway's, else the Lambda invocation's. */
+export function requestIdOf(event: APIGatewayProxyEvent, context: Context): string {
+  return event.requestContext?.requestId ?? context.awsRequestId ?? "unknown";
+}
+
+/**
+ * Turns every error into the contract's JSON. Registered last, so on error it runs first and every
+ * other middleware sees a response. An error we did not raise on purpose becomes a `500` whose
+ * details (class and code only) stay in the log.
+ */
+export function errorResponses(logger: AuditLogger): Middleware {
+  return {
+    onError: async (request) => {
+      const known = request.error instanceof VendingError ? request.error : undefined;
+      const error = known ?? new InternalError(request.error);
+      if (!known)
+        logger.error("unexpected error", {
+          reason: error.message,
+          stack: stackFrames(request.error),
+        });
+      request.error = error;
+      request.response = errorResponse(error, requestIdOf(request.event, request.context));
+    },
+  };
+}
+
+/**
+ * One structured line per request: caller ARN, profile, outcome, cache level, token fingerprint.
+ * Registered before {@link errorResponses}, so it logs the final status of failed requests too.
+ */
+export function auditLog(logger: AuditLogger): Middleware {
+  const log: NonNullable<Middleware["after"]> = async (request) => {
+    const { event, context, error } = request;
+    logger.info("token request", {
+      requestId: requestIdOf(event, context),
+      method: event.httpMethod,
+      profile: event.pathParameters?.profile,
+      caller: callerArnOf(event),
+      status: request.response?.statusCode,
+      outcome: error instanceof VendingError ? error.code : "ok",
+      ...(error ? { reason: error.message } : {}),
+      ...context.audit,
+    });
+  };
+  return {
+    before: async (request) => {
+      request.context.audit = {};
+    },
+    after: log,
+    onError: log,
+  };
+}
+
+// The frames without the first line: an error's message may quote a value we must not log.
+function stackFrames(error: unknown): string | undefined {
+  return error instanceof Error ? error.stack?.split("\n").slice(1).join("\n") : undefined;
+}
