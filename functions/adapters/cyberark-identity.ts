@@ -82,7 +82,8 @@ export class CyberArkIdentityClient implements IdentityProvider {
   // when to come back; either way capped, so retries stay inside the function's time budget.
   #backoffMs(attempt: number, retryAfterMs: number | undefined): number {
     if (retryAfterMs !== undefined) return Math.min(retryAfterMs, this.#maxBackoffMs);
-    const ceiling = Math.min(this.#maxBackoffMs, BASE_BACKOFF_MS * 2 ** (attempt - 1));
+    // Attempt 2 waits up to BASE_BACKOFF_MS, attempt 3 up to twice that, and so on.
+    const ceiling = Math.min(this.#maxBackoffMs, BASE_BACKOFF_MS * 2 ** (attempt - 2));
     return Math.floor(this.#random() * ceiling);
   }
 

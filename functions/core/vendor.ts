@@ -192,50 +192,53 @@ export class TokenVendor {
   }
 
   // One token request, and on invalid_client (or 401) one more with the secret read afresh: the
-  // credentials may have been rotated since we cached them.
+  // credentials may have been rotated since we cached them. A final rejection is remembered for
+  // the identity that got it, so a misconfigured profile does not hammer the tenant.
   async #exchange(
     profile: Profile,
     credentials: ClientCredentials,
   ): Promise<{ token: CachedToken; usedCredentials: ClientCredentials }> {
-    try {
-      return {
-        token: await this.#requestToken(profile, credentials),
-        usedCredentials: credentials,
-      };
-    } catch (error) {
-      if (!(error instanceof UpstreamRejectedError && error.isInvalidClient)) throw error;
-      const fresh = await this.#credentials.get(profile.secretId, { fresh: true });
-      return { token: await this.#requestToken(profile, fresh), usedCredentials: fresh };
-    }
-  }
-
-  async #requestToken(profile: Profile, credentials: ClientCredentials): Promise<CachedToken> {
-    const key = cacheKey(profile, credentials);
-    const now = this.#deps.clock.now();
     const rejection = this.#rejections.get(profile.name);
-    if (rejection && rejection.cacheKey === key && now < rejection.until) throw rejection.error;
-
+    if (
+      rejection &&
+      rejection.cacheKey === cacheKey(profile, credentials) &&
+      this.#deps.clock.now() < rejection.until
+    ) {
+      throw rejection.error;
+    }
+    let used = credentials;
     try {
-      const grant = await this.#deps.identity.requestToken({
-        tenantUrl: profile.tenantUrl,
-        path: tokenEndpointPath(profile),
-        clientAuth: profile.clientAuth,
-        clientId: credentials.clientId,
-        clientSecret: credentials.clientSecret,
-        ...(profile.scope === undefined ? {} : { scope: profile.scope }),
-      });
-      this.#rejections.delete(profile.name);
-      return tokenFromGrant(grant, key, now);
+      try {
+        return { token: await this.#requestToken(profile, used), usedCredentials: used };
+      } catch (error) {
+        if (!(error instanceof UpstreamRejectedError && error.isInvalidClient)) throw error;
+        used = await this.#credentials.get(profile.secretId, { fresh: true });
+        return { token: await this.#requestToken(profile, used), usedCredentials: used };
+      }
     } catch (error) {
       if (error instanceof UpstreamRejectedError) {
         this.#rejections.set(profile.name, {
-          cacheKey: key,
-          until: now + REJECTION_MEMORY_MS,
+          cacheKey: cacheKey(profile, used),
+          until: this.#deps.clock.now() + REJECTION_MEMORY_MS,
           error,
         });
       }
       throw error;
     }
+  }
+
+  async #requestToken(profile: Profile, credentials: ClientCredentials): Promise<CachedToken> {
+    const issuedAt = this.#deps.clock.now();
+    const grant = await this.#deps.identity.requestToken({
+      tenantUrl: profile.tenantUrl,
+      path: tokenEndpointPath(profile),
+      clientAuth: profile.clientAuth,
+      clientId: credentials.clientId,
+      clientSecret: credentials.clientSecret,
+      ...(profile.scope === undefined ? {} : { scope: profile.scope }),
+    });
+    this.#rejections.delete(profile.name);
+    return tokenFromGrant(grant, cacheKey(profile, credentials), issuedAt);
   }
 
   #remember(

@@ -29,8 +29,10 @@ export function createHandler(deps: HandlerDependencies) {
         return noContentResponse();
       }
       const vended = await deps.vendor.getToken(command.query);
-      context.audit.cache = vended.cache;
-      context.audit.tokenSha256 = tokenFingerprint(vended.token.accessToken);
+      context.audit = {
+        cache: vended.cache,
+        tokenSha256: tokenFingerprint(vended.token.accessToken),
+      };
       return tokenResponse(command.query.profile, vended, deps.clock.now());
     });
 }

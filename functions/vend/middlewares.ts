@@ -15,8 +15,8 @@ export interface AuditFields {
   tokenSha256?: string;
 }
 
-/** The Lambda context as the handler sees it. */
-export type VendingContext = Context & { audit: AuditFields };
+/** The Lambda context as the handler sees it: the handler records its audit fields on it. */
+export type VendingContext = Context & { audit?: AuditFields };
 
 /** The log methods the middlewares use. Powertools' Logger fits. */
 export interface AuditLogger {
@@ -70,13 +70,7 @@ export function auditLog(logger: AuditLogger): Middleware {
       ...context.audit,
     });
   };
-  return {
-    before: async (request) => {
-      request.context.audit = {};
-    },
-    after: log,
-    onError: log,
-  };
+  return { after: log, onError: log };
 }
 
 // The frames without the first line: an error's message may quote a value we must not log.

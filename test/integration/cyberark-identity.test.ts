@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import {
+  CyberArkIdentityClient,
+  type IdentityClientOptions,
+} from "../../functions/adapters/cyberark-identity.js";
+import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
+import type { TokenRequest } from "../../functions/core/ports.js";
+import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
+
+const simulator = new IdentitySimulator({
+  tls: inject("simulatorTls"),
+  clients: [
+    { clientId: "svc-ci@example.com", clientSecret: "s3cret" },
+    { clientId: "odd+id@example.com", clientSecret: "a+b%20c:d&e=f" },
+  ],
+  applications: { reports_api: { scopes: ["ReadUserProfile"] } },
+  tokenLifetimeSeconds: 900,
+});
+const sleeps: number[] = [];
+const noSleep: IdentityClientOptions = {
+  sleep: async (ms) => {
+    sleeps.push(ms);
+  },
+  random: () => 0.5,
+};
+const client = new CyberArkIdentityClient(noSleep);
+
+function request(overrides: Partial<TokenRequest> = {}): TokenRequest {
+  return {
+    tenantUrl: simulator.url,
+    path: "/oauth2/platformtoken",
+    clientAuth: "body",
+    clientId: "svc-ci@example.com",
+    clientSecret: "s3cret",
+    ...overrides,
+  };
+}
+
+beforeAll(async () => {
+  await simulator.start();
+});
+afterAll(async () => {
+  await simulator.stop();
+});
+beforeEach(() => {
+  simulator.reset();
+  sleeps.length = 0;
+});
+
+describe("CyberArkIdentityClient over HTTPS (CONTRACT.md section 4b)", () => {
+  it("posts a form with client_credentials to /oauth2/platformtoken, credentials in the body", async () => {
+    const grant = await client.requestToken(request());
+
+    expect(grant).toMatchObject({ accessToken: expect.stringMatching(/^ey/), expiresIn: 900 });
+    expect(simulator.requests).toEqual([
+      {
+        path: "/oauth2/platformtoken",
+        clientAuth: "body",
+        clientId: "svc-ci@example.com",
+        scope: undefined,
+        contentType: "application/x-www-form-urlencoded",
+        accept: "application/json",
+      },
+    ]);
+  });
+
+  it("uses /oauth2/token/{applicationId} with HTTP Basic and scope, returning the granted scope", async () => {
+    const grant = await client.requestToken(
+      request({ path: "/oauth2/token/reports_api", clientAuth: "basic", scope: "ReadUserProfile" }),
+    );
+
+    expect(grant.scope).toBe("ReadUserProfile");
+    expect(simulator.requests[0]).toMatchObject({
+      path: "/oauth2/token/reports_api",
+      clientAuth: "basic",
+    });
+  });
+
+  it("form-urlencodes Basic credentials first, so a secret with + % : & = still works", async () => {
+    const grant = await client.requestToken(
+      request({
+        clientAuth: "basic",
+        clientId: "odd+id@example.com",
+        clientSecret: "a+b%20c:d&e=f",
+      }),
+    );
+    expect(grant.accessToken).toBeTruthy();
+  });
+
+  it("reports wrong credentials as invalid_client, without retrying", async () => {
+    const error = await client
+      .requestToken(request({ clientSecret: "wrong" }))
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(UpstreamRejectedError);
+    expect(error).toMatchObject({
+      upstreamStatus: 401,
+      upstreamError: "invalid_client",
+      isInvalidClient: true,
+    });
+    expect(simulator.requests).toHaveLength(1);
+  });
+
+  it("reports other 4xx as rejections with the OAuth2 code only", async () => {
+    const error = await client
+      .requestToken(request({ path: "/oauth2/token/reports_api", scope: "Admin" }))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      upstreamStatus: 400,
+      upstreamError: "invalid_scope",
+      isInvalidClient: false,
+    });
+  });
+
+  it("drops a free-text upstream error instead of passing it on", async () => {
+    simulator.failNext({
+      kind: "status",
+      status: 400,
+      body: '{"error":"<script>alert(1)</script>\\n"}',
+    });
+    const error = await client.requestToken(request()).catch((e: unknown) => e);
+    expect(error).toMatchObject({ upstreamStatus: 400, upstreamError: undefined });
+  });
+
+  it("retries 5xx and 429 with jittered backoff, honouring Retry-After", async () => {
+    simulator.failNext({ kind: "status", status: 503 });
+    simulator.failNext({ kind: "status", status: 429, retryAfter: "1" });
+
+    const grant = await client.requestToken(request());
+
+    expect(grant.accessToken).toBeTruthy();
+    expect(simulator.requests).toHaveLength(3);
+    expect(sleeps).toEqual([50, 1000]);
+  });
+
+  it("caps a long Retry-After and gives up after three attempts with a 503 carrying it", async () => {
+    simulator.failNext({ kind: "status", status: 503, retryAfter: "120" }, 3);
+
+    const error = await client.requestToken(request()).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect(error).toMatchObject({ retryAfterSeconds: 60 });
+    expect(sleeps).toEqual([2000, 2000]);
+  });
+
+  it("retries a connection reset instead of reporting it", async () => {
+    await client.requestToken(request()); // leaves a kept-alive connection
+    simulator.failNext({ kind: "reset" });
+
+    await expect(client.requestToken(request())).resolves.toMatchObject({ expiresIn: 900 });
+    expect(simulator.requests).toHaveLength(3);
+  });
+
+  it("times out a slow attempt and retries it", async () => {
+    const impatient = new CyberArkIdentityClient({ ...noSleep, attemptTimeoutMs: 200 });
+    simulator.failNext({ kind: "delay", ms: 1000 });
+
+    await expect(impatient.requestToken(request())).resolves.toBeTruthy();
+    expect(simulator.requests).toHaveLength(2);
+  });
+
+  it.each([
+    ["a non-JSON content type", "text/html", '{"access_token":"x","token_type":"Bearer"}'],
+    ["invalid JSON", "application/json", "{"],
+    ["no access_token", "application/json", '{"token_type":"Bearer","expires_in":60}'],
+    [
+      "a non-Bearer token type",
+      "application/json",
+      '{"access_token":"x","token_type":"mac","expires_in":60}',
+    ],
+  ])("treats a 200 with %s as unusable (503 after retries)", async (_, contentType, body) => {
+    simulator.failNext({ kind: "body", contentType, body }, 3);
+    await expect(client.requestToken(request())).rejects.toBeInstanceOf(UpstreamUnavailableError);
+  });
+
+  it("accepts JSON with a charset and a token_type in any case", async () => {
+    simulator.failNext({
+      kind: "body",
+      contentType: "Application/JSON; charset=utf-8",
+      body: '{"access_token":"x","token_type":"bearer","expires_in":60}',
+    });
+    await expect(client.requestToken(request())).resolves.toMatchObject({
+      accessToken: "x",
+      expiresIn: 60,
+    });
+  });
+});

@@ -1,0 +1,56 @@
+/**
+ * API Gateway REST proxy events as the deployed function receives them.
+ */
+import type { APIGatewayProxyEvent, Context } from "aws-lambda";
+
+/** Options of {@link restEvent}. */
+export interface EventOptions {
+  method?: string;
+  profile?: string;
+  query?: Record<string, string[]>;
+  body?: string | null;
+  callerArn?: string | null;
+  requestId?: string;
+}
+
+/** A `/tokens/{profile}` event signed by `callerArn`. */
+export function restEvent(options: EventOptions = {}): APIGatewayProxyEvent {
+  const profile = options.profile ?? "ci-deployer";
+  const query = options.query ?? null;
+  return {
+    resource: "/tokens/{profile}",
+    path: `/tokens/${profile}`,
+    httpMethod: options.method ?? "GET",
+    headers: {},
+    multiValueHeaders: {},
+    pathParameters: { profile },
+    queryStringParameters:
+      query && Object.fromEntries(Object.entries(query).map(([k, v]) => [k, v.at(-1) ?? ""])),
+    multiValueQueryStringParameters: query,
+    stageVariables: null,
+    body: options.body ?? null,
+    isBase64Encoded: false,
+    requestContext: {
+      requestId: options.requestId ?? "req-1",
+      identity: { userArn: options.callerArn ?? null },
+    } as APIGatewayProxyEvent["requestContext"],
+  };
+}
+
+/** A Lambda context good enough for middy and Powertools. */
+export function lambdaContext(): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: "vend",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:eu-west-1:111122223333:function:vend",
+    memoryLimitInMB: "256",
+    awsRequestId: "lambda-req",
+    logGroupName: "/aws/lambda/vend",
+    logStreamName: "stream",
+    getRemainingTimeInMillis: () => 10_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * In-memory fakes of the core's ports, and a fake clock, for unit tests.
+ */
+import { type Caller, parseCaller } from "../../functions/core/callers.js";
+import { ConfigurationError } from "../../functions/core/errors.js";
+import type {
+  Clock,
+  IdentityProvider,
+  Logger,
+  SecretSource,
+  SecretValue,
+  TokenRequest,
+  TokenStore,
+} from "../../functions/core/ports.js";
+import { type ProfilesConfig, parseProfilesConfig } from "../../functions/core/profiles.js";
+import type { CachedToken, TokenGrant } from "../../functions/core/token.js";
+
+/** A clock that moves only when told. */
+export class FakeClock implements Clock {
+  #now: number;
+  constructor(start = Date.parse("2026-11-21T12:00:00Z")) {
+    this.#now = start;
+  }
+  now(): number {
+    return this.#now;
+  }
+  advanceSeconds(seconds: number): void {
+    this.#now += seconds * 1000;
+  }
+}
+
+/** Secrets by ID; `rotate` makes a new version. */
+export class FakeSecrets implements SecretSource {
+  readonly reads: string[] = [];
+  readonly #values = new Map<string, SecretValue>();
+
+  set(secretId: string, value: unknown, versionId = "v1"): void {
+    const secretString = typeof value === "string" ? value : JSON.stringify(value);
+    this.#values.set(secretId, { secretString, versionId });
+  }
+
+  async read(secretId: string): Promise<SecretValue> {
+    this.reads.push(secretId);
+    const value = this.#values.get(secretId);
+    if (!value)
+      throw new ConfigurationError("the secret cannot be read: ResourceNotFoundException");
+    return value;
+  }
+}
+
+/** A token table in a Map; `failing` makes every call throw. */
+export class MemoryStore implements TokenStore {
+  readonly items = new Map<string, CachedToken>();
+  failing = false;
+  gets = 0;
+
+  async get(profile: string): Promise<CachedToken | undefined> {
+    this.gets += 1;
+    this.#check();
+    return this.items.get(profile);
+  }
+  async put(profile: string, token: CachedToken): Promise<void> {
+    this.#check();
+    this.items.set(profile, token);
+  }
+  async delete(profile: string): Promise<void> {
+    this.#check();
+    this.items.delete(profile);
+  }
+  #check(): void {
+    if (this.failing) {
+      const error = new Error("simulated outage");
+      error.name = "ProvisionedThroughputExceededException";
+      throw error;
+    }
+  }
+}
+
+type Responder = (request: TokenRequest) => TokenGrant | Promise<TokenGrant>;
+
+/** A scripted identity provider: answers with `next` responders, then with `fallback`. */
+export class FakeIdentity implements IdentityProvider {
+  readonly requests: TokenRequest[] = [];
+  readonly next: Responder[] = [];
+  serial = 0;
+  fallback: Responder = () => {
+    this.serial += 1;
+    return { accessToken: `token-${this.serial}`, expiresIn: 3600 };
+  };
+
+  async requestToken(request: TokenRequest): Promise<TokenGrant> {
+    this.requests.push(request);
+    const responder = this.next.shift() ?? this.fallback;
+    return responder(request);
+  }
+}
+
+/** Collects log calls. */
+export class MemoryLogger implements Logger {
+  readonly lines: { level: string; message: string; attributes: Record<string, unknown> }[] = [];
+  info(message: string, attributes: Record<string, unknown>): void {
+    this.lines.push({ level: "info", message, attributes });
+  }
+  warn(message: string, attributes: Record<string, unknown>): void {
+    this.lines.push({ level: "warn", message, attributes });
+  }
+  error(message: string, attributes: Record<string, unknown>): void {
+    this.lines.push({ level: "error", message, attributes });
+  }
+}
+
+export const ACCOUNT = "111122223333";
+export const CI_ROLE = `arn:aws:sts::${ACCOUNT}:assumed-role/ci-deployer/run-42`;
+export const ADMIN_ROLE = `arn:aws:sts::${ACCOUNT}:assumed-role/platform-admin/alice`;
+export const STRANGER = "arn:aws:sts::999988887777:assumed-role/ci-deployer/run-1";
+
+/** The contract's example configuration, tenants at `tenantUrl`. */
+export function exampleConfig(tenantUrl = "https://abc1234.id.cyberark.cloud"): ProfilesConfig {
+  return parseProfilesConfig(
+    {
+      profiles: {
+        "ci-deployer": {
+          tenantUrl,
+          secretId: "cyberark/ci-deployer",
+          allowedCallers: [`arn:aws:iam::${ACCOUNT}:role/ci-*`],
+        },
+        "reports-app": {
+          tenantUrl,
+          secretId: "cyberark/reports",
+          applicationId: "reports_api",
+          scope: "ReadUserProfile",
+          clientAuth: "basic",
+          allowedCallers: [`arn:aws:iam::${ACCOUNT}:role/reports-lambda`, "444455556666"],
+        },
+      },
+      adminCallers: [`arn:aws:iam::${ACCOUNT}:role/platform-admin`],
+    },
+    { allowLoopbackHttp: true },
+  );
+}
+
+/** Parses a caller ARN, failing the test when it does not parse. */
+export function caller(arn: string): Caller {
+  const parsed = parseCaller(arn);
+  if (!parsed) throw new Error(`not a caller ARN: ${arn}`);
+  return parsed;
+}

@@ -1,0 +1,204 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
+import { tokenFingerprint } from "../../functions/core/token.js";
+import { TokenVendor } from "../../functions/core/vendor.js";
+import { createHandler } from "../../functions/vend/app.js";
+import { type EventOptions, lambdaContext, restEvent } from "../support/events.js";
+import {
+  ADMIN_ROLE,
+  CI_ROLE,
+  exampleConfig,
+  FakeClock,
+  FakeIdentity,
+  FakeSecrets,
+  MemoryLogger,
+  MemoryStore,
+  STRANGER,
+} from "../support/fakes.js";
+
+let clock: FakeClock;
+let identity: FakeIdentity;
+let secrets: FakeSecrets;
+let logger: MemoryLogger;
+let handler: ReturnType<typeof createHandler>;
+
+beforeEach(() => {
+  clock = new FakeClock();
+  identity = new FakeIdentity();
+  secrets = new FakeSecrets();
+  secrets.set("cyberark/ci-deployer", { client_id: "svc-ci@example.com", client_secret: "s3cret" });
+  logger = new MemoryLogger();
+  const vendor = new TokenVendor({
+    config: exampleConfig(),
+    secrets,
+    store: new MemoryStore(),
+    identity,
+    clock,
+    logger,
+  });
+  handler = createHandler({ vendor, clock, logger });
+});
+
+async function call(options: EventOptions = {}) {
+  const response = await handler(restEvent({ callerArn: CI_ROLE, ...options }), lambdaContext());
+  return { ...response, json: response.body ? JSON.parse(response.body) : undefined };
+}
+
+describe("GET /tokens/{profile} (CONTRACT.md section 3)", () => {
+  it("answers 200 with the token body and no-store headers", async () => {
+    identity.next.push(() => ({ accessToken: "tok", expiresIn: 17_421, scope: "granted" }));
+
+    const response = await call();
+
+    expect(response.statusCode).toBe(200);
+    expect(response.headers).toEqual({
+      "Content-Type": "application/json",
+      "Cache-Control": "no-store",
+      Pragma: "no-cache",
+    });
+    expect(response.json).toEqual({
+      access_token: "tok",
+      token_type: "Bearer",
+      expires_in: 17_421,
+      expires_at: "2026-11-21T16:50:21Z",
+      scope: "granted",
+      profile: "ci-deployer",
+    });
+  });
+
+  it("reports expires_in as the remaining lifetime at the moment of the response", async () => {
+    await call();
+    clock.advanceSeconds(1000);
+
+    expect((await call()).json.expires_in).toBe(2600);
+  });
+
+  it("omits scope when CyberArk returned none", async () => {
+    expect((await call()).json).not.toHaveProperty("scope");
+  });
+
+  it("passes min_validity through", async () => {
+    await call();
+    clock.advanceSeconds(3000);
+
+    expect((await call({ query: { min_validity: ["599"] } })).json.access_token).toBe("token-1");
+    expect((await call({ query: { min_validity: ["601"] } })).json.access_token).toBe("token-2");
+  });
+});
+
+describe("errors (CONTRACT.md section 3, Errors)", () => {
+  it.each<[string, number, string, EventOptions]>([
+    ["a malformed profile name", 400, "invalid_request", { profile: "Bad_Name" }],
+    [
+      "a min_validity that is not a number",
+      400,
+      "invalid_request",
+      { query: { min_validity: ["soon"] } },
+    ],
+    ["a negative min_validity", 400, "invalid_request", { query: { min_validity: ["-1"] } }],
+    ["a min_validity over 3600", 400, "invalid_request", { query: { min_validity: ["3601"] } }],
+    ["min_validity given twice", 400, "invalid_request", { query: { min_validity: ["1", "2"] } }],
+    ["an unexpected query parameter", 400, "invalid_request", { query: { profile: ["x"] } }],
+    ["a body", 400, "invalid_request", { body: "{}" }],
+    [
+      "a query on DELETE",
+      400,
+      "invalid_request",
+      { method: "DELETE", callerArn: ADMIN_ROLE, query: { a: ["1"] } },
+    ],
+    ["a POST", 405, "invalid_request", { method: "POST" }],
+    ["a caller not allowed", 403, "access_denied", { callerArn: STRANGER }],
+    ["an unknown profile", 403, "access_denied", { profile: "nope" }],
+    ["no caller identity", 403, "access_denied", { callerArn: null }],
+    ["a DELETE by a non-admin", 403, "access_denied", { method: "DELETE" }],
+  ])("answers %s with %i %s", async (_, status, error, options) => {
+    const response = await call({ ...options, requestId: "req-42" });
+
+    expect(response.statusCode).toBe(status);
+    expect(response.headers).toMatchObject({
+      "Content-Type": "application/json",
+      "Cache-Control": "no-store",
+    });
+    expect(response.json).toEqual({
+      error,
+      error_description: expect.any(String),
+      request_id: "req-42",
+    });
+    expect(identity.requests).toHaveLength(0);
+  });
+
+  it("answers a missing secret with 500 configuration_error", async () => {
+    secrets.set("cyberark/ci-deployer", "not json");
+    const response = await call();
+    expect([response.statusCode, response.json.error]).toEqual([500, "configuration_error"]);
+  });
+
+  it("answers a rejection by CyberArk with 502 upstream_rejected, never its text", async () => {
+    identity.fallback = () => {
+      throw new UpstreamRejectedError(400, "invalid_scope");
+    };
+    const response = await call();
+    expect([response.statusCode, response.json.error]).toEqual([502, "upstream_rejected"]);
+    expect(response.body).not.toContain("invalid_scope");
+  });
+
+  it("answers an outage with 503 upstream_unavailable and Retry-After", async () => {
+    identity.next.push(() => {
+      throw new UpstreamUnavailableError("CyberArk answered 503", 12);
+    });
+    const response = await call();
+    expect([response.statusCode, response.json.error]).toEqual([503, "upstream_unavailable"]);
+    expect(response.headers?.["Retry-After"]).toBe("12");
+  });
+
+  it("answers an unexpected failure with a generic 500 and no detail", async () => {
+    identity.next.push(() => {
+      throw new TypeError("secret detail s3cret");
+    });
+    const response = await call();
+    expect(response.statusCode).toBe(500);
+    expect(response.json).toEqual({
+      error: "server_error",
+      error_description: "The token vending service failed unexpectedly.",
+      request_id: "req-1",
+    });
+    expect(JSON.stringify(logger.lines)).not.toContain("s3cret");
+  });
+});
+
+describe("DELETE /tokens/{profile}", () => {
+  it("answers 204 to an admin and the next GET gets a new token", async () => {
+    await call();
+    const deleted = await call({ method: "DELETE", callerArn: ADMIN_ROLE });
+    expect([deleted.statusCode, deleted.body]).toEqual([204, ""]);
+    expect((await call()).json.access_token).toBe("token-2");
+  });
+});
+
+describe("audit log (CONTRACT.md section 4, Audit)", () => {
+  it("logs one line per request with caller, profile, outcome, cache level and token hash", async () => {
+    await call();
+    await call();
+    await call({ callerArn: STRANGER });
+
+    const audit = logger.lines.filter((line) => line.message === "token request");
+    expect(audit.map((line) => line.attributes)).toEqual([
+      expect.objectContaining({
+        caller: CI_ROLE,
+        profile: "ci-deployer",
+        status: 200,
+        outcome: "ok",
+        cache: "upstream",
+        tokenSha256: tokenFingerprint("token-1"),
+      }),
+      expect.objectContaining({ status: 200, outcome: "ok", cache: "memory" }),
+      expect.objectContaining({
+        caller: STRANGER,
+        status: 403,
+        outcome: "access_denied",
+        reason: 'caller is not allowed for profile "ci-deployer"',
+      }),
+    ]);
+    expect(JSON.stringify(logger.lines)).not.toContain("token-1");
+  });
+});

@@ -1,0 +1,119 @@
+import { describe, expect, it } from "vitest";
+import { UpstreamUnavailableError } from "../../functions/core/errors.js";
+import {
+  type CachedToken,
+  cacheKey,
+  effectiveMinValiditySeconds,
+  isUsable,
+  remainingSeconds,
+  tokenFromGrant,
+} from "../../functions/core/token.js";
+import { exampleConfig } from "../support/fakes.js";
+
+const T0 = Date.parse("2026-11-21T12:00:00Z");
+
+function jwt(claims: Record<string, unknown>): string {
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return `${encode({ alg: "none" })}.${encode(claims)}.sig`;
+}
+
+function token(lifetimeSeconds: number): CachedToken {
+  return { cacheKey: "k", accessToken: "t", issuedAt: T0, expiresAt: T0 + lifetimeSeconds * 1000 };
+}
+
+describe("token lifetime (CONTRACT.md section 4)", () => {
+  it("counts expires_in from the moment the request was sent", () => {
+    const cached = tokenFromGrant({ accessToken: "opaque", expiresIn: 3600 }, "k", T0);
+    expect(cached.expiresAt).toBe(T0 + 3_600_000);
+  });
+
+  it("falls back to the JWT exp claim when expires_in is missing", () => {
+    const exp = T0 / 1000 + 600;
+    expect(
+      tokenFromGrant({ accessToken: jwt({ exp }), expiresIn: undefined }, "k", T0).expiresAt,
+    ).toBe(exp * 1000);
+  });
+
+  it.each([["3600"], [0], [-5], [1.5], [null]])(
+    "falls back to exp when expires_in is %s",
+    (expiresIn) => {
+      const exp = T0 / 1000 + 900;
+      expect(tokenFromGrant({ accessToken: jwt({ exp }), expiresIn }, "k", T0).expiresAt).toBe(
+        exp * 1000,
+      );
+    },
+  );
+
+  it("finds the response unusable when neither expires_in nor exp gives a lifetime", () => {
+    expect(() => tokenFromGrant({ accessToken: "opaque", expiresIn: undefined }, "k", T0)).toThrow(
+      UpstreamUnavailableError,
+    );
+    expect(() =>
+      tokenFromGrant({ accessToken: jwt({ sub: "x" }), expiresIn: "soon" }, "k", T0),
+    ).toThrow(UpstreamUnavailableError);
+  });
+
+  it("finds a token whose exp has already passed unusable", () => {
+    expect(() =>
+      tokenFromGrant({ accessToken: jwt({ exp: T0 / 1000 - 1 }), expiresIn: undefined }, "k", T0),
+    ).toThrow(UpstreamUnavailableError);
+  });
+
+  it("keeps the scope CyberArk returned, not the one requested", () => {
+    expect(
+      tokenFromGrant({ accessToken: "t", expiresIn: 60, scope: "granted" }, "k", T0).scope,
+    ).toBe("granted");
+    expect(tokenFromGrant({ accessToken: "t", expiresIn: 60 }, "k", T0)).not.toHaveProperty(
+      "scope",
+    );
+  });
+});
+
+describe("min_validity decisions (CONTRACT.md section 3)", () => {
+  it("uses the requested min_validity when it is under half the granted lifetime", () => {
+    expect(effectiveMinValiditySeconds(token(3600), 300)).toBe(300);
+  });
+
+  it("caps min_validity at half the lifetime CyberArk granted", () => {
+    expect(effectiveMinValiditySeconds(token(120), 300)).toBe(60);
+  });
+
+  it("serves a token valid for at least min_validity, and not one that is not", () => {
+    const cached = token(3600);
+    expect(isUsable(cached, T0 + 3300_000, 300)).toBe(true);
+    expect(isUsable(cached, T0 + 3301_000, 300)).toBe(false);
+  });
+
+  it("never serves a token at or after its expiry, even with min_validity 0", () => {
+    const cached = token(3600);
+    expect(isUsable(cached, T0 + 3599_000, 0)).toBe(true);
+    expect(isUsable(cached, T0 + 3599_500, 0)).toBe(false);
+    expect(isUsable(cached, T0 + 3600_000, 0)).toBe(false);
+  });
+
+  it("reports the remaining lifetime rounded down", () => {
+    expect(remainingSeconds(token(3600), T0 + 1500)).toBe(3598);
+  });
+});
+
+describe("cache key (CONTRACT.md section 4)", () => {
+  const config = exampleConfig();
+  const profile = config.profiles.get("ci-deployer");
+  if (!profile) throw new Error("example profile missing");
+  const credentials = { clientId: "svc@example.com", clientSecret: "s", version: "v1" };
+  const base = cacheKey(profile, credentials);
+
+  it.each([
+    ["tenant", { ...profile, tenantUrl: "https://other.id.cyberark.cloud" }, credentials],
+    ["endpoint", { ...profile, applicationId: "app" }, credentials],
+    ["scope", { ...profile, scope: "x" }, credentials],
+    ["client id", profile, { ...credentials, clientId: "other@example.com" }],
+    ["secret version", profile, { ...credentials, version: "v2" }],
+  ])("changes with the %s", (_, changedProfile, changedCredentials) => {
+    expect(cacheKey(changedProfile, changedCredentials)).not.toBe(base);
+  });
+
+  it("does not depend on the client secret itself", () => {
+    expect(cacheKey(profile, { ...credentials, clientSecret: "other" })).toBe(base);
+  });
+});
