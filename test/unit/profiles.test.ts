@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ProfilesConfigError, parseProfilesConfig } from "../../functions/core/profiles.js";
+import { loadProfilesFile } from "../../functions/core/profiles-file.js";
 
 const valid = {
   tenantUrl: "https://abc1234.id.cyberark.cloud",
@@ -108,5 +109,20 @@ describe("profiles configuration (CONTRACT.md section 1)", () => {
     expect(
       problemsOf({ profiles: { a: { ...valid, tenantUrl: "https://u:p@abc.id.cyberark.cloud" } } }),
     ).toHaveLength(1);
+  });
+});
+
+describe("the shipped example profiles file", () => {
+  it("is valid", () => {
+    expect(loadProfilesFile("examples/profiles.json").profiles.size).toBe(2);
+  });
+
+  it("names the file in every problem line of an invalid one", () => {
+    expect(() => loadProfilesFile("package.json")).toThrow(
+      /package\.json: unknown top-level field "name"/,
+    );
+    expect(() => loadProfilesFile("no-such-file.json")).toThrow(
+      /no-such-file\.json: cannot read the file \(ENOENT\)/,
+    );
   });
 });
