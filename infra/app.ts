@@ -1,0 +1,25 @@
+/**
+ * The CDK app: reads the settings from context, validates the profiles file, builds the stack
+ * and runs cdk-nag's AWS Solutions checks on it.
+ *
+ *   npx cdk deploy -c profiles=path/to/profiles.json [-c apiAccounts=111122223333,444455556666]
+ */
+import { App, Validations } from "aws-cdk-lib";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { ProfilesConfigError } from "../functions/core/profiles.js";
+import { type SettingsError, stackPropsFromContext } from "./settings.js";
+import { TokenVendingStack } from "./token-vending-stack.js";
+
+const app = new App();
+try {
+  const props = stackPropsFromContext((key) => app.node.tryGetContext(key));
+  new TokenVendingStack(app, app.node.tryGetContext("stackName") ?? "CyberArkTokenVending", props);
+} catch (error) {
+  if (!(error instanceof ProfilesConfigError || (error as SettingsError).name === "SettingsError"))
+    throw error;
+  const problems =
+    error instanceof ProfilesConfigError ? error.problems : [(error as Error).message];
+  for (const problem of problems) process.stderr.write(`error: ${problem}\n`);
+  process.exit(1);
+}
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,0 +1,57 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+
+// The real CLI, offline: no AWS credentials or region in the environment.
+function cdkSynth(...args: string[]) {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !key.startsWith("AWS_")),
+  );
+  return run("npx", ["cdk", "synth", "--quiet", ...args], { env, timeout: 120_000 });
+}
+
+describe("npx cdk synth", () => {
+  it("works offline without AWS credentials and packages the function with its profiles file", async () => {
+    const outdir = mkdtempSync(join(tmpdir(), "ctv-synth-"));
+
+    await cdkSynth("-c", "profiles=examples/profiles.json", "-o", outdir);
+
+    expect(existsSync(join(outdir, "CyberArkTokenVending.template.json"))).toBe(true);
+    const assets = readdirSync(outdir).filter((entry) => entry.startsWith("asset."));
+    const functionAsset = assets.find((asset) => existsSync(join(outdir, asset, "index.mjs")));
+    expect(functionAsset).toBeDefined();
+    expect(readdirSync(join(outdir, functionAsset ?? "")).sort()).toEqual([
+      "index.mjs",
+      "profiles.json",
+    ]);
+  }, 120_000);
+
+  it("fails with one clear line per problem for an invalid profiles file", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "ctv-bad-profiles-"));
+    const file = join(directory, "profiles.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        profiles: { Bad: { secretId: "s" }, ok: { tenantUrl: "http://x.example", secretId: "s" } },
+      }),
+    );
+
+    const failure = await cdkSynth("-c", `profiles=${file}`, "-o", join(directory, "out")).then(
+      () => undefined,
+      (error: { stderr: string }) => error,
+    );
+
+    const lines = (failure?.stderr ?? "").split("\n").filter((line) => line.startsWith("error: "));
+    expect(lines).toEqual([
+      `error: ${file}: profile "Bad": the name must match ^[a-z0-9][a-z0-9-]{0,62}$`,
+      `error: ${file}: profile "Bad" field "tenantUrl": must be an https:// URL such as https://abc1234.id.cyberark.cloud`,
+      `error: ${file}: profile "ok" field "tenantUrl": must use https:// (http:// is accepted only by the local server, for loopback hosts)`,
+    ]);
+    expect(failure?.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  }, 120_000);
+});
