@@ -12,6 +12,7 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { readBody } from "./http-body.js";
 
 /** A confidential client the simulated tenant knows. */
 export interface SimulatedClient {
@@ -233,15 +234,6 @@ function clientCredentialsOf(
     clientId,
     clientSecret: form.get("client_secret") ?? undefined,
   };
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    request.on("error", reject);
-  });
 }
 
 function send(

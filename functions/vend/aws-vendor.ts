@@ -3,13 +3,11 @@
  * SDK clients use the standard environment (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL`).
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { KMSClient } from "@aws-sdk/client-kms";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CyberArkIdentityClient } from "../adapters/cyberark-identity.js";
 import { DynamoDbTokenStore } from "../adapters/dynamodb-token-store.js";
-import { KmsDataKeys } from "../adapters/kms-data-keys.js";
 import { SecretsManagerSource } from "../adapters/secrets-manager.js";
-import { EnvelopeCipher } from "../adapters/token-cipher.js";
+import { type DataKeyProvider, EnvelopeCipher } from "../adapters/token-cipher.js";
 import type { Clock, Logger } from "../core/ports.js";
 import type { ProfilesConfig } from "../core/profiles.js";
 import { TokenVendor } from "../core/vendor.js";
@@ -18,8 +16,11 @@ import { TokenVendor } from "../core/vendor.js";
 export interface AwsVendorOptions {
   readonly config: ProfilesConfig;
   readonly tableName: string;
-  readonly kmsKeyId: string;
+  /** Data keys for sealing tokens: KMS in the cloud (see `KmsDataKeys`). */
+  readonly dataKeys: DataKeyProvider;
   readonly logger: Logger;
+  /** @default a client configured from the standard AWS environment */
+  readonly dynamodb?: DynamoDBClient;
   /** @default the system clock */
   readonly clock?: Clock;
 }
@@ -30,14 +31,12 @@ export const systemClock: Clock = { now: () => Date.now() };
 /** Builds the vendor with real AWS clients. Call once per process (cold start), not per request. */
 export function createAwsVendor(options: AwsVendorOptions): TokenVendor {
   const clock = options.clock ?? systemClock;
-  const cipher = new EnvelopeCipher(new KmsDataKeys(new KMSClient({}), options.kmsKeyId), () =>
-    clock.now(),
-  );
+  const cipher = new EnvelopeCipher(options.dataKeys, () => clock.now());
   return new TokenVendor({
     config: options.config,
     secrets: new SecretsManagerSource(new SecretsManagerClient({})),
     store: new DynamoDbTokenStore(
-      new DynamoDBClient({}),
+      options.dynamodb ?? new DynamoDBClient({}),
       options.tableName,
       cipher,
       options.logger,

@@ -4,6 +4,8 @@
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { KmsDataKeys } from "../adapters/kms-data-keys.js";
 import { loadProfilesFile } from "../core/profiles-file.js";
 import { createHandler } from "./app.js";
 import { createAwsVendor, systemClock } from "./aws-vendor.js";
@@ -18,7 +20,7 @@ const logger = new Logger({ serviceName: "cyberark-token-vending" });
 const vendor = createAwsVendor({
   config: loadProfilesFile(requiredEnv("PROFILES_FILE")),
   tableName: requiredEnv("TABLE_NAME"),
-  kmsKeyId: requiredEnv("KMS_KEY_ID"),
+  dataKeys: new KmsDataKeys(new KMSClient({}), requiredEnv("KMS_KEY_ID")),
   logger,
 });
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { GetItemCommand, PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
 import { tokenItemKey } from "../../functions/adapters/token-table.js";
 import { loadProfilesFile } from "../../functions/core/profiles-file.js";
 import { tokenFingerprint } from "../../functions/core/token.js";
@@ -15,6 +16,7 @@ import {
   createSecret,
   createTokenTable,
   dynamodb,
+  kms,
   rotateSecret,
   uniqueName,
 } from "../support/aws.js";
@@ -51,7 +53,12 @@ let ciSecret: string;
 function newInstance() {
   const logger = new Logger({ serviceName: "cyberark-token-vending" });
   const config = loadProfilesFile(profilesFile);
-  const vendor = createAwsVendor({ config, tableName, kmsKeyId, logger });
+  const vendor = createAwsVendor({
+    config,
+    tableName,
+    dataKeys: new KmsDataKeys(kms, kmsKeyId),
+    logger,
+  });
   const handler = createHandler({ vendor, clock: systemClock, logger });
   return async (options: EventOptions = {}) => {
     const response = await handler(

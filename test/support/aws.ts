@@ -3,18 +3,14 @@
  * through AWS_ENDPOINT_URL, set by the global setup).
  */
 import { randomUUID } from "node:crypto";
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  UpdateTimeToLiveCommand,
-} from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import {
   CreateSecretCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
-import { TOKEN_TABLE_SCHEMA } from "../../functions/adapters/token-table.js";
+import { ensureTokenTable } from "../../functions/local/token-table-setup.js";
 
 export const dynamodb = new DynamoDBClient({});
 export const secretsManager = new SecretsManagerClient({});
@@ -28,25 +24,7 @@ export function uniqueName(prefix: string): string {
 /** Creates a token table with the stack's key schema and TTL attribute. */
 export async function createTokenTable(): Promise<string> {
   const tableName = uniqueName("tokens");
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: TOKEN_TABLE_SCHEMA.partitionKey, AttributeType: "S" },
-      ],
-      KeySchema: [{ AttributeName: TOKEN_TABLE_SCHEMA.partitionKey, KeyType: "HASH" }],
-    }),
-  );
-  await dynamodb.send(
-    new UpdateTimeToLiveCommand({
-      TableName: tableName,
-      TimeToLiveSpecification: {
-        AttributeName: TOKEN_TABLE_SCHEMA.timeToLiveAttribute,
-        Enabled: true,
-      },
-    }),
-  );
+  await ensureTokenTable(dynamodb, tableName);
   return tableName;
 }
 

@@ -1,0 +1,269 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DescribeTableCommand, DescribeTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { TOKEN_TABLE_SCHEMA } from "../../functions/adapters/token-table.js";
+import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
+import {
+  DEMO_ADMIN,
+  type RunningLocalServer,
+  startLocalServer,
+} from "../../functions/local/start.js";
+import { createKey, createSecret, dynamodb, uniqueName } from "../support/aws.js";
+
+async function getJson(url: string, init: RequestInit = {}) {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: text ? JSON.parse(text) : undefined,
+  };
+}
+
+describe("local server, embedded mode (in-process)", () => {
+  let server: RunningLocalServer;
+  beforeAll(async () => {
+    server = await startLocalServer({ port: 0 });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it("prints where it listens and a ready command that fetches a token", () => {
+    expect(server.readyMessage).toContain(`listening on ${server.url}`);
+    expect(server.readyMessage).toContain(`curl -s ${server.url}/tokens/demo`);
+  });
+
+  it("vends a JWT-shaped token for the demo profile over real HTTP, then serves it from cache", async () => {
+    const first = await getJson(`${server.url}/tokens/demo`);
+    const second = await getJson(`${server.url}/tokens/demo`);
+
+    expect(first.status).toBe(200);
+    expect(first.headers.get("cache-control")).toBe("no-store");
+    expect(first.json).toMatchObject({
+      token_type: "Bearer",
+      profile: "demo",
+      access_token: expect.stringMatching(/^ey[\w-]+\.ey[\w-]+\.[\w-]+$/),
+    });
+    expect(second.json.access_token).toBe(first.json.access_token);
+  });
+
+  it("takes the caller from x-caller-arn", async () => {
+    const denied = await getJson(`${server.url}/tokens/demo`, {
+      headers: { "x-caller-arn": "arn:aws:sts::000000000000:assumed-role/someone-else/s" },
+    });
+    expect([denied.status, denied.json.error]).toEqual([403, "access_denied"]);
+  });
+
+  it("lets the demo admin DELETE, after which a new token is vended", async () => {
+    const before = (await getJson(`${server.url}/tokens/demo`)).json.access_token;
+    const deleted = await fetch(`${server.url}/tokens/demo`, {
+      method: "DELETE",
+      headers: { "x-caller-arn": DEMO_ADMIN },
+    });
+    const after = (await getJson(`${server.url}/tokens/demo`)).json.access_token;
+
+    expect(deleted.status).toBe(204);
+    expect(after).not.toBe(before);
+  });
+
+  it("answers bad requests with the contract's JSON errors", async () => {
+    expect((await getJson(`${server.url}/tokens/demo?min_validity=abc`)).json.error).toBe(
+      "invalid_request",
+    );
+    expect((await getJson(`${server.url}/tokens/demo`, { method: "POST", body: "x" })).status).toBe(
+      405,
+    );
+    expect((await getJson(`${server.url}/elsewhere`)).status).toBe(404);
+  });
+});
+
+describe("local server, --profiles mode against moto (in-process)", () => {
+  const simulator = new IdentitySimulator({
+    tls: inject("simulatorTls"),
+    clients: [{ clientId: "svc-local@example.com", clientSecret: "local-Secret" }],
+  });
+  const table = uniqueName("local-tokens");
+  const caller = "arn:aws:sts::111122223333:assumed-role/dev/me";
+  let server: RunningLocalServer;
+
+  beforeAll(async () => {
+    const tenantUrl = await simulator.start();
+    const secretId = await createSecret(uniqueName("cyberark/local"), {
+      client_id: "svc-local@example.com",
+      client_secret: "local-Secret",
+    });
+    const profilesFile = join(mkdtempSync(join(tmpdir(), "ctv-local-")), "profiles.json");
+    writeFileSync(
+      profilesFile,
+      JSON.stringify({
+        profiles: { dev: { tenantUrl, secretId, allowedCallers: ["111122223333"] } },
+      }),
+    );
+    server = await startLocalServer({
+      port: 0,
+      profilesFile,
+      table,
+      kmsKeyId: await createKey(),
+      caller,
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+    await simulator.stop();
+  });
+
+  it("creates the missing table with the stack's key schema and TTL attribute", async () => {
+    const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: table }));
+    const { TimeToLiveDescription } = await dynamodb.send(
+      new DescribeTimeToLiveCommand({ TableName: table }),
+    );
+
+    expect(Table?.KeySchema).toEqual([
+      { AttributeName: TOKEN_TABLE_SCHEMA.partitionKey, KeyType: "HASH" },
+    ]);
+    expect(TimeToLiveDescription).toMatchObject({
+      AttributeName: TOKEN_TABLE_SCHEMA.timeToLiveAttribute,
+      TimeToLiveStatus: "ENABLED",
+    });
+    expect(server.readyMessage).toContain(`table ${table} (created)`);
+  });
+
+  it("vends a token with secrets from Secrets Manager and the HTTPS tenant", async () => {
+    const response = await getJson(`${server.url}/tokens/dev`);
+    expect(response.status).toBe(200);
+    expect(simulator.requests).toMatchObject([{ clientId: "svc-local@example.com" }]);
+  });
+});
+
+/**
+ * `npm start` (or, with `direct`, the program it runs) in a child process of its own process
+ * group, as a terminal runs it; `ready` resolves once the ready message is printed.
+ */
+function npmStart(args: string[], env: Record<string, string> = {}, direct = false) {
+  const [command, commandArgs] = direct
+    ? ["node_modules/.bin/tsx", ["functions/local/main.ts", ...args]]
+    : ["npm", ["start", "--silent", "--", ...args]];
+  const child = spawn(command, commandArgs, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk;
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  const ready = new Promise<void>((resolve, reject) => {
+    const check = () => stdout.includes("Stop with Ctrl-C.") && resolve();
+    child.stdout?.on("data", check);
+    exited.then(() => reject(new Error(`exited before ready: ${stderr}`)));
+  });
+  ready.catch(() => {}); // a start that is meant to fail is awaited through `exited`
+  // Like Ctrl-C in a terminal: the signal goes to the whole process group (npm and the server).
+  const signal = (name: NodeJS.Signals) => process.kill(-(child.pid ?? 0), name);
+  return { child, ready, exited, signal, output: () => ({ stdout, stderr }) };
+}
+
+/** The lines a failed start wrote to stderr, warnings of the runtime aside. */
+function errorLines(stderr: string): string[] {
+  return stderr.split("\n").filter((line) => line.startsWith("error: "));
+}
+
+describe("npm start (child process)", () => {
+  let running: ChildProcess | undefined;
+  afterAll(() => {
+    running?.kill("SIGKILL");
+  });
+
+  it("starts, prints the ready command, vends a token over HTTP, and stops on Ctrl-C", async () => {
+    const start = npmStart(["--port", "0"]);
+    running = start.child;
+    await start.ready;
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(start.output().stdout)?.[1];
+    expect(start.output().stdout).toContain(`curl -s ${url}/tokens/demo`);
+
+    const response = await getJson(`${url}/tokens/demo`);
+    start.signal("SIGINT");
+    await start.exited;
+
+    expect(response.status).toBe(200);
+    expect(start.output().stdout).toContain("SIGINT: stopping");
+    await expect(fetch(`${url}/tokens/demo`)).rejects.toThrow();
+  }, 60_000);
+
+  it.each<NodeJS.Signals>(["SIGINT", "SIGTERM"])(
+    "shuts down cleanly with exit code 0 on %s",
+    async (signal) => {
+      const start = npmStart(["--port", "0"], {}, true);
+      running = start.child;
+      await start.ready;
+
+      start.signal(signal);
+
+      expect(await start.exited).toBe(0);
+      expect(start.output().stdout).toContain(`${signal}: stopping`);
+    },
+    60_000,
+  );
+
+  it("ends with one clear line per problem for a bad profiles file, and no stack trace", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "ctv-bad-")), "profiles.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ profiles: { demo: { tenantUrl: "ftp://x", secretId: "s" } } }),
+    );
+
+    const start = npmStart(["--profiles", file, "--port", "0"]);
+
+    expect(await start.exited).toBe(1);
+    expect(errorLines(start.output().stderr)).toEqual([
+      `error: ${file}: profile "demo" field "tenantUrl": must use https:// (http:// only for loopback hosts)`,
+    ]);
+    expect(start.output().stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
+  it("ends with one clear line when the port is in use", async () => {
+    const blocker: Server = createServer();
+    const port = await new Promise<number>((resolve) =>
+      blocker.listen(0, "127.0.0.1", () => resolve((blocker.address() as { port: number }).port)),
+    );
+    try {
+      const start = npmStart(["--port", String(port)]);
+      expect(await start.exited).toBe(1);
+      expect(errorLines(start.output().stderr)).toEqual([
+        `error: port ${port} on 127.0.0.1 is already in use (choose another with --port or PORT)`,
+      ]);
+    } finally {
+      blocker.close();
+    }
+  }, 60_000);
+
+  it("ends with one clear line when AWS is unreachable", async () => {
+    const start = npmStart(["--profiles", "examples/profiles.json", "--port", "0"], {
+      AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+      AWS_MAX_ATTEMPTS: "1",
+    });
+
+    expect(await start.exited).toBe(1);
+    const lines = errorLines(start.output().stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: cannot use DynamoDB at http:\/\/127\.0\.0\.1:9: /);
+  }, 60_000);
+
+  it("answers bad usage with exit code 2 and the usage text", async () => {
+    const start = npmStart(["--bogus"]);
+    expect(await start.exited).toBe(2);
+    expect(start.output().stderr).toContain("Usage: npm start -- [options]");
+  }, 60_000);
+});
