@@ -4,6 +4,7 @@
  */
 import {
   type AttributeValue,
+  ConditionalCheckFailedException,
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
@@ -13,7 +14,7 @@ import { describeUnknown } from "../core/errors.js";
 import type { Logger, TokenStore } from "../core/ports.js";
 import type { CachedToken } from "../core/token.js";
 import type { TokenCipher } from "./token-cipher.js";
-import { TOKEN_TABLE_SCHEMA, tokenItemKey } from "./token-table.js";
+import { leaseItemKey, TOKEN_TABLE_SCHEMA, tokenItemKey } from "./token-table.js";
 
 const { partitionKey, timeToLiveAttribute } = TOKEN_TABLE_SCHEMA;
 
@@ -94,7 +95,25 @@ export class DynamoDbTokenStore implements TokenStore {
       [timeToLiveAttribute]: { N: String(Math.floor(token.expiresAt / 1000)) },
     };
     if (token.scope !== undefined) item.scope = { S: token.scope };
-    await this.#client.send(new PutItemCommand({ TableName: this.#tableName, Item: item }));
+    await ignoringConditionFailure(
+      this.#client.send(
+        new PutItemCommand({
+          TableName: this.#tableName,
+          Item: item,
+          ConditionExpression:
+            "attribute_not_exists(#pk) OR #cacheKey <> :cacheKey OR #expiresAt < :expiresAt",
+          ExpressionAttributeNames: {
+            "#pk": partitionKey,
+            "#cacheKey": "cacheKey",
+            "#expiresAt": "expiresAt",
+          },
+          ExpressionAttributeValues: {
+            ":cacheKey": { S: token.cacheKey },
+            ":expiresAt": { N: String(token.expiresAt) },
+          },
+        }),
+      ),
+    );
   }
 
   async delete(profile: string): Promise<void> {
@@ -104,6 +123,53 @@ export class DynamoDbTokenStore implements TokenStore {
         Key: { [partitionKey]: { S: tokenItemKey(profile) } },
       }),
     );
+  }
+
+  async acquireLease(profile: string, owner: string, now: number, until: number): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new PutItemCommand({
+          TableName: this.#tableName,
+          Item: {
+            [partitionKey]: { S: leaseItemKey(profile) },
+            owner: { S: owner },
+            leaseUntil: { N: String(until) },
+            // A lease left by a crashed owner is cleaned up by TTL; its expiry is what frees it.
+            [timeToLiveAttribute]: { N: String(Math.ceil(until / 1000) + 3600) },
+          },
+          ConditionExpression: "attribute_not_exists(#pk) OR #leaseUntil < :now",
+          ExpressionAttributeNames: { "#pk": partitionKey, "#leaseUntil": "leaseUntil" },
+          ExpressionAttributeValues: { ":now": { N: String(now) } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async releaseLease(profile: string, owner: string): Promise<void> {
+    await ignoringConditionFailure(
+      this.#client.send(
+        new DeleteItemCommand({
+          TableName: this.#tableName,
+          Key: { [partitionKey]: { S: leaseItemKey(profile) } },
+          ConditionExpression: "#owner = :owner",
+          ExpressionAttributeNames: { "#owner": "owner" },
+          ExpressionAttributeValues: { ":owner": { S: owner } },
+        }),
+      ),
+    );
+  }
+}
+
+// A failed condition means another writer got there first with something at least as good.
+async function ignoringConditionFailure(write: Promise<unknown>): Promise<void> {
+  try {
+    await write;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
   }
 }
 

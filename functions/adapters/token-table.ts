@@ -15,3 +15,8 @@ export const TOKEN_TABLE_SCHEMA = {
 export function tokenItemKey(profile: string): string {
   return `token#${profile}`;
 }
+
+/** The partition key of a profile's refresh lease item. */
+export function leaseItemKey(profile: string): string {
+  return `lease#${profile}`;
+}

@@ -26,12 +26,24 @@ export interface SecretSource {
   read(secretId: string): Promise<SecretValue>;
 }
 
-/** The shared token cache (DynamoDB): one item per profile. */
+/** The shared token cache (DynamoDB): one token item and one refresh lease per profile. */
 export interface TokenStore {
   /** A strongly consistent read; the caller checks expiry itself. */
   get(profile: string): Promise<CachedToken | undefined>;
+  /**
+   * Stores the token unless the stored one is a newer token of the same identity, so a slow or
+   * thawed writer never replaces a fresher token.
+   */
   put(profile: string, token: CachedToken): Promise<void>;
   delete(profile: string): Promise<void>;
+  /**
+   * Takes the profile's refresh lease until `until` (epoch ms), unless another owner holds one that
+   * has not expired at `now`. Only the holder asks CyberArk, so instances do not stampede it.
+   * @returns whether `owner` now holds the lease.
+   */
+  acquireLease(profile: string, owner: string, now: number, until: number): Promise<boolean>;
+  /** Gives the lease back if `owner` still holds it. */
+  releaseLease(profile: string, owner: string): Promise<void>;
 }
 
 /** One `client_credentials` request to a CyberArk Identity tenant. */

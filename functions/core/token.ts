@@ -109,6 +109,21 @@ export function isUsable(token: CachedToken, now: number, minValiditySeconds: nu
 }
 
 /**
+ * Whether a token that is still usable should be renewed ahead of need: once its remaining
+ * lifetime falls under the (capped) `min_validity` plus a quarter of its lifetime. Renewing then,
+ * in the background, means steady traffic never waits for CyberArk.
+ */
+export function isDueForRenewal(
+  token: CachedToken,
+  now: number,
+  minValiditySeconds: number,
+): boolean {
+  const window =
+    effectiveMinValiditySeconds(token, minValiditySeconds) + grantedLifetimeSeconds(token) / 4;
+  return remainingSeconds(token, now) < window;
+}
+
+/**
  * The identity a token belongs to: tenant, endpoint, client id, scope and secret version. Editing
  * a profile or rotating its secret changes the key, so a token of the old identity is never served.
  */

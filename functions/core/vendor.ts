@@ -3,14 +3,21 @@
  * and when CyberArk is asked. Pure in the sense that matters: every dependency is a port, so every
  * decision here is tested with fakes and a fake clock.
  */
+import { randomUUID } from "node:crypto";
 import { type Caller, type CallerPattern, isAllowed } from "./callers.js";
 import { type ClientCredentials, CredentialsCache } from "./credentials.js";
-import { AccessDeniedError, describeUnknown, UpstreamRejectedError } from "./errors.js";
+import {
+  AccessDeniedError,
+  describeUnknown,
+  UpstreamRejectedError,
+  UpstreamUnavailableError,
+} from "./errors.js";
 import type { Clock, IdentityProvider, Logger, SecretSource, TokenStore } from "./ports.js";
 import type { Profile, ProfilesConfig } from "./profiles.js";
 import {
   type CachedToken,
   cacheKey,
+  isDueForRenewal,
   isUsable,
   tokenEndpointPath,
   tokenFromGrant,
@@ -46,6 +53,10 @@ export interface VendorDependencies {
   readonly identity: IdentityProvider;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Waits between polls of the table. @default setTimeout */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Jitter source in [0, 1). @default Math.random */
+  readonly random?: () => number;
 }
 
 /**
@@ -55,6 +66,17 @@ export interface VendorDependencies {
 export const MEMORY_RECHECK_MS = 30_000;
 /** How long a rejection by CyberArk is remembered, so a broken profile does not hammer the tenant. */
 export const REJECTION_MEMORY_MS = 10_000;
+/**
+ * How long the refresh lease is held. Longer than the identity client's worst case (3 attempts of
+ * 3 s plus 2 backoffs of at most 2 s: 13 s), so a live owner never loses it mid-exchange.
+ */
+export const LEASE_MS = 15_000;
+/** How long a caller waits for another instance's refresh before answering 503. */
+export const LEASE_WAIT_MS = 12_000;
+/** Mean interval between polls of the table while another instance refreshes. */
+export const LEASE_POLL_MS = 150;
+/** After a failed background renewal, how long before the next attempt. */
+export const RENEWAL_RETRY_MS = 5_000;
 
 interface MemoryEntry {
   readonly token: CachedToken;
@@ -79,10 +101,19 @@ export class TokenVendor {
   readonly #rejections = new Map<string, Rejection>();
   // Bumped by every DELETE: work started before it must not repopulate the memory cache.
   readonly #generations = new Map<string, number>();
+  // Profiles being renewed in the background, and when a renewal last failed.
+  readonly #renewals = new Set<string>();
+  readonly #renewalFailedAt = new Map<string, number>();
+  // Identifies this instance as a lease owner.
+  readonly #owner = randomUUID();
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
 
   constructor(deps: VendorDependencies) {
     this.#deps = deps;
     this.#credentials = new CredentialsCache(deps.secrets, deps.clock);
+    this.#sleep = deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#random = deps.random ?? Math.random;
   }
 
   /**
@@ -92,13 +123,19 @@ export class TokenVendor {
   async getToken(query: TokenQuery): Promise<VendedToken> {
     const profile = this.#authorize(query.profile, query.caller, (p) => p.allowedCallers);
     const hit = this.#memoryHit(profile, query.minValiditySeconds);
-    if (hit) return { token: hit, cache: "memory" };
+    const vended = hit
+      ? { token: hit, cache: "memory" as const }
+      : await this.#refreshFor(profile, query.minValiditySeconds);
+    this.#renewIfDue(profile, vended.token, query.minValiditySeconds);
+    return vended;
+  }
 
-    const shared = await this.#refreshOnce(profile, query.minValiditySeconds);
+  async #refreshFor(profile: Profile, minValiditySeconds: number): Promise<VendedToken> {
+    const shared = await this.#refreshOnce(profile, minValiditySeconds);
     // A flight started by a caller with a smaller min_validity may return a token too short for
     // this one; then this caller starts its own (which goes upstream at most once).
-    if (isUsable(shared.token, this.#deps.clock.now(), query.minValiditySeconds)) return shared;
-    return this.#refreshOnce(profile, query.minValiditySeconds);
+    if (isUsable(shared.token, this.#deps.clock.now(), minValiditySeconds)) return shared;
+    return this.#refreshOnce(profile, minValiditySeconds);
   }
 
   /**
@@ -173,22 +210,126 @@ export class TokenVendor {
     if (tableDisagrees)
       credentials = await this.#credentials.get(profile.secretId, { fresh: true });
 
-    const now = this.#deps.clock.now();
-    if (
-      stored &&
-      stored.cacheKey === cacheKey(profile, credentials) &&
-      isUsable(stored, now, minValiditySeconds)
-    ) {
+    if (stored && this.#servable(profile, stored, credentials, minValiditySeconds)) {
       this.#remember(profile, stored, credentials, generation);
       return { token: stored, cache: "table" };
     }
+    return this.#obtainUnderLease(profile, credentials, minValiditySeconds, generation);
+  }
 
+  // Across instances, only the holder of the profile's lease asks CyberArk; the others poll the
+  // table for its token, and take the lease over if its holder died (the lease expires).
+  async #obtainUnderLease(
+    profile: Profile,
+    credentials: ClientCredentials,
+    minValiditySeconds: number,
+    generation: number,
+  ): Promise<VendedToken> {
+    const deadline = this.#deps.clock.now() + LEASE_WAIT_MS;
+    for (;;) {
+      if (await this.#tryLease(profile.name)) {
+        try {
+          // Another instance may have finished between our read and our lease.
+          const stored = await this.#readStore(profile.name);
+          if (stored && this.#servable(profile, stored, credentials, minValiditySeconds)) {
+            this.#remember(profile, stored, credentials, generation);
+            return { token: stored, cache: "table" };
+          }
+          return {
+            token: await this.#upstream(profile, credentials, generation),
+            cache: "upstream",
+          };
+        } finally {
+          await this.#releaseLease(profile.name);
+        }
+      }
+      if (this.#deps.clock.now() >= deadline) {
+        throw new UpstreamUnavailableError(
+          `another instance held the refresh lease of "${profile.name}" for over ${LEASE_WAIT_MS} ms`,
+          2,
+        );
+      }
+      await this.#sleep(LEASE_POLL_MS * (0.5 + this.#random()));
+      const stored = await this.#readStore(profile.name);
+      if (stored && this.#servable(profile, stored, credentials, minValiditySeconds)) {
+        this.#remember(profile, stored, credentials, generation);
+        return { token: stored, cache: "table" };
+      }
+    }
+  }
+
+  #servable(
+    profile: Profile,
+    token: CachedToken,
+    credentials: ClientCredentials,
+    minValiditySeconds: number,
+  ): boolean {
+    return (
+      token.cacheKey === cacheKey(profile, credentials) &&
+      isUsable(token, this.#deps.clock.now(), minValiditySeconds)
+    );
+  }
+
+  // Asks CyberArk, then stores the token in the table and memory unless a DELETE came meanwhile.
+  async #upstream(
+    profile: Profile,
+    credentials: ClientCredentials,
+    generation: number,
+  ): Promise<CachedToken> {
     const { token, usedCredentials } = await this.#exchange(profile, credentials);
     if (this.#generation(profile.name) === generation) {
       await this.#writeStore(profile.name, token);
       this.#remember(profile, token, usedCredentials, generation);
     }
-    return { token, cache: "upstream" };
+    return token;
+  }
+
+  // Refresh ahead: the caller already has a usable token; one background renewal per instance and
+  // profile, under the lease, so steady traffic never waits for CyberArk. In Lambda the work may
+  // be frozen with the instance and resume on its next request; the lease expiry and the
+  // conditional write make that harmless.
+  #renewIfDue(profile: Profile, token: CachedToken, minValiditySeconds: number): void {
+    const now = this.#deps.clock.now();
+    if (!isDueForRenewal(token, now, minValiditySeconds)) return;
+    if (this.#renewals.has(profile.name) || this.#inFlight.has(profile.name)) return;
+    if (
+      now - (this.#renewalFailedAt.get(profile.name) ?? Number.NEGATIVE_INFINITY) <
+      RENEWAL_RETRY_MS
+    )
+      return;
+    this.#renewals.add(profile.name);
+    this.#renew(profile, minValiditySeconds)
+      .catch((error: unknown) => {
+        this.#renewalFailedAt.set(profile.name, this.#deps.clock.now());
+        this.#deps.logger.warn(
+          "background renewal failed; the current token is served while valid",
+          {
+            profile: profile.name,
+            reason: error instanceof Error ? error.message : describeUnknown(error),
+          },
+        );
+      })
+      .finally(() => this.#renewals.delete(profile.name));
+  }
+
+  async #renew(profile: Profile, minValiditySeconds: number): Promise<void> {
+    const generation = this.#generation(profile.name);
+    const credentials = await this.#credentials.get(profile.secretId);
+    if (!(await this.#tryLease(profile.name))) return; // another instance is renewing
+    try {
+      const stored = await this.#readStore(profile.name);
+      const renewedElsewhere =
+        stored &&
+        this.#servable(profile, stored, credentials, minValiditySeconds) &&
+        !isDueForRenewal(stored, this.#deps.clock.now(), minValiditySeconds);
+      if (stored && renewedElsewhere) {
+        this.#remember(profile, stored, credentials, generation);
+        return;
+      }
+      await this.#upstream(profile, credentials, generation);
+    } finally {
+      await this.#releaseLease(profile.name);
+    }
   }
 
   // One token request, and on invalid_client (or 401) one more with the secret read afresh: the
@@ -266,6 +407,33 @@ export class TokenVendor {
         reason: describeUnknown(error),
       });
       return undefined;
+    }
+  }
+
+  // When the table cannot be written, the lease fails open: callers keep getting tokens, and the
+  // in-instance single flight still bounds CyberArk to one request per instance and profile.
+  async #tryLease(profile: string): Promise<boolean> {
+    const now = this.#deps.clock.now();
+    try {
+      return await this.#deps.store.acquireLease(profile, this.#owner, now, now + LEASE_MS);
+    } catch (error) {
+      this.#deps.logger.warn("refresh lease unavailable; refreshing without it", {
+        profile,
+        reason: describeUnknown(error),
+      });
+      return true;
+    }
+  }
+
+  async #releaseLease(profile: string): Promise<void> {
+    try {
+      await this.#deps.store.releaseLease(profile, this.#owner);
+    } catch (error) {
+      // The lease expires by itself; nothing is lost but a little waiting elsewhere.
+      this.#deps.logger.warn("refresh lease release failed", {
+        profile,
+        reason: describeUnknown(error),
+      });
     }
   }
 

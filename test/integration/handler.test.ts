@@ -1,27 +1,22 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Logger } from "@aws-lambda-powertools/logger";
 import { GetItemCommand, PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
 import { tokenItemKey } from "../../functions/adapters/token-table.js";
-import { loadProfilesFile } from "../../functions/core/profiles-file.js";
 import { tokenFingerprint } from "../../functions/core/token.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
-import { createHandler } from "../../functions/vend/app.js";
-import { createAwsVendor, systemClock } from "../../functions/vend/aws-vendor.js";
 import {
   createKey,
   createSecret,
   createTokenTable,
   dynamodb,
-  kms,
   rotateSecret,
   uniqueName,
 } from "../support/aws.js";
 import { captureOutput } from "../support/capture-output.js";
-import { type EventOptions, lambdaContext, restEvent } from "../support/events.js";
+import type { EventOptions } from "../support/events.js";
+import { newInstance as newTestInstance } from "../support/instance.js";
 
 const ACCOUNT = "111122223333";
 const CI_CALLER = `arn:aws:sts::${ACCOUNT}:assumed-role/ci-deployer/run-7`;
@@ -51,24 +46,13 @@ let ciSecret: string;
 
 /** A new function instance: its own memory, the shared table. */
 function newInstance() {
-  const logger = new Logger({ serviceName: "cyberark-token-vending" });
-  const config = loadProfilesFile(profilesFile);
-  const vendor = createAwsVendor({
-    config,
+  return newTestInstance({
+    profilesFile,
     tableName,
-    dataKeys: new KmsDataKeys(kms, kmsKeyId),
-    logger,
+    kmsKeyId,
+    defaultCaller: CI_CALLER,
+    vended: vendedTokens,
   });
-  const handler = createHandler({ vendor, clock: systemClock, logger });
-  return async (options: EventOptions = {}) => {
-    const response = await handler(
-      restEvent({ callerArn: CI_CALLER, ...options }),
-      lambdaContext(),
-    );
-    const json = response.body ? JSON.parse(response.body) : undefined;
-    if (json?.access_token) vendedTokens.push(json.access_token);
-    return { ...response, json };
-  };
 }
 
 beforeAll(async () => {

@@ -48,9 +48,10 @@ export class FakeSecrets implements SecretSource {
   }
 }
 
-/** A token table in a Map; `failing` makes every call throw. */
+/** A token table in a Map, with the same conditional-write rules; `failing` makes every call throw. */
 export class MemoryStore implements TokenStore {
   readonly items = new Map<string, CachedToken>();
+  readonly leases = new Map<string, { owner: string; until: number }>();
   failing = false;
   gets = 0;
 
@@ -61,7 +62,20 @@ export class MemoryStore implements TokenStore {
   }
   async put(profile: string, token: CachedToken): Promise<void> {
     this.#check();
+    const stored = this.items.get(profile);
+    if (stored && stored.cacheKey === token.cacheKey && stored.expiresAt >= token.expiresAt) return;
     this.items.set(profile, token);
+  }
+  async acquireLease(profile: string, owner: string, now: number, until: number): Promise<boolean> {
+    this.#check();
+    const lease = this.leases.get(profile);
+    if (lease && lease.until >= now) return false;
+    this.leases.set(profile, { owner, until });
+    return true;
+  }
+  async releaseLease(profile: string, owner: string): Promise<void> {
+    this.#check();
+    if (this.leases.get(profile)?.owner === owner) this.leases.delete(profile);
   }
   async delete(profile: string): Promise<void> {
     this.#check();

@@ -7,6 +7,7 @@ import {
   UpstreamUnavailableError,
 } from "../../functions/core/errors.js";
 import {
+  LEASE_MS,
   MEMORY_RECHECK_MS,
   REJECTION_MEMORY_MS,
   TokenVendor,
@@ -30,9 +31,39 @@ let store: MemoryStore;
 let identity: FakeIdentity;
 let logger: MemoryLogger;
 
-function newVendor(): TokenVendor {
-  return new TokenVendor({ config: exampleConfig(), secrets, store, identity, clock, logger });
+// Polling waits move the fake clock and let other promises run, as real time would.
+async function fakeSleep(ms: number): Promise<void> {
+  clock.advanceSeconds(ms / 1000);
+  await new Promise((resolve) => setTimeout(resolve, 1));
 }
+
+function newVendor(): TokenVendor {
+  return new TokenVendor({
+    config: exampleConfig(),
+    secrets,
+    store,
+    identity,
+    clock,
+    logger,
+    sleep: fakeSleep,
+    random: () => 0.5,
+  });
+}
+
+/** A responder that answers only when `release` is called. */
+function heldResponse(accessToken: string) {
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  identity.next.push(async () => {
+    await released;
+    return { accessToken, expiresIn: 3600 };
+  });
+  return () => release();
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 const ci = (minValiditySeconds = 300) => ({
   profile: "ci-deployer",
@@ -295,7 +326,10 @@ describe("TokenVendor.getToken: upstream and table failures", () => {
     expect([first.cache, second.cache]).toEqual(["upstream", "memory"]);
     expect(logger.lines.map((line) => line.message)).toEqual([
       "token table read failed; treating as a miss",
+      "refresh lease unavailable; refreshing without it",
+      "token table read failed; treating as a miss",
       "token table write failed; token served from memory only",
+      "refresh lease release failed",
     ]);
     expect(logger.lines[0]?.attributes).toEqual({
       profile: "ci-deployer",
@@ -369,5 +403,113 @@ describe("TokenVendor.invalidate (DELETE)", () => {
 
     expect(store.items.has("ci-deployer")).toBe(false);
     expect((await vendor.getToken(ci())).token.accessToken).toBe("token-1");
+  });
+});
+
+describe("TokenVendor: one upstream request across instances (refresh lease)", () => {
+  it("lets only the lease holder ask CyberArk; another instance waits and is served from the table", async () => {
+    const release = heldResponse("shared");
+    const [a, b] = [newVendor(), newVendor()];
+
+    const fromA = a.getToken(ci());
+    await settle();
+    const fromB = b.getToken(ci());
+    await settle();
+    release();
+    const results = await Promise.all([fromA, fromB]);
+
+    expect(identity.requests).toHaveLength(1);
+    expect(results.map((r) => [r.cache, r.token.accessToken])).toEqual([
+      ["upstream", "shared"],
+      ["table", "shared"],
+    ]);
+    expect(store.leases.size).toBe(0);
+  });
+
+  it("takes over a lease whose holder died, once it expires", async () => {
+    store.leases.set("ci-deployer", { owner: "crashed-instance", until: clock.now() + 5_000 });
+
+    const result = await newVendor().getToken(ci());
+
+    expect(result.cache).toBe("upstream");
+    expect(identity.requests).toHaveLength(1);
+  });
+
+  it("answers 503 with Retry-After, without asking CyberArk, when the holder never finishes", async () => {
+    store.leases.set("ci-deployer", { owner: "slow-instance", until: clock.now() + 60_000 });
+
+    await expect(newVendor().getToken(ci())).rejects.toMatchObject({
+      status: 503,
+      retryAfterSeconds: 2,
+    });
+    expect(identity.requests).toHaveLength(0);
+  });
+
+  it("does not replace a newer token with an older one", async () => {
+    const older = { cacheKey: "k", accessToken: "old", issuedAt: 0, expiresAt: 1_000 };
+    const newer = { cacheKey: "k", accessToken: "new", issuedAt: 0, expiresAt: 2_000 };
+    await store.put("p", newer);
+    await store.put("p", older);
+    expect(store.items.get("p")?.accessToken).toBe("new");
+  });
+});
+
+describe("TokenVendor: refresh ahead", () => {
+  it("serves the current token at once and renews it in the background", async () => {
+    const vendor = newVendor();
+    await vendor.getToken(ci()); // token-1, 3600 s
+    clock.advanceSeconds(3600 - 300 - 900 + 1); // inside the window: 300 s + a quarter of 3600 s
+
+    const during = await vendor.getToken(ci());
+    await settle();
+    const after = await vendor.getToken(ci());
+
+    expect(during.token.accessToken).toBe("token-1"); // at once, without waiting for CyberArk
+    expect(identity.requests).toHaveLength(2);
+    expect(after).toMatchObject({ cache: "memory", token: { accessToken: "token-2" } });
+    expect(store.items.get("ci-deployer")?.accessToken).toBe("token-2");
+  });
+
+  it("does not renew before the window", async () => {
+    const vendor = newVendor();
+    await vendor.getToken(ci());
+    clock.advanceSeconds(3600 - 300 - 900 - 1);
+
+    await vendor.getToken(ci());
+    await settle();
+
+    expect(identity.requests).toHaveLength(1);
+  });
+
+  it("keeps serving the valid token while CyberArk fails, and does not retry at once", async () => {
+    const vendor = newVendor();
+    await vendor.getToken(ci());
+    clock.advanceSeconds(3000);
+    identity.fallback = () => {
+      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+    };
+
+    const first = await vendor.getToken(ci());
+    await settle();
+    const second = await vendor.getToken(ci());
+    await settle();
+
+    expect([first.token.accessToken, second.token.accessToken]).toEqual(["token-1", "token-1"]);
+    expect(identity.requests).toHaveLength(2);
+    expect(logger.lines.map((line) => line.message)).toContain(
+      "background renewal failed; the current token is served while valid",
+    );
+  });
+
+  it("leaves the renewal to another instance that holds the lease", async () => {
+    const vendor = newVendor();
+    await vendor.getToken(ci());
+    clock.advanceSeconds(3000);
+    store.leases.set("ci-deployer", { owner: "other-instance", until: clock.now() + LEASE_MS });
+
+    await vendor.getToken(ci());
+    await settle();
+
+    expect(identity.requests).toHaveLength(1);
   });
 });
