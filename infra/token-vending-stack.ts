@@ -28,6 +28,7 @@ import type { Construct } from "constructs";
 import { TOKEN_TABLE_SCHEMA } from "../functions/adapters/token-table.js";
 import type { ProfilesConfig } from "../functions/core/profiles.js";
 import { loadProfilesFile } from "../functions/core/profiles-file.js";
+import { FUNCTION_BUNDLE } from "./function-bundle.js";
 
 /** Who may reach the API at all (the function then applies each profile's `allowedCallers`). */
 export type ApiAccess =
@@ -89,7 +90,10 @@ export const METRIC_NAMESPACE = "CyberArkTokenVending";
 // The function gives up on CyberArk after about 13 s (3 attempts of 3 s plus backoff); 20 s leaves
 // room for Secrets Manager and DynamoDB and still answers well inside API Gateway's 29 s.
 const FUNCTION_TIMEOUT = Duration.seconds(20);
-const HANDLER_ENTRY = fileURLToPath(new URL("../functions/vend/handler.ts", import.meta.url));
+/** The Lambda entry point, bundled into the function package. */
+export const HANDLER_ENTRY = fileURLToPath(
+  new URL("../functions/vend/handler.ts", import.meta.url),
+);
 const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** The token-vending service. */
@@ -152,14 +156,12 @@ export class TokenVendingStack extends Stack {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: "node24",
-        minify: true,
-        sourceMap: false,
-        mainFields: ["module", "main"],
-        // Some bundled dependencies still call require(); ESM output needs it defined.
-        banner: "import{createRequire}from'module';const require=createRequire(import.meta.url);",
-        // The Lambda runtime provides the AWS SDK v3; bundling it would triple the package.
-        externalModules: ["@aws-sdk/*"],
+        target: FUNCTION_BUNDLE.target,
+        minify: FUNCTION_BUNDLE.minify,
+        sourceMap: FUNCTION_BUNDLE.sourceMap,
+        mainFields: [...FUNCTION_BUNDLE.mainFields],
+        banner: FUNCTION_BUNDLE.banner,
+        externalModules: [...FUNCTION_BUNDLE.externalModules],
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
