@@ -87,8 +87,9 @@ export interface TokenVendingStackProps extends StackProps {
 /** Namespace of the metrics the function's log yields. */
 export const METRIC_NAMESPACE = "CyberArkTokenVending";
 
-// The function gives up on CyberArk after about 13 s (3 attempts of 3 s plus backoff); 20 s leaves
-// room for Secrets Manager and DynamoDB and still answers well inside API Gateway's 29 s.
+// A request waits at most 5 s before taking over a dead instance's lease, and an exchange gives up
+// after about 13 s (3 attempts of 3 s plus backoff): 20 s holds both plus Secrets Manager and
+// DynamoDB, and still answers well inside API Gateway's 29 s.
 const FUNCTION_TIMEOUT = Duration.seconds(20);
 /** The Lambda entry point, bundled into the function package. */
 export const HANDLER_ENTRY = fileURLToPath(

@@ -73,6 +73,11 @@ export const REJECTION_MEMORY_MS = 10_000;
 export const LEASE_MS = 15_000;
 /** How long a caller waits for another instance's refresh before answering 503. */
 export const LEASE_WAIT_MS = 12_000;
+/**
+ * How long into its wait a caller may still take the lease over and ask CyberArk itself: 5 s of
+ * waiting plus a 13 s exchange stay inside the function's 20 s timeout. Later it only polls.
+ */
+export const LEASE_TAKEOVER_MS = 5_000;
 /** Mean interval between polls of the table while another instance refreshes. */
 export const LEASE_POLL_MS = 150;
 /** After a failed background renewal, how long before the next attempt. */
@@ -225,9 +230,10 @@ export class TokenVendor {
     minValiditySeconds: number,
     generation: number,
   ): Promise<VendedToken> {
-    const deadline = this.#deps.clock.now() + LEASE_WAIT_MS;
+    const started = this.#deps.clock.now();
     for (;;) {
-      if (await this.#tryLease(profile.name)) {
+      const waited = this.#deps.clock.now() - started;
+      if (waited < LEASE_TAKEOVER_MS && (await this.#tryLease(profile.name))) {
         try {
           // Another instance may have finished between our read and our lease.
           const stored = await this.#readStore(profile.name);
@@ -243,7 +249,7 @@ export class TokenVendor {
           await this.#releaseLease(profile.name);
         }
       }
-      if (this.#deps.clock.now() >= deadline) {
+      if (waited >= LEASE_WAIT_MS) {
         throw new UpstreamUnavailableError(
           `another instance held the refresh lease of "${profile.name}" for over ${LEASE_WAIT_MS} ms`,
           2,

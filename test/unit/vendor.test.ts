@@ -8,6 +8,7 @@ import {
 } from "../../functions/core/errors.js";
 import {
   LEASE_MS,
+  LEASE_TAKEOVER_MS,
   MEMORY_RECHECK_MS,
   REJECTION_MEMORY_MS,
   TokenVendor,
@@ -427,12 +428,24 @@ describe("TokenVendor: one upstream request across instances (refresh lease)", (
   });
 
   it("takes over a lease whose holder died, once it expires", async () => {
-    store.leases.set("ci-deployer", { owner: "crashed-instance", until: clock.now() + 5_000 });
+    store.leases.set("ci-deployer", { owner: "crashed-instance", until: clock.now() + 3_000 });
 
     const result = await newVendor().getToken(ci());
 
     expect(result.cache).toBe("upstream");
     expect(identity.requests).toHaveLength(1);
+  });
+
+  it("takes over only early in its wait, so its own exchange still fits the function timeout", async () => {
+    store.leases.set("ci-deployer", {
+      owner: "crashed-instance",
+      until: clock.now() + LEASE_TAKEOVER_MS + 1_000,
+    });
+
+    await expect(newVendor().getToken(ci())).rejects.toMatchObject({ status: 503 });
+    expect(identity.requests).toHaveLength(0);
+    // The next request, arriving after the lease expired, takes it over at once.
+    await expect(newVendor().getToken(ci())).resolves.toMatchObject({ cache: "upstream" });
   });
 
   it("answers 503 with Retry-After, without asking CyberArk, when the holder never finishes", async () => {
