@@ -9,6 +9,7 @@
  *    same load generator, same loopback. Target: within 3x.
  * 4. The function bundle (the stack's esbuild settings): size (target 200 KB minified) and import
  *    time over bare `node` (target 100 ms).
+ * 5. The client's size when bundled into a caller's Lambda.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
@@ -287,6 +288,36 @@ async function bundle(): Promise<string[]> {
   ];
 }
 
+// What the client adds to a caller's Lambda bundle: all of it bundled, or with the AWS SDK packages
+// (which include the signer) taken from the Lambda runtime.
+async function clientBundle(): Promise<string[]> {
+  const directory = join(process.cwd(), ".cache", "bench");
+  mkdirSync(directory, { recursive: true });
+  const rows = ["client bundle (esbuild, ESM, minified) | size"];
+  for (const [label, external] of [
+    ["everything bundled", []],
+    ["@aws-sdk/* from the Lambda runtime (NodejsFunction's default)", ["@aws-sdk/*"]],
+    ["@aws-sdk/* and @smithy/* from the Lambda runtime", ["@aws-sdk/*", "@smithy/*"]],
+  ] as const) {
+    const outfile = join(directory, "client.mjs");
+    await build({
+      entryPoints: ["functions/client/index.ts"],
+      outfile,
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node22",
+      minify: true,
+      // ESM entry points first, so the signer's dependencies tree-shake.
+      mainFields: ["module", "main"],
+      external: [...external],
+      logLevel: "silent",
+    });
+    rows.push(`${label} | ${(statSync(outfile).size / 1024).toFixed(1)} KB`);
+  }
+  return rows;
+}
+
 function print(title: string, rows: string[]): void {
   process.stdout.write(`\n## ${title}\n\n`);
   const [header, ...body] = rows;
@@ -309,3 +340,4 @@ try {
 }
 print("Warm hit over HTTP on loopback", await warmHitOverHttp());
 print("Function bundle", await bundle());
+print("Client bundle, for a caller's Lambda", await clientBundle());

@@ -1,0 +1,14 @@
+/**
+ * `cyberark-token-vending/client`: get CyberArk Identity tokens from the token-vending API.
+ *
+ *   import { TokenVendingClient } from "cyberark-token-vending/client";
+ *   const tokens = new TokenVendingClient({ url: process.env.CYBERARK_TOKEN_URL! });
+ *   const { access_token } = await tokens.getToken("reports-app");
+ */
+export {
+  type GetTokenOptions,
+  type TokenResponse,
+  TokenVendingClient,
+  type TokenVendingClientOptions,
+  TokenVendingError,
+} from "./client.js";

@@ -1,0 +1,223 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliIo, runCli } from "../../functions/client/cli.js";
+import { TokenVendingClient, TokenVendingError } from "../../functions/client/client.js";
+import { signRequest } from "../../functions/client/signing.js";
+import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
+
+const run = promisify(execFile);
+const STRANGER = "arn:aws:sts::999988887777:assumed-role/stranger/s";
+
+let allowed: RunningLocalServer;
+let denied: RunningLocalServer;
+beforeAll(async () => {
+  // The local server takes the caller from --caller; the client signs with the test credentials.
+  [allowed, denied] = await Promise.all([
+    startLocalServer({ port: 0 }),
+    startLocalServer({ port: 0, caller: STRANGER }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([allowed.close(), denied.close()]);
+});
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIo = {
+    stdout: (text) => {
+      stdout += text;
+    },
+    stderr: (text) => {
+      stderr += text;
+    },
+    env: { ...process.env, GITHUB_ACTIONS: undefined, CYBERARK_TOKEN_URL: undefined, ...env },
+  };
+  const code = await runCli(args, io);
+  return { code, stdout, stderr };
+}
+
+describe("TokenVendingClient against the local server", () => {
+  it("gets the 200 body over real HTTP", async () => {
+    const token = await new TokenVendingClient({ url: allowed.url }).getToken("demo", {
+      minValidity: 60,
+    });
+    expect(token).toMatchObject({
+      token_type: "Bearer",
+      profile: "demo",
+      access_token: expect.stringMatching(/^ey/),
+    });
+    expect(token.expires_in).toBeGreaterThan(60);
+  });
+
+  it("throws a TokenVendingError carrying status, error and request_id when denied", async () => {
+    const error = await new TokenVendingClient({ url: denied.url })
+      .getToken("demo")
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TokenVendingError);
+    expect(error).toMatchObject({
+      status: 403,
+      error: "access_denied",
+      requestId: expect.any(String),
+    });
+  });
+});
+
+describe("cyberark-token get", () => {
+  it("prints the bare token by default", async () => {
+    const result = await cli(["get", "demo", "--url", allowed.url]);
+    expect(result).toMatchObject({ code: 0, stderr: "" });
+    expect(result.stdout).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  });
+
+  it("prints the 200 body with --format json", async () => {
+    const result = await cli([
+      "get",
+      "demo",
+      "--url",
+      allowed.url,
+      "--format",
+      "json",
+      "--min-validity",
+      "60",
+    ]);
+    expect(JSON.parse(result.stdout)).toMatchObject({ token_type: "Bearer", profile: "demo" });
+  });
+
+  it("prints CYBERARK_TOKEN=... with --format env, taking the URL from CYBERARK_TOKEN_URL", async () => {
+    const result = await cli(["get", "demo", "--format", "env"], {
+      CYBERARK_TOKEN_URL: allowed.url,
+    });
+    expect(result.stdout).toMatch(/^CYBERARK_TOKEN=ey[\w.-]+\n$/);
+  });
+
+  it("masks the token first on GitHub Actions", async () => {
+    const result = await cli(["get", "demo", "--url", allowed.url], { GITHUB_ACTIONS: "true" });
+    const [mask, token, end] = result.stdout.split("\n");
+    expect(mask).toBe(`::add-mask::${token}`);
+    expect(end).toBe("");
+  });
+
+  it("exits 1 with one stderr line naming the error code when denied", async () => {
+    const result = await cli(["get", "demo", "--url", denied.url]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatch(/^cyberark-token: access_denied: .+ \(request_id [\w-]+\)\n$/);
+  });
+
+  it("exits 1 naming network_error when nothing answers", async () => {
+    const result = await cli(["get", "demo", "--url", "http://127.0.0.1:9"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^cyberark-token: network_error: /);
+  });
+
+  it.each([
+    [[]],
+    [["get"]],
+    [["get", "demo"]],
+    [["fetch", "demo", "--url", "http://127.0.0.1:1"]],
+    [["get", "demo", "--url", "not a url"]],
+    [["get", "demo", "--url", "http://127.0.0.1:1", "--format", "yaml"]],
+    [["get", "demo", "--url", "http://127.0.0.1:1", "--min-validity", "3601"]],
+    [["get", "demo", "--url", "http://127.0.0.1:1", "--bogus"]],
+  ])("exits 2 with the usage text for bad usage: %j", async (args) => {
+    const result = await cli(args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("Usage: cyberark-token get <profile>");
+  });
+
+  it("explains itself with --help", async () => {
+    const result = await cli(["--help"]);
+    expect(result.code).toBe(0);
+    for (const text of [
+      "--url",
+      "CYBERARK_TOKEN_URL",
+      "--min-validity",
+      "--format",
+      "::add-mask::",
+      "Exit codes",
+    ]) {
+      expect(result.stdout).toContain(text);
+    }
+  });
+});
+
+describe("the built package", () => {
+  beforeAll(async () => {
+    await run("npm", ["run", "build", "--silent"]);
+  }, 60_000);
+
+  it("exposes ./client with type declarations", async () => {
+    expect(existsSync("dist/client/index.d.ts")).toBe(true);
+    const { stdout } = await run(process.execPath, [
+      "--input-type=module",
+      "-e",
+      "const m = await import('cyberark-token-vending/client'); console.log(typeof m.TokenVendingClient, typeof m.TokenVendingError)",
+    ]);
+    expect(stdout.trim()).toBe("function function");
+  });
+
+  it("runs as the cyberark-token executable from plain Node", async () => {
+    const { stdout } = await run(process.execPath, [
+      "dist/client/bin.js",
+      "get",
+      "demo",
+      "--url",
+      allowed.url,
+    ]);
+    expect(stdout).toMatch(/^ey[\w.-]+\n$/);
+    const failed = await run(process.execPath, [
+      "dist/client/bin.js",
+      "get",
+      "demo",
+      "--url",
+      denied.url,
+    ]).catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^cyberark-token: access_denied: /),
+    });
+  });
+});
+
+describe("SigV4 signature", () => {
+  it("equals botocore's for the same request, credentials and time", async () => {
+    const url =
+      "https://abc123defg.execute-api.eu-west-1.amazonaws.com/v1/tokens/ci-deployer?min_validity=300";
+    const credentials = {
+      accessKeyId: "AKIDEXAMPLE",
+      secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+      sessionToken: "session/token+value",
+    };
+
+    const ours = await signRequest("GET", new URL(url), {
+      region: "eu-west-1",
+      credentials,
+      signingDate: new Date("2026-11-21T12:00:00Z"),
+    });
+    const { stdout } = await run("python3", [
+      "-c",
+      `
+import datetime, sys
+from unittest import mock
+import botocore.auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+request = AWSRequest(method="GET", url=sys.argv[1])
+credentials = Credentials(sys.argv[2], sys.argv[3], sys.argv[4])
+with mock.patch.object(botocore.auth, "get_current_datetime", return_value=datetime.datetime(2026, 11, 21, 12, 0, 0)):
+    botocore.auth.SigV4Auth(credentials, "execute-api", "eu-west-1").add_auth(request)
+print(request.headers["Authorization"])
+`,
+      url,
+      credentials.accessKeyId,
+      credentials.secretAccessKey,
+      credentials.sessionToken,
+    ]);
+
+    expect(ours.authorization).toBe(stdout.trim());
+    expect(ours.authorization).toContain("/eu-west-1/execute-api/aws4_request");
+  });
+});
