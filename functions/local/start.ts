@@ -199,6 +199,7 @@ function readyMessage(url: string, caller: string, backend: Backend): string {
     "",
     "Fetch a token:",
     `  curl -s ${tokenUrl}`,
+    `  npm run --silent cyberark-token -- get ${backend.exampleProfile} --url ${url}`,
     ...(backend.exampleProfile === DEMO_PROFILE
       ? [
           "Drop the cached token (as the demo admin):",

@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { TOKEN_TABLE_SCHEMA } from "../../functions/adapters/token-table.js";
@@ -13,6 +14,8 @@ import {
   startLocalServer,
 } from "../../functions/local/start.js";
 import { createKey, createSecret, dynamodb, uniqueName } from "../support/aws.js";
+
+const run = promisify(execFile);
 
 async function getJson(url: string, init: RequestInit = {}) {
   const response = await fetch(url, init);
@@ -194,10 +197,14 @@ describe("npm start (child process)", () => {
     expect(start.output().stdout).toContain(`curl -s ${url}/tokens/demo`);
 
     const response = await getJson(`${url}/tokens/demo`);
+    const cliCommand =
+      /^ {2}(npm run --silent cyberark-token .*)$/m.exec(start.output().stdout)?.[1] ?? "";
+    const cli = await run("sh", ["-c", cliCommand]);
     start.signal("SIGINT");
     await start.exited;
 
     expect(response.status).toBe(200);
+    expect(cli.stdout).toMatch(/^ey[\w.-]+\n$/); // the printed CLI command fetches a token too
     expect(start.output().stdout).toContain("SIGINT: stopping");
     await expect(fetch(`${url}/tokens/demo`)).rejects.toThrow();
   }, 60_000);
