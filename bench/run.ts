@@ -15,8 +15,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { Agent, createServer, request, type Server } from "node:http";
 import { join } from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import dynalite from "dynalite";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { build } from "esbuild";
 import { CyberArkIdentityClient } from "../functions/adapters/cyberark-identity.js";
 import { DynamoDbTokenStore } from "../functions/adapters/dynamodb-token-store.js";
@@ -25,6 +24,7 @@ import { parseCaller } from "../functions/core/callers.js";
 import type { SecretSource, SecretValue } from "../functions/core/ports.js";
 import { parseProfilesConfig } from "../functions/core/profiles.js";
 import { TokenVendor } from "../functions/core/vendor.js";
+import { startEmbeddedDynamoDb } from "../functions/local/embedded-dynamodb.js";
 import { IdentitySimulator } from "../functions/local/identity-simulator.js";
 import { listen } from "../functions/local/server.js";
 import { startLocalServer } from "../functions/local/start.js";
@@ -52,7 +52,6 @@ class Secrets implements SecretSource {
 interface Environment {
   simulator: IdentitySimulator;
   dynamodb: DynamoDBClient;
-  store: Server;
   newVendor: (table: string) => TokenVendor;
   close: () => Promise<void>;
 }
@@ -60,13 +59,8 @@ interface Environment {
 async function environment(): Promise<Environment> {
   const simulator = new IdentitySimulator({ clients: [CLIENT] });
   const tenantUrl = await simulator.start();
-  const store = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const port = await listen(store, 0);
-  const dynamodb = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${port}`,
-    region: "local",
-    credentials: { accessKeyId: "bench", secretAccessKey: "bench" },
-  });
+  const store = await startEmbeddedDynamoDb();
+  const dynamodb = store.client;
   const config = parseProfilesConfig(
     { profiles: { bench: { tenantUrl, secretId: "bench", allowedCallers: ["000000000000"] } } },
     { allowLoopbackHttp: true },
@@ -84,12 +78,9 @@ async function environment(): Promise<Environment> {
   return {
     simulator,
     dynamodb,
-    store,
     newVendor,
     close: async () => {
-      dynamodb.destroy();
-      await simulator.stop();
-      store.close();
+      await Promise.all([simulator.stop(), store.close()]);
     },
   };
 }

@@ -7,7 +7,6 @@ import type { Server } from "node:http";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DescribeKeyCommand, KMSClient } from "@aws-sdk/client-kms";
-import dynalite from "dynalite";
 import { CyberArkIdentityClient } from "../adapters/cyberark-identity.js";
 import { DynamoDbTokenStore } from "../adapters/dynamodb-token-store.js";
 import { KmsDataKeys } from "../adapters/kms-data-keys.js";
@@ -23,6 +22,7 @@ import { loadProfilesFile } from "../core/profiles-file.js";
 import { TokenVendor } from "../core/vendor.js";
 import { createHandler } from "../vend/app.js";
 import { createAwsVendor, systemClock } from "../vend/aws-vendor.js";
+import { startEmbeddedDynamoDb } from "./embedded-dynamodb.js";
 import { IdentitySimulator } from "./identity-simulator.js";
 import { createLocalServer, listen } from "./server.js";
 import { ensureTokenTable } from "./token-table-setup.js";
@@ -110,13 +110,8 @@ async function embeddedBackend(logger: Logger): Promise<Backend> {
     ],
   });
   const tenantUrl = await simulator.start();
-  const store = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const storePort = await listen(store, 0);
-  const dynamodb = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${storePort}`,
-    region: "local",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-  });
+  const store = await startEmbeddedDynamoDb();
+  const dynamodb = store.client;
   // dynalite has no TTL API; the cache checks expiry on every read, so it does not need one.
   await ensureTokenTable(dynamodb, DEFAULT_TABLE, { enableTtl: false });
 
@@ -151,8 +146,7 @@ async function embeddedBackend(logger: Logger): Promise<Backend> {
     description: `embedded: DynamoDB-compatible store in memory, CyberArk Identity simulator at ${tenantUrl}, profile "${DEMO_PROFILE}"`,
     exampleProfile: DEMO_PROFILE,
     close: async () => {
-      dynamodb.destroy();
-      await Promise.all([simulator.stop(), closeServer(store)]);
+      await Promise.all([simulator.stop(), store.close()]);
     },
   };
 }

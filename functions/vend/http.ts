@@ -3,6 +3,8 @@
  * that knows status codes and headers; no vending rule lives here.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+// The contract's 200 body, as the published client declares it (a type only: erased in the bundle).
+import type { TokenResponse } from "../client/client.js";
 import { type Caller, parseCaller } from "../core/callers.js";
 import { InvalidRequestError, MethodNotAllowedError, type VendingError } from "../core/errors.js";
 import { PROFILE_NAME } from "../core/profiles.js";
@@ -91,16 +93,6 @@ function parseMinValidity(values: string[] | undefined): number {
 // Tokens and errors alike must never be stored by a proxy or a browser.
 const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" } as const;
 
-/** The `200` body of `GET /tokens/{profile}`. */
-export interface TokenResponseBody {
-  readonly access_token: string;
-  readonly token_type: "Bearer";
-  readonly expires_in: number;
-  readonly expires_at: string;
-  readonly scope?: string;
-  readonly profile: string;
-}
-
 /** `200` with the token; `expires_in` counts from `now`. */
 export function tokenResponse(
   profile: string,
@@ -108,7 +100,7 @@ export function tokenResponse(
   now: number,
 ): APIGatewayProxyResult {
   const { token } = vended;
-  const body: TokenResponseBody = {
+  const body: TokenResponse = {
     access_token: token.accessToken,
     token_type: "Bearer",
     expires_in: remainingSeconds(token, now),
