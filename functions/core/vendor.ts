@@ -202,16 +202,30 @@ export class TokenVendor {
   async #refresh(profile: Profile, minValiditySeconds: number): Promise<VendedToken> {
     const generation = this.#generation(profile.name);
     let credentials = await this.#credentials.get(profile.secretId);
-    const stored = await this.#readStore(profile.name);
+    const held = this.#memory.get(profile.name);
+    const read = await this.#readStoreReporting(profile.name);
+    const stored = read.token;
+
+    // The table could not confirm or deny what we hold (a DELETE elsewhere, a newer token). The
+    // token is still good for this caller, so keep serving it rather than ask CyberArk, and ask
+    // the table again in MEMORY_RECHECK_MS.
+    if (
+      read.failed &&
+      held &&
+      held.credentials === credentials &&
+      isUsable(held.token, this.#deps.clock.now(), minValiditySeconds)
+    ) {
+      this.#remember(profile, held.token, held.credentials, generation);
+      return { token: held.token, cache: "memory" };
+    }
 
     // The table disagrees with what this instance believed: an admin DELETE (item gone while we
     // held one in memory) or another instance that already saw a rotated secret (other key).
     // Either way our credentials may be stale, so read them again before deciding.
-    const memoryHadEntry = this.#memory.has(profile.name);
     this.#memory.delete(profile.name);
     const tableDisagrees = stored
       ? stored.cacheKey !== cacheKey(profile, credentials)
-      : memoryHadEntry;
+      : held !== undefined && !read.failed;
     if (tableDisagrees)
       credentials = await this.#credentials.get(profile.secretId, { fresh: true });
 
@@ -405,14 +419,20 @@ export class TokenVendor {
   // The table is a cache: when it fails, CyberArk is still reachable, and the in-instance single
   // flight bounds the extra upstream load to one request per instance and profile.
   async #readStore(profile: string): Promise<CachedToken | undefined> {
+    return (await this.#readStoreReporting(profile)).token;
+  }
+
+  // As #readStore, telling "no item" (failed: false) from "the table did not answer".
+  async #readStoreReporting(profile: string): Promise<{ token?: CachedToken; failed: boolean }> {
     try {
-      return await this.#deps.store.get(profile);
+      const token = await this.#deps.store.get(profile);
+      return token ? { token, failed: false } : { failed: false };
     } catch (error) {
       this.#deps.logger.warn("token table read failed; treating as a miss", {
         profile,
         reason: describeUnknown(error),
       });
-      return undefined;
+      return { failed: true };
     }
   }
 

@@ -339,6 +339,29 @@ describe("TokenVendor.getToken: upstream and table failures", () => {
   });
 });
 
+describe("TokenVendor.getToken: the table unreadable at a memory recheck", () => {
+  it("keeps serving the token it holds, without asking CyberArk, and rechecks later", async () => {
+    const vendor = newVendor();
+    await vendor.getToken(ci());
+    store.failing = true;
+    identity.fallback = () => {
+      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+    };
+    clock.advanceSeconds(MEMORY_RECHECK_MS / 1000);
+    const readsBefore = store.gets;
+
+    const during = await vendor.getToken(ci());
+    const next = await vendor.getToken(ci());
+
+    expect([during, next]).toMatchObject([
+      { cache: "memory", token: { accessToken: "token-1" } },
+      { cache: "memory", token: { accessToken: "token-1" } },
+    ]);
+    expect(identity.requests).toHaveLength(1);
+    expect(store.gets - readsBefore).toBe(1); // one recheck, not one per request
+  });
+});
+
 describe("TokenVendor.invalidate (DELETE)", () => {
   const del = (arn = ADMIN_ROLE) => ({ profile: "ci-deployer", caller: caller(arn) });
 
