@@ -34,6 +34,11 @@ export abstract class VendingError extends Error {
     this.name = new.target.name;
     this.description = description;
   }
+
+  /** HTTP headers the response must carry besides the defaults (`Retry-After`, `Allow`). */
+  get responseHeaders(): Readonly<Record<string, string>> {
+    return {};
+  }
 }
 
 /** `400`: a malformed profile name, `min_validity`, query or body. */
@@ -50,6 +55,10 @@ export class MethodNotAllowedError extends VendingError {
     super("Only GET and DELETE are supported on /tokens/{profile}.", {
       detail: `method ${method} is not supported`,
     });
+  }
+
+  override get responseHeaders(): Readonly<Record<string, string>> {
+    return { Allow: "GET, DELETE" };
   }
 }
 
@@ -110,6 +119,10 @@ export class UpstreamUnavailableError extends VendingError {
   constructor(detail: string, retryAfterSeconds: number, cause?: unknown) {
     super("CyberArk Identity is unavailable; retry later.", { detail, cause });
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  override get responseHeaders(): Readonly<Record<string, string>> {
+    return { "Retry-After": String(this.retryAfterSeconds) };
   }
 }
 

@@ -122,15 +122,11 @@ export function noContentResponse(): APIGatewayProxyResult {
   return { statusCode: 204, headers: { ...NO_STORE }, body: "" };
 }
 
-/** The contract's error JSON; `Retry-After` on `503`. */
+/** The contract's error JSON, with the error's own headers (`Retry-After` on `503`, `Allow` on `405`). */
 export function errorResponse(error: VendingError, requestId: string): APIGatewayProxyResult {
-  const retryAfter =
-    "retryAfterSeconds" in error && typeof error.retryAfterSeconds === "number"
-      ? { "Retry-After": String(error.retryAfterSeconds) }
-      : {};
   return {
     statusCode: error.status,
-    headers: { "Content-Type": "application/json", ...NO_STORE, ...retryAfter },
+    headers: { "Content-Type": "application/json", ...NO_STORE, ...error.responseHeaders },
     body: JSON.stringify({
       error: error.code,
       error_description: error.description,

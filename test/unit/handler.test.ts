@@ -127,6 +127,10 @@ describe("errors (CONTRACT.md section 3, Errors)", () => {
     expect(identity.requests).toHaveLength(0);
   });
 
+  it("names the allowed methods on a 405", async () => {
+    expect((await call({ method: "PUT" })).headers?.Allow).toBe("GET, DELETE");
+  });
+
   it("answers a missing secret with 500 configuration_error", async () => {
     secrets.set("cyberark/ci-deployer", "not json");
     const response = await call();
