@@ -123,7 +123,7 @@ async function timeEach(iterations: number, run: () => Promise<unknown>): Promis
 
 const median = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 const p99 = (sorted: number[]) => sorted[Math.floor(sorted.length * 0.99)] ?? Number.NaN;
-const micro = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
+const micro = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
 
 async function cacheLevels(env: Environment): Promise<string[]> {
   await ensureTokenTable(env.dynamodb, "levels", { enableTtl: false });
