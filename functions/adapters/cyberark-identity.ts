@@ -150,7 +150,7 @@ function formEncode(value: string): string {
  * Checks a `200` answer and extracts the grant.
  * @throws {RetryableFailure} when the body is not a usable token response.
  */
-export function parseGrant(contentType: string | null, body: string): TokenGrant {
+function parseGrant(contentType: string | null, body: string): TokenGrant {
   const mediaType = contentType?.split(";")[0]?.trim().toLowerCase();
   if (mediaType !== "application/json") throw new RetryableFailure("token response is not JSON");
   let value: unknown;

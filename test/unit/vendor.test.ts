@@ -174,17 +174,11 @@ describe("TokenVendor.getToken: cache levels", () => {
   });
 
   it("shares one CyberArk request among concurrent misses in an instance", async () => {
-    let release: () => void = () => {};
-    identity.next.push(async () => {
-      await new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      return { accessToken: "shared", expiresIn: 3600 };
-    });
+    const release = heldResponse("shared");
     const vendor = newVendor();
 
     const pending = Array.from({ length: 25 }, () => vendor.getToken(ci()));
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await settle();
     release();
     const results = await Promise.all(pending);
 
@@ -410,16 +404,10 @@ describe("TokenVendor.invalidate (DELETE)", () => {
   });
 
   it("does not let a request in flight during the DELETE repopulate the caches", async () => {
-    let release: () => void = () => {};
-    identity.next.push(async () => {
-      await new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      return { accessToken: "old", expiresIn: 3600 };
-    });
+    const release = heldResponse("old");
     const vendor = newVendor();
     const inFlight = vendor.getToken(ci());
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await settle();
 
     await vendor.invalidate(del());
     release();
