@@ -170,6 +170,7 @@ export class TokenVendingClient {
       const headers = await signRequest("GET", url, {
         region: this.#region,
         credentials: this.#credentials,
+        signingDate: new Date(this.#now()),
       });
       response = await this.#fetch(url, { headers, redirect: "error" });
       text = await response.text();
