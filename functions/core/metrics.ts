@@ -1,0 +1,39 @@
+/**
+ * The names of the service's metrics: one definition for the function that emits them (CloudWatch
+ * Embedded Metric Format) and the construct that charts and alarms on them. Every metric carries
+ * the dimension {@link PROFILE_DIMENSION}; none carries a token, a secret or a caller ARN.
+ */
+
+/** CloudWatch namespace of every metric the service emits. */
+export const METRIC_NAMESPACE = "CyberArkTokenVending";
+
+/** The dimension every metric carries: the profile name. */
+export const PROFILE_DIMENSION = "Profile";
+
+/** Metric names, with their unit and extra dimension. */
+export const METRICS = {
+  /** Count; extra dimension `CacheLevel`: `memory` | `table` | `upstream`. */
+  vended: "Vended",
+  /** Count: requests refused with `access_denied`. */
+  denied: "Denied",
+  /** Count: token requests sent to CyberArk. */
+  upstreamRequests: "UpstreamRequests",
+  /** Milliseconds: duration of one exchange with CyberArk. */
+  upstreamLatency: "UpstreamLatency",
+  /** Count; extra dimension `Error`: the contract's error code, or `timeout`. */
+  upstreamErrors: "UpstreamErrors",
+  /** Count: requests that waited for another instance's refresh lease. */
+  leaseWaits: "LeaseWaits",
+  /** Count; extra dimension `Trigger`: `ahead` | `schedule`. */
+  renewals: "Renewals",
+} as const;
+
+/** One of {@link METRICS}. */
+export type MetricName = (typeof METRICS)[keyof typeof METRICS];
+
+/** Extra dimension names, by the metric that carries them. */
+export const METRIC_DIMENSIONS = {
+  cacheLevel: "CacheLevel",
+  error: "Error",
+  trigger: "Trigger",
+} as const;
