@@ -28,6 +28,7 @@ import type { Construct } from "constructs";
 import { TOKEN_TABLE_SCHEMA } from "../functions/adapters/token-table.js";
 import type { ProfilesConfig } from "../functions/core/profiles.js";
 import { loadProfilesFile } from "../functions/core/profiles-file.js";
+import { FUNCTION_TIMEOUT_SECONDS } from "../functions/core/timing.js";
 import { FUNCTION_BUNDLE } from "./function-bundle.js";
 
 /** Who may reach the API at all (the function then applies each profile's `allowedCallers`). */
@@ -87,10 +88,8 @@ export interface TokenVendingStackProps extends StackProps {
 /** Namespace of the metrics the function's log yields. */
 export const METRIC_NAMESPACE = "CyberArkTokenVending";
 
-// A request waits at most 5 s before taking over a dead instance's lease, and an exchange gives up
-// after about 13 s (3 attempts of 3 s plus backoff): 20 s holds both plus Secrets Manager and
-// DynamoDB, and still answers well inside API Gateway's 29 s.
-const FUNCTION_TIMEOUT = Duration.seconds(20);
+// From the timing budget, which proves a whole request fits inside it and it inside API Gateway's 29 s.
+const FUNCTION_TIMEOUT = Duration.seconds(FUNCTION_TIMEOUT_SECONDS);
 /** The Lambda entry point, bundled into the function package. */
 export const HANDLER_ENTRY = fileURLToPath(
   new URL("../functions/vend/handler.ts", import.meta.url),

@@ -1,5 +1,5 @@
 /**
- * The OAuth2 `client_credentials` exchange with a CyberArk Identity tenant (CONTRACT.md 4b).
+ * The OAuth2 `client_credentials` exchange with a CyberArk Identity tenant.
  *
  * Uses Node's built-in fetch: keep-alive connections, TLS trust through `NODE_EXTRA_CA_CERTS`,
  * nothing added to the bundle. Upstream bodies are parsed defensively and never passed on.
@@ -10,15 +10,20 @@ import {
   UpstreamUnavailableError,
 } from "../core/errors.js";
 import type { IdentityProvider, TokenRequest } from "../core/ports.js";
+import {
+  IDENTITY_ATTEMPT_TIMEOUT_MS,
+  IDENTITY_MAX_ATTEMPTS,
+  IDENTITY_MAX_BACKOFF_MS,
+} from "../core/timing.js";
 import type { TokenGrant } from "../core/token.js";
 
-/** Tuning of {@link CyberArkIdentityClient}; the defaults fit inside API Gateway's 29 s. */
+/** Tuning of {@link CyberArkIdentityClient}; the defaults are the timing budget's (`core/timing.ts`). */
 export interface IdentityClientOptions {
-  /** Per-attempt timeout. @default 3000 */
+  /** Per-attempt timeout. @default IDENTITY_ATTEMPT_TIMEOUT_MS */
   readonly attemptTimeoutMs?: number;
-  /** Attempts in all, the first included. @default 3 */
+  /** Attempts in all, the first included. @default IDENTITY_MAX_ATTEMPTS */
   readonly maxAttempts?: number;
-  /** Upper bound of a backoff wait, `Retry-After` included. @default 2000 */
+  /** Upper bound of a backoff wait, `Retry-After` included. @default IDENTITY_MAX_BACKOFF_MS */
   readonly maxBackoffMs?: number;
   /** Waits between attempts; injected by tests. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
@@ -50,9 +55,9 @@ export class CyberArkIdentityClient implements IdentityProvider {
   readonly #random: () => number;
 
   constructor(options: IdentityClientOptions = {}) {
-    this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 3000;
-    this.#maxAttempts = options.maxAttempts ?? 3;
-    this.#maxBackoffMs = options.maxBackoffMs ?? 2000;
+    this.#attemptTimeoutMs = options.attemptTimeoutMs ?? IDENTITY_ATTEMPT_TIMEOUT_MS;
+    this.#maxAttempts = options.maxAttempts ?? IDENTITY_MAX_ATTEMPTS;
+    this.#maxBackoffMs = options.maxBackoffMs ?? IDENTITY_MAX_BACKOFF_MS;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#random = options.random ?? Math.random;
   }

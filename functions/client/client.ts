@@ -5,19 +5,10 @@
  */
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+import type { TokenResponse } from "../shared/api.js";
 import { regionFor, signRequest } from "./signing.js";
 
-/** The `200` body of `GET /tokens/{profile}` (CONTRACT.md section 3). */
-export interface TokenResponse {
-  readonly access_token: string;
-  readonly token_type: "Bearer";
-  /** Seconds the token stays valid, counted from the response. */
-  readonly expires_in: number;
-  /** ISO 8601 expiry, e.g. `2026-11-21T23:10:05Z`. */
-  readonly expires_at: string;
-  readonly scope?: string;
-  readonly profile: string;
-}
+export type { TokenResponse };
 
 /** A failed request: the service's `error` code, or `network_error` when there was no answer. */
 export class TokenVendingError extends Error {

@@ -4,6 +4,7 @@
  */
 import { ConfigurationError } from "./errors.js";
 import type { Clock, SecretSource } from "./ports.js";
+import { CREDENTIALS_MAX_AGE_MS } from "./timing.js";
 
 /** The credentials of one secret version. */
 export interface ClientCredentials {
@@ -45,9 +46,6 @@ export function parseClientCredentials(
 function isNonEmptyString(value: unknown): value is string {
   return typeof value === "string" && value.length > 0;
 }
-
-/** How long credentials stay in memory before Secrets Manager is read again. */
-export const CREDENTIALS_MAX_AGE_MS = 5 * 60_000;
 
 interface CacheEntry {
   readonly credentials: ClientCredentials;

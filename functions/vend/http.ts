@@ -1,12 +1,10 @@
 /**
- * API Gateway REST proxy events in, HTTP responses out (CONTRACT.md section 3). The only place
- * that knows status codes and headers; no vending rule lives here.
+ * API Gateway REST proxy events in, HTTP responses out. The only place that knows status codes
+ * and headers; no vending rule lives here.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-// The contract's 200 body, as the published client declares it (a type only: erased in the bundle).
-import type { TokenResponse } from "../client/client.js";
 import { type Caller, parseCaller } from "../core/callers.js";
-import { InvalidRequestError, MethodNotAllowedError, type VendingError } from "../core/errors.js";
+import { type ErrorCode, UpstreamUnavailableError, type VendingError } from "../core/errors.js";
 import { PROFILE_NAME } from "../core/profiles.js";
 import {
   DEFAULT_MIN_VALIDITY_SECONDS,
@@ -14,6 +12,8 @@ import {
   remainingSeconds,
 } from "../core/token.js";
 import type { InvalidateQuery, TokenQuery, VendedToken } from "../core/vendor.js";
+import type { ErrorResponse, TokenResponse } from "../shared/api.js";
+import { InvalidRequestError, MethodNotAllowedError } from "./request-errors.js";
 
 /** What a request asks for. */
 export type VendCommand =
@@ -122,15 +122,39 @@ export function noContentResponse(): APIGatewayProxyResult {
   return { statusCode: 204, headers: { ...NO_STORE }, body: "" };
 }
 
-/** The contract's error JSON, with the error's own headers (`Retry-After` on `503`, `Allow` on `405`). */
+const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+  invalid_request: 400,
+  access_denied: 403,
+  configuration_error: 500,
+  upstream_rejected: 502,
+  upstream_unavailable: 503,
+  server_error: 500,
+};
+
+/** The HTTP status of an error: by its code, except `405` for a method that is not allowed. */
+export function statusOf(error: VendingError): number {
+  return error instanceof MethodNotAllowedError ? 405 : STATUS_BY_CODE[error.code];
+}
+
+// `Allow` tells a client what it may use instead; `Retry-After` when it may come back.
+function headersOf(error: VendingError): Record<string, string> {
+  if (error instanceof MethodNotAllowedError) return { Allow: "GET, DELETE" };
+  if (error instanceof UpstreamUnavailableError) {
+    return { "Retry-After": String(error.retryAfterSeconds) };
+  }
+  return {};
+}
+
+/** The error JSON, with the error's own headers (`Retry-After` on `503`, `Allow` on `405`). */
 export function errorResponse(error: VendingError, requestId: string): APIGatewayProxyResult {
+  const body: ErrorResponse = {
+    error: error.code,
+    error_description: error.description,
+    request_id: requestId,
+  };
   return {
-    statusCode: error.status,
-    headers: { "Content-Type": "application/json", ...NO_STORE, ...error.responseHeaders },
-    body: JSON.stringify({
-      error: error.code,
-      error_description: error.description,
-      request_id: requestId,
-    }),
+    statusCode: statusOf(error),
+    headers: { "Content-Type": "application/json", ...NO_STORE, ...headersOf(error) },
+    body: JSON.stringify(body),
   };
 }

@@ -4,9 +4,10 @@
  */
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
-import { InternalError, VendingError } from "../core/errors.js";
+import { VendingError } from "../core/errors.js";
 import type { CacheLevel } from "../core/vendor.js";
 import { callerArnOf, errorResponse } from "./http.js";
+import { InternalError } from "./request-errors.js";
 
 /** What the handler learns about a request, for its audit line. Never a token. */
 export interface AuditFields {

@@ -1,5 +1,4 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { CREDENTIALS_MAX_AGE_MS } from "../../functions/core/credentials.js";
 import {
   AccessDeniedError,
   ConfigurationError,
@@ -7,12 +6,13 @@ import {
   UpstreamUnavailableError,
 } from "../../functions/core/errors.js";
 import {
+  CREDENTIALS_MAX_AGE_MS,
   LEASE_MS,
   LEASE_TAKEOVER_MS,
   MEMORY_RECHECK_MS,
   REJECTION_MEMORY_MS,
-  TokenVendor,
-} from "../../functions/core/vendor.js";
+} from "../../functions/core/timing.js";
+import { TokenVendor } from "../../functions/core/vendor.js";
 import {
   ADMIN_ROLE,
   CI_ROLE,
@@ -199,9 +199,9 @@ describe("TokenVendor.getToken: authorization", () => {
     const denied = await rejectionOf(newVendor().getToken({ ...ci(), caller: caller(STRANGER) }));
     const unknown = await rejectionOf(newVendor().getToken({ ...ci(), profile: "nope" }));
 
-    expect([denied.code, denied.status, denied.description]).toEqual([
+    expect([denied.constructor, denied.code, denied.description]).toEqual([
+      unknown.constructor,
       unknown.code,
-      unknown.status,
       unknown.description,
     ]);
     expect(unknown.message).toBe('profile "nope" does not exist');
@@ -306,7 +306,7 @@ describe("TokenVendor.getToken: upstream and table failures", () => {
       throw new UpstreamUnavailableError("CyberArk answered 503", 7);
     });
     await expect(newVendor().getToken(ci())).rejects.toMatchObject({
-      status: 503,
+      code: "upstream_unavailable",
       retryAfterSeconds: 7,
     });
   });
@@ -439,7 +439,10 @@ describe("TokenVendor: one upstream request across instances (refresh lease)", (
   });
 
   it("takes over a lease whose holder died, once it expires", async () => {
-    store.leases.set("ci-deployer", { owner: "crashed-instance", until: clock.now() + 3_000 });
+    store.leases.set("ci-deployer", {
+      owner: "crashed-instance",
+      until: clock.now() + LEASE_TAKEOVER_MS / 2,
+    });
 
     const result = await newVendor().getToken(ci());
 
@@ -453,7 +456,7 @@ describe("TokenVendor: one upstream request across instances (refresh lease)", (
       until: clock.now() + LEASE_TAKEOVER_MS + 1_000,
     });
 
-    await expect(newVendor().getToken(ci())).rejects.toMatchObject({ status: 503 });
+    await expect(newVendor().getToken(ci())).rejects.toMatchObject({ code: "upstream_unavailable" });
     expect(identity.requests).toHaveLength(0);
     // The next request, arriving after the lease expired, takes it over at once.
     await expect(newVendor().getToken(ci())).resolves.toMatchObject({ cache: "upstream" });
@@ -463,7 +466,7 @@ describe("TokenVendor: one upstream request across instances (refresh lease)", (
     store.leases.set("ci-deployer", { owner: "slow-instance", until: clock.now() + 60_000 });
 
     await expect(newVendor().getToken(ci())).rejects.toMatchObject({
-      status: 503,
+      code: "upstream_unavailable",
       retryAfterSeconds: 2,
     });
     expect(identity.requests).toHaveLength(0);

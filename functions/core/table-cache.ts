@@ -1,0 +1,66 @@
+/**
+ * The table level of the cache, as the vendor sees it: every read is a hit, a miss, or
+ * "unavailable", and failed writes are logged here, so the vendor never catches a store error.
+ *
+ * Policy: the table is a cache. When it cannot be read, the vendor decides what to serve from
+ * what it knows (a held token, or CyberArk); when it cannot be written, the token is still
+ * returned and held in memory. Only `delete` passes failures on: a `DELETE` that did not reach
+ * the table must not answer success.
+ */
+import { describeUnknown } from "./errors.js";
+import type { Logger, TokenStore } from "./ports.js";
+import type { CachedToken } from "./token.js";
+
+/** The outcome of reading a profile's item. */
+export type TableRead =
+  | { readonly status: "hit"; readonly token: CachedToken }
+  | { readonly status: "miss" }
+  | { readonly status: "unavailable" };
+
+/** The shared token table behind a {@link TokenStore}. */
+export class TableCache {
+  readonly #store: TokenStore;
+  readonly #logger: Logger;
+
+  constructor(store: TokenStore, logger: Logger) {
+    this.#store = store;
+    this.#logger = logger;
+  }
+
+  /** Reads the profile's token; a store failure is logged and reported as `unavailable`. */
+  async read(profile: string): Promise<TableRead> {
+    try {
+      const token = await this.#store.get(profile);
+      return token ? { status: "hit", token } : { status: "miss" };
+    } catch (error) {
+      this.#logger.warn("token table read failed; treating as a miss", {
+        profile,
+        reason: describeUnknown(error),
+      });
+      return { status: "unavailable" };
+    }
+  }
+
+  /** The profile's token, or `undefined` on a miss or a failure. */
+  async token(profile: string): Promise<CachedToken | undefined> {
+    const read = await this.read(profile);
+    return read.status === "hit" ? read.token : undefined;
+  }
+
+  /** Stores the token; a failure is logged, and the token is still served from memory. */
+  async write(profile: string, token: CachedToken): Promise<void> {
+    try {
+      await this.#store.put(profile, token);
+    } catch (error) {
+      this.#logger.warn("token table write failed; token served from memory only", {
+        profile,
+        reason: describeUnknown(error),
+      });
+    }
+  }
+
+  /** Deletes the profile's token. @throws whatever the store throws. */
+  delete(profile: string): Promise<void> {
+    return this.#store.delete(profile);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The timing budget: every duration the service depends on, in one place, with the ones that must
+ * fit together derived from the others. `test/unit/timing.test.ts` proves the inequalities:
+ *
+ * - the worst refresh (table read, exchange with all its attempts and backoffs, the secret read
+ *   and the rotation retry, table write) ends before the refresh lease does, so a live holder
+ *   never loses its lease mid-exchange and no second instance asks CyberArk meanwhile;
+ * - the worst request (secret read, table read, the takeover window, a whole refresh, or a full
+ *   wait for another holder) ends before the function times out;
+ * - the function times out before API Gateway gives up on it (29 s), so a caller always gets the
+ *   function's own answer.
+ *
+ * Change a number here and the test tells whether the rest still fits. Nothing else in the
+ * repository states these durations; adapters, the core and the stack import them.
+ */
+
+/** One HTTP attempt at CyberArk's token endpoint, connection included. */
+export const IDENTITY_ATTEMPT_TIMEOUT_MS = 1_500;
+/** Attempts per exchange, the first included. */
+export const IDENTITY_MAX_ATTEMPTS = 3;
+/** Longest wait between two attempts (jittered backoff, or the tenant's short `Retry-After`). */
+export const IDENTITY_MAX_BACKOFF_MS = 250;
+
+/** One exchange with CyberArk at its worst: every attempt times out, every backoff is maximal. */
+export const WORST_EXCHANGE_MS =
+  IDENTITY_MAX_ATTEMPTS * IDENTITY_ATTEMPT_TIMEOUT_MS +
+  (IDENTITY_MAX_ATTEMPTS - 1) * IDENTITY_MAX_BACKOFF_MS;
+
+/**
+ * Connection and request timeout of each attempt of the deployed function's AWS SDK clients
+ * (Secrets Manager, DynamoDB, KMS). Their usual latency is a few milliseconds to tens of them.
+ */
+export const AWS_ATTEMPT_TIMEOUT_MS = 500;
+/** Attempts per AWS SDK call, the first included. */
+export const AWS_MAX_ATTEMPTS = 2;
+/** The SDK's standard backoff before a second attempt stays under this. */
+const AWS_MAX_BACKOFF_MS = 200;
+/** One AWS SDK call at its worst. */
+export const WORST_AWS_CALL_MS =
+  AWS_MAX_ATTEMPTS * AWS_ATTEMPT_TIMEOUT_MS + (AWS_MAX_ATTEMPTS - 1) * AWS_MAX_BACKOFF_MS;
+/** A table read or write at its worst: the item, then KMS for its data key. */
+export const WORST_TABLE_CALL_MS = 2 * WORST_AWS_CALL_MS;
+
+/**
+ * What the holder of the refresh lease does at its worst: read the table, exchange, read the
+ * rotated secret and exchange once more (the rotation retry), write the table.
+ */
+export const WORST_REFRESH_MS =
+  WORST_TABLE_CALL_MS +
+  WORST_EXCHANGE_MS +
+  WORST_AWS_CALL_MS +
+  WORST_EXCHANGE_MS +
+  WORST_TABLE_CALL_MS;
+
+/** Slack for the scheduler, the event loop and clock drift between instances. */
+export const MARGIN_MS = 1_500;
+
+/** How long the refresh lease is held: longer than the worst refresh. */
+export const LEASE_MS = WORST_REFRESH_MS + MARGIN_MS;
+
+/**
+ * How long into its wait a caller may still take a dead holder's lease over and refresh itself.
+ * Later it only polls, so that its own refresh still ends inside the function timeout.
+ */
+export const LEASE_TAKEOVER_MS = 2_000;
+
+/** How long a caller polls the table for another instance's refresh before answering 503. */
+export const LEASE_WAIT_MS = LEASE_MS;
+
+/** Mean interval between polls of the table while another instance refreshes. */
+export const LEASE_POLL_MS = 150;
+
+/**
+ * A request at its worst before it answers: read the secret and the table, then either take the
+ * lease over within the takeover window and refresh (acquire, refresh, release), or wait the full
+ * lease wait, whose last poll may still be reading.
+ */
+export const WORST_REQUEST_MS =
+  WORST_AWS_CALL_MS +
+  WORST_TABLE_CALL_MS +
+  Math.max(
+    LEASE_TAKEOVER_MS + WORST_AWS_CALL_MS + WORST_REFRESH_MS + WORST_AWS_CALL_MS,
+    LEASE_WAIT_MS + WORST_TABLE_CALL_MS,
+  );
+
+/** The Lambda function's timeout, in seconds (the stack sets it from here). */
+export const FUNCTION_TIMEOUT_SECONDS = Math.ceil((WORST_REQUEST_MS + MARGIN_MS) / 1000);
+
+/** API Gateway's integration timeout for REST APIs: the function must answer before it. */
+export const API_GATEWAY_TIMEOUT_MS = 29_000;
+
+/**
+ * How often a memory entry is checked against the table, so a `DELETE` on any instance reaches
+ * every warm instance within 30 seconds.
+ */
+export const MEMORY_RECHECK_MS = 30_000;
+
+/** How long a rejection by CyberArk is remembered, so a broken profile does not hammer the tenant. */
+export const REJECTION_MEMORY_MS = 10_000;
+
+/** After a failed background renewal, how long before the next attempt. */
+export const RENEWAL_RETRY_MS = 5_000;
+
+/** How long credentials stay in memory before Secrets Manager is read again. */
+export const CREDENTIALS_MAX_AGE_MS = 5 * 60_000;

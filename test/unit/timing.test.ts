@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import {
+  API_GATEWAY_TIMEOUT_MS,
+  AWS_ATTEMPT_TIMEOUT_MS,
+  AWS_MAX_ATTEMPTS,
+  FUNCTION_TIMEOUT_SECONDS,
+  IDENTITY_ATTEMPT_TIMEOUT_MS,
+  IDENTITY_MAX_ATTEMPTS,
+  IDENTITY_MAX_BACKOFF_MS,
+  LEASE_MS,
+  LEASE_TAKEOVER_MS,
+  LEASE_WAIT_MS,
+  MARGIN_MS,
+  WORST_AWS_CALL_MS,
+  WORST_EXCHANGE_MS,
+  WORST_REFRESH_MS,
+  WORST_REQUEST_MS,
+  WORST_TABLE_CALL_MS,
+} from "../../functions/core/timing.js";
+
+// The worst cases, added up here from the primitive durations rather than taken from the module,
+// so a change to a derivation there cannot make these checks pass vacuously.
+const exchange =
+  IDENTITY_MAX_ATTEMPTS * IDENTITY_ATTEMPT_TIMEOUT_MS +
+  (IDENTITY_MAX_ATTEMPTS - 1) * IDENTITY_MAX_BACKOFF_MS;
+const awsCall = WORST_AWS_CALL_MS;
+const tableCall = 2 * awsCall; // the item, then KMS for its data key
+const rotationRetry = awsCall + exchange; // re-read the secret, exchange again
+
+describe("the timing budget", () => {
+  it("counts every attempt of an AWS call, each at its timeout", () => {
+    expect(WORST_AWS_CALL_MS).toBeGreaterThanOrEqual(AWS_MAX_ATTEMPTS * AWS_ATTEMPT_TIMEOUT_MS);
+    expect(WORST_TABLE_CALL_MS).toBe(tableCall);
+    expect(WORST_EXCHANGE_MS).toBe(exchange);
+  });
+
+  it("fits the worst exchange, the secret read and the rotation retry inside the lease", () => {
+    const worstUnderLease = tableCall + exchange + rotationRetry + tableCall;
+    expect(WORST_REFRESH_MS).toBeGreaterThanOrEqual(worstUnderLease);
+    expect(LEASE_MS).toBeGreaterThanOrEqual(worstUnderLease + MARGIN_MS);
+  });
+
+  it("fits the takeover window, a whole refresh and a margin inside the function timeout", () => {
+    const beforeLease = awsCall + tableCall; // credentials, then the table
+    const takeover =
+      beforeLease + LEASE_TAKEOVER_MS + awsCall + WORST_REFRESH_MS + awsCall + MARGIN_MS;
+    const fullWait = beforeLease + LEASE_WAIT_MS + tableCall + MARGIN_MS;
+    expect(WORST_REQUEST_MS + MARGIN_MS).toBeGreaterThanOrEqual(Math.max(takeover, fullWait));
+    expect(FUNCTION_TIMEOUT_SECONDS * 1000).toBeGreaterThanOrEqual(Math.max(takeover, fullWait));
+  });
+
+  it("keeps waiting for another holder at least as long as that holder may refresh", () => {
+    expect(LEASE_WAIT_MS).toBeGreaterThanOrEqual(WORST_REFRESH_MS);
+  });
+
+  it("times the function out before API Gateway gives up on it", () => {
+    expect(FUNCTION_TIMEOUT_SECONDS * 1000).toBeLessThan(API_GATEWAY_TIMEOUT_MS);
+  });
+});
