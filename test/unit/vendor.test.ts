@@ -456,7 +456,9 @@ describe("TokenVendor: one upstream request across instances (refresh lease)", (
       until: clock.now() + LEASE_TAKEOVER_MS + 1_000,
     });
 
-    await expect(newVendor().getToken(ci())).rejects.toMatchObject({ code: "upstream_unavailable" });
+    await expect(newVendor().getToken(ci())).rejects.toMatchObject({
+      code: "upstream_unavailable",
+    });
     expect(identity.requests).toHaveLength(0);
     // The next request, arriving after the lease expired, takes it over at once.
     await expect(newVendor().getToken(ci())).resolves.toMatchObject({ cache: "upstream" });
