@@ -7,6 +7,7 @@ import type { Server } from "node:http";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DescribeKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CyberArkIdentityClient } from "../adapters/cyberark-identity.js";
 import { DynamoDbTokenStore } from "../adapters/dynamodb-token-store.js";
 import { KmsDataKeys } from "../adapters/kms-data-keys.js";
@@ -168,7 +169,17 @@ async function profilesBackend(
     dataKeys = new KmsDataKeys(kms, options.kmsKeyId);
   }
   return {
-    vendor: createAwsVendor({ config, tableName: table, dataKeys, logger, dynamodb }),
+    vendor: createAwsVendor({
+      config,
+      tableName: table,
+      clients: {
+        secretsManager: new SecretsManagerClient({}),
+        dynamodb,
+        identity: new CyberArkIdentityClient(),
+        dataKeys,
+      },
+      logger,
+    }),
     description: `profiles from ${file}; secrets from Secrets Manager; table ${table}${created ? " (created)" : ""}; tokens sealed with ${options.kmsKeyId ? `KMS key ${options.kmsKeyId}` : "a key local to this process"}`,
     exampleProfile: [...config.profiles.keys()][0] ?? "<profile>",
     close: async () => dynamodb.destroy(),

@@ -1,14 +1,17 @@
 /**
  * The Lambda entry point. Wiring only: configuration is read and validated once, at cold start,
- * and the SDK clients are built once, here at module scope.
+ * and every client is built once, here at module scope.
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { KMSClient } from "@aws-sdk/client-kms";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { CyberArkIdentityClient } from "../adapters/cyberark-identity.js";
 import { KmsDataKeys } from "../adapters/kms-data-keys.js";
 import { loadProfilesFile } from "../core/profiles-file.js";
 import { createHandler } from "./app.js";
-import { createAwsVendor, systemClock } from "./aws-vendor.js";
+import { createAwsVendor, DEPLOYED_SDK_CONFIG, systemClock } from "./aws-vendor.js";
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
@@ -20,7 +23,12 @@ const logger = new Logger({ serviceName: "cyberark-token-vending" });
 const vendor = createAwsVendor({
   config: loadProfilesFile(requiredEnv("PROFILES_FILE")),
   tableName: requiredEnv("TABLE_NAME"),
-  dataKeys: new KmsDataKeys(new KMSClient({}), requiredEnv("KMS_KEY_ID")),
+  clients: {
+    secretsManager: new SecretsManagerClient(DEPLOYED_SDK_CONFIG),
+    dynamodb: new DynamoDBClient(DEPLOYED_SDK_CONFIG),
+    identity: new CyberArkIdentityClient(),
+    dataKeys: new KmsDataKeys(new KMSClient(DEPLOYED_SDK_CONFIG), requiredEnv("KMS_KEY_ID")),
+  },
   logger,
 });
 

@@ -4,12 +4,13 @@
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyResult } from "aws-lambda";
+import { CyberArkIdentityClient } from "../../functions/adapters/cyberark-identity.js";
 import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
 import type { Clock } from "../../functions/core/ports.js";
 import { loadProfilesFile } from "../../functions/core/profiles-file.js";
 import { createHandler } from "../../functions/vend/app.js";
 import { createAwsVendor, systemClock } from "../../functions/vend/aws-vendor.js";
-import { kms } from "./aws.js";
+import { dynamodb, kms, secretsManager } from "./aws.js";
 import { type EventOptions, lambdaContext, restEvent } from "./events.js";
 
 /** Where an instance finds its configuration and table. */
@@ -40,7 +41,12 @@ export function newInstance(
   const vendor = createAwsVendor({
     config: loadProfilesFile(setup.profilesFile),
     tableName: setup.tableName,
-    dataKeys: new KmsDataKeys(kms, setup.kmsKeyId),
+    clients: {
+      secretsManager,
+      dynamodb,
+      identity: new CyberArkIdentityClient(),
+      dataKeys: new KmsDataKeys(kms, setup.kmsKeyId),
+    },
     logger,
     clock,
   });
