@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import {
   AccessDeniedError,
   ConfigurationError,
@@ -64,7 +64,9 @@ function heldResponse(accessToken: string) {
   return () => release();
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+/** Resolves once CyberArk has been asked `count` times in all. */
+const upstreamAsked = (count: number) =>
+  vi.waitFor(() => expect(identity.requests).toHaveLength(count));
 
 const ci = (minValiditySeconds = 300) => ({
   profile: "ci-deployer",
@@ -178,7 +180,7 @@ describe("TokenVendor.getToken: cache levels", () => {
     const vendor = newVendor();
 
     const pending = Array.from({ length: 25 }, () => vendor.getToken(ci()));
-    await settle();
+    await upstreamAsked(1);
     release();
     const results = await Promise.all(pending);
 
@@ -407,7 +409,7 @@ describe("TokenVendor.invalidate (DELETE)", () => {
     const release = heldResponse("old");
     const vendor = newVendor();
     const inFlight = vendor.getToken(ci());
-    await settle();
+    await upstreamAsked(1);
 
     await vendor.invalidate(del());
     release();
@@ -424,9 +426,11 @@ describe("TokenVendor: one upstream request across instances (refresh lease)", (
     const [a, b] = [newVendor(), newVendor()];
 
     const fromA = a.getToken(ci());
-    await settle();
+    await upstreamAsked(1);
+    const readsBeforeB = store.gets;
     const fromB = b.getToken(ci());
-    await settle();
+    // B reads the table, finds the lease taken, and polls at least once while A is still asking.
+    await vi.waitFor(() => expect(store.gets).toBeGreaterThanOrEqual(readsBeforeB + 2));
     release();
     const results = await Promise.all([fromA, fromB]);
 
@@ -473,14 +477,6 @@ describe("TokenVendor: one upstream request across instances (refresh lease)", (
     });
     expect(identity.requests).toHaveLength(0);
   });
-
-  it("does not replace a newer token with an older one", async () => {
-    const older = { cacheKey: "k", accessToken: "old", issuedAt: 0, expiresAt: 1_000 };
-    const newer = { cacheKey: "k", accessToken: "new", issuedAt: 0, expiresAt: 2_000 };
-    await store.put("p", newer);
-    await store.put("p", older);
-    expect(store.items.get("p")?.accessToken).toBe("new");
-  });
 });
 
 describe("TokenVendor: refresh ahead", () => {
@@ -490,7 +486,7 @@ describe("TokenVendor: refresh ahead", () => {
     clock.advanceSeconds(3600 - 300 - 900 + 1); // inside the window: 300 s + a quarter of 3600 s
 
     const during = await vendor.getToken(ci());
-    await settle();
+    await vendor.renewal("ci-deployer");
     const after = await vendor.getToken(ci());
 
     expect(during.token.accessToken).toBe("token-1"); // at once, without waiting for CyberArk
@@ -505,8 +501,8 @@ describe("TokenVendor: refresh ahead", () => {
     clock.advanceSeconds(3600 - 300 - 900 - 1);
 
     await vendor.getToken(ci());
-    await settle();
 
+    expect(vendor.renewal("ci-deployer")).toBeUndefined();
     expect(identity.requests).toHaveLength(1);
   });
 
@@ -519,9 +515,9 @@ describe("TokenVendor: refresh ahead", () => {
     };
 
     const first = await vendor.getToken(ci());
-    await settle();
+    await vendor.renewal("ci-deployer");
     const second = await vendor.getToken(ci());
-    await settle();
+    expect(vendor.renewal("ci-deployer")).toBeUndefined(); // no second attempt right away
 
     expect([first.token.accessToken, second.token.accessToken]).toEqual(["token-1", "token-1"]);
     expect(identity.requests).toHaveLength(2);
@@ -537,7 +533,7 @@ describe("TokenVendor: refresh ahead", () => {
     store.leases.set("ci-deployer", { owner: "other-instance", until: clock.now() + LEASE_MS });
 
     await vendor.getToken(ci());
-    await settle();
+    await vendor.renewal("ci-deployer");
 
     expect(identity.requests).toHaveLength(1);
   });

@@ -1,0 +1,124 @@
+/**
+ * The TokenStore port's contract, as one suite run against every implementation: the in-memory
+ * fake the unit tests use and the DynamoDB adapter on moto. If the fake drifts from the real
+ * store, this suite fails for one of them.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import type { TokenStore } from "../../functions/core/ports.js";
+import type { CachedToken } from "../../functions/core/token.js";
+
+const T0 = Date.parse("2026-11-21T12:00:00Z");
+
+function token(fields: Partial<CachedToken> = {}): CachedToken {
+  return {
+    cacheKey: "identity-a",
+    accessToken: "token-a",
+    scope: "ReadUserProfile",
+    issuedAt: T0,
+    expiresAt: T0 + 3_600_000,
+    ...fields,
+  };
+}
+
+/** Runs the contract against stores made by `newStore` (a fresh, empty store per test). */
+export function describeTokenStoreContract(
+  name: string,
+  newStore: () => TokenStore | Promise<TokenStore>,
+): void {
+  describe(`TokenStore contract: ${name}`, () => {
+    let store: TokenStore;
+    beforeEach(async () => {
+      store = await newStore();
+    });
+
+    it("reads nothing for a profile never written", async () => {
+      expect(await store.get("p")).toBeUndefined();
+    });
+
+    it("reads back exactly what was written", async () => {
+      await store.put("p", token());
+      expect(await store.get("p")).toEqual(token());
+    });
+
+    it("keeps a token without a scope without one", async () => {
+      const { scope: _scope, ...unscoped } = token();
+      await store.put("p", unscoped);
+      expect(await store.get("p")).toEqual(unscoped);
+    });
+
+    it("keeps each profile's token apart", async () => {
+      await store.put("p", token());
+      await store.put("q", token({ accessToken: "token-q" }));
+      expect((await store.get("p"))?.accessToken).toBe("token-a");
+      expect((await store.get("q"))?.accessToken).toBe("token-q");
+    });
+
+    it("replaces a token of the same identity by a newer one", async () => {
+      await store.put("p", token());
+      const newer = token({
+        accessToken: "newer",
+        issuedAt: T0 + 60_000,
+        expiresAt: T0 + 3_660_000,
+      });
+      await store.put("p", newer);
+      expect((await store.get("p"))?.accessToken).toBe("newer");
+    });
+
+    it("does not replace a newer token of the same identity with an older one", async () => {
+      const newer = token({
+        accessToken: "newer",
+        issuedAt: T0 + 60_000,
+        expiresAt: T0 + 3_660_000,
+      });
+      await store.put("p", newer);
+      await store.put("p", token({ accessToken: "older" }));
+      expect((await store.get("p"))?.accessToken).toBe("newer");
+    });
+
+    it("replaces a token of another identity, whatever its times", async () => {
+      await store.put("p", token({ expiresAt: T0 + 7_200_000 }));
+      await store.put("p", token({ cacheKey: "identity-b", accessToken: "rotated" }));
+      expect(await store.get("p")).toMatchObject({
+        cacheKey: "identity-b",
+        accessToken: "rotated",
+      });
+    });
+
+    it("deletes a profile's token, and deleting nothing is not an error", async () => {
+      await store.put("p", token());
+      await store.delete("p");
+      await store.delete("never-written");
+      expect(await store.get("p")).toBeUndefined();
+    });
+
+    it("grants a free lease, and refuses it to another owner until it expires", async () => {
+      expect(await store.acquireLease("p", "a", T0, T0 + 15_000)).toBe(true);
+      expect(await store.acquireLease("p", "b", T0 + 1_000, T0 + 16_000)).toBe(false);
+      expect(await store.acquireLease("p", "b", T0 + 15_000, T0 + 30_000)).toBe(false);
+      expect(await store.acquireLease("p", "b", T0 + 15_001, T0 + 30_001)).toBe(true);
+    });
+
+    it("refuses a held lease to its own owner too: one holder, one refresh", async () => {
+      expect(await store.acquireLease("p", "a", T0, T0 + 15_000)).toBe(true);
+      expect(await store.acquireLease("p", "a", T0 + 1_000, T0 + 16_000)).toBe(false);
+    });
+
+    it("frees a lease released by its owner, and ignores a release by anyone else", async () => {
+      await store.acquireLease("p", "a", T0, T0 + 15_000);
+      await store.releaseLease("p", "b");
+      expect(await store.acquireLease("p", "c", T0 + 1_000, T0 + 16_000)).toBe(false);
+      await store.releaseLease("p", "a");
+      expect(await store.acquireLease("p", "c", T0 + 1_000, T0 + 16_000)).toBe(true);
+    });
+
+    it("keeps leases and tokens independent, per profile", async () => {
+      await store.put("p", token());
+      expect(await store.acquireLease("p", "a", T0, T0 + 15_000)).toBe(true);
+      expect(await store.acquireLease("q", "b", T0, T0 + 15_000)).toBe(true);
+      await store.delete("p");
+      expect(await store.acquireLease("p", "c", T0 + 1_000, T0 + 16_000)).toBe(false);
+      await store.releaseLease("p", "a");
+      expect(await store.get("p")).toBeUndefined();
+    });
+  });
+}
