@@ -1,13 +1,7 @@
-import { execFile } from "node:child_process";
-import { readdirSync } from "node:fs";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { describe, expect, it } from "vitest";
 import type { TokenVendingStackProps } from "../../infra/token-vending-stack.js";
 import { synthesizeStack } from "../support/stack.js";
-
-const run = promisify(execFile);
 
 const variants: [string, Partial<TokenVendingStackProps>][] = [
   ["defaults", {}],
@@ -42,31 +36,4 @@ describe("cdk-nag AwsSolutionsChecks", () => {
       /SQS queue/,
     );
   });
-});
-
-describe("cfn-lint", () => {
-  it.each(variants)(
-    "reports no error or warning on the template (%s; W3005 ignored)",
-    async (_, props) => {
-      const { outdir } = synthesizeStack(props);
-      const templates = readdirSync(outdir).filter((file) => file.endsWith(".template.json"));
-      expect(templates).toHaveLength(1);
-
-      const result = await run("cfn-lint", [
-        "--ignore-checks",
-        "W3005",
-        "--",
-        ...templates.map((t) => join(outdir, t)),
-      ])
-        .then(() => ({ code: 0, stdout: "" }))
-        .catch((error: NodeJS.ErrnoException & { stdout?: string }) => {
-          if (error.code === "ENOENT")
-            throw new Error("cfn-lint is required: pip install cfn-lint");
-          return { code: Number(error.code), stdout: error.stdout ?? "" };
-        });
-
-      expect(result.stdout).toBe("");
-      expect(result.code).toBe(0);
-    },
-  );
 });

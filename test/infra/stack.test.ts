@@ -2,6 +2,7 @@ import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { TOKEN_TABLE_SCHEMA } from "../../functions/adapters/token-table.js";
 import { ProfilesConfigError } from "../../functions/core/profiles.js";
+import { FUNCTION_TIMEOUT_SECONDS } from "../../functions/core/timing.js";
 import { synthesizeStack } from "../support/stack.js";
 
 const { template } = synthesizeStack();
@@ -76,7 +77,7 @@ describe("vending function", () => {
     template.hasResourceProperties("AWS::Lambda::Function", {
       Runtime: "nodejs24.x",
       Architectures: ["arm64"],
-      Timeout: 20,
+      Timeout: FUNCTION_TIMEOUT_SECONDS,
       Handler: "index.handler",
       LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp("^VendFunctionLogs") } },
       TracingConfig: Match.absent(),

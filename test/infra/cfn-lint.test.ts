@@ -1,0 +1,52 @@
+import { execFile } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import type { TokenVendingStackProps } from "../../infra/token-vending-stack.js";
+import { synthesizeStack } from "../support/stack.js";
+
+const run = promisify(execFile);
+
+const variants: [string, Partial<TokenVendingStackProps>][] = [
+  ["defaults", {}],
+  [
+    "tracing, organization and alarm topic",
+    {
+      tracing: true,
+      apiAccess: { organizationId: "o-abcdefghij" },
+      alarmTopicArn: "arn:aws:sns:eu-west-1:111122223333:alerts",
+    },
+  ],
+  [
+    "private endpoint",
+    { endpoint: { type: "PRIVATE", vpcEndpointIds: ["vpce-0123456789abcdef0"] } },
+  ],
+];
+
+describe("cfn-lint", () => {
+  it.each(variants)(
+    "reports no error or warning on the template (%s; W3005 ignored)",
+    async (_, props) => {
+      const { outdir } = synthesizeStack(props);
+      const templates = readdirSync(outdir).filter((file) => file.endsWith(".template.json"));
+      expect(templates).toHaveLength(1);
+
+      const result = await run("cfn-lint", [
+        "--ignore-checks",
+        "W3005",
+        "--",
+        ...templates.map((t) => join(outdir, t)),
+      ])
+        .then(() => ({ code: 0, stdout: "" }))
+        .catch((error: NodeJS.ErrnoException & { stdout?: string }) => {
+          if (error.code === "ENOENT")
+            throw new Error("cfn-lint is required: pip install -r test/requirements.txt");
+          return { code: Number(error.code), stdout: error.stdout ?? "" };
+        });
+
+      expect(result.stdout).toBe("");
+      expect(result.code).toBe(0);
+    },
+  );
+});
