@@ -44,7 +44,7 @@ export type ApiAccess =
 
 /** Properties of {@link TokenVendingStack}. */
 export interface TokenVendingStackProps extends StackProps {
-  /** Path of the profiles file (CONTRACT.md section 1); validated here, at synth. */
+  /** Path of the profiles file; validated here, at synth. */
   readonly profilesFile: string;
   /**
    * Who may reach the API.

@@ -1,5 +1,5 @@
 /**
- * Envelope encryption of tokens at rest (CONTRACT.md section 4: no plaintext token in DynamoDB).
+ * Envelope encryption of tokens at rest: no plaintext token in DynamoDB.
  *
  * AES-256-GCM from node:crypto under a data key, with the item's identity (profile and cache key)
  * as associated data, so a ciphertext moved to another item or profile does not open. We compose

@@ -1,5 +1,5 @@
 /**
- * `TokenVendingClient`: the callers' side of CONTRACT.md section 6. Signs with the default AWS
+ * `TokenVendingClient`: the callers' side of the API. Signs with the default AWS
  * credential chain, reuses a token until it falls below `minValidity`, shares one request among
  * concurrent callers, and retries `503` within a bounded time.
  */

@@ -1,5 +1,5 @@
 /**
- * Who may use a profile (CONTRACT.md section 1, `allowedCallers` and `adminCallers`).
+ * Who may use a profile (`allowedCallers` and `adminCallers`).
  *
  * A pattern is a 12-digit account ID, an IAM role ARN or an IAM user ARN. Matching compares
  * partition, account and principal name separately; the path of a role or user is not compared

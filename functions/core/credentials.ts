@@ -1,5 +1,5 @@
 /**
- * A profile's client credentials (CONTRACT.md section 2): parsing the secret value and keeping it
+ * A profile's client credentials: parsing the secret value and keeping it
  * in memory for a while, so the warm path reads Secrets Manager only every few minutes.
  */
 import { ConfigurationError } from "./errors.js";

@@ -10,7 +10,7 @@ function allowed(callerArn: string, patterns: string[]): boolean {
   return isAllowed(parseCaller(callerArn), parsed);
 }
 
-describe("caller matching (CONTRACT.md section 1, allowedCallers)", () => {
+describe("caller matching (allowedCallers)", () => {
   it.each([
     // [caller ARN, pattern, allowed?, why]
     [
