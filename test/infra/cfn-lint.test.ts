@@ -3,29 +3,12 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import type { TokenVendingStackProps } from "../../infra/token-vending-stack.js";
-import { synthesizeStack } from "../support/stack.js";
+import { STACK_VARIANTS, synthesizeStack } from "../support/stack.js";
 
 const run = promisify(execFile);
 
-const variants: [string, Partial<TokenVendingStackProps>][] = [
-  ["defaults", {}],
-  [
-    "tracing, organization and alarm topic",
-    {
-      tracing: true,
-      apiAccess: { organizationId: "o-abcdefghij" },
-      alarmTopicArn: "arn:aws:sns:eu-west-1:111122223333:alerts",
-    },
-  ],
-  [
-    "private endpoint",
-    { endpoint: { type: "PRIVATE", vpcEndpointIds: ["vpce-0123456789abcdef0"] } },
-  ],
-];
-
 describe("cfn-lint", () => {
-  it.each(variants)(
+  it.each(STACK_VARIANTS)(
     "reports no error or warning on the template (%s; W3005 ignored)",
     async (_, props) => {
       const { outdir } = synthesizeStack(props);

@@ -1,26 +1,9 @@
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { describe, expect, it } from "vitest";
-import type { TokenVendingStackProps } from "../../infra/token-vending-stack.js";
-import { synthesizeStack } from "../support/stack.js";
-
-const variants: [string, Partial<TokenVendingStackProps>][] = [
-  ["defaults", {}],
-  [
-    "tracing, organization and alarm topic",
-    {
-      tracing: true,
-      apiAccess: { organizationId: "o-abcdefghij" },
-      alarmTopicArn: "arn:aws:sns:eu-west-1:111122223333:alerts",
-    },
-  ],
-  [
-    "private endpoint",
-    { endpoint: { type: "PRIVATE", vpcEndpointIds: ["vpce-0123456789abcdef0"] } },
-  ],
-];
+import { STACK_VARIANTS, synthesizeStack } from "../support/stack.js";
 
 describe("cdk-nag AwsSolutionsChecks", () => {
-  it.each(variants)("finds nothing unacknowledged (%s)", (_, props) => {
+  it.each(STACK_VARIANTS)("finds nothing unacknowledged (%s)", (_, props) => {
     const report = synthesizeStack(props).validationReport();
     const nag = report.pluginReports.find((plugin) => plugin.pluginName === "AwsSolutions");
 

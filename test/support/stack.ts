@@ -56,3 +56,20 @@ export function synthesizeStack(
       JSON.parse(readFileSync(join(outdir, "validation-report.json"), "utf8")),
   };
 }
+
+/** Settings that change the template's shape: every check runs on each. */
+export const STACK_VARIANTS: [string, Partial<TokenVendingStackProps>][] = [
+  ["defaults", {}],
+  [
+    "tracing, organization and alarm topic",
+    {
+      tracing: true,
+      apiAccess: { organizationId: "o-abcdefghij" },
+      alarmTopicArn: "arn:aws:sns:eu-west-1:111122223333:alerts",
+    },
+  ],
+  [
+    "private endpoint",
+    { endpoint: { type: "PRIVATE", vpcEndpointIds: ["vpce-0123456789abcdef0"] } },
+  ],
+];
