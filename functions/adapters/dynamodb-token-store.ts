@@ -101,15 +101,15 @@ export class DynamoDbTokenStore implements TokenStore {
           TableName: this.#tableName,
           Item: item,
           ConditionExpression:
-            "attribute_not_exists(#pk) OR #cacheKey <> :cacheKey OR #expiresAt < :expiresAt",
+            "attribute_not_exists(#pk) OR #cacheKey <> :cacheKey OR #issuedAt < :issuedAt",
           ExpressionAttributeNames: {
             "#pk": partitionKey,
             "#cacheKey": "cacheKey",
-            "#expiresAt": "expiresAt",
+            "#issuedAt": "issuedAt",
           },
           ExpressionAttributeValues: {
             ":cacheKey": { S: token.cacheKey },
-            ":expiresAt": { N: String(token.expiresAt) },
+            ":issuedAt": { N: String(token.issuedAt) },
           },
         }),
       ),

@@ -52,9 +52,18 @@ interface CacheEntry {
   readonly readAt: number;
 }
 
+/** Options of {@link CredentialsCache.get}. */
+export interface CredentialsReadOptions {
+  /** Read the source whatever is cached. */
+  readonly fresh?: boolean;
+  /** Read the source unless the cached value was read at or after this time (epoch ms). */
+  readonly readSince?: number;
+}
+
 /**
- * Credentials by secret ID, kept for {@link CREDENTIALS_MAX_AGE_MS}. Each read returns a new
- * object, so callers can tell by identity whether the credentials they used are still current.
+ * Credentials by secret ID, kept for {@link CREDENTIALS_MAX_AGE_MS}. A read that finds a new
+ * version (or new values) returns a new object; one that finds the same credentials keeps the old
+ * object, so callers can tell by identity, on the warm path, whether theirs are still current.
  */
 export class CredentialsCache {
   readonly #source: SecretSource;
@@ -73,13 +82,18 @@ export class CredentialsCache {
     return entry.credentials;
   }
 
-  /** The current credentials, read from the source when missing, too old, or `fresh` is asked. */
-  async get(secretId: string, options: { fresh?: boolean } = {}): Promise<ClientCredentials> {
-    const cached = options.fresh ? undefined : this.peek(secretId);
+  /** The current credentials, read from the source when missing, too old, or as `options` ask. */
+  async get(secretId: string, options: CredentialsReadOptions = {}): Promise<ClientCredentials> {
+    const entry = this.#entries.get(secretId);
+    const recentEnough = entry !== undefined && entry.readAt >= (options.readSince ?? 0);
+    const cached = options.fresh || !recentEnough ? undefined : this.peek(secretId);
     if (cached) return cached;
+    const readAt = this.#clock.now();
     const { secretString, versionId } = await this.#source.read(secretId);
-    const credentials = parseClientCredentials(secretString, versionId);
-    this.#entries.set(secretId, { credentials, readAt: this.#clock.now() });
+    const read = parseClientCredentials(secretString, versionId);
+    const credentials =
+      entry && sameCredentials(entry.credentials, read) ? entry.credentials : read;
+    this.#entries.set(secretId, { credentials, readAt });
     return credentials;
   }
 
@@ -87,4 +101,8 @@ export class CredentialsCache {
   forget(secretId: string): void {
     this.#entries.delete(secretId);
   }
+}
+
+function sameCredentials(a: ClientCredentials, b: ClientCredentials): boolean {
+  return a.version === b.version && a.clientId === b.clientId && a.clientSecret === b.clientSecret;
 }

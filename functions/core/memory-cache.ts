@@ -3,6 +3,12 @@
  * {@link MEMORY_RECHECK_MS}, and a generation fence that keeps work started before a `DELETE`
  * from putting the dropped token back.
  *
+ * Confirmation: an entry is served from memory only until its next recheck is due. A recheck
+ * that reads the table confirms it (or drops it); one that cannot read the table does **not**
+ * confirm it: the held token is served meanwhile, the table is tried again after
+ * {@link UNCONFIRMED_RETRY_MS}, and once {@link MAX_UNCONFIRMED_MS} have passed without a
+ * confirmation the entry stops being served as a memory hit at all.
+ *
  * The fence is the one value the reasoning about a `DELETE` racing a refresh rests on: a refresh
  * takes a {@link Fence} before its first await and hands it back with everything it would
  * remember; `invalidate` moves the generation on, so every fence taken before it is stale and
@@ -10,7 +16,7 @@
  */
 import type { ClientCredentials } from "./credentials.js";
 import type { Clock } from "./ports.js";
-import { MEMORY_RECHECK_MS } from "./timing.js";
+import { MAX_UNCONFIRMED_MS, MEMORY_RECHECK_MS, UNCONFIRMED_RETRY_MS } from "./timing.js";
 import { type CachedToken, isUsable } from "./token.js";
 
 /** What the memory holds for a profile. */
@@ -19,7 +25,9 @@ export interface MemoryEntry {
   /** The credentials object the token's key was derived from; compared by identity on a hit. */
   readonly credentials: ClientCredentials;
   /** When the table last confirmed this entry (epoch ms). */
-  readonly checkedAt: number;
+  readonly confirmedAt: number;
+  /** When the table must be asked again before the next memory hit (epoch ms). */
+  readonly recheckAt: number;
 }
 
 /** A profile's generation when some work began; stale once the profile is invalidated. */
@@ -40,8 +48,8 @@ export class MemoryCache {
 
   /**
    * The warm path: a Map lookup and a few comparisons, no I/O. A token is a hit when it was
-   * derived from `current` credentials, the table confirmed it recently, and it stays valid for
-   * the (capped) `minValiditySeconds`.
+   * derived from the `current` credentials object, no recheck is due, and it stays valid for the
+   * (capped) `minValiditySeconds`.
    */
   hit(
     profile: string,
@@ -49,12 +57,9 @@ export class MemoryCache {
     minValiditySeconds: number,
   ): CachedToken | undefined {
     const entry = this.#entries.get(profile);
-    if (!entry) return undefined;
+    if (!entry || entry.credentials !== current) return undefined;
     const now = this.#clock.now();
-    const recentlyChecked = now - entry.checkedAt < MEMORY_RECHECK_MS;
-    return entry.credentials === current &&
-      recentlyChecked &&
-      isUsable(entry.token, now, minValiditySeconds)
+    return now < entry.recheckAt && isUsable(entry.token, now, minValiditySeconds)
       ? entry.token
       : undefined;
   }
@@ -62,6 +67,14 @@ export class MemoryCache {
   /** The entry held for `profile`, however old. */
   held(profile: string): MemoryEntry | undefined {
     return this.#entries.get(profile);
+  }
+
+  /** The held token when it stays valid for `minValiditySeconds`, confirmed or not. */
+  usable(profile: string, minValiditySeconds: number): CachedToken | undefined {
+    const entry = this.#entries.get(profile);
+    return entry && isUsable(entry.token, this.#clock.now(), minValiditySeconds)
+      ? entry.token
+      : undefined;
   }
 
   /** The fence to carry through work on `profile` that may end in {@link remember}. */
@@ -77,7 +90,37 @@ export class MemoryCache {
   /** Holds `token` as confirmed now, unless the profile was invalidated since `fence`. */
   remember(fence: Fence, token: CachedToken, credentials: ClientCredentials): void {
     if (!this.isCurrent(fence)) return;
-    this.#entries.set(fence.profile, { token, credentials, checkedAt: this.#clock.now() });
+    const now = this.#clock.now();
+    this.#entries.set(fence.profile, {
+      token,
+      credentials,
+      confirmedAt: now,
+      recheckAt: now + MEMORY_RECHECK_MS,
+    });
+  }
+
+  /** The table still holds the held token: confirmed now. */
+  confirm(fence: Fence): void {
+    const entry = this.#entries.get(fence.profile);
+    if (entry && this.isCurrent(fence)) this.remember(fence, entry.token, entry.credentials);
+  }
+
+  /**
+   * The table could not be read. Returns the held token when it may still be served unconfirmed
+   * (within {@link MAX_UNCONFIRMED_MS} of its last confirmation, of identity `cacheKey`, valid for
+   * `minValiditySeconds`), and schedules the next attempt; the confirmation time stays as it was.
+   */
+  unconfirmed(fence: Fence, cacheKey: string, minValiditySeconds: number): CachedToken | undefined {
+    const entry = this.#entries.get(fence.profile);
+    const now = this.#clock.now();
+    if (!entry || !this.isCurrent(fence) || entry.token.cacheKey !== cacheKey) return undefined;
+    const servableUntil = entry.confirmedAt + MAX_UNCONFIRMED_MS;
+    if (now >= servableUntil || !isUsable(entry.token, now, minValiditySeconds)) return undefined;
+    this.#entries.set(fence.profile, {
+      ...entry,
+      recheckAt: Math.min(now + UNCONFIRMED_RETRY_MS, servableUntil),
+    });
+    return entry.token;
   }
 
   /** Forgets the entry; work in flight may still remember a token. */

@@ -31,8 +31,9 @@ export interface TokenStore {
   /** A strongly consistent read; the caller checks expiry itself. */
   get(profile: string): Promise<CachedToken | undefined>;
   /**
-   * Stores the token unless the stored one is a newer token of the same identity, so a slow or
-   * thawed writer never replaces a fresher token.
+   * Stores the token unless the stored one is a token of the same identity issued at the same
+   * time or later, so a slow or thawed writer never replaces a fresher token. Ordered by issue
+   * time, not expiry: when a tenant shortens lifetimes, the newer, shorter token must win.
    */
   put(profile: string, token: CachedToken): Promise<void>;
   delete(profile: string): Promise<void>;

@@ -35,8 +35,6 @@ export class RefreshLease {
   readonly #deps: RefreshLeaseDependencies;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
-  // Identifies this instance as a lease owner.
-  readonly #owner = randomUUID();
 
   constructor(deps: RefreshLeaseDependencies) {
     this.#deps = deps;
@@ -44,13 +42,18 @@ export class RefreshLease {
     this.#random = deps.random ?? Math.random;
   }
 
-  /** Runs `work` holding the lease, or does nothing when another owner holds it. */
+  /**
+   * Runs `work` holding the lease, or does nothing when another owner holds it. Each acquisition
+   * has its own owner ID: work frozen past its lease (a Lambda freeze) and thawed later must not
+   * release a lease that newer work of the same instance has taken since.
+   */
   async tryRun<T>(profile: string, work: () => Promise<T>): Promise<LeaseRun<T>> {
-    if (!(await this.#acquire(profile))) return { ran: false };
+    const owner = randomUUID();
+    if (!(await this.#acquire(profile, owner))) return { ran: false };
     try {
       return { ran: true, value: await work() };
     } finally {
-      await this.#release(profile);
+      await this.#release(profile, owner);
     }
   }
 
@@ -84,10 +87,10 @@ export class RefreshLease {
     }
   }
 
-  async #acquire(profile: string): Promise<boolean> {
+  async #acquire(profile: string, owner: string): Promise<boolean> {
     const now = this.#deps.clock.now();
     try {
-      return await this.#deps.store.acquireLease(profile, this.#owner, now, now + LEASE_MS);
+      return await this.#deps.store.acquireLease(profile, owner, now, now + LEASE_MS);
     } catch (error) {
       this.#deps.logger.warn("refresh lease unavailable; refreshing without it", {
         profile,
@@ -97,9 +100,9 @@ export class RefreshLease {
     }
   }
 
-  async #release(profile: string): Promise<void> {
+  async #release(profile: string, owner: string): Promise<void> {
     try {
-      await this.#deps.store.releaseLease(profile, this.#owner);
+      await this.#deps.store.releaseLease(profile, owner);
     } catch (error) {
       // The lease expires by itself; nothing is lost but a little waiting elsewhere.
       this.#deps.logger.warn("refresh lease release failed", {

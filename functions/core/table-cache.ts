@@ -4,12 +4,14 @@
  *
  * Policy: the table is a cache. When it cannot be read, the vendor decides what to serve from
  * what it knows (a held token, or CyberArk); when it cannot be written, the token is still
- * returned and held in memory. Only `delete` passes failures on: a `DELETE` that did not reach
- * the table must not answer success.
+ * returned and held in memory. Only `delete` reports failure: a `DELETE` that did not reach the
+ * table must not answer success, and the caller is told to retry.
  */
-import { describeUnknown } from "./errors.js";
+import { describeUnknown, UpstreamUnavailableError } from "./errors.js";
 import type { Logger, TokenStore } from "./ports.js";
 import type { CachedToken } from "./token.js";
+
+const DELETE_RETRY_AFTER_SECONDS = 2;
 
 /** The outcome of reading a profile's item. */
 export type TableRead =
@@ -59,8 +61,19 @@ export class TableCache {
     }
   }
 
-  /** Deletes the profile's token. @throws whatever the store throws. */
-  delete(profile: string): Promise<void> {
-    return this.#store.delete(profile);
+  /**
+   * Deletes the profile's token.
+   * @throws {UpstreamUnavailableError} when the store failed: the token may still be cached.
+   */
+  async delete(profile: string): Promise<void> {
+    try {
+      await this.#store.delete(profile);
+    } catch (error) {
+      throw new UpstreamUnavailableError(
+        `token table delete failed: ${describeUnknown(error)}`,
+        DELETE_RETRY_AFTER_SECONDS,
+        error,
+      );
+    }
   }
 }

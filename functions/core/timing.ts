@@ -95,6 +95,19 @@ export const API_GATEWAY_TIMEOUT_MS = 29_000;
  */
 export const MEMORY_RECHECK_MS = 30_000;
 
+/**
+ * After a recheck that could not read the table, how soon the table is tried again. Meanwhile the
+ * held token is served, but a failed read never counts as a confirmation.
+ */
+export const UNCONFIRMED_RETRY_MS = 2_000;
+
+/**
+ * How long a held token may go without the table confirming it before memory stops serving it:
+ * the instance then asks CyberArk (a token deleted elsewhere dies with it), and serves the held
+ * token only if CyberArk fails too.
+ */
+export const MAX_UNCONFIRMED_MS = 2 * MEMORY_RECHECK_MS;
+
 /** How long a rejection by CyberArk is remembered, so a broken profile does not hammer the tenant. */
 export const REJECTION_MEMORY_MS = 10_000;
 

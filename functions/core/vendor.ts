@@ -7,14 +7,14 @@
 import { SingleFlight } from "../shared/single-flight.js";
 import { type Caller, type CallerPattern, isAllowed } from "./callers.js";
 import { type ClientCredentials, CredentialsCache } from "./credentials.js";
-import { AccessDeniedError } from "./errors.js";
+import { AccessDeniedError, UpstreamUnavailableError } from "./errors.js";
 import { TokenExchange } from "./exchange.js";
 import { type Fence, MemoryCache } from "./memory-cache.js";
 import type { Clock, IdentityProvider, Logger, SecretSource, TokenStore } from "./ports.js";
 import type { Profile, ProfilesConfig } from "./profiles.js";
 import { RefreshAhead } from "./refresh-ahead.js";
 import { RefreshLease } from "./refresh-lease.js";
-import { TableCache } from "./table-cache.js";
+import { TableCache, type TableRead } from "./table-cache.js";
 import { type CachedToken, cacheKey, isDueForRenewal, isUsable } from "./token.js";
 
 /** Where a returned token came from, for the audit line and the metrics. */
@@ -96,15 +96,14 @@ export class TokenVendor {
    * Drops the profile's cached token: from the table at once, from this instance's memory for
    * good (work in flight cannot put it back), and from other instances within their recheck.
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not an admin.
+   * @throws {UpstreamUnavailableError} when the table could not drop it.
    */
   async invalidate(query: InvalidateQuery): Promise<void> {
     const profile = this.#authorize(query.profile, query.caller, () => this.#config.adminCallers);
-    this.#memory.invalidate(profile.name);
-    this.#flights.forget(profile.name);
-    this.#exchange.forget(profile.name);
-    this.#ahead.forget(profile.name);
-    this.#credentials.forget(profile.secretId);
+    this.#forget(profile);
     await this.#table.delete(profile.name);
+    // A request that read the item while it was being deleted may have held it meanwhile.
+    this.#forget(profile);
   }
 
   /** The background renewal of `profile` under way, if any (tests await it). */
@@ -125,40 +124,51 @@ export class TokenVendor {
     return profile;
   }
 
+  #forget(profile: Profile): void {
+    this.#memory.invalidate(profile.name);
+    this.#flights.forget(profile.name);
+    this.#exchange.forget(profile.name);
+    this.#ahead.forget(profile.name);
+    this.#credentials.forget(profile.secretId);
+  }
+
   async #refreshFor(profile: Profile, min: number): Promise<VendedToken> {
     const refresh = () => this.#refresh(profile, min);
-    const shared = await this.#flights.run(profile.name, refresh);
-    // A flight started by a caller with a smaller min_validity may return a token too short for
-    // this one; then this caller starts its own (which goes upstream at most once).
-    if (isUsable(shared.token, this.#clock.now(), min)) return shared;
-    return this.#flights.run(profile.name, refresh);
+    try {
+      const shared = await this.#flights.run(profile.name, refresh);
+      // A flight started by a caller with a smaller min_validity may return a token too short for
+      // this one; then this caller starts its own (which goes upstream at most once).
+      if (isUsable(shared.token, this.#clock.now(), min)) return shared;
+      return await this.#flights.run(profile.name, refresh);
+    } catch (error) {
+      // CyberArk failed (maybe for a flight that wanted more than this caller): a held token that
+      // is valid long enough for this caller beats a 503, confirmed by the table or not.
+      const held =
+        error instanceof UpstreamUnavailableError && this.#memory.usable(profile.name, min);
+      if (held) return { token: held, cache: "memory" };
+      throw error;
+    }
   }
 
   async #refresh(profile: Profile, min: number): Promise<VendedToken> {
     const fence = this.#memory.fence(profile.name);
-    let credentials = await this.#credentials.get(profile.secretId);
-    const held = this.#memory.held(profile.name);
+    const started = this.#clock.now();
     const read = await this.#table.read(profile.name);
+    const credentials = await this.#currentCredentials(profile, read, started);
+    const key = cacheKey(profile, credentials);
 
-    // The table could not confirm or deny what we hold. The token is still good for this caller,
-    // so keep serving it rather than ask CyberArk, and ask the table again at the next recheck.
-    if (read.status === "unavailable" && held?.credentials === credentials) {
-      if (isUsable(held.token, this.#clock.now(), min)) {
-        this.#memory.remember(fence, held.token, held.credentials);
-        return { token: held.token, cache: "memory" };
-      }
-    }
+    // The table could not confirm or deny what we hold: serve it for a while, unconfirmed.
+    const unconfirmed = read.status === "unavailable" && this.#memory.unconfirmed(fence, key, min);
+    if (unconfirmed) return { token: unconfirmed, cache: "memory" };
 
-    // The table disagrees with what this instance believed: an admin DELETE (item gone while we
-    // held one in memory) or another instance that already saw a rotated secret (other key).
-    // Either way our credentials may be stale, so read them again before deciding.
-    this.#memory.drop(profile.name);
+    const held = this.#memory.held(profile.name);
     const stored = read.status === "hit" ? read.token : undefined;
-    const disagrees = stored
-      ? stored.cacheKey !== cacheKey(profile, credentials)
-      : held !== undefined && read.status === "miss";
-    if (disagrees) credentials = await this.#credentials.get(profile.secretId, { fresh: true });
-
+    // Memory goes only when the table disagrees: the item is gone (a DELETE) or of another identity.
+    if (held && (read.status === "miss" || held.token.cacheKey !== key)) {
+      this.#memory.drop(profile.name);
+    } else if (held && stored?.accessToken === held.token.accessToken) {
+      this.#memory.confirm(fence);
+    }
     return (
       this.#servedFromTable(profile, stored, credentials, min, fence) ??
       this.#lease.runOrWait(
@@ -172,6 +182,21 @@ export class TokenVendor {
     );
   }
 
+  // When the table holds nothing or another identity, a DELETE or a rotation may have happened
+  // elsewhere: credentials read before this refresh began are read again before any decision.
+  async #currentCredentials(
+    profile: Profile,
+    read: TableRead,
+    started: number,
+  ): Promise<ClientCredentials> {
+    const credentials = await this.#credentials.get(profile.secretId);
+    const disagrees =
+      read.status === "miss" ||
+      (read.status === "hit" && read.token.cacheKey !== cacheKey(profile, credentials));
+    if (!disagrees) return credentials;
+    return this.#credentials.get(profile.secretId, { readSince: started });
+  }
+
   // Another instance may have finished between our read and our lease, so read once more.
   async #refreshUnderLease(
     profile: Profile,
@@ -180,12 +205,14 @@ export class TokenVendor {
     fence: Fence,
   ): Promise<VendedToken> {
     const stored = await this.#table.token(profile.name);
-    return (
-      this.#servedFromTable(profile, stored, credentials, min, fence) ?? {
-        token: await this.#upstream(profile, credentials, fence),
-        cache: "upstream",
-      }
-    );
+    const served = this.#servedFromTable(profile, stored, credentials, min, fence);
+    if (served) return served;
+    const token = await this.#upstream(profile, credentials, fence);
+    // A slow exchange of a short-lived token can end after the token is of no use to the caller.
+    if (!isUsable(token, this.#clock.now(), min)) {
+      throw new UpstreamUnavailableError("CyberArk granted a token too short-lived to serve", 1);
+    }
+    return { token, cache: "upstream" };
   }
 
   // A table token of the current identity that stays valid long enough is held and served.
@@ -219,9 +246,11 @@ export class TokenVendor {
   // Refresh ahead, under the lease: another instance holding it is already renewing.
   async #renew(profile: Profile, min: number): Promise<void> {
     const fence = this.#memory.fence(profile.name);
-    const credentials = await this.#credentials.get(profile.secretId);
+    const started = this.#clock.now();
     await this.#lease.tryRun(profile.name, async () => {
-      const stored = await this.#table.token(profile.name);
+      const read = await this.#table.read(profile.name);
+      const credentials = await this.#currentCredentials(profile, read, started);
+      const stored = read.status === "hit" ? read.token : undefined;
       const served = this.#servedFromTable(profile, stored, credentials, min, fence);
       if (served && !isDueForRenewal(served.token, this.#clock.now(), min)) return;
       await this.#upstream(profile, credentials, fence);

@@ -5,6 +5,7 @@ import {
 } from "../../functions/adapters/cyberark-identity.js";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
 import type { TokenRequest } from "../../functions/core/ports.js";
+import { IDENTITY_MAX_BACKOFF_MS } from "../../functions/core/timing.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 
 const simulator = new IdentitySimulator({
@@ -130,7 +131,7 @@ describe("CyberArkIdentityClient over HTTPS", () => {
 
     expect(grant.accessToken).toBeTruthy();
     expect(simulator.requests).toHaveLength(3);
-    expect(sleeps).toEqual([50, 1000]);
+    expect(sleeps).toEqual([50, Math.min(1000, IDENTITY_MAX_BACKOFF_MS)]);
   });
 
   it("caps a long Retry-After and gives up after three attempts with a 503 carrying it", async () => {
@@ -140,7 +141,7 @@ describe("CyberArkIdentityClient over HTTPS", () => {
 
     expect(error).toBeInstanceOf(UpstreamUnavailableError);
     expect(error).toMatchObject({ retryAfterSeconds: 60 });
-    expect(sleeps).toEqual([2000, 2000]);
+    expect(sleeps).toEqual([IDENTITY_MAX_BACKOFF_MS, IDENTITY_MAX_BACKOFF_MS]);
   });
 
   it("retries a connection reset instead of reporting it", async () => {

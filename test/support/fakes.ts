@@ -54,6 +54,16 @@ export class MemoryStore implements TokenStore {
   readonly leases = new Map<string, { owner: string; until: number }>();
   failing = false;
   gets = 0;
+  #deleteGate: Promise<void> | undefined;
+
+  /** Holds the next `delete` until `release` is called, as a slow table would. */
+  holdNextDelete(): { release: () => void } {
+    let release: () => void = () => {};
+    this.#deleteGate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return { release: () => release() };
+  }
 
   async get(profile: string): Promise<CachedToken | undefined> {
     this.gets += 1;
@@ -63,7 +73,7 @@ export class MemoryStore implements TokenStore {
   async put(profile: string, token: CachedToken): Promise<void> {
     this.#check();
     const stored = this.items.get(profile);
-    if (stored && stored.cacheKey === token.cacheKey && stored.expiresAt >= token.expiresAt) return;
+    if (stored && stored.cacheKey === token.cacheKey && stored.issuedAt >= token.issuedAt) return;
     this.items.set(profile, token);
   }
   async acquireLease(profile: string, owner: string, now: number, until: number): Promise<boolean> {
@@ -79,6 +89,9 @@ export class MemoryStore implements TokenStore {
   }
   async delete(profile: string): Promise<void> {
     this.#check();
+    const gate = this.#deleteGate;
+    this.#deleteGate = undefined;
+    if (gate) await gate;
     this.items.delete(profile);
   }
   #check(): void {

@@ -75,6 +75,17 @@ export function describeTokenStoreContract(
       expect((await store.get("p"))?.accessToken).toBe("newer");
     });
 
+    it("replaces a token of the same identity by one issued later that expires sooner", async () => {
+      await store.put("p", token());
+      const shorter = token({
+        accessToken: "shorter",
+        issuedAt: T0 + 60_000,
+        expiresAt: T0 + 660_000,
+      });
+      await store.put("p", shorter);
+      expect((await store.get("p"))?.accessToken).toBe("shorter");
+    });
+
     it("replaces a token of another identity, whatever its times", async () => {
       await store.put("p", token({ expiresAt: T0 + 7_200_000 }));
       await store.put("p", token({ cacheKey: "identity-b", accessToken: "rotated" }));

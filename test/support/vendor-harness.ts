@@ -1,0 +1,98 @@
+/**
+ * A fresh set of fakes for vendor tests: one clock, one secret source, one table and one tenant
+ * shared by every vendor instance made with `newVendor()`, as function instances share them.
+ */
+import { expect, vi } from "vitest";
+import type { ProfilesConfig } from "../../functions/core/profiles.js";
+import { TokenVendor } from "../../functions/core/vendor.js";
+import {
+  ADMIN_ROLE,
+  CI_ROLE,
+  caller,
+  exampleConfig,
+  FakeClock,
+  FakeIdentity,
+  FakeSecrets,
+  MemoryLogger,
+  MemoryStore,
+} from "./fakes.js";
+
+/** The fakes of one test and the helpers that drive them. */
+export interface VendorHarness {
+  readonly clock: FakeClock;
+  readonly secrets: FakeSecrets;
+  readonly store: MemoryStore;
+  readonly identity: FakeIdentity;
+  readonly logger: MemoryLogger;
+  /** A new function instance: its own memory, the shared fakes. */
+  newVendor(config?: ProfilesConfig): TokenVendor;
+  /** Queues a CyberArk answer that comes only when the returned function is called. */
+  heldResponse(accessToken: string, expiresIn?: number): () => void;
+  /** Queues a CyberArk failure that comes only when the returned function is called. */
+  heldFailure(error: Error): () => void;
+  /** Resolves once CyberArk has been asked `count` times in all. */
+  upstreamAsked(count: number): Promise<void>;
+}
+
+/** Builds the fakes, the example secrets stored. */
+export function vendorHarness(): VendorHarness {
+  const clock = new FakeClock();
+  const secrets = new FakeSecrets();
+  secrets.set("cyberark/ci-deployer", { client_id: "svc-ci@example.com", client_secret: "s3cret" });
+  secrets.set("cyberark/reports", { username: "svc-reports@example.com", password: "pw" });
+  const store = new MemoryStore();
+  const identity = new FakeIdentity();
+  const logger = new MemoryLogger();
+
+  // Polling waits move the fake clock and let other promises run, as real time would.
+  const sleep = async (ms: number) => {
+    clock.advanceSeconds(ms / 1000);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  };
+  const held = (answer: () => { accessToken: string; expiresIn: number }) => {
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    identity.next.push(async () => {
+      await released;
+      return answer();
+    });
+    return () => release();
+  };
+
+  return {
+    clock,
+    secrets,
+    store,
+    identity,
+    logger,
+    newVendor: (config = exampleConfig()) =>
+      new TokenVendor({
+        config,
+        secrets,
+        store,
+        identity,
+        clock,
+        logger,
+        sleep,
+        random: () => 0.5,
+      }),
+    heldResponse: (accessToken, expiresIn = 3600) => held(() => ({ accessToken, expiresIn })),
+    heldFailure: (error) =>
+      held(() => {
+        throw error;
+      }),
+    upstreamAsked: (count) => vi.waitFor(() => expect(identity.requests).toHaveLength(count)),
+  };
+}
+
+/** A `GET` of the ci-deployer profile by its allowed caller. */
+export function ciQuery(minValiditySeconds = 300) {
+  return { profile: "ci-deployer", caller: caller(CI_ROLE), minValiditySeconds };
+}
+
+/** A `DELETE` of the ci-deployer profile by the admin. */
+export function ciDelete() {
+  return { profile: "ci-deployer", caller: caller(ADMIN_ROLE) };
+}

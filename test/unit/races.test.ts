@@ -1,0 +1,268 @@
+/**
+ * Scripted reproductions of the interleavings the seeded simulation found, one per race, each
+ * named after the promise it broke. They drive several vendor instances over one table and one
+ * tenant with a fake clock, holding CyberArk's answers and the table's calls where the race needs it.
+ */
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
+import { parseProfilesConfig } from "../../functions/core/profiles.js";
+import {
+  LEASE_MS,
+  MAX_UNCONFIRMED_MS,
+  MEMORY_RECHECK_MS,
+  UNCONFIRMED_RETRY_MS,
+  WORST_AWS_CALL_MS,
+  WORST_EXCHANGE_MS,
+} from "../../functions/core/timing.js";
+import { ACCOUNT, ADMIN_ROLE, CI_ROLE, caller } from "../support/fakes.js";
+import { ciDelete, ciQuery, type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
+
+const PROFILE = "ci-deployer";
+const SECRET = "cyberark/ci-deployer";
+let h: VendorHarness;
+
+beforeEach(() => {
+  h = vendorHarness();
+});
+
+function rotateSecret(): void {
+  h.secrets.set(SECRET, { client_id: "svc-ci@example.com", client_secret: "rotated" }, "v2");
+}
+
+function grantLifetime(seconds: number): void {
+  h.identity.fallback = () => {
+    h.identity.serial += 1;
+    return { accessToken: `token-${h.identity.serial}`, expiresIn: seconds };
+  };
+}
+
+describe("race 1: a rotation plus a DELETE never leaves a token of the old identity", () => {
+  it("a renewal on an instance still holding the old token re-reads the secret when the table disagrees", async () => {
+    grantLifetime(600); // renewal window: 300 s + a quarter of 600 s
+    const [a, b] = [h.newVendor(), h.newVendor()];
+    await a.getToken(ciQuery()); // token-1, old secret
+    h.clock.advanceSeconds(140);
+    await a.getToken(ciQuery()); // the table confirms token-1 to A
+    rotateSecret();
+    await b.invalidate(ciDelete());
+    const fresh = await b.getToken(ciQuery()); // token-2, rotated secret
+    h.clock.advanceSeconds(15);
+
+    await a.getToken(ciQuery()); // served from A's memory, and due for renewal
+    await a.renewal(PROFILE);
+
+    expect(h.identity.requests.slice(1).map((request) => request.clientSecret)).not.toContain(
+      "s3cret",
+    );
+    expect(h.store.items.get(PROFILE)?.cacheKey).toBe(fresh.token.cacheKey);
+  });
+
+  it("an empty table after a DELETE makes an instance read the secret again before asking CyberArk", async () => {
+    const shared = { tenantUrl: "https://abc1234.id.cyberark.cloud", secretId: SECRET };
+    const config = parseProfilesConfig({
+      profiles: {
+        first: { ...shared, allowedCallers: [ACCOUNT] },
+        second: { ...shared, allowedCallers: [ACCOUNT] },
+      },
+      adminCallers: [ACCOUNT],
+    });
+    const [a, b] = [h.newVendor(config), h.newVendor(config)];
+    const ci = (profile: string) => ({ profile, caller: caller(CI_ROLE), minValiditySeconds: 0 });
+    await a.getToken(ci("first")); // A now holds the old secret in memory
+    rotateSecret();
+    await b.invalidate({ profile: "second", caller: caller(ADMIN_ROLE) });
+    h.clock.advanceSeconds(10);
+
+    await a.getToken(ci("second"));
+
+    expect(h.identity.requests.at(-1)?.clientSecret).toBe("rotated");
+  });
+});
+
+describe("race 2: one CyberArk request at a time per profile, with a healthy table", () => {
+  it("a holder whose exchange takes its worst time, rotation retry included, keeps the lease to the end", async () => {
+    const vendor = h.newVendor();
+    let leaseFreeDuringRetry: boolean | undefined;
+    h.identity.next.push(() => {
+      h.clock.advanceSeconds(WORST_EXCHANGE_MS / 1000);
+      throw new UpstreamRejectedError(401, "invalid_client");
+    });
+    h.identity.next.push(async () => {
+      h.clock.advanceSeconds((WORST_AWS_CALL_MS + WORST_EXCHANGE_MS) / 1000);
+      const now = h.clock.now();
+      leaseFreeDuringRetry = await h.store.acquireLease(PROFILE, "another", now, now + LEASE_MS);
+      return { accessToken: "after-rotation", expiresIn: 3600 };
+    });
+
+    await vendor.getToken(ciQuery());
+
+    expect(leaseFreeDuringRetry).toBe(false);
+  });
+
+  it("a renewal thawed after its lease expired does not release the lease a newer request holds", async () => {
+    grantLifetime(600);
+    const [a, c] = [h.newVendor(), h.newVendor()];
+    await a.getToken(ciQuery()); // token-1 at t = 0
+    h.clock.advanceSeconds(160);
+    const failRenewal = h.heldFailure(new UpstreamUnavailableError("CyberArk answered 503", 5));
+    await a.getToken(ciQuery()); // due: the renewal takes the lease, then the instance freezes
+    await h.upstreamAsked(2);
+    // Thawed at t = 320 s: the frozen renewal's lease expired long ago, and token-1 (280 s left)
+    // is too short for the default min_validity, so a request takes the lease again.
+    h.clock.advanceSeconds(160);
+    expect(LEASE_MS).toBeLessThan(160_000);
+    const releaseRequest = h.heldResponse("newer-request");
+    const request = a.getToken(ciQuery());
+    await h.upstreamAsked(3);
+
+    failRenewal(); // the renewal thaws, fails, and releases "its" lease
+    await a.renewal(PROFILE);
+    const readsBefore = h.store.gets;
+    const fromC = c.getToken(ciQuery());
+    await vi.waitFor(() => expect(h.store.gets).toBeGreaterThanOrEqual(readsBefore + 2));
+
+    expect(h.identity.requests).toHaveLength(3); // C waits for A's request instead of asking too
+    releaseRequest();
+    await Promise.all([request, fromC]);
+  });
+});
+
+describe("race 3: the instance that handled a DELETE never serves the dropped token again", () => {
+  it("a GET that reads the table while the DELETE is still deleting cannot put the token back", async () => {
+    const vendor = h.newVendor();
+    const dropped = (await vendor.getToken(ciQuery())).token.accessToken;
+    const deleting = h.store.holdNextDelete();
+    const invalidated = vendor.invalidate(ciDelete());
+    await vendor.getToken(ciQuery()); // concurrent with the DELETE: reads the item still there
+    deleting.release();
+    await invalidated;
+
+    const after = await vendor.getToken(ciQuery());
+
+    expect(after.token.accessToken).not.toBe(dropped);
+  });
+});
+
+describe("race 4: a failed recheck is not a confirmation", () => {
+  it("a token deleted elsewhere stops being served once the table answers again", async () => {
+    const [a, b] = [h.newVendor(), h.newVendor()];
+    const dropped = (await a.getToken(ciQuery())).token.accessToken;
+    await b.invalidate(ciDelete());
+    h.store.failing = true;
+    h.clock.advanceSeconds(MEMORY_RECHECK_MS / 1000);
+    expect((await a.getToken(ciQuery())).token.accessToken).toBe(dropped); // table unreadable
+    h.store.failing = false;
+    h.clock.advanceSeconds(UNCONFIRMED_RETRY_MS / 1000);
+
+    const after = await a.getToken(ciQuery());
+
+    expect(after.token.accessToken).not.toBe(dropped);
+  });
+
+  it("a token the table has not confirmed for the longest unconfirmed time is not served from memory while CyberArk answers", async () => {
+    const vendor = h.newVendor();
+    const held = (await vendor.getToken(ciQuery())).token.accessToken;
+    h.store.failing = true;
+    for (let t = MEMORY_RECHECK_MS; t < MAX_UNCONFIRMED_MS; t += UNCONFIRMED_RETRY_MS) {
+      h.clock.advanceSeconds(UNCONFIRMED_RETRY_MS / 1000);
+      await vendor.getToken(ciQuery());
+    }
+    h.clock.advanceSeconds(MAX_UNCONFIRMED_MS / 1000);
+
+    const after = await vendor.getToken(ciQuery());
+
+    expect(after).toMatchObject({ cache: "upstream" });
+    expect(after.token.accessToken).not.toBe(held);
+  });
+});
+
+describe("race 5: a tenant that shortens lifetimes causes no renewal storm", () => {
+  it("a token issued later replaces the stored one even when it expires sooner", async () => {
+    const [a, b] = [h.newVendor(), h.newVendor()];
+    await a.getToken(ciQuery()); // token-1, 3600 s
+    grantLifetime(600);
+    h.clock.advanceSeconds(3600 - 300 - 900 + 1);
+
+    await a.getToken(ciQuery()); // due: renews to a 600 s token
+    await a.renewal(PROFILE);
+    await b.getToken(ciQuery());
+    await b.renewal(PROFILE);
+
+    expect(h.store.items.get(PROFILE)?.accessToken).toBe("token-2");
+    expect(h.identity.requests).toHaveLength(2);
+  });
+});
+
+describe("race 6: a cached token that meets min_validity is served, not a 503", () => {
+  const outage = () => new UpstreamUnavailableError("CyberArk answered 503", 5);
+
+  it("a caller that joined a flight started for a larger min_validity gets the token it can use", async () => {
+    const vendor = h.newVendor();
+    await vendor.getToken(ciQuery()); // token-1, 3600 s
+    h.clock.advanceSeconds(2000); // 1600 s left: too short for 1800 s, fine for 300 s
+    const fail = h.heldFailure(outage());
+    const demanding = vendor.getToken(ciQuery(3600)).catch((error: unknown) => error);
+    await h.upstreamAsked(2);
+
+    const modest = vendor.getToken(ciQuery(300));
+    fail();
+
+    expect(await demanding).toBeInstanceOf(UpstreamUnavailableError);
+    expect((await modest).token.accessToken).toBe("token-1");
+  });
+
+  it("a held token survives a request that found the table and CyberArk both failing", async () => {
+    const vendor = h.newVendor();
+    await vendor.getToken(ciQuery());
+    h.clock.advanceSeconds(2000);
+    h.store.failing = true;
+    h.identity.fallback = () => {
+      throw outage();
+    };
+    await expect(vendor.getToken(ciQuery(3600))).rejects.toBeInstanceOf(UpstreamUnavailableError);
+
+    const modest = await vendor.getToken(ciQuery(300));
+
+    expect(modest.token.accessToken).toBe("token-1");
+  });
+
+  it("a held token is still recognised after the credentials are read again, unchanged", async () => {
+    const vendor = h.newVendor();
+    await vendor.getToken(ciQuery());
+    h.clock.advanceSeconds(301); // the credentials in memory are re-read after 5 minutes
+    h.store.failing = true;
+    h.identity.fallback = () => {
+      throw outage();
+    };
+
+    const result = await vendor.getToken(ciQuery());
+
+    expect(result.token.accessToken).toBe("token-1");
+  });
+});
+
+describe("race 7: a fresh token is checked like any other", () => {
+  it("a token that expired during a slow exchange is never returned", async () => {
+    h.identity.next.push(() => {
+      h.clock.advanceSeconds(5);
+      return { accessToken: "stale-on-arrival", expiresIn: 3 };
+    });
+
+    const result = h.newVendor().getToken(ciQuery(0));
+
+    await expect(result).rejects.toBeInstanceOf(UpstreamUnavailableError);
+  });
+});
+
+describe("race 8: a DELETE the table did not take is a 503, not a crash", () => {
+  it("answers upstream_unavailable with a Retry-After when the table cannot delete", async () => {
+    const vendor = h.newVendor();
+    await vendor.getToken(ciQuery());
+    h.store.failing = true;
+
+    await expect(vendor.invalidate(ciDelete())).rejects.toMatchObject({
+      code: "upstream_unavailable",
+      retryAfterSeconds: expect.any(Number),
+    });
+  });
+});
