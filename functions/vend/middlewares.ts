@@ -73,7 +73,17 @@ export function auditLog(logger: AuditLogger): Middleware {
   return { after: log, onError: log };
 }
 
-// The frames without the first line: an error's message may quote a value we must not log.
+// Frame lines only: an error's message may quote a value we must not log, on any of its lines.
+// The message is cut off first, so a message line that merely looks like a frame is dropped too.
 function stackFrames(error: unknown): string | undefined {
-  return error instanceof Error ? error.stack?.split("\n").slice(1).join("\n") : undefined;
+  if (!(error instanceof Error) || error.stack === undefined) return undefined;
+  const messageAt = error.message === "" ? -1 : error.stack.indexOf(error.message);
+  const afterMessage =
+    messageAt < 0 ? error.stack : error.stack.slice(messageAt + error.message.length);
+  return afterMessage
+    .split("\n")
+    .filter((line) => STACK_FRAME.test(line))
+    .join("\n");
 }
+
+const STACK_FRAME = /^ {4}at \S/;

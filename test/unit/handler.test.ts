@@ -170,6 +170,21 @@ describe("errors (CONTRACT.md section 3, Errors)", () => {
   });
 });
 
+describe("unexpected-error log", () => {
+  it("keeps only stack frame lines, whatever lines the error's message holds", async () => {
+    identity.next.push(() => {
+      throw new TypeError("first line\nclient_secret=s3cret\n    at looks-like-a-frame s3cret-too");
+    });
+    await call();
+
+    const line = logger.lines.find((entry) => entry.message === "unexpected error");
+    const stack = String(line?.attributes.stack);
+    expect(stack).toMatch(/^ {4}at \S/);
+    for (const frame of stack.split("\n")) expect(frame).toMatch(/^ {4}at /);
+    expect(JSON.stringify(logger.lines)).not.toContain("s3cret");
+  });
+});
+
 describe("DELETE /tokens/{profile}", () => {
   it("answers 204 to an admin and the next GET gets a new token", async () => {
     await call();
