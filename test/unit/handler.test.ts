@@ -73,6 +73,16 @@ describe("GET /tokens/{profile} (CONTRACT.md section 3)", () => {
     expect((await call()).json.expires_in).toBe(2600);
   });
 
+  it("answers 200 to an absurd expires_in, counting it as 366 days", async () => {
+    identity.next.push(() => ({ accessToken: "long-lived", expiresIn: 1e13 }));
+    const response = await call();
+    expect(response.statusCode).toBe(200);
+    expect(response.json).toMatchObject({
+      expires_in: 366 * 24 * 3600,
+      expires_at: "2027-11-22T12:00:00Z",
+    });
+  });
+
   it("omits scope when CyberArk returned none", async () => {
     expect((await call()).json).not.toHaveProperty("scope");
   });
