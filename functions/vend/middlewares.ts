@@ -4,7 +4,7 @@
  */
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
-import { InternalError, VendingError } from "../core/errors.js";
+import { AccessDeniedError, InternalError, VendingError } from "../core/errors.js";
 import type { CacheLevel } from "../core/vendor.js";
 import { callerArnOf, errorResponse } from "./http.js";
 
@@ -48,6 +48,32 @@ export function errorResponses(logger: AuditLogger): Middleware {
         });
       request.error = error;
       request.response = errorResponse(error, requestIdOf(request.event, request.context));
+    },
+  };
+}
+
+/** The REST API and stage whose events the function answers. */
+export interface ApiIdentity {
+  /** `requestContext.apiId` of this stack's API (`"local"` for the local server). */
+  readonly apiId: string;
+  /** `requestContext.stage` of this stack's stage (`"local"` for the local server). */
+  readonly stage: string;
+}
+
+/**
+ * Refuses events that did not come through this stack's API and stage. API Gateway verified the
+ * SigV4 signature that `requestContext.identity` comes from; a principal allowed to invoke the
+ * function directly can write that identity into a made-up event. This does not stop one who
+ * also knows the API's id (see the README's threat model), but it closes the accidental and the
+ * casual paths, and the log says it happened.
+ */
+export function ownApiOnly(api: ApiIdentity): Middleware {
+  return {
+    before: async ({ event }) => {
+      const { apiId, stage } = event.requestContext ?? {};
+      if (apiId !== api.apiId || stage !== api.stage) {
+        throw new AccessDeniedError("event not from this API");
+      }
     },
   };
 }

@@ -10,7 +10,7 @@ import { loadProfilesFile } from "../../functions/core/profiles-file.js";
 import { createHandler } from "../../functions/vend/app.js";
 import { createAwsVendor, systemClock } from "../../functions/vend/aws-vendor.js";
 import { kms } from "./aws.js";
-import { type EventOptions, lambdaContext, restEvent } from "./events.js";
+import { type EventOptions, lambdaContext, restEvent, TEST_API } from "./events.js";
 
 /** Where an instance finds its configuration and table. */
 export interface InstanceSetup {
@@ -44,7 +44,7 @@ export function newInstance(
     logger,
     clock,
   });
-  const handler = createHandler({ vendor, clock, logger });
+  const handler = createHandler({ vendor, clock, logger, api: TEST_API });
   return async (options = {}) => {
     const response = await handler(
       restEvent({ callerArn: setup.defaultCaller, ...options }),

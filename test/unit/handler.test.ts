@@ -3,7 +3,7 @@ import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions
 import { tokenFingerprint } from "../../functions/core/token.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
 import { createHandler } from "../../functions/vend/app.js";
-import { type EventOptions, lambdaContext, restEvent } from "../support/events.js";
+import { type EventOptions, lambdaContext, restEvent, TEST_API } from "../support/events.js";
 import {
   ADMIN_ROLE,
   CI_ROLE,
@@ -36,7 +36,7 @@ beforeEach(() => {
     clock,
     logger,
   });
-  handler = createHandler({ vendor, clock, logger });
+  handler = createHandler({ vendor, clock, logger, api: TEST_API });
 });
 
 async function call(options: EventOptions = {}) {
@@ -192,6 +192,39 @@ describe("unexpected-error log", () => {
     expect(stack).toMatch(/^ {4}at \S/);
     for (const frame of stack.split("\n")) expect(frame).toMatch(/^ {4}at /);
     expect(JSON.stringify(logger.lines)).not.toContain("s3cret");
+  });
+});
+
+describe("events that did not come through this stack's API (direct invocation)", () => {
+  it.each([
+    ["an event of another API", { apiId: "zz9plural9" }],
+    ["an event of another stage", { stage: "dev" }],
+    ["an event without apiId", { apiId: null }],
+    ["an event without stage", { stage: null }],
+    ["a DELETE of another API", { apiId: "zz9plural9", method: "DELETE", callerArn: ADMIN_ROLE }],
+  ] satisfies [string, EventOptions][])(
+    "refuses %s with 403 access_denied, before any secret or CyberArk request",
+    async (_, options) => {
+      const response = await call(options);
+
+      expect(response.statusCode).toBe(403);
+      expect(response.json).toMatchObject({ error: "access_denied", request_id: "req-1" });
+      expect(secrets.reads).toEqual([]);
+      expect(identity.requests).toEqual([]);
+    },
+  );
+
+  it("logs a refused event as access_denied, saying it did not come from this API", async () => {
+    await call({ apiId: "zz9plural9" });
+
+    const audit = logger.lines.filter((line) => line.message === "token request");
+    expect(audit.map((line) => line.attributes)).toEqual([
+      expect.objectContaining({
+        status: 403,
+        outcome: "access_denied",
+        reason: "event not from this API",
+      }),
+    ]);
   });
 });
 
