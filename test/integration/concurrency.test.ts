@@ -142,7 +142,7 @@ describe("tokens at rest", () => {
     await dynamodb.send(
       new PutItemCommand({
         TableName: setup.tableName,
-        Item: { ...beta, sealedToken: alpha?.sealedToken ?? { S: "" } },
+        Item: { ...beta, sealedRecord: alpha?.sealedRecord ?? { S: "" } },
       }),
     );
     simulator.reset();
