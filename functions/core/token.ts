@@ -155,6 +155,18 @@ export function tokenEndpointPath(profile: Pick<Profile, "applicationId">): stri
     : `/oauth2/token/${encodeURIComponent(profile.applicationId)}`;
 }
 
+/**
+ * `/oauth2/revoke/{applicationId}` for a custom OAuth2 app; `undefined` for platform tokens,
+ * which have no documented revocation application.
+ */
+export function revocationEndpointPath(
+  profile: Pick<Profile, "applicationId">,
+): string | undefined {
+  return profile.applicationId === undefined
+    ? undefined
+    : `/oauth2/revoke/${encodeURIComponent(profile.applicationId)}`;
+}
+
 /** A SHA-256 prefix of the token for audit lines: enough to correlate, useless to an attacker. */
 export function tokenFingerprint(accessToken: string): string {
   return createHash("sha256").update(accessToken).digest("hex").slice(0, 12);
