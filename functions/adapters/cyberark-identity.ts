@@ -1,6 +1,6 @@
 /**
  * The OAuth2 exchanges with a CyberArk Identity tenant: `client_credentials` token requests
- * (CONTRACT.md 4b) and token revocation (RFC 7009), sharing one client authentication.
+ * and token revocation (RFC 7009), sharing one client authentication.
  *
  * Uses Node's built-in fetch: keep-alive connections, TLS trust through `NODE_EXTRA_CA_CERTS`,
  * nothing added to the bundle. Upstream bodies are read as a stream and cut off past 64 KiB (a

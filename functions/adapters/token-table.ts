@@ -1,6 +1,6 @@
 /**
  * The token table's schema: the one definition the CDK stack and the local server's table
- * creation both use, so they cannot drift (CONTRACT.md section 4a).
+ * creation both use, so they cannot drift.
  */
 
 /** Key schema and TTL attribute of the token table. */

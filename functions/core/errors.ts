@@ -7,7 +7,7 @@
  * holds a token, a secret or someone else's ARN.
  */
 
-/** The contract's `error` values (CONTRACT.md section 3), plus `server_error` for our own bugs. */
+/** The `error` values of the HTTP API, plus `server_error` for our own bugs. */
 export type ErrorCode =
   | "invalid_request"
   | "access_denied"

@@ -1,5 +1,5 @@
 /**
- * The profiles file (CONTRACT.md section 1): its types and its validation.
+ * The profiles file: its types and its validation.
  *
  * The same `parseProfilesConfig` runs at `cdk synth` and at function start-up, so a file that
  * deploys is a file the function accepts. Every problem is reported, one line each, naming the

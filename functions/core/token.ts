@@ -1,5 +1,5 @@
 /**
- * Token lifetimes and the cache decisions made on them (CONTRACT.md sections 3 and 4).
+ * Token lifetimes and the cache decisions made on them.
  * Pure: every function takes the current time, so tests drive them with a fake clock.
  */
 import { createHash } from "node:crypto";

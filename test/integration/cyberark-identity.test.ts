@@ -47,7 +47,7 @@ beforeEach(() => {
   sleeps.length = 0;
 });
 
-describe("CyberArkIdentityClient over HTTPS (CONTRACT.md section 4b)", () => {
+describe("CyberArkIdentityClient over HTTPS", () => {
   it("posts a form with client_credentials to /oauth2/platformtoken, credentials in the body", async () => {
     const grant = await client.requestToken(request());
 

@@ -44,7 +44,7 @@ async function call(options: EventOptions = {}) {
   return { ...response, json: response.body ? JSON.parse(response.body) : undefined };
 }
 
-describe("GET /tokens/{profile} (CONTRACT.md section 3)", () => {
+describe("GET /tokens/{profile}", () => {
   it("answers 200 with the token body and no-store headers", async () => {
     identity.next.push(() => ({ accessToken: "tok", expiresIn: 17_421, scope: "granted" }));
 
@@ -96,7 +96,7 @@ describe("GET /tokens/{profile} (CONTRACT.md section 3)", () => {
   });
 });
 
-describe("errors (CONTRACT.md section 3, Errors)", () => {
+describe("errors", () => {
   it.each<[string, number, string, EventOptions]>([
     ["a malformed profile name", 400, "invalid_request", { profile: "Bad_Name" }],
     [
@@ -237,7 +237,7 @@ describe("DELETE /tokens/{profile}", () => {
   });
 });
 
-describe("audit log (CONTRACT.md section 4, Audit)", () => {
+describe("audit log", () => {
   it("logs one line per request with caller, profile, outcome, cache level and token hash", async () => {
     await call();
     await call();

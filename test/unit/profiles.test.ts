@@ -18,7 +18,7 @@ function problemsOf(input: unknown, options = {}): readonly string[] {
   return [];
 }
 
-describe("profiles configuration (CONTRACT.md section 1)", () => {
+describe("profiles configuration", () => {
   it("accepts the contract's example and applies defaults", () => {
     const config = parseProfilesConfig({
       profiles: {

@@ -21,7 +21,7 @@ function token(lifetimeSeconds: number): CachedToken {
   return { cacheKey: "k", accessToken: "t", issuedAt: T0, expiresAt: T0 + lifetimeSeconds * 1000 };
 }
 
-describe("token lifetime (CONTRACT.md section 4)", () => {
+describe("token lifetime", () => {
   it("counts expires_in from the moment the request was sent", () => {
     const cached = tokenFromGrant({ accessToken: "opaque", expiresIn: 3600 }, "k", T0);
     expect(cached.expiresAt).toBe(T0 + 3_600_000);
@@ -94,7 +94,7 @@ describe("token lifetime (CONTRACT.md section 4)", () => {
   });
 });
 
-describe("min_validity decisions (CONTRACT.md section 3)", () => {
+describe("min_validity decisions", () => {
   it("uses the requested min_validity when it is under half the granted lifetime", () => {
     expect(effectiveMinValiditySeconds(token(3600), 300)).toBe(300);
   });
@@ -121,7 +121,7 @@ describe("min_validity decisions (CONTRACT.md section 3)", () => {
   });
 });
 
-describe("cache key (CONTRACT.md section 4)", () => {
+describe("cache key", () => {
   const config = exampleConfig();
   const profile = config.profiles.get("ci-deployer");
   if (!profile) throw new Error("example profile missing");
