@@ -1,15 +1,22 @@
 /**
- * The OAuth2 `client_credentials` exchange with a CyberArk Identity tenant.
+ * The OAuth2 exchanges with a CyberArk Identity tenant: `client_credentials` token requests
+ * and token revocation (RFC 7009), sharing one client authentication.
  *
  * Uses Node's built-in fetch: keep-alive connections, TLS trust through `NODE_EXTRA_CA_CERTS`,
- * nothing added to the bundle. Upstream bodies are parsed defensively and never passed on.
+ * nothing added to the bundle. Upstream bodies are read as a stream and cut off past 64 KiB (a
+ * tenant or proxy gone wrong must not exhaust the function's memory), parsed defensively and
+ * never passed on.
+ *
+ * Back-off: a `Retry-After` on a 429 or 503 is never cut short. One that fits the wait between
+ * attempts (`maxBackoffMs`) is waited out; a longer one ends the request at once, and the error
+ * carries it (`backOffSeconds`, at most 300) so the profile sends nothing until it has passed.
  */
 import {
   describeUnknown,
   UpstreamRejectedError,
   UpstreamUnavailableError,
 } from "../core/errors.js";
-import type { IdentityProvider, TokenRequest } from "../core/ports.js";
+import type { IdentityProvider, RevocationRequest, TokenRequest } from "../core/ports.js";
 import {
   IDENTITY_ATTEMPT_TIMEOUT_MS,
   IDENTITY_MAX_ATTEMPTS,
@@ -19,16 +26,21 @@ import type { TokenGrant } from "../core/token.js";
 
 /** Tuning of {@link CyberArkIdentityClient}; the defaults are the timing budget's (`core/timing.ts`). */
 export interface IdentityClientOptions {
-  /** Per-attempt timeout. @default IDENTITY_ATTEMPT_TIMEOUT_MS */
+  /** Per-attempt timeout, reading the body included. @default IDENTITY_ATTEMPT_TIMEOUT_MS */
   readonly attemptTimeoutMs?: number;
-  /** Attempts in all, the first included. @default IDENTITY_MAX_ATTEMPTS */
+  /** Attempts in all for a token request, the first included. @default IDENTITY_MAX_ATTEMPTS */
   readonly maxAttempts?: number;
-  /** Upper bound of a backoff wait, `Retry-After` included. @default IDENTITY_MAX_BACKOFF_MS */
+  /**
+   * Upper bound of a wait between attempts; a longer `Retry-After` ends the request.
+   * @default IDENTITY_MAX_BACKOFF_MS
+   */
   readonly maxBackoffMs?: number;
   /** Waits between attempts; injected by tests. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** Source of jitter in [0, 1). @default Math.random */
   readonly random?: () => number;
+  /** Epoch milliseconds, for a `Retry-After` given as a date. @default Date.now */
+  readonly now?: () => number;
 }
 
 /** Outcome of one attempt that may be worth another. */
@@ -40,19 +52,38 @@ class RetryableFailure extends Error {
   }
 }
 
+/** What identifies and authenticates the client, for either endpoint. */
+type ClientRequest = Pick<
+  TokenRequest,
+  "tenantUrl" | "path" | "clientAuth" | "clientId" | "clientSecret"
+>;
+
+/** One answer of the tenant, its body read within {@link MAX_BODY_BYTES}. */
+interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: string;
+  /** The `Retry-After` of a 429 or 503, in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+}
+
 const BASE_BACKOFF_MS = 100;
 /** What our own `503` tells callers when CyberArk gave no `Retry-After`. */
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
-const MAX_RETRY_AFTER_SECONDS = 60;
+/** The longest pause a tenant's `Retry-After` can impose on a profile. */
+const MAX_BACK_OFF_SECONDS = 300;
+/** The largest upstream body read; a token response is a few KiB. */
+const MAX_BODY_BYTES = 64 * 1024;
 const OAUTH_ERROR_CODE = /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 
-/** Requests tokens from CyberArk Identity. */
+/** Requests and revokes tokens at CyberArk Identity. */
 export class CyberArkIdentityClient implements IdentityProvider {
   readonly #attemptTimeoutMs: number;
   readonly #maxAttempts: number;
   readonly #maxBackoffMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
+  readonly #now: () => number;
 
   constructor(options: IdentityClientOptions = {}) {
     this.#attemptTimeoutMs = options.attemptTimeoutMs ?? IDENTITY_ATTEMPT_TIMEOUT_MS;
@@ -60,27 +91,35 @@ export class CyberArkIdentityClient implements IdentityProvider {
     this.#maxBackoffMs = options.maxBackoffMs ?? IDENTITY_MAX_BACKOFF_MS;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? Date.now;
   }
 
   async requestToken(request: TokenRequest): Promise<TokenGrant> {
     let lastFailure: RetryableFailure | undefined;
-    for (let attempt = 1; attempt <= this.#maxAttempts; attempt += 1) {
-      if (lastFailure) await this.#sleep(this.#backoffMs(attempt, lastFailure.retryAfterMs));
+    let attempts = 0;
+    while (attempts < this.#maxAttempts) {
+      if (lastFailure) await this.#sleep(this.#backoffMs(attempts + 1, lastFailure.retryAfterMs));
+      attempts += 1;
       try {
-        return await this.#attempt(request);
+        return await this.#attemptToken(request);
       } catch (error) {
         if (!(error instanceof RetryableFailure)) throw error;
         lastFailure = error;
+        // The tenant wants a longer pause than a request can wait: retrying sooner is what it
+        // asked us not to do.
+        if ((error.retryAfterMs ?? 0) > this.#maxBackoffMs) break;
       }
     }
-    const retryAfterSeconds = lastFailure?.retryAfterMs
-      ? Math.min(Math.ceil(lastFailure.retryAfterMs / 1000), MAX_RETRY_AFTER_SECONDS)
-      : DEFAULT_RETRY_AFTER_SECONDS;
-    throw new UpstreamUnavailableError(
-      `CyberArk failed ${this.#maxAttempts} attempts: ${lastFailure?.message ?? "unknown"}`,
-      retryAfterSeconds,
-      lastFailure,
-    );
+    throw unavailable(`CyberArk failed ${attempts} attempt(s)`, lastFailure);
+  }
+
+  async revokeToken(request: RevocationRequest): Promise<void> {
+    try {
+      accepted(await this.#post(request, new URLSearchParams({ token: request.token })));
+    } catch (error) {
+      if (error instanceof RetryableFailure) throw unavailable("revocation failed", error);
+      throw error;
+    }
   }
 
   // Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"), unless the tenant said
@@ -92,63 +131,123 @@ export class CyberArkIdentityClient implements IdentityProvider {
     return Math.floor(this.#random() * ceiling);
   }
 
-  async #attempt(request: TokenRequest): Promise<TokenGrant> {
-    let response: Response;
-    let body: string;
+  async #attemptToken(request: TokenRequest): Promise<TokenGrant> {
+    const form = new URLSearchParams({ grant_type: "client_credentials" });
+    if (request.scope !== undefined) form.set("scope", request.scope);
+    const answer = accepted(await this.#post(request, form));
+    if (answer.status !== 200) throw new RetryableFailure(`CyberArk answered ${answer.status}`);
+    return parseGrant(answer.headers.get("content-type"), answer.body);
+  }
+
+  /** One authenticated form POST; every way it can fail is retryable. */
+  async #post(request: ClientRequest, form: URLSearchParams): Promise<Answer> {
+    const headers: Record<string, string> = {
+      "content-type": "application/x-www-form-urlencoded",
+      accept: "application/json",
+    };
+    authenticate(request, headers, form);
     try {
-      response = await fetch(new URL(request.path, request.tenantUrl), {
+      const response = await fetch(new URL(request.path, request.tenantUrl), {
         method: "POST",
-        headers: requestHeaders(request),
-        body: requestBody(request),
+        headers,
+        body: form.toString(),
         redirect: "error",
         signal: AbortSignal.timeout(this.#attemptTimeoutMs),
       });
-      body = await response.text();
+      const body = await readCapped(response);
+      const retryAfterMs = RETRY_AFTER_STATUSES.has(response.status)
+        ? parseRetryAfterMs(response.headers.get("retry-after"), this.#now())
+        : undefined;
+      return { status: response.status, headers: response.headers, body, retryAfterMs };
     } catch (error) {
+      if (error instanceof RetryableFailure) throw error;
       // Timeouts, refused connections and resets (a tenant may close a kept-alive connection
       // between requests) are all worth another attempt.
       throw new RetryableFailure(`request failed: ${networkReason(error)}`, undefined, error);
     }
-
-    if (response.status === 429 || response.status >= 500) {
-      throw new RetryableFailure(
-        `CyberArk answered ${response.status}`,
-        parseRetryAfterMs(response.headers.get("retry-after")),
-      );
-    }
-    if (response.status >= 400) {
-      throw new UpstreamRejectedError(response.status, oauthErrorCode(body));
-    }
-    if (response.status !== 200) throw new RetryableFailure(`CyberArk answered ${response.status}`);
-    return parseGrant(response.headers.get("content-type"), body);
   }
 }
 
-function requestHeaders(request: TokenRequest): Record<string, string> {
-  const headers: Record<string, string> = {
-    "content-type": "application/x-www-form-urlencoded",
-    accept: "application/json",
-  };
+/** Statuses whose `Retry-After` asks for a pause (RFC 9110 15.6.4, RFC 6585 4). */
+const RETRY_AFTER_STATUSES = new Set([429, 503]);
+
+/**
+ * Passes a 2xx or 3xx answer through.
+ * @throws {RetryableFailure} on a 429 or 5xx.
+ * @throws {UpstreamRejectedError} on another 4xx, with the OAuth2 code only.
+ */
+function accepted(answer: Answer): Answer {
+  if (answer.status === 429 || answer.status >= 500) {
+    throw new RetryableFailure(`CyberArk answered ${answer.status}`, answer.retryAfterMs);
+  }
+  if (answer.status >= 400)
+    throw new UpstreamRejectedError(answer.status, oauthErrorCode(answer.body));
+  return answer;
+}
+
+function unavailable(
+  detail: string,
+  failure: RetryableFailure | undefined,
+): UpstreamUnavailableError {
+  const asked = failure?.retryAfterMs === undefined ? 0 : Math.ceil(failure.retryAfterMs / 1000);
+  const backOffSeconds = asked > 0 ? Math.min(asked, MAX_BACK_OFF_SECONDS) : undefined;
+  return new UpstreamUnavailableError(
+    `${detail}: ${failure?.message ?? "unknown"}`,
+    backOffSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
+    failure,
+    backOffSeconds,
+  );
+}
+
+/**
+ * Adds the client's authentication, the same for every endpoint: HTTP Basic, or `client_id` and
+ * `client_secret` in the form.
+ */
+function authenticate(
+  request: ClientRequest,
+  headers: Record<string, string>,
+  form: URLSearchParams,
+): void {
   if (request.clientAuth === "basic") {
     // RFC 6749 section 2.3.1: each part form-urlencoded before Base64, so `+`, `%` and `:` survive.
     const pair = `${formEncode(request.clientId)}:${formEncode(request.clientSecret)}`;
     headers.authorization = `Basic ${Buffer.from(pair, "utf8").toString("base64")}`;
-  }
-  return headers;
-}
-
-function requestBody(request: TokenRequest): string {
-  const form = new URLSearchParams({ grant_type: "client_credentials" });
-  if (request.clientAuth === "body") {
+  } else {
     form.set("client_id", request.clientId);
     form.set("client_secret", request.clientSecret);
   }
-  if (request.scope !== undefined) form.set("scope", request.scope);
-  return form.toString();
 }
 
 function formEncode(value: string): string {
   return new URLSearchParams({ v: value }).toString().slice(2);
+}
+
+/**
+ * The body as UTF-8, read chunk by chunk and abandoned past {@link MAX_BODY_BYTES}: cancelling
+ * the stream closes the connection, so the rest is never received.
+ * @throws {RetryableFailure} when the body is too large.
+ */
+async function readCapped(response: Response): Promise<string> {
+  const tooLarge = () => new RetryableFailure(`response body exceeds ${MAX_BODY_BYTES} bytes`);
+  if (Number(response.headers.get("content-length")) > MAX_BODY_BYTES) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 /**
@@ -191,12 +290,12 @@ function oauthErrorCode(body: string): string | undefined {
   }
 }
 
-function parseRetryAfterMs(header: string | null): number | undefined {
+function parseRetryAfterMs(header: string | null, now: number): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 function networkReason(error: unknown): string {

@@ -1,6 +1,17 @@
 /**
- * The shared token cache in DynamoDB: one item per profile, the token sealed by a
- * {@link TokenCipher}, the expiry in the TTL attribute.
+ * The shared token cache in DynamoDB: one item per profile, holding a sealed record of the token
+ * (see `sealed-token-record.ts`: an item edited without the KMS key is a miss, never served).
+ *
+ * A forged item must never block the next write either. The put is conditional (a slow writer
+ * must not replace a fresher token), and the condition can only compare plaintext hints, which a
+ * forger controls. So the condition also lets a write through when:
+ * - the item holds no string record at all (not ours: another writer's, or an older layout);
+ * - the record is exactly the one this instance last refused for that profile. The store
+ *   remembers the raw sealed value of an item it could not use, and the next put replaces exactly
+ *   that value. An edit made after our read is another value: that put may be refused on the
+ *   forged hints, but the item is still never served, and the next read remembers it, so the
+ *   write after that replaces it.
+ * Otherwise the ordering rule ({@link supersedesStored}) decides.
  */
 import {
   type AttributeValue,
@@ -13,17 +24,23 @@ import {
 import { describeUnknown } from "../core/errors.js";
 import type { Logger, TokenStore } from "../core/ports.js";
 import type { CachedToken } from "../core/token.js";
+import { HINTS, openTokenItem, SEALED_RECORD, sealTokenItem } from "./sealed-token-record.js";
 import type { TokenCipher } from "./token-cipher.js";
 import { leaseItemKey, TOKEN_TABLE_SCHEMA, tokenItemKey } from "./token-table.js";
 
 const { partitionKey, timeToLiveAttribute } = TOKEN_TABLE_SCHEMA;
+// Refused values are kept per profile; the bound only guards against a store asked for names
+// that are not configured profiles.
+const REFUSED_VALUES_KEPT = 256;
 
-/** Reads and writes token items; an item it cannot open is reported and treated as a miss. */
+/** Reads and writes token items; an item it cannot use is reported and treated as a miss. */
 export class DynamoDbTokenStore implements TokenStore {
   readonly #client: DynamoDBClient;
   readonly #tableName: string;
   readonly #cipher: TokenCipher;
   readonly #logger: Logger;
+  /** Profile -> the raw sealed value of the item last refused for it. */
+  readonly #refused = new Map<string, string>();
 
   constructor(client: DynamoDBClient, tableName: string, cipher: TokenCipher, logger: Logger) {
     this.#client = client;
@@ -43,77 +60,58 @@ export class DynamoDbTokenStore implements TokenStore {
     );
     const item = output.Item;
     if (!item) return undefined;
-    const fields = {
-      cacheKey: item.cacheKey?.S,
-      sealedToken: item.sealedToken?.S,
-      issuedAt: numberOf(item.issuedAt),
-      expiresAt: numberOf(item.expiresAt),
-    };
-    if (
-      !fields.cacheKey ||
-      !fields.sealedToken ||
-      fields.issuedAt === undefined ||
-      fields.expiresAt === undefined
-    ) {
-      this.#logger.warn("token item is malformed; treating as a miss", { profile });
-      return undefined;
+    const opened = await openTokenItem(this.#cipher, key, item);
+    if ("token" in opened) {
+      this.#refused.delete(profile);
+      return opened.token;
     }
-    let accessToken: string;
-    try {
-      accessToken = await this.#cipher.open(
-        fields.sealedToken,
-        sealingContext(key, fields.cacheKey),
-      );
-    } catch (error) {
+    this.#rememberRefused(profile, item[SEALED_RECORD]?.S);
+    if (opened.reason === "undecryptable") {
       this.#logger.warn("token item does not decrypt; treating as a miss", {
         profile,
-        reason: describeUnknown(error),
+        reason: describeUnknown(opened.cause),
       });
-      return undefined;
+    } else if (opened.reason === "hints edited") {
+      this.#logger.warn("token item was edited outside the function; treating as a miss", {
+        profile,
+      });
+    } else {
+      this.#logger.warn("token item is malformed; treating as a miss", { profile });
     }
-    const scope = item.scope?.S;
-    return {
-      cacheKey: fields.cacheKey,
-      accessToken,
-      ...(scope === undefined ? {} : { scope }),
-      issuedAt: fields.issuedAt,
-      expiresAt: fields.expiresAt,
-    };
+    return undefined;
   }
 
   async put(profile: string, token: CachedToken): Promise<void> {
     const key = tokenItemKey(profile);
-    const item: Record<string, AttributeValue> = {
-      [partitionKey]: { S: key },
-      cacheKey: { S: token.cacheKey },
-      sealedToken: {
-        S: await this.#cipher.seal(token.accessToken, sealingContext(key, token.cacheKey)),
-      },
-      issuedAt: { N: String(token.issuedAt) },
-      expiresAt: { N: String(token.expiresAt) },
-      // Rounded down: DynamoDB may keep the item longer, but never because we said so.
-      [timeToLiveAttribute]: { N: String(Math.floor(token.expiresAt / 1000)) },
+    const refused = this.#refused.get(profile);
+    const ordering = supersedesStored(token);
+    const names: Record<string, string> = {
+      "#pk": partitionKey,
+      "#record": SEALED_RECORD,
+      ...ordering.names,
     };
-    if (token.scope !== undefined) item.scope = { S: token.scope };
-    await ignoringConditionFailure(
+    const values: Record<string, AttributeValue> = { ":string": { S: "S" }, ...ordering.values };
+    const conditions = [
+      "attribute_not_exists(#pk)",
+      "NOT attribute_type(#record, :string)",
+      `(${ordering.expression})`,
+    ];
+    if (refused !== undefined) {
+      conditions.push("#record = :refused");
+      values[":refused"] = { S: refused };
+    }
+    const written = await ignoringConditionFailure(
       this.#client.send(
         new PutItemCommand({
           TableName: this.#tableName,
-          Item: item,
-          ConditionExpression:
-            "attribute_not_exists(#pk) OR #cacheKey <> :cacheKey OR #issuedAt < :issuedAt",
-          ExpressionAttributeNames: {
-            "#pk": partitionKey,
-            "#cacheKey": "cacheKey",
-            "#issuedAt": "issuedAt",
-          },
-          ExpressionAttributeValues: {
-            ":cacheKey": { S: token.cacheKey },
-            ":issuedAt": { N: String(token.issuedAt) },
-          },
+          Item: { [partitionKey]: { S: key }, ...(await sealTokenItem(this.#cipher, key, token)) },
+          ConditionExpression: conditions.join(" OR "),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
         }),
       ),
     );
+    if (written) this.#refused.delete(profile);
   }
 
   async delete(profile: string): Promise<void> {
@@ -162,23 +160,46 @@ export class DynamoDbTokenStore implements TokenStore {
       ),
     );
   }
-}
 
-// A failed condition means another writer got there first with something at least as good.
-async function ignoringConditionFailure(write: Promise<unknown>): Promise<void> {
-  try {
-    await write;
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+  #rememberRefused(profile: string, sealed: string | undefined): void {
+    this.#refused.delete(profile);
+    // No string record: the condition's `attribute_type` clause lets the next write through.
+    if (sealed === undefined) return;
+    if (this.#refused.size >= REFUSED_VALUES_KEPT) {
+      const oldest = this.#refused.keys().next().value;
+      if (oldest !== undefined) this.#refused.delete(oldest);
+    }
+    this.#refused.set(profile, sealed);
   }
 }
 
-// The ciphertext is bound to its item and identity: copied elsewhere, it does not open.
-function sealingContext(itemKey: string, cacheKey: string): string {
-  return `${itemKey}\n${cacheKey}`;
+/**
+ * The ordering rule of the conditional write, on the stored item's plaintext hints: `token`
+ * replaces a stored token of another identity, or one of the same identity issued earlier (by
+ * issue time, not expiry: when a tenant shortens lifetimes, the newer, shorter token wins).
+ */
+export function supersedesStored(token: CachedToken): {
+  expression: string;
+  names: Record<string, string>;
+  values: Record<string, AttributeValue>;
+} {
+  return {
+    expression: "#cacheKey <> :cacheKey OR #issuedAt < :issuedAt",
+    names: { "#cacheKey": HINTS.cacheKey, "#issuedAt": HINTS.issuedAt },
+    values: {
+      ":cacheKey": { S: token.cacheKey },
+      ":issuedAt": { N: String(token.issuedAt) },
+    },
+  };
 }
 
-function numberOf(value: AttributeValue | undefined): number | undefined {
-  const parsed = value?.N === undefined ? Number.NaN : Number(value.N);
-  return Number.isSafeInteger(parsed) ? parsed : undefined;
+// A failed condition means another writer got there first with something at least as good.
+async function ignoringConditionFailure(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (error) {
+    if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    return false;
+  }
 }

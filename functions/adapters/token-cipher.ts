@@ -1,8 +1,10 @@
 /**
- * Envelope encryption of tokens at rest: no plaintext token in DynamoDB.
+ * Envelope encryption of cached token records at rest: no plaintext token in DynamoDB, and no
+ * field of the record that can be edited without the key.
  *
- * AES-256-GCM from node:crypto under a data key, with the item's identity (profile and cache key)
- * as associated data, so a ciphertext moved to another item or profile does not open. We compose
+ * AES-256-GCM from node:crypto under a data key, with a caller-given context (the token store
+ * passes the item's key) as associated data, so a ciphertext moved to another item does not open,
+ * and GCM's tag makes any edit of the ciphertext fail to open. We compose
  * node:crypto ourselves instead of using the AWS Encryption SDK because that SDK would multiply
  * the function bundle (target: 200 KB) for the same construction.
  *

@@ -87,10 +87,16 @@ export class UpstreamUnavailableError extends VendingError {
   readonly code = "upstream_unavailable";
   /** Seconds the caller should wait before retrying. */
   readonly retryAfterSeconds: number;
+  /**
+   * Seconds CyberArk asked us to send it nothing (its `Retry-After` on a 429 or 503, capped);
+   * `undefined` when it asked for nothing. The profile's requests hold off that long.
+   */
+  readonly backOffSeconds: number | undefined;
 
-  constructor(detail: string, retryAfterSeconds: number, cause?: unknown) {
+  constructor(detail: string, retryAfterSeconds: number, cause?: unknown, backOffSeconds?: number) {
     super("CyberArk Identity is unavailable; retry later.", { detail, cause });
     this.retryAfterSeconds = retryAfterSeconds;
+    this.backOffSeconds = backOffSeconds;
   }
 }
 

@@ -58,13 +58,34 @@ export interface TokenRequest {
   readonly scope?: string;
 }
 
-/** CyberArk Identity's token endpoint. */
+/** One token revocation at a CyberArk Identity tenant (RFC 7009). */
+export interface RevocationRequest {
+  readonly tenantUrl: string;
+  /** `/oauth2/revoke/{applicationId}`: see `revocationEndpointPath`. */
+  readonly path: string;
+  /** Sent exactly as for the token request. */
+  readonly clientAuth: ClientAuth;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** The access token to revoke. */
+  readonly token: string;
+}
+
+/** CyberArk Identity's token and revocation endpoints. */
 export interface IdentityProvider {
   /**
    * @throws {UpstreamRejectedError} on a 4xx other than 429.
-   * @throws {UpstreamUnavailableError} on timeouts, resets, 429, 5xx or an unusable body, after retries.
+   * @throws {UpstreamUnavailableError} on timeouts, resets, 429, 5xx or an unusable body, after
+   * retries; with `backOffSeconds` when CyberArk asked for a pause (`Retry-After`).
    */
   requestToken(request: TokenRequest): Promise<TokenGrant>;
+  /**
+   * Revokes a token, in exactly one attempt (the caller decides whether to try again). Succeeds
+   * for a token the tenant does not know.
+   * @throws {UpstreamRejectedError} on a 4xx other than 429, with CyberArk's OAuth2 error code.
+   * @throws {UpstreamUnavailableError} on a timeout, a reset, 429 or 5xx.
+   */
+  revokeToken(request: RevocationRequest): Promise<void>;
 }
 
 /** Where the core reports trouble it recovers from. Powertools' Logger fits. */

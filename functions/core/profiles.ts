@@ -51,7 +51,8 @@ export class ProfilesConfigError extends Error {
 
 /** Profile names as the contract defines them; they appear in URLs and DynamoDB keys. */
 export const PROFILE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-const APPLICATION_ID = /^[A-Za-z0-9_.-]{1,128}$/;
+// A leading letter or digit: `.` and `..` would otherwise name another path of the tenant.
+const APPLICATION_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 // RFC 6749 scope-token characters, space-separated.
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 const SECRET_ID = /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[\w/+=.@-]{1,512}$/;

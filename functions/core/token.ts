@@ -35,7 +35,8 @@ export const MAX_MIN_VALIDITY_SECONDS = 3600;
 
 /**
  * Turns a grant into a cacheable token. `expires_in` (a positive integer) wins; otherwise the
- * JWT `exp` claim; otherwise the response is unusable. Never cached past `issuedAt + expires_in`.
+ * JWT `exp` claim; otherwise the response is unusable. Never cached past `issuedAt + expires_in`,
+ * and a lifetime over {@link MAX_LIFETIME_SECONDS} counts as that.
  * @throws {UpstreamUnavailableError} when no lifetime can be derived or it has already ended.
  */
 export function tokenFromGrant(grant: TokenGrant, cacheKey: string, issuedAt: number): CachedToken {
@@ -63,13 +64,21 @@ export function tokenFromGrant(grant: TokenGrant, cacheKey: string, issuedAt: nu
 
 const UNUSABLE_RETRY_AFTER_SECONDS = 30;
 
+/**
+ * The longest lifetime counted, in seconds: 366 days. A tenant or proxy that sends a nonsense
+ * lifetime (1e13 seconds is past the last date JavaScript can represent) gets this instead.
+ */
+export const MAX_LIFETIME_SECONDS = 366 * 24 * 3600;
+
 function expiryOf(grant: TokenGrant, issuedAt: number): number | undefined {
+  const latest = issuedAt + MAX_LIFETIME_SECONDS * 1000;
   const { expiresIn } = grant;
-  if (typeof expiresIn === "number" && Number.isSafeInteger(expiresIn) && expiresIn > 0) {
-    return issuedAt + expiresIn * 1000;
+  if (typeof expiresIn === "number" && Number.isInteger(expiresIn) && expiresIn > 0) {
+    return issuedAt + Math.min(expiresIn, MAX_LIFETIME_SECONDS) * 1000;
   }
   const exp = jwtExpiry(grant.accessToken);
-  return exp === undefined ? undefined : exp * 1000;
+  // Whole milliseconds: a fractional `exp` must not make an expiry the table cannot hold.
+  return exp === undefined ? undefined : Math.min(Math.floor(exp * 1000), latest);
 }
 
 function jwtExpiry(accessToken: string): number | undefined {
@@ -144,6 +153,18 @@ export function tokenEndpointPath(profile: Pick<Profile, "applicationId">): stri
   return profile.applicationId === undefined
     ? "/oauth2/platformtoken"
     : `/oauth2/token/${encodeURIComponent(profile.applicationId)}`;
+}
+
+/**
+ * `/oauth2/revoke/{applicationId}` for a custom OAuth2 app; `undefined` for platform tokens,
+ * which have no documented revocation application.
+ */
+export function revocationEndpointPath(
+  profile: Pick<Profile, "applicationId">,
+): string | undefined {
+  return profile.applicationId === undefined
+    ? undefined
+    : `/oauth2/revoke/${encodeURIComponent(profile.applicationId)}`;
 }
 
 /** A SHA-256 prefix of the token for audit lines: enough to correlate, useless to an attacker. */

@@ -1,9 +1,10 @@
 /**
  * A CyberArk Identity tenant in a box, for the local server and the tests: the two token
  * endpoints, both client-auth styles, JWT-shaped tokens with `exp`, `invalid_client` on wrong
- * credentials, and injectable faults (status, delay, reset, body). Never deployed.
+ * credentials, token revocation (`/oauth2/revoke/{applicationId}`) with two ways to see that a
+ * token is dead (RFC 7662 introspection at `/oauth2/introspect`, and a protected `GET /userinfo`),
+ * and injectable faults (status, delay, reset, body, a huge body). Never deployed.
  */
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -13,6 +14,8 @@ import {
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { readBody } from "./http-body.js";
+import { SimulatedTokens } from "./simulated-tokens.js";
+import { oauthError, presentedClient, send, streamLargeBody } from "./simulator-http.js";
 
 /** A confidential client the simulated tenant knows. */
 export interface SimulatedClient {
@@ -39,7 +42,7 @@ export interface IdentitySimulatorOptions {
   readonly now?: () => number;
 }
 
-/** What the simulator saw of one token request (never the secret). */
+/** What the simulator saw of one token or revocation request (never the secret). */
 export interface RecordedRequest {
   readonly path: string;
   readonly clientAuth: "body" | "basic" | "none";
@@ -47,6 +50,8 @@ export interface RecordedRequest {
   readonly scope: string | undefined;
   readonly contentType: string | undefined;
   readonly accept: string | undefined;
+  /** The `token` form field of a revocation. */
+  readonly token?: string | undefined;
 }
 
 /** A fault to apply to the next request(s) instead of the normal answer. */
@@ -59,16 +64,21 @@ export type SimulatedFault =
     }
   | { readonly kind: "delay"; readonly ms: number }
   | { readonly kind: "reset" }
-  | { readonly kind: "body"; readonly contentType: string; readonly body: string };
+  | { readonly kind: "body"; readonly contentType: string; readonly body: string }
+  /** A `200` whose body of `bytes` bytes is streamed as the client reads it, never allocated. */
+  | { readonly kind: "large body"; readonly bytes: number };
 
 /** The simulated tenant. */
 export class IdentitySimulator {
-  /** Every token request received, in order. */
+  /** Every token and revocation request received, in order. */
   readonly requests: RecordedRequest[] = [];
+  /** Bytes handed to the socket for each `large body` fault, once its response ended. */
+  readonly largeBodiesSent: number[] = [];
   readonly #options: IdentitySimulatorOptions;
   readonly #clients: Map<string, string>;
-  readonly #signingKey = randomBytes(32);
+  readonly #tokens: SimulatedTokens;
   readonly #faults: SimulatedFault[] = [];
+  readonly #revocationFaults: SimulatedFault[] = [];
   readonly #server: Server;
   #url: string | undefined;
 
@@ -77,6 +87,7 @@ export class IdentitySimulator {
     this.#clients = new Map(
       options.clients.map((client) => [client.clientId, client.clientSecret]),
     );
+    this.#tokens = new SimulatedTokens(() => this.#url, options.now ?? Date.now);
     const listener = (request: IncomingMessage, response: ServerResponse) => {
       this.#handle(request, response).catch(() => response.destroy());
     };
@@ -113,76 +124,78 @@ export class IdentitySimulator {
     for (let i = 0; i < times; i += 1) this.#faults.push(fault);
   }
 
-  /** Forgets recorded requests and queued faults. */
+  /**
+   * Applies `fault` to each of the next `times` revocation requests only (token requests are
+   * answered normally), after any already queued.
+   */
+  failRevocations(fault: SimulatedFault, times = 1): void {
+    for (let i = 0; i < times; i += 1) this.#revocationFaults.push(fault);
+  }
+
+  /** Whether `token` was revoked at this tenant. */
+  isRevoked(token: string): boolean {
+    return this.#tokens.isRevoked(token);
+  }
+
+  /** Forgets recorded requests and queued faults (revoked tokens stay revoked). */
   reset(): void {
     this.requests.length = 0;
+    this.largeBodiesSent.length = 0;
     this.#faults.length = 0;
+    this.#revocationFaults.length = 0;
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await readBody(request);
     const path = new URL(request.url ?? "/", "http://simulator").pathname;
     const form = new URLSearchParams(body);
-    const credentials = clientCredentialsOf(request, form);
+    const client = presentedClient(request, form);
+    // Checks of a token's state, for tests: neither recorded nor subject to faults.
+    if (path === "/userinfo") return this.#userinfo(request, response);
+    if (path === "/oauth2/introspect") return this.#introspect(request, form, response);
+
+    const revocationOf = /^\/oauth2\/revoke\/([^/]+)$/.exec(path)?.[1];
     this.requests.push({
       path,
-      clientAuth: credentials.style,
-      clientId: credentials.clientId,
+      clientAuth: client.style,
+      clientId: client.clientId,
       scope: form.get("scope") ?? undefined,
       contentType: request.headers["content-type"],
       accept: request.headers.accept,
+      ...(revocationOf === undefined ? {} : { token: form.get("token") ?? undefined }),
     });
+    const fault =
+      (revocationOf === undefined ? undefined : this.#revocationFaults.shift()) ??
+      this.#faults.shift();
+    if (fault && (await this.#applied(fault, request, response))) return;
 
-    const fault = this.#faults.shift();
-    if (fault?.kind === "reset") return void request.socket.destroy();
-    if (fault?.kind === "delay") await new Promise((resolve) => setTimeout(resolve, fault.ms));
-    if (fault?.kind === "status") {
-      const headers = fault.retryAfter ? { "Retry-After": fault.retryAfter } : {};
-      return send(
-        response,
-        fault.status,
-        fault.body ?? JSON.stringify({ error: "server_error" }),
-        headers,
-      );
-    }
-    if (fault?.kind === "body") {
-      response.writeHead(200, { "Content-Type": fault.contentType });
-      return void response.end(fault.body);
-    }
-
-    const applicationId = /^\/oauth2\/token\/([^/]+)$/.exec(path)?.[1];
-    if (
-      request.method !== "POST" ||
-      (path !== "/oauth2/platformtoken" && applicationId === undefined)
-    ) {
-      return oauthError(response, 404, "invalid_request");
-    }
+    if (request.method !== "POST") return oauthError(response, 404, "invalid_request");
     if (!request.headers["content-type"]?.startsWith("application/x-www-form-urlencoded")) {
       return oauthError(response, 400, "invalid_request");
+    }
+    if (!this.#authenticates(client)) return oauthError(response, 401, "invalid_client");
+    if (revocationOf !== undefined) return this.#revoke(revocationOf, form, response);
+    const tokenOf = /^\/oauth2\/token\/([^/]+)$/.exec(path)?.[1];
+    if (path !== "/oauth2/platformtoken" && tokenOf === undefined) {
+      return oauthError(response, 404, "invalid_request");
     }
     if (form.get("grant_type") !== "client_credentials") {
       return oauthError(response, 400, "unsupported_grant_type");
     }
-    const expectedSecret =
-      credentials.clientId === undefined ? undefined : this.#clients.get(credentials.clientId);
-    if (expectedSecret === undefined || expectedSecret !== credentials.clientSecret) {
-      return oauthError(response, 401, "invalid_client");
-    }
     const scope = form.get("scope") ?? undefined;
-    if (applicationId !== undefined) {
-      const application = this.#options.applications?.[decodeURIComponent(applicationId)];
+    if (tokenOf !== undefined) {
+      const application = this.#application(tokenOf);
       if (!application) return oauthError(response, 400, "invalid_request");
       if (scope !== undefined && application.scopes && !application.scopes.includes(scope)) {
         return oauthError(response, 400, "invalid_scope");
       }
     }
     const lifetime = this.#options.tokenLifetimeSeconds ?? 3600;
-    const accessToken = this.#issueJwt(credentials.clientId ?? "", scope, lifetime);
     send(
       response,
       200,
       JSON.stringify({
-        access_token: accessToken,
+        access_token: this.#tokens.issue(client.clientId ?? "", scope, lifetime),
         token_type: "Bearer",
         expires_in: lifetime,
         ...(scope === undefined ? {} : { scope }),
@@ -190,66 +203,76 @@ export class IdentitySimulator {
     );
   }
 
-  #issueJwt(subject: string, scope: string | undefined, lifetimeSeconds: number): string {
-    const iat = Math.floor((this.#options.now ?? Date.now)() / 1000);
-    const header = encodeJson({ alg: "HS256", typ: "JWT" });
-    const payload = encodeJson({
-      iss: this.#url,
-      sub: subject,
-      iat,
-      exp: iat + lifetimeSeconds,
-      jti: randomUUID(),
-      ...(scope === undefined ? {} : { scope }),
-    });
-    const signature = createHmac("sha256", this.#signingKey)
-      .update(`${header}.${payload}`)
-      .digest("base64url");
-    return `${header}.${payload}.${signature}`;
+  /** Answers with `fault` instead; `false` when the normal answer should follow (a delay). */
+  async #applied(
+    fault: SimulatedFault,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<boolean> {
+    switch (fault.kind) {
+      case "reset":
+        request.socket.destroy();
+        return true;
+      case "delay":
+        await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        return false;
+      case "status": {
+        const headers = fault.retryAfter ? { "Retry-After": fault.retryAfter } : {};
+        const body = fault.body ?? JSON.stringify({ error: "server_error" });
+        send(response, fault.status, body, headers);
+        return true;
+      }
+      case "body":
+        response.writeHead(200, { "Content-Type": fault.contentType });
+        response.end(fault.body);
+        return true;
+      case "large body":
+        streamLargeBody(response, fault.bytes, (sent) => this.largeBodiesSent.push(sent));
+        return true;
+    }
   }
-}
 
-function clientCredentialsOf(
-  request: IncomingMessage,
-  form: URLSearchParams,
-): {
-  style: RecordedRequest["clientAuth"];
-  clientId: string | undefined;
-  clientSecret: string | undefined;
-} {
-  const authorization = request.headers.authorization;
-  if (authorization?.startsWith("Basic ")) {
-    // RFC 6749 2.3.1: the parts were form-urlencoded before Base64.
-    const decoded = Buffer.from(authorization.slice(6), "base64").toString("utf8");
-    const colon = decoded.indexOf(":");
-    const decode = (part: string) => new URLSearchParams(`v=${part}`).get("v") ?? "";
-    return {
-      style: "basic",
-      clientId: decode(decoded.slice(0, colon)),
-      clientSecret: decode(decoded.slice(colon + 1)),
-    };
+  #authenticates(client: { clientId: string | undefined; clientSecret: string | undefined }) {
+    const expected = client.clientId === undefined ? undefined : this.#clients.get(client.clientId);
+    return expected !== undefined && expected === client.clientSecret;
   }
-  const clientId = form.get("client_id") ?? undefined;
-  return {
-    style: clientId === undefined ? "none" : "body",
-    clientId,
-    clientSecret: form.get("client_secret") ?? undefined,
-  };
-}
 
-function send(
-  response: ServerResponse,
-  status: number,
-  body: string,
-  headers: Record<string, string> = {},
-): void {
-  response.writeHead(status, { "Content-Type": "application/json; charset=utf-8", ...headers });
-  response.end(body);
-}
+  #application(encodedId: string): SimulatedApplication | undefined {
+    return this.#options.applications?.[decodeURIComponent(encodedId)];
+  }
 
-function oauthError(response: ServerResponse, status: number, error: string): void {
-  send(response, status, JSON.stringify({ error, error_description: `simulated ${error}` }));
-}
+  // RFC 7009: 200 whether or not the token is known; the application must exist.
+  #revoke(encodedApplicationId: string, form: URLSearchParams, response: ServerResponse): void {
+    const token = form.get("token");
+    if (this.#application(encodedApplicationId) && token) {
+      this.#tokens.revoke(token);
+      send(response, 200, "{}");
+    } else {
+      oauthError(response, 400, "invalid_request");
+    }
+  }
 
-function encodeJson(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString("base64url");
+  // RFC 7662, for a client of this tenant: `{"active": false}` for revoked or unknown tokens.
+  #introspect(request: IncomingMessage, form: URLSearchParams, response: ServerResponse): void {
+    if (!this.#authenticates(presentedClient(request, form))) {
+      oauthError(response, 401, "invalid_client");
+      return;
+    }
+    const claims = this.#tokens.claimsOf(form.get("token") ?? "");
+    const answer = claims ? { active: true, sub: claims.sub, exp: claims.exp } : { active: false };
+    send(response, 200, JSON.stringify(answer));
+  }
+
+  // A resource protected by the tenant's tokens: what a leaked token would be used against.
+  #userinfo(request: IncomingMessage, response: ServerResponse): void {
+    const bearer = /^Bearer (\S+)$/.exec(request.headers.authorization ?? "")?.[1];
+    const claims = bearer === undefined ? undefined : this.#tokens.claimsOf(bearer);
+    if (claims) {
+      send(response, 200, JSON.stringify({ sub: claims.sub }));
+    } else {
+      send(response, 401, JSON.stringify({ error: "invalid_token" }), {
+        "WWW-Authenticate": 'Bearer error="invalid_token"',
+      });
+    }
+  }
 }

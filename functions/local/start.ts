@@ -57,6 +57,7 @@ export const DEMO_ADMIN = "arn:aws:sts::000000000000:assumed-role/demo-admin/loc
 /** The embedded demo's profile name. */
 export const DEMO_PROFILE = "demo";
 const DEFAULT_TABLE = "cyberark-token-vending-local";
+const LOCAL_API = { apiId: "local", stage: "local" } as const;
 const DEMO_SECRET_ID = "demo/cyberark";
 const DEMO_CREDENTIALS = {
   client_id: "demo-service-user@example.com",
@@ -76,7 +77,8 @@ export async function startLocalServer(
     : await embeddedBackend(logger);
   const caller = options.caller ?? DEMO_CALLER;
   const server = createLocalServer({
-    handler: createHandler({ vendor: backend.vendor, clock: systemClock, logger }),
+    // The local server's events carry this API and stage (see `toRestEvent`).
+    handler: createHandler({ vendor: backend.vendor, clock: systemClock, logger, api: LOCAL_API }),
     defaultCaller: caller,
   });
   let port: number;

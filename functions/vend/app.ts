@@ -8,13 +8,22 @@ import type { Clock } from "../core/ports.js";
 import { tokenFingerprint } from "../core/token.js";
 import type { TokenVendor } from "../core/vendor.js";
 import { noContentResponse, parseCommand, tokenResponse } from "./http.js";
-import { type AuditLogger, auditLog, errorResponses, type VendingContext } from "./middlewares.js";
+import {
+  type ApiIdentity,
+  type AuditLogger,
+  auditLog,
+  errorResponses,
+  ownApiOnly,
+  type VendingContext,
+} from "./middlewares.js";
 
 /** What {@link createHandler} wires together. */
 export interface HandlerDependencies {
   readonly vendor: TokenVendor;
   readonly clock: Clock;
   readonly logger: AuditLogger;
+  /** The only API and stage whose events are answered; any other event is refused with `403`. */
+  readonly api: ApiIdentity;
 }
 
 /** Builds the API Gateway REST proxy handler. */
@@ -22,6 +31,7 @@ export function createHandler(deps: HandlerDependencies) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, VendingContext>()
     .use(auditLog(deps.logger))
     .use(errorResponses(deps.logger))
+    .use(ownApiOnly(deps.api))
     .handler(async (event, context) => {
       const command = parseCommand(event);
       if (command.kind === "delete") {

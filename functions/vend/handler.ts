@@ -33,6 +33,9 @@ const vendor = createAwsVendor({
 });
 
 /** API Gateway REST proxy handler for `/tokens/{profile}`. */
-export const handler = createHandler({ vendor, clock: systemClock, logger }).use(
-  injectLambdaContext(logger),
-);
+export const handler = createHandler({
+  vendor,
+  clock: systemClock,
+  logger,
+  api: { apiId: requiredEnv("API_ID"), stage: requiredEnv("API_STAGE") },
+}).use(injectLambdaContext(logger));

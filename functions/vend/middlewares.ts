@@ -4,7 +4,7 @@
  */
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
-import { VendingError } from "../core/errors.js";
+import { AccessDeniedError, VendingError } from "../core/errors.js";
 import type { CacheLevel } from "../core/vendor.js";
 import { callerArnOf, errorResponse } from "./http.js";
 import { InternalError } from "./request-errors.js";
@@ -53,6 +53,32 @@ export function errorResponses(logger: AuditLogger): Middleware {
   };
 }
 
+/** The REST API and stage whose events the function answers. */
+export interface ApiIdentity {
+  /** `requestContext.apiId` of this stack's API (`"local"` for the local server). */
+  readonly apiId: string;
+  /** `requestContext.stage` of this stack's stage (`"local"` for the local server). */
+  readonly stage: string;
+}
+
+/**
+ * Refuses events that did not come through this stack's API and stage. API Gateway verified the
+ * SigV4 signature that `requestContext.identity` comes from; a principal allowed to invoke the
+ * function directly can write that identity into a made-up event. This does not stop one who
+ * also knows the API's id (see the README's threat model), but it closes the accidental and the
+ * casual paths, and the log says it happened.
+ */
+export function ownApiOnly(api: ApiIdentity): Middleware {
+  return {
+    before: async ({ event }) => {
+      const { apiId, stage } = event.requestContext ?? {};
+      if (apiId !== api.apiId || stage !== api.stage) {
+        throw new AccessDeniedError("event not from this API");
+      }
+    },
+  };
+}
+
 /**
  * One structured line per request: caller ARN, profile, outcome, cache level, token fingerprint.
  * Registered before {@link errorResponses}, so it logs the final status of failed requests too.
@@ -74,7 +100,17 @@ export function auditLog(logger: AuditLogger): Middleware {
   return { after: log, onError: log };
 }
 
-// The frames without the first line: an error's message may quote a value we must not log.
+// Frame lines only: an error's message may quote a value we must not log, on any of its lines.
+// The message is cut off first, so a message line that merely looks like a frame is dropped too.
 function stackFrames(error: unknown): string | undefined {
-  return error instanceof Error ? error.stack?.split("\n").slice(1).join("\n") : undefined;
+  if (!(error instanceof Error) || error.stack === undefined) return undefined;
+  const messageAt = error.message === "" ? -1 : error.stack.indexOf(error.message);
+  const afterMessage =
+    messageAt < 0 ? error.stack : error.stack.slice(messageAt + error.message.length);
+  return afterMessage
+    .split("\n")
+    .filter((line) => STACK_FRAME.test(line))
+    .join("\n");
 }
+
+const STACK_FRAME = /^ {4}at \S/;

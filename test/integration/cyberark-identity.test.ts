@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import {
   CyberArkIdentityClient,
   type IdentityClientOptions,
@@ -125,23 +125,73 @@ describe("CyberArkIdentityClient over HTTPS", () => {
 
   it("retries 5xx and 429 with jittered backoff, honouring Retry-After", async () => {
     simulator.failNext({ kind: "status", status: 503 });
-    simulator.failNext({ kind: "status", status: 429, retryAfter: "1" });
+    simulator.failNext({ kind: "status", status: 429, retryAfter: "0.2" });
 
     const grant = await client.requestToken(request());
 
     expect(grant.accessToken).toBeTruthy();
     expect(simulator.requests).toHaveLength(3);
-    expect(sleeps).toEqual([50, Math.min(1000, IDENTITY_MAX_BACKOFF_MS)]);
+    expect(sleeps).toEqual([50, 200]);
+    expect(200).toBeLessThanOrEqual(IDENTITY_MAX_BACKOFF_MS); // short enough to wait out
   });
 
-  it("caps a long Retry-After and gives up after three attempts with a 503 carrying it", async () => {
-    simulator.failNext({ kind: "status", status: 503, retryAfter: "120" }, 3);
+  it("gives up at once on a 429 with a Retry-After too long to wait, asking for that back-off", async () => {
+    simulator.failNext({ kind: "status", status: 429, retryAfter: "60" });
 
     const error = await client.requestToken(request()).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(UpstreamUnavailableError);
-    expect(error).toMatchObject({ retryAfterSeconds: 60 });
-    expect(sleeps).toEqual([IDENTITY_MAX_BACKOFF_MS, IDENTITY_MAX_BACKOFF_MS]);
+    expect(error).toMatchObject({ retryAfterSeconds: 60, backOffSeconds: 60 });
+    expect(simulator.requests).toHaveLength(1);
+    expect(sleeps).toEqual([]);
+  });
+
+  it("gives up at once on a 503 with a Retry-After, rounding it up", async () => {
+    simulator.failNext({ kind: "status", status: 503, retryAfter: "119.2" });
+
+    const error = await client.requestToken(request()).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ retryAfterSeconds: 120, backOffSeconds: 120 });
+    expect(simulator.requests).toHaveLength(1);
+  });
+
+  it("reads a Retry-After given as an HTTP date, against the client's clock", async () => {
+    const now = Date.parse("2026-11-21T12:00:00Z");
+    const atNoon = new CyberArkIdentityClient({ ...noSleep, now: () => now });
+    const inNinetySeconds = new Date(now + 90_000).toUTCString();
+    simulator.failNext({ kind: "status", status: 429, retryAfter: inNinetySeconds });
+
+    const error = await atNoon.requestToken(request()).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ retryAfterSeconds: 90, backOffSeconds: 90 });
+    expect(simulator.requests).toHaveLength(1);
+  });
+
+  it("caps the back-off a tenant asks for at 300 s", async () => {
+    simulator.failNext({ kind: "status", status: 429, retryAfter: "86400" });
+
+    const error = await client.requestToken(request()).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ retryAfterSeconds: 300, backOffSeconds: 300 });
+  });
+
+  it("asks for no back-off when the tenant sent no Retry-After (after three attempts)", async () => {
+    simulator.failNext({ kind: "status", status: 503 }, 3);
+
+    const error = await client.requestToken(request()).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect(error).toMatchObject({ retryAfterSeconds: 5, backOffSeconds: undefined });
+    expect(simulator.requests).toHaveLength(3);
+  });
+
+  it("waits out a short Retry-After on every attempt, and still reports it as back-off", async () => {
+    simulator.failNext({ kind: "status", status: 429, retryAfter: "0.2" }, 3);
+
+    const error = await client.requestToken(request()).catch((e: unknown) => e);
+
+    expect(sleeps).toEqual([200, 200]);
+    expect(error).toMatchObject({ retryAfterSeconds: 1, backOffSeconds: 1 });
   });
 
   it("retries a connection reset instead of reporting it", async () => {
@@ -172,6 +222,29 @@ describe("CyberArkIdentityClient over HTTPS", () => {
   ])("treats a 200 with %s as unusable (503 after retries)", async (_, contentType, body) => {
     simulator.failNext({ kind: "body", contentType, body }, 3);
     await expect(client.requestToken(request())).rejects.toBeInstanceOf(UpstreamUnavailableError);
+  });
+
+  it("cuts off a 200 MB body after 64 KiB and reports it as unusable, never reading it whole", async () => {
+    simulator.failNext({ kind: "large body", bytes: 200 * 1024 * 1024 }, 3);
+
+    const error = await client.requestToken(request()).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect(simulator.requests).toHaveLength(3);
+    // The simulator counts a body once its connection has closed, which it learns a little later.
+    await vi.waitFor(() => expect(simulator.largeBodiesSent).toHaveLength(3));
+    // What the simulator could hand to the socket before the client hung up: buffers, not 200 MB.
+    for (const sent of simulator.largeBodiesSent) expect(sent).toBeLessThan(32 * 1024 * 1024);
+  });
+
+  it("accepts a token response just under 64 KiB", async () => {
+    const padding = "x".repeat(64 * 1024 - 200);
+    simulator.failNext({
+      kind: "body",
+      contentType: "application/json",
+      body: JSON.stringify({ access_token: "x", token_type: "Bearer", expires_in: 60, padding }),
+    });
+    await expect(client.requestToken(request())).resolves.toMatchObject({ accessToken: "x" });
   });
 
   it("accepts JSON with a charset and a token_type in any case", async () => {

@@ -1,18 +1,210 @@
-import { Logger } from "@aws-lambda-powertools/logger";
+import { type AttributeValue, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoDbTokenStore } from "../../functions/adapters/dynamodb-token-store.js";
 import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
 import { EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
+import { tokenItemKey } from "../../functions/adapters/token-table.js";
+import type { CachedToken } from "../../functions/core/token.js";
 import { createKey, createTokenTable, dynamodb, kms } from "../support/aws.js";
-import { describeTokenStoreContract } from "../support/token-store-contract.js";
+import { MemoryLogger } from "../support/fakes.js";
 
-const logger = new Logger({ serviceName: "token-store-contract", logLevel: "ERROR" });
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+const NOW = Date.now();
+const PROFILE = "ci-deployer";
 
-describeTokenStoreContract("the DynamoDB adapter on moto, KMS envelope", async () => {
-  const [tableName, keyId] = await Promise.all([createTokenTable(), createKey()]);
-  return new DynamoDbTokenStore(
-    dynamodb,
-    tableName,
-    new EnvelopeCipher(new KmsDataKeys(kms, keyId)),
-    logger,
+let tableName: string;
+let cipher: EnvelopeCipher;
+let logger: MemoryLogger;
+
+function newStore(): DynamoDbTokenStore {
+  return new DynamoDbTokenStore(dynamodb, tableName, cipher, logger);
+}
+
+function token(name: string, issuedAt: number, lifetimeMs: number, scope?: string): CachedToken {
+  return {
+    cacheKey: "identity-1",
+    accessToken: name,
+    ...(scope === undefined ? {} : { scope }),
+    issuedAt,
+    expiresAt: issuedAt + lifetimeMs,
+  };
+}
+
+async function storedItem(): Promise<Record<string, AttributeValue>> {
+  const { Item } = await dynamodb.send(
+    new GetItemCommand({
+      TableName: tableName,
+      Key: { pk: { S: tokenItemKey(PROFILE) } },
+      ConsistentRead: true,
+    }),
   );
+  if (!Item) throw new Error("no item stored");
+  return Item;
+}
+
+async function writeItem(item: Record<string, AttributeValue>): Promise<void> {
+  await dynamodb.send(new PutItemCommand({ TableName: tableName, Item: item }));
+}
+
+// The ciphertext is the one attribute a reader cannot make sense of; everything else is readable.
+function isCiphertext(value: AttributeValue): boolean {
+  return value.S?.startsWith("v1.") ?? false;
+}
+
+/**
+ * What someone with table write access but no KMS key can do: edit every readable attribute
+ * (but those in `except`), numbers a day forward, strings replaced.
+ */
+async function editEveryPlaintextAttribute(except: readonly string[] = []): Promise<string[]> {
+  const item = await storedItem();
+  const edited: string[] = [];
+  for (const [name, value] of Object.entries(item)) {
+    if (name === "pk" || isCiphertext(value) || except.includes(name)) continue;
+    if (value.N !== undefined) {
+      // Epoch seconds for the TTL attribute, epoch milliseconds elsewhere: a day forward either way.
+      const day = name === "ttl" ? DAY_MS / 1000 : DAY_MS;
+      item[name] = { N: String(Number(value.N) + day) };
+    } else if (value.S !== undefined) {
+      item[name] = { S: `forged-${name}` };
+    }
+    edited.push(name);
+  }
+  await writeItem(item);
+  return edited;
+}
+
+beforeAll(async () => {
+  const [table, keyId] = await Promise.all([createTokenTable(), createKey()]);
+  tableName = table;
+  cipher = new EnvelopeCipher(new KmsDataKeys(kms, keyId));
+});
+
+beforeEach(async () => {
+  logger = new MemoryLogger();
+  await newStore().delete(PROFILE);
+});
+
+describe("DynamoDbTokenStore integrity: an item edited without the KMS key is a miss", () => {
+  it("never serves an expired item whose plaintext attributes were all edited, and the next put replaces it", async () => {
+    const store = newStore();
+    await store.put(PROFILE, token("expired-token", NOW - 2 * HOUR_MS, HOUR_MS, "Narrow"));
+
+    const edited = await editEveryPlaintextAttribute();
+    expect(edited.length).toBeGreaterThanOrEqual(3);
+
+    await expect(newStore().get(PROFILE)).resolves.toBeUndefined();
+    await expect(store.get(PROFILE)).resolves.toBeUndefined();
+
+    const fresh = token("fresh-token", NOW, HOUR_MS);
+    await store.put(PROFILE, fresh);
+    await expect(newStore().get(PROFILE)).resolves.toEqual(fresh);
+  });
+
+  it("never serves an expired item edited to expire tomorrow with another scope, and the next put replaces it", async () => {
+    const store = newStore();
+    await store.put(PROFILE, token("expired-token", NOW - 2 * HOUR_MS, HOUR_MS, "Narrow"));
+    // The identity left alone: only lifetimes (and a scope, where one is readable) move.
+    await editEveryPlaintextAttribute(["cacheKey"]);
+
+    await expect(newStore().get(PROFILE)).resolves.toBeUndefined();
+    await expect(store.get(PROFILE)).resolves.toBeUndefined();
+
+    const fresh = token("fresh-token", NOW, HOUR_MS);
+    await store.put(PROFILE, fresh);
+    await expect(newStore().get(PROFILE)).resolves.toEqual(fresh);
+  });
+
+  it("never serves a valid item whose plaintext attributes were edited, and the next put replaces it", async () => {
+    const store = newStore();
+    await store.put(PROFILE, token("valid-token", NOW, HOUR_MS, "Narrow"));
+    await editEveryPlaintextAttribute();
+
+    await expect(store.get(PROFILE)).resolves.toBeUndefined();
+
+    const fresh = token("fresh-token", NOW + 1000, HOUR_MS);
+    await store.put(PROFILE, fresh);
+    await expect(newStore().get(PROFILE)).resolves.toEqual(fresh);
+  });
+
+  it("treats an item whose ciphertext does not open as a miss, and replaces it despite a far-future expiry", async () => {
+    const store = newStore();
+    await store.put(PROFILE, token("real-token", NOW, HOUR_MS));
+    const item = await storedItem();
+    const forged: Record<string, AttributeValue> = {};
+    for (const [name, value] of Object.entries(item)) {
+      if (isCiphertext(value)) forged[name] = { S: `${value.S?.slice(0, -4)}AAAA` };
+      else if (name === "pk" || value.N === undefined) forged[name] = value;
+      else forged[name] = { N: String(Number(value.N) + 1000 * DAY_MS) };
+    }
+    await writeItem(forged);
+
+    await expect(store.get(PROFILE)).resolves.toBeUndefined();
+    const fresh = token("fresh-token", NOW + 1000, HOUR_MS);
+    await store.put(PROFILE, fresh);
+
+    await expect(newStore().get(PROFILE)).resolves.toEqual(fresh);
+    expect(logger.lines.map((line) => line.message)).toContain(
+      "token item does not decrypt; treating as a miss",
+    );
+  });
+
+  it("replaces an item that holds no sealed record at all, even unread, whatever its expiry says", async () => {
+    await writeItem({
+      pk: { S: tokenItemKey(PROFILE) },
+      cacheKey: { S: "identity-1" },
+      issuedAt: { N: String(NOW + 1000 * DAY_MS) },
+      expiresAt: { N: String(NOW + 1001 * DAY_MS) },
+      ttl: { N: String(Math.floor((NOW + 1001 * DAY_MS) / 1000)) },
+    });
+    const store = newStore();
+    const fresh = token("fresh-token", NOW, HOUR_MS);
+
+    await store.put(PROFILE, fresh);
+
+    await expect(store.get(PROFILE)).resolves.toEqual(fresh);
+  });
+
+  it("keeps the scope and the token only inside the ciphertext", async () => {
+    await newStore().put(PROFILE, token("a-token", NOW, HOUR_MS, "VerySpecificScope"));
+
+    const item = await storedItem();
+    expect(JSON.stringify(item)).not.toContain("VerySpecificScope");
+    expect(JSON.stringify(item)).not.toContain("a-token");
+  });
+});
+
+describe("DynamoDbTokenStore ordering (a slow writer never replaces a fresher token)", () => {
+  it("keeps a newer token of the same identity when an older one is put after it", async () => {
+    const store = newStore();
+    const newer = token("newer", NOW, 2 * HOUR_MS);
+    await store.put(PROFILE, newer);
+    await store.put(PROFILE, token("older", NOW - HOUR_MS, HOUR_MS));
+
+    await expect(store.get(PROFILE)).resolves.toEqual(newer);
+  });
+
+  it("replaces a token of another identity whatever its expiry", async () => {
+    const store = newStore();
+    await store.put(PROFILE, token("old-identity", NOW, 10 * HOUR_MS));
+    const other = { ...token("new-identity", NOW, HOUR_MS), cacheKey: "identity-2" };
+    await store.put(PROFILE, other);
+
+    await expect(store.get(PROFILE)).resolves.toEqual(other);
+  });
+
+  it("replaces a forged item at the first write after a read saw it, even when it refused a blind write", async () => {
+    const store = newStore();
+    await store.put(PROFILE, token("real-token", NOW - 2 * HOUR_MS, HOUR_MS));
+    const item = await storedItem();
+    const farFuture = NOW + 1000 * DAY_MS;
+    await writeItem({ ...item, issuedAt: { N: String(farFuture) } });
+    const fresh = token("fresh-token", NOW, HOUR_MS);
+
+    await store.put(PROFILE, fresh); // refused: the forged issue-time hint looks newer
+    await expect(store.get(PROFILE)).resolves.toBeUndefined();
+    await store.put(PROFILE, fresh);
+
+    await expect(newStore().get(PROFILE)).resolves.toEqual(fresh);
+  });
 });

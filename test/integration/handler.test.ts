@@ -168,11 +168,11 @@ describe("the vending handler against moto and the HTTPS Identity simulator", ()
     const { Item } = await dynamodb.send(
       new GetItemCommand({ TableName: tableName, Key: { pk: { S: tokenItemKey("ci-deployer") } } }),
     );
-    const sealed = Item?.sealedToken?.S ?? "";
+    const sealed = Item?.sealedRecord?.S ?? "";
     await dynamodb.send(
       new PutItemCommand({
         TableName: tableName,
-        Item: { ...Item, sealedToken: { S: `${sealed.slice(0, -2)}AA` } },
+        Item: { ...Item, sealedRecord: { S: `${sealed.slice(0, -2)}AA` } },
       }),
     );
 

@@ -11,7 +11,14 @@ export interface EventOptions {
   body?: string | null;
   callerArn?: string | null;
   requestId?: string;
+  /** `requestContext.apiId`; `null` leaves it out. @default {@link TEST_API}'s */
+  apiId?: string | null;
+  /** `requestContext.stage`; `null` leaves it out. @default {@link TEST_API}'s */
+  stage?: string | null;
 }
+
+/** The API and stage the test handlers are built for, and their events come from. */
+export const TEST_API = { apiId: "a1b2c3d4e5", stage: "prod" } as const;
 
 /** A `/tokens/{profile}` event signed by `callerArn`. */
 export function restEvent(options: EventOptions = {}): APIGatewayProxyEvent {
@@ -31,10 +38,16 @@ export function restEvent(options: EventOptions = {}): APIGatewayProxyEvent {
     body: options.body ?? null,
     isBase64Encoded: false,
     requestContext: {
+      ...optional("apiId", options.apiId === undefined ? TEST_API.apiId : options.apiId),
+      ...optional("stage", options.stage === undefined ? TEST_API.stage : options.stage),
       requestId: options.requestId ?? "req-1",
       identity: { userArn: options.callerArn ?? null },
     } as APIGatewayProxyEvent["requestContext"],
   };
+}
+
+function optional(name: string, value: string | null): Record<string, string> {
+  return value === null ? {} : { [name]: value };
 }
 
 /** A Lambda context good enough for middy and Powertools. */

@@ -7,6 +7,7 @@ import type {
   Clock,
   IdentityProvider,
   Logger,
+  RevocationRequest,
   SecretSource,
   SecretValue,
   TokenRequest,
@@ -119,6 +120,16 @@ export class FakeIdentity implements IdentityProvider {
     this.requests.push(request);
     const responder = this.next.shift() ?? this.fallback;
     return responder(request);
+  }
+
+  /** Every revocation asked for, in order (failed ones included). */
+  readonly revocations: RevocationRequest[] = [];
+  /** Scripted revocation outcomes, in order; absent: the revocation succeeds. */
+  readonly nextRevocations: ((request: RevocationRequest) => void | Promise<void>)[] = [];
+
+  async revokeToken(request: RevocationRequest): Promise<void> {
+    this.revocations.push(request);
+    await this.nextRevocations.shift()?.(request);
   }
 }
 

@@ -11,7 +11,7 @@ import { loadProfilesFile } from "../../functions/core/profiles-file.js";
 import { createHandler } from "../../functions/vend/app.js";
 import { createAwsVendor, systemClock } from "../../functions/vend/aws-vendor.js";
 import { dynamodb, kms, secretsManager } from "./aws.js";
-import { type EventOptions, lambdaContext, restEvent } from "./events.js";
+import { type EventOptions, lambdaContext, restEvent, TEST_API } from "./events.js";
 
 /** Where an instance finds its configuration and table. */
 export interface InstanceSetup {
@@ -50,7 +50,7 @@ export function newInstance(
     logger,
     clock,
   });
-  const handler = createHandler({ vendor, clock, logger });
+  const handler = createHandler({ vendor, clock, logger, api: TEST_API });
   return async (options = {}) => {
     const response = await handler(
       restEvent({ callerArn: setup.defaultCaller, ...options }),

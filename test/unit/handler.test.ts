@@ -3,7 +3,7 @@ import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions
 import { tokenFingerprint } from "../../functions/core/token.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
 import { createHandler } from "../../functions/vend/app.js";
-import { type EventOptions, lambdaContext, restEvent } from "../support/events.js";
+import { type EventOptions, lambdaContext, restEvent, TEST_API } from "../support/events.js";
 import {
   ADMIN_ROLE,
   CI_ROLE,
@@ -36,7 +36,7 @@ beforeEach(() => {
     clock,
     logger,
   });
-  handler = createHandler({ vendor, clock, logger });
+  handler = createHandler({ vendor, clock, logger, api: TEST_API });
 });
 
 async function call(options: EventOptions = {}) {
@@ -71,6 +71,16 @@ describe("GET /tokens/{profile}", () => {
     clock.advanceSeconds(1000);
 
     expect((await call()).json.expires_in).toBe(2600);
+  });
+
+  it("answers 200 to an absurd expires_in, counting it as 366 days", async () => {
+    identity.next.push(() => ({ accessToken: "long-lived", expiresIn: 1e13 }));
+    const response = await call();
+    expect(response.statusCode).toBe(200);
+    expect(response.json).toMatchObject({
+      expires_in: 366 * 24 * 3600,
+      expires_at: "2027-11-22T12:00:00Z",
+    });
   });
 
   it("omits scope when CyberArk returned none", async () => {
@@ -167,6 +177,54 @@ describe("errors", () => {
       request_id: "req-1",
     });
     expect(JSON.stringify(logger.lines)).not.toContain("s3cret");
+  });
+});
+
+describe("unexpected-error log", () => {
+  it("keeps only stack frame lines, whatever lines the error's message holds", async () => {
+    identity.next.push(() => {
+      throw new TypeError("first line\nclient_secret=s3cret\n    at looks-like-a-frame s3cret-too");
+    });
+    await call();
+
+    const line = logger.lines.find((entry) => entry.message === "unexpected error");
+    const stack = String(line?.attributes.stack);
+    expect(stack).toMatch(/^ {4}at \S/);
+    for (const frame of stack.split("\n")) expect(frame).toMatch(/^ {4}at /);
+    expect(JSON.stringify(logger.lines)).not.toContain("s3cret");
+  });
+});
+
+describe("events that did not come through this stack's API (direct invocation)", () => {
+  it.each([
+    ["an event of another API", { apiId: "zz9plural9" }],
+    ["an event of another stage", { stage: "dev" }],
+    ["an event without apiId", { apiId: null }],
+    ["an event without stage", { stage: null }],
+    ["a DELETE of another API", { apiId: "zz9plural9", method: "DELETE", callerArn: ADMIN_ROLE }],
+  ] satisfies [string, EventOptions][])(
+    "refuses %s with 403 access_denied, before any secret or CyberArk request",
+    async (_, options) => {
+      const response = await call(options);
+
+      expect(response.statusCode).toBe(403);
+      expect(response.json).toMatchObject({ error: "access_denied", request_id: "req-1" });
+      expect(secrets.reads).toEqual([]);
+      expect(identity.requests).toEqual([]);
+    },
+  );
+
+  it("logs a refused event as access_denied, saying it did not come from this API", async () => {
+    await call({ apiId: "zz9plural9" });
+
+    const audit = logger.lines.filter((line) => line.message === "token request");
+    expect(audit.map((line) => line.attributes)).toEqual([
+      expect.objectContaining({
+        status: 403,
+        outcome: "access_denied",
+        reason: "event not from this API",
+      }),
+    ]);
   });
 });
 

@@ -105,6 +105,17 @@ describe("profiles configuration", () => {
     expect(problemsOf({})).toEqual(['"profiles" must be an object of profile name to profile']);
   });
 
+  it("refuses an applicationId that could name another tenant path (. or .. or a leading symbol)", () => {
+    for (const applicationId of [".", "..", "-app", "_app", ".hidden", "a/b", "a".repeat(129)]) {
+      expect(problemsOf({ profiles: { a: { ...valid, applicationId } } })).toEqual([
+        'profile "a" field "applicationId": must be a string matching ^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$',
+      ]);
+    }
+    for (const applicationId of ["reports_api", "App.v2", "9-lives", "a".repeat(128)]) {
+      expect(problemsOf({ profiles: { a: { ...valid, applicationId } } })).toEqual([]);
+    }
+  });
+
   it("refuses a tenant URL with credentials in it", () => {
     expect(
       problemsOf({ profiles: { a: { ...valid, tenantUrl: "https://u:p@abc.id.cyberark.cloud" } } }),

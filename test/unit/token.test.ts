@@ -59,6 +59,31 @@ describe("token lifetime", () => {
     ).toThrow(UpstreamUnavailableError);
   });
 
+  const MAX_LIFETIME_MS = 366 * 24 * 3600 * 1000;
+  it.each([[1e13], [1e300], [366 * 24 * 3600 + 1]])(
+    "counts an expires_in of %s seconds (over 366 days) as 366 days",
+    (expiresIn) => {
+      const cached = tokenFromGrant({ accessToken: "opaque", expiresIn }, "k", T0);
+      expect(cached.expiresAt).toBe(T0 + MAX_LIFETIME_MS);
+      expect(new Date(cached.expiresAt).toISOString()).toBe("2027-11-22T12:00:00.000Z");
+    },
+  );
+
+  it.each([[1e13], [1e300], [T0 / 1000 + 400 * 24 * 3600]])(
+    "counts a JWT exp of %s (over 366 days away) as 366 days",
+    (exp) => {
+      const cached = tokenFromGrant({ accessToken: jwt({ exp }), expiresIn: undefined }, "k", T0);
+      expect(cached.expiresAt).toBe(T0 + MAX_LIFETIME_MS);
+    },
+  );
+
+  it("keeps a lifetime of exactly 366 days as it is", () => {
+    const expiresIn = 366 * 24 * 3600;
+    expect(tokenFromGrant({ accessToken: "t", expiresIn }, "k", T0).expiresAt).toBe(
+      T0 + MAX_LIFETIME_MS,
+    );
+  });
+
   it("keeps the scope CyberArk returned, not the one requested", () => {
     expect(
       tokenFromGrant({ accessToken: "t", expiresIn: 60, scope: "granted" }, "k", T0).scope,
