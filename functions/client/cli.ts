@@ -20,7 +20,8 @@ Options:
   --region REGION     region to sign for (default: from the URL, else $AWS_REGION)
   -h, --help          show this help
 
-On GitHub Actions (GITHUB_ACTIONS=true) the token is first masked in the job log (::add-mask::).
+On GitHub Actions (GITHUB_ACTIONS=true) the token is first masked in the job log: the line
+::add-mask::<token> goes to stderr, so stdout holds only the requested output.
 
 Exit codes: 0 token printed; 1 the request was denied or failed (one line on stderr names the
 error code, e.g. access_denied); 2 bad usage.
@@ -104,8 +105,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     };
     const client = (io.newClient ?? ((o) => new TokenVendingClient(o)))(clientOptions);
     const token = await client.getToken(options.profile, { minValidity: options.minValidity });
-    // Mask before anything else prints the token, so it never appears in a GitHub Actions log.
-    if (io.env.GITHUB_ACTIONS === "true") io.stdout(`::add-mask::${token.access_token}\n`);
+    // Mask before anything prints the token, so it never appears in a GitHub Actions log. On
+    // stderr, which the runner reads for workflow commands too: stdout must hold only the output,
+    // or `>> "$GITHUB_ENV"` would put the mask line in the env file (where the runner rejects it
+    // and prints it, token included) and `$(...)` would capture two lines.
+    if (io.env.GITHUB_ACTIONS === "true") io.stderr(`::add-mask::${token.access_token}\n`);
     const output = {
       token: token.access_token,
       json: JSON.stringify(token),
