@@ -192,12 +192,12 @@ function readyMessage(url: string, caller: string, backend: Backend): string {
     `  caller: ${caller} (per request: header x-caller-arn)`,
     "",
     "Fetch a token:",
-    `  curl -s ${tokenUrl}`,
+    `  curl -s --fail-with-body ${tokenUrl}`,
     `  npm run --silent cyberark-token -- get ${backend.exampleProfile} --url ${url}`,
     ...(backend.exampleProfile === DEMO_PROFILE
       ? [
           "Drop the cached token (as the demo admin):",
-          `  curl -s -X DELETE -H 'x-caller-arn: ${DEMO_ADMIN}' ${tokenUrl}`,
+          `  curl -s --fail-with-body -X DELETE -H 'x-caller-arn: ${DEMO_ADMIN}' ${tokenUrl}`,
         ]
       : []),
     "",

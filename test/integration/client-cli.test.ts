@@ -11,6 +11,7 @@ import {
 } from "../../functions/client/client.js";
 import { signRequest } from "../../functions/client/signing.js";
 import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
+import { withoutAwsCredentials } from "../support/no-aws-credentials.js";
 
 const run = promisify(execFile);
 const STRANGER = "arn:aws:sts::999988887777:assumed-role/stranger/s";
@@ -34,6 +35,11 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([allowed.close(), denied.close()]);
 });
+
+/** What the command wrote to stderr, warnings of the runtime aside. */
+function errorLines(stderr: string): string[] {
+  return stderr.split("\n").filter((line) => line.startsWith("cyberark-token: "));
+}
 
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}, newClient?: CliIo["newClient"]) {
   let stdout = "";
@@ -210,6 +216,27 @@ describe("cyberark-token get", () => {
     ]);
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^ey[\w.-]+\n$/);
+  });
+
+  it("exits 1 with credentials_error, not network_error, for a remote URL on a machine without AWS credentials", async () => {
+    const failed = await run(
+      "node_modules/.bin/tsx",
+      [
+        "functions/client/bin.ts",
+        "get",
+        "demo",
+        "--url",
+        "https://abc123defg.execute-api.eu-west-1.amazonaws.com/v1/",
+      ],
+      { env: withoutAwsCredentials() },
+    ).catch((error: { code: number; stdout: string; stderr: string }) => error);
+
+    expect(failed).toMatchObject({ code: 1, stdout: "" });
+    expect(errorLines((failed as { stderr: string }).stderr)).toEqual([
+      expect.stringMatching(
+        /^cyberark-token: credentials_error: no AWS credentials found .*AWS_ACCESS_KEY_ID/,
+      ),
+    ]);
   });
 
   it("explains itself with --help", async () => {
