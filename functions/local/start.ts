@@ -77,6 +77,7 @@ export async function startLocalServer(
   const server = createLocalServer({
     handler: createHandler({ vendor: backend.vendor, clock: systemClock, logger }),
     defaultCaller: caller,
+    logger,
   });
   let port: number;
   try {
