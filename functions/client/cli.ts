@@ -1,5 +1,5 @@
 /**
- * The `cyberark-token` command for CI runners (CONTRACT.md section 6). `runCli` holds the logic
+ * The `cyberark-token` command for CI runners. `runCli` holds the logic
  * and returns the exit code, so tests run it in-process; `bin.ts` is the executable.
  */
 import { parseArgs } from "node:util";

@@ -1,5 +1,5 @@
 /**
- * `TokenVendingClient`: the callers' side of CONTRACT.md section 6. Signs with the default AWS
+ * `TokenVendingClient`: the callers' side of the API. Signs with the default AWS
  * credential chain, reuses a token until it falls below `minValidity`, shares one request among
  * concurrent callers, and retries `503` within a bounded time.
  */
@@ -8,7 +8,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smit
 import { isLoopback, parseApiUrl } from "./api-url.js";
 import { regionFor, signRequest } from "./signing.js";
 
-/** The `200` body of `GET /tokens/{profile}` (CONTRACT.md section 3). */
+/** The `200` body of `GET /tokens/{profile}`. */
 export interface TokenResponse {
   readonly access_token: string;
   readonly token_type: "Bearer";

@@ -1,5 +1,5 @@
 /**
- * Starting the local server (CONTRACT.md section 5): embedded, with a DynamoDB-compatible store in
+ * Starting the local server: embedded, with a DynamoDB-compatible store in
  * memory, the CyberArk Identity simulator and a demo profile; or with a profiles file against real
  * AWS (or any endpoint through AWS_ENDPOINT_URL). Either way the deployed handler serves requests.
  */
