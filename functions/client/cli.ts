@@ -3,6 +3,7 @@
  * and returns the exit code, so tests run it in-process; `bin.ts` is the executable.
  */
 import { parseArgs } from "node:util";
+import { parseApiUrl } from "./api-url.js";
 import { TokenVendingClient, type TokenVendingClientOptions, TokenVendingError } from "./client.js";
 
 /** Usage text of the command. */
@@ -12,7 +13,8 @@ Prints a CyberArk Identity access token from the token-vending API. The request 
 (SigV4) with the AWS credentials of the environment, e.g. the IAM role of a CI job.
 
 Options:
-  --url URL           the API's base URL, the stack output ApiUrl (default: $CYBERARK_TOKEN_URL)
+  --url URL           the API's base URL, the stack output ApiUrl (default: $CYBERARK_TOKEN_URL);
+                      https://, or http:// only for 127.0.0.1, localhost and [::1]
   --min-validity N    seconds the token must stay valid, 0 to 3600 (default: 300)
   --format FORMAT     token  the bare access token (default)
                       json   the whole response: access_token, token_type, expires_in, expires_at, scope, profile
@@ -20,10 +22,12 @@ Options:
   --region REGION     region to sign for (default: from the URL, else $AWS_REGION)
   -h, --help          show this help
 
-On GitHub Actions (GITHUB_ACTIONS=true) the token is first masked in the job log (::add-mask::).
+On GitHub Actions (GITHUB_ACTIONS=true) the token is first masked in the job log: the line
+::add-mask::<token> goes to stderr, so stdout holds only the requested output.
 
 Exit codes: 0 token printed; 1 the request was denied or failed (one line on stderr names the
-error code, e.g. access_denied); 2 bad usage.
+error code, e.g. access_denied, or credentials_error when no AWS credentials were found to sign
+with); 2 bad usage.
 
 Examples:
   TOKEN="$(npx cyberark-token get ci-deployer --url "$CYBERARK_TOKEN_URL")"
@@ -63,8 +67,11 @@ function parse(argv: string[], env: NodeJS.ProcessEnv) {
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   const url = values.url ?? env.CYBERARK_TOKEN_URL;
   if (!url) throw new UsageError("missing --url (or CYBERARK_TOKEN_URL)");
-  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
-    throw new UsageError(`--url "${url}" is not an http(s) URL`);
+  try {
+    parseApiUrl(url);
+  } catch (error) {
+    throw new UsageError(`--url ${(error as Error).message}`);
+  }
   const minValidityText = values["min-validity"] ?? "300";
   const minValidity = /^\d{1,4}$/.test(minValidityText) ? Number(minValidityText) : Number.NaN;
   if (!(minValidity <= 3600))
@@ -104,8 +111,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     };
     const client = (io.newClient ?? ((o) => new TokenVendingClient(o)))(clientOptions);
     const token = await client.getToken(options.profile, { minValidity: options.minValidity });
-    // Mask before anything else prints the token, so it never appears in a GitHub Actions log.
-    if (io.env.GITHUB_ACTIONS === "true") io.stdout(`::add-mask::${token.access_token}\n`);
+    // Mask before anything prints the token, so it never appears in a GitHub Actions log. On
+    // stderr, which the runner reads for workflow commands too: stdout must hold only the output,
+    // or `>> "$GITHUB_ENV"` would put the mask line in the env file (where the runner rejects it
+    // and prints it, token included) and `$(...)` would capture two lines.
+    if (io.env.GITHUB_ACTIONS === "true") io.stderr(`::add-mask::${token.access_token}\n`);
     const output = {
       token: token.access_token,
       json: JSON.stringify(token),

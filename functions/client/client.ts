@@ -6,11 +6,16 @@
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 import type { TokenResponse } from "../shared/api.js";
+import { SingleFlight } from "../shared/single-flight.js";
+import { isLoopback, parseApiUrl } from "./api-url.js";
 import { regionFor, signRequest } from "./signing.js";
 
 export type { TokenResponse };
 
-/** A failed request: the service's `error` code, or `network_error` when there was no answer. */
+/**
+ * A failed request: the service's `error` code, `network_error` when there was no answer, or
+ * `credentials_error` when no AWS credentials could be found to sign a request to a remote API.
+ */
 export class TokenVendingError extends Error {
   /** HTTP status; 0 when no response arrived. */
   readonly status: number;
@@ -39,7 +44,10 @@ export class TokenVendingError extends Error {
 
 /** Options of {@link TokenVendingClient}. */
 export interface TokenVendingClientOptions {
-  /** The API's base URL as the stack outputs it (stage included), or the local server's. */
+  /**
+   * The API's base URL as the stack outputs it (stage included), or the local server's: `https://`,
+   * or `http://` only for 127.0.0.1, localhost and [::1].
+   */
   readonly url: string;
   /** Region to sign for. @default from the URL, else AWS_REGION */
   readonly region?: string;
@@ -70,7 +78,11 @@ interface Held {
 const DEFAULT_MIN_VALIDITY = 300;
 const MAX_RETRIES = 4;
 
-/** Gets tokens from the token-vending API. One instance per process; it is safe to share. */
+/**
+ * Gets tokens from the token-vending API. One instance per process; it is safe to share.
+ * @throws {InvalidApiUrlError} from the constructor, for a URL that is neither `https://` nor
+ *   `http://` on a loopback host.
+ */
 export class TokenVendingClient {
   readonly #base: URL;
   readonly #region: string;
@@ -80,10 +92,12 @@ export class TokenVendingClient {
   readonly #now: () => number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #held = new Map<string, Held>();
-  readonly #inFlight = new Map<string, Promise<Held>>();
+  readonly #inFlight = new SingleFlight<string, Held>();
 
   constructor(options: TokenVendingClientOptions) {
-    this.#base = new URL(options.url.endsWith("/") ? options.url : `${options.url}/`);
+    const url = parseApiUrl(options.url);
+    if (!url.pathname.endsWith("/")) url.pathname = `${url.pathname}/`;
+    this.#base = url;
     this.#region = regionFor(this.#base, options.region);
     this.#credentials = options.credentials ?? defaultProvider();
     this.#maxRetryTimeMs = options.maxRetryTimeMs ?? 30_000;
@@ -121,14 +135,9 @@ export class TokenVendingClient {
     };
   }
 
+  // Concurrent callers of one profile share one request.
   #fetchOnce(profile: string, minValidity: number): Promise<Held> {
-    const running = this.#inFlight.get(profile);
-    if (running) return running;
-    const flight = this.#fetchWithRetries(profile, minValidity).finally(() =>
-      this.#inFlight.delete(profile),
-    );
-    this.#inFlight.set(profile, flight);
-    return flight;
+    return this.#inFlight.run(profile, () => this.#fetchWithRetries(profile, minValidity));
   }
 
   async #fetchWithRetries(profile: string, minValidity: number): Promise<Held> {
@@ -155,14 +164,10 @@ export class TokenVendingClient {
   async #fetchToken(profile: string, minValidity: number): Promise<Held> {
     const url = new URL(`tokens/${encodeURIComponent(profile)}`, this.#base);
     url.searchParams.set("min_validity", String(minValidity));
+    const headers = await this.#signedHeaders(url);
     let response: Response;
     let text: string;
     try {
-      const headers = await signRequest("GET", url, {
-        region: this.#region,
-        credentials: this.#credentials,
-        signingDate: new Date(this.#now()),
-      });
       response = await this.#fetch(url, { headers, redirect: "error" });
       text = await response.text();
     } catch (error) {
@@ -187,6 +192,33 @@ export class TokenVendingClient {
       );
     }
     throw failure;
+  }
+
+  /**
+   * The SigV4 headers for a GET of `url`. The local server (a loopback URL) ignores signatures, so
+   * without credentials the request goes unsigned there; anywhere else a request that cannot be
+   * signed is refused by API Gateway, so it is not sent, and the error says why.
+   */
+  async #signedHeaders(url: URL): Promise<Record<string, string>> {
+    let credentials: AwsCredentialIdentity;
+    try {
+      credentials =
+        typeof this.#credentials === "function" ? await this.#credentials() : this.#credentials;
+    } catch (error) {
+      if (isLoopback(url)) return {};
+      throw new TokenVendingError(
+        0,
+        "credentials_error",
+        "no AWS credentials found to sign the request (looked for AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared config and credentials files, SSO, web identity, and container or instance metadata)",
+        undefined,
+        error,
+      );
+    }
+    return signRequest("GET", url, {
+      region: this.#region,
+      credentials,
+      signingDate: new Date(this.#now()),
+    });
   }
 }
 

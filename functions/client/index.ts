@@ -5,6 +5,7 @@
  *   const tokens = new TokenVendingClient({ url: process.env.CYBERARK_TOKEN_URL! });
  *   const { access_token } = await tokens.getToken("reports-app");
  */
+export { InvalidApiUrlError } from "./api-url.js";
 export {
   type GetTokenOptions,
   type TokenResponse,

@@ -5,6 +5,7 @@
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+import { isLoopback } from "./api-url.js";
 
 /** What {@link signRequest} needs besides the request. */
 export interface SigningOptions {
@@ -53,7 +54,6 @@ export async function signRequest(
 }
 
 const EXECUTE_API_HOST = /\.execute-api\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$/;
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /**
  * The region to sign for: the option, else the API's host name, else `AWS_REGION` or
@@ -69,7 +69,7 @@ export function regionFor(
   const region =
     option ?? EXECUTE_API_HOST.exec(url.hostname)?.[1] ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
   if (region) return region;
-  if (LOOPBACK.has(url.hostname)) return "us-east-1";
+  if (isLoopback(url)) return "us-east-1";
   throw new Error(
     `cannot tell the AWS region of ${url.origin}: pass the region option or set AWS_REGION`,
   );

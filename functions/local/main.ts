@@ -9,6 +9,8 @@ const USAGE = `Usage: npm start -- [options]
 
 Runs the token-vending handler on http://127.0.0.1:8787. Without --profiles: an embedded
 DynamoDB-compatible store, a CyberArk Identity simulator and a demo profile, nothing to set up.
+It answers only requests whose Host is 127.0.0.1:PORT, localhost:PORT or [::1]:PORT and that
+carry no Origin header (403 otherwise), so no web page can get a token from it.
 
 Options:
   --port N            listen port (also PORT; default 8787)

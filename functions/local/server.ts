@@ -1,12 +1,21 @@
 /**
  * The local server's HTTP side: each request becomes the API Gateway REST proxy event the deployed
- * function receives, and goes to the very same handler. No vending rule lives here.
+ * function receives, and goes to the very same handler. No vending rule lives here; what this
+ * server answers itself is what API Gateway would answer (an unknown path) and what only a server
+ * on a developer's machine needs (refusing requests a web page could make).
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
 import { readBody } from "./http-body.js";
+import { decodePathParameter, localContext, toRestEvent } from "./rest-event.js";
 
 /** The deployed handler's shape. */
 export type RestHandler = (
@@ -14,154 +23,150 @@ export type RestHandler = (
   context: Context,
 ) => Promise<APIGatewayProxyResult>;
 
+/** The log methods the server uses. Powertools' Logger fits. */
+export interface LocalServerLogger {
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
 /** Options of {@link createLocalServer}. */
 export interface LocalServerOptions {
   readonly handler: RestHandler;
   /** The caller ARN when a request has no `x-caller-arn` header. */
   readonly defaultCaller: string;
+  /** Receives refused requests and failures, never a header value or a body. */
+  readonly logger: LocalServerLogger;
 }
 
+/** One HTTP request as the server received it, body read. */
+export interface LocalRequest {
+  readonly method: string;
+  /** The request target as sent, e.g. `/tokens/demo?min_validity=60`. */
+  readonly target: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  /** The port the request arrived on: the only one its `Host` may name. */
+  readonly localPort: number;
+  /** @default "127.0.0.1" */
+  readonly remoteAddress?: string;
+  /** @default "1.1" */
+  readonly httpVersion?: string;
+}
+
+/** Answers one request; what {@link createLocalServer} runs, callable without a socket. */
+export type LocalRequestHandling = (request: LocalRequest) => Promise<APIGatewayProxyResult>;
+
 const TOKENS_PATH = /^\/tokens\/([^/]*)$/;
-/** Only the local server reads this header; the deployed function takes API Gateway's identity. */
-export const CALLER_HEADER = "x-caller-arn";
+const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
+// Errors must not be stored by a browser or a proxy either.
+const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" } as const;
 
 /** An HTTP server that feeds `/tokens/{profile}` requests to the handler. */
 export function createLocalServer(options: LocalServerOptions): Server {
-  return createServer((request, response) => {
-    serve(options, request, response).catch(() => {
-      if (!response.headersSent) response.writeHead(500, { "Content-Type": "application/json" });
-      response.end('{"error":"server_error","error_description":"The local server failed."}');
-    });
+  const handle = createRequestHandling(options);
+  // Without requireHostHeader Node would answer a Host-less request itself, outside the contract.
+  return createServer({ requireHostHeader: false }, (request, response) => {
+    fromIncoming(request)
+      .then(handle)
+      .then(
+        (result) => send(response, result),
+        () => send(response, unexpectedFailure(options.logger)),
+      );
   });
 }
 
-async function serve(
-  options: LocalServerOptions,
-  request: IncomingMessage,
-  response: ServerResponse,
-): Promise<void> {
-  const body = await readBody(request);
-  const url = new URL(request.url ?? "/", "http://localhost");
-  const match = TOKENS_PATH.exec(url.pathname);
-  if (!match) {
-    // API Gateway answers unknown paths before any function runs; so does this server.
-    return send(response, {
-      statusCode: 404,
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({
-        error: "invalid_request",
-        error_description: "Only /tokens/{profile} exists.",
-      }),
-    });
-  }
-  const event = toRestEvent(
-    request,
-    url,
-    decodePathParameter(match[1] ?? ""),
-    body,
-    options.defaultCaller,
-  );
-  send(response, await options.handler(event, localContext(event.requestContext.requestId)));
+/**
+ * The server's request handling. A request not addressed to this server's loopback address and
+ * port, or sent by a web page, is refused before anything else; then unknown paths get `404`;
+ * everything else goes to the handler.
+ */
+export function createRequestHandling(options: LocalServerOptions): LocalRequestHandling {
+  return async (request) => {
+    const refusal = refusalReason(request);
+    if (refusal) {
+      const requestId = randomUUID();
+      // The reason only: Host and Origin are chosen by whoever sent the request.
+      options.logger.warn("request refused", { requestId, reason: refusal });
+      return errorAnswer(
+        403,
+        "access_denied",
+        "The local server answers only requests addressed to its own loopback address and port, and none from a web page.",
+        requestId,
+      );
+    }
+    const url = targetUrl(request.target);
+    const match = url && TOKENS_PATH.exec(url.pathname);
+    if (!url || !match) {
+      // API Gateway answers unknown paths before any function runs; so does this server.
+      return errorAnswer(404, "invalid_request", "Only /tokens/{profile} exists.", randomUUID());
+    }
+    const event = toRestEvent(
+      request,
+      url,
+      decodePathParameter(match[1] ?? ""),
+      options.defaultCaller,
+    );
+    try {
+      return await options.handler(event, localContext(event.requestContext.requestId));
+    } catch {
+      return unexpectedFailure(options.logger);
+    }
+  };
 }
 
-/** The REST proxy event API Gateway would send for this request. */
-export function toRestEvent(
-  request: IncomingMessage,
-  url: URL,
-  profile: string,
-  body: string,
-  defaultCaller: string,
-): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined) continue;
-    const values = Array.isArray(value) ? value : [value];
-    multiValueHeaders[name] = values;
-    headers[name] = values.at(-1) ?? "";
-  }
-  const multiQuery: Record<string, string[]> = {};
-  for (const [name, value] of url.searchParams) {
-    multiQuery[name] = [...(multiQuery[name] ?? []), value];
-  }
-  const hasQuery = Object.keys(multiQuery).length > 0;
-  const callerArn = headers[CALLER_HEADER] || defaultCaller;
+/**
+ * Why a request must not be served, if it must not. A web page can make a browser send requests
+ * to 127.0.0.1, and with DNS rebinding even read the answers, but it cannot make the browser send
+ * a loopback `Host` for a name it controls, nor leave out `Origin` on a cross-origin request.
+ */
+function refusalReason(request: LocalRequest): string | undefined {
+  if (request.headers.origin !== undefined) return "origin_header_present";
+  const host = request.headers.host;
+  if (host === undefined) return "host_missing";
+  const allowed = LOOPBACK_HOSTS.map((name) => `${name}:${request.localPort}`);
+  // A browser leaves out the default port.
+  if (request.localPort === 80) allowed.push(...LOOPBACK_HOSTS);
+  return allowed.includes(host.toLowerCase()) ? undefined : "host_not_loopback";
+}
+
+// Only origin-form targets ("/path?query") name a path of this server; anything else
+// ("*", "http://elsewhere/...", "//elsewhere/...") does not.
+function targetUrl(target: string): URL | undefined {
+  if (!target.startsWith("/") || target.startsWith("//")) return undefined;
+  return URL.parse(`http://local${target}`) ?? undefined;
+}
+
+async function fromIncoming(request: IncomingMessage): Promise<LocalRequest> {
+  return {
+    method: request.method ?? "GET",
+    target: request.url ?? "/",
+    headers: request.headers,
+    body: await readBody(request),
+    localPort: request.socket.localPort ?? 0,
+    ...(request.socket.remoteAddress ? { remoteAddress: request.socket.remoteAddress } : {}),
+    httpVersion: request.httpVersion,
+  };
+}
+
+/** The contract's error JSON. */
+function errorAnswer(
+  statusCode: number,
+  error: string,
+  description: string,
+  requestId: string,
+): APIGatewayProxyResult {
+  return {
+    statusCode,
+    headers: { "Content-Type": "application/json", ...NO_STORE },
+    body: JSON.stringify({ error, error_description: description, request_id: requestId }),
+  };
+}
+
+// The handler turns every error into the contract's JSON; this is the net under that net.
+function unexpectedFailure(logger: LocalServerLogger): APIGatewayProxyResult {
   const requestId = randomUUID();
-  const method = request.method ?? "GET";
-
-  return {
-    resource: "/tokens/{profile}",
-    path: url.pathname,
-    httpMethod: method,
-    headers,
-    multiValueHeaders,
-    pathParameters: { profile },
-    queryStringParameters: hasQuery
-      ? Object.fromEntries(
-          Object.entries(multiQuery).map(([name, values]) => [name, values.at(-1) ?? ""]),
-        )
-      : null,
-    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
-    stageVariables: null,
-    body: body === "" ? null : body,
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: "000000000000",
-      apiId: "local",
-      authorizer: undefined,
-      protocol: `HTTP/${request.httpVersion}`,
-      httpMethod: method,
-      path: url.pathname,
-      stage: "local",
-      requestId,
-      requestTimeEpoch: Date.now(),
-      resourceId: "local",
-      resourcePath: "/tokens/{profile}",
-      identity: {
-        accessKey: null,
-        accountId: /^arn:[^:]+:[^:]+::(\d{12}):/.exec(callerArn)?.[1] ?? null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: request.socket.remoteAddress ?? "127.0.0.1",
-        user: null,
-        userAgent: headers["user-agent"] ?? null,
-        userArn: callerArn,
-      },
-    },
-  };
-}
-
-function decodePathParameter(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment; // malformed escapes reach the handler, which answers 400
-  }
-}
-
-function localContext(requestId: string): Context {
-  const deadline = Date.now() + 20_000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: "cyberark-token-vending-local",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:local:000000000000:function:cyberark-token-vending-local",
-    memoryLimitInMB: "256",
-    awsRequestId: requestId,
-    logGroupName: "local",
-    logStreamName: "local",
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
+  logger.error("the local server failed", { requestId });
+  return errorAnswer(500, "server_error", "The local server failed.", requestId);
 }
 
 function send(response: ServerResponse, result: APIGatewayProxyResult): void {

@@ -25,6 +25,7 @@ import { createHandler } from "../vend/app.js";
 import { createAwsVendor, systemClock } from "../vend/aws-vendor.js";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.js";
 import { IdentitySimulator } from "./identity-simulator.js";
+import { LOCAL_API } from "./rest-event.js";
 import { createLocalServer, listen } from "./server.js";
 import { ensureTokenTable } from "./token-table-setup.js";
 
@@ -57,7 +58,6 @@ export const DEMO_ADMIN = "arn:aws:sts::000000000000:assumed-role/demo-admin/loc
 /** The embedded demo's profile name. */
 export const DEMO_PROFILE = "demo";
 const DEFAULT_TABLE = "cyberark-token-vending-local";
-const LOCAL_API = { apiId: "local", stage: "local" } as const;
 const DEMO_SECRET_ID = "demo/cyberark";
 const DEMO_CREDENTIALS = {
   client_id: "demo-service-user@example.com",
@@ -80,6 +80,7 @@ export async function startLocalServer(
     // The local server's events carry this API and stage (see `toRestEvent`).
     handler: createHandler({ vendor: backend.vendor, clock: systemClock, logger, api: LOCAL_API }),
     defaultCaller: caller,
+    logger,
   });
   let port: number;
   try {
@@ -205,12 +206,12 @@ function readyMessage(url: string, caller: string, backend: Backend): string {
     `  caller: ${caller} (per request: header x-caller-arn)`,
     "",
     "Fetch a token:",
-    `  curl -s ${tokenUrl}`,
+    `  curl -s --fail-with-body ${tokenUrl}`,
     `  npm run --silent cyberark-token -- get ${backend.exampleProfile} --url ${url}`,
     ...(backend.exampleProfile === DEMO_PROFILE
       ? [
           "Drop the cached token (as the demo admin):",
-          `  curl -s -X DELETE -H 'x-caller-arn: ${DEMO_ADMIN}' ${tokenUrl}`,
+          `  curl -s --fail-with-body -X DELETE -H 'x-caller-arn: ${DEMO_ADMIN}' ${tokenUrl}`,
         ]
       : []),
     "",

@@ -3,12 +3,25 @@ import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliIo, runCli } from "../../functions/client/cli.js";
-import { TokenVendingClient, TokenVendingError } from "../../functions/client/client.js";
+import {
+  type TokenResponse,
+  TokenVendingClient,
+  type TokenVendingClientOptions,
+  TokenVendingError,
+} from "../../functions/client/client.js";
 import { signRequest } from "../../functions/client/signing.js";
 import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
+import { withoutAwsCredentials } from "../support/no-aws-credentials.js";
 
 const run = promisify(execFile);
 const STRANGER = "arn:aws:sts::999988887777:assumed-role/stranger/s";
+// The fields other than access_token, for formats that print only the token.
+const tokenShape = {
+  token_type: "Bearer",
+  expires_in: 0,
+  expires_at: "",
+  profile: "demo",
+} as const;
 
 let allowed: RunningLocalServer;
 let denied: RunningLocalServer;
@@ -23,7 +36,12 @@ afterAll(async () => {
   await Promise.all([allowed.close(), denied.close()]);
 });
 
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+/** What the command wrote to stderr, warnings of the runtime aside. */
+function errorLines(stderr: string): string[] {
+  return stderr.split("\n").filter((line) => line.startsWith("cyberark-token: "));
+}
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}, newClient?: CliIo["newClient"]) {
   let stdout = "";
   let stderr = "";
   const io: CliIo = {
@@ -34,6 +52,7 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
       stderr += text;
     },
     env: { ...process.env, GITHUB_ACTIONS: undefined, CYBERARK_TOKEN_URL: undefined, ...env },
+    ...(newClient ? { newClient } : {}),
   };
   const code = await runCli(args, io);
   return { code, stdout, stderr };
@@ -93,11 +112,32 @@ describe("cyberark-token get", () => {
     expect(result.stdout).toMatch(/^CYBERARK_TOKEN=ey[\w.-]+\n$/);
   });
 
-  it("masks the token first on GitHub Actions", async () => {
-    const result = await cli(["get", "demo", "--url", allowed.url], { GITHUB_ACTIONS: "true" });
-    const [mask, token, end] = result.stdout.split("\n");
-    expect(mask).toBe(`::add-mask::${token}`);
-    expect(end).toBe("");
+  describe.each([
+    ["off GitHub Actions", undefined],
+    ["on GitHub Actions", "true"],
+  ])("%s", (_, githubActions) => {
+    it.each([
+      ["token", (token: TokenResponse) => token.access_token],
+      ["json", (token: TokenResponse) => JSON.stringify(token)],
+      ["env", (token: TokenResponse) => `CYBERARK_TOKEN=${token.access_token}`],
+    ] as const)(
+      "--format %s: stdout is exactly the output line, the mask line goes to stderr first",
+      async (format, expected) => {
+        const result = await cli(["get", "demo", "--url", allowed.url, "--format", format], {
+          GITHUB_ACTIONS: githubActions,
+        });
+
+        const tokenText = (/ey[\w-]+\.[\w-]+\.[\w-]+/.exec(result.stdout) ?? [""])[0];
+        const token: TokenResponse =
+          format === "json"
+            ? JSON.parse(result.stdout)
+            : { ...tokenShape, access_token: tokenText };
+        expect(result.code).toBe(0);
+        expect(tokenText).not.toBe("");
+        expect(result.stdout).toBe(`${expected(token)}\n`);
+        expect(result.stderr).toBe(githubActions ? `::add-mask::${tokenText}\n` : "");
+      },
+    );
   });
 
   it("exits 1 with one stderr line naming the error code when denied", async () => {
@@ -126,6 +166,77 @@ describe("cyberark-token get", () => {
     const result = await cli(args);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("Usage: cyberark-token get <profile>");
+  });
+
+  it.each([
+    "http://example.com",
+    "http://abc123.execute-api.eu-west-1.amazonaws.com/v1/",
+    "http://10.0.0.7:8787",
+  ])(
+    "exits 2 for --url %s (plain http to a host that is not loopback), making no request",
+    async (url) => {
+      const clients: TokenVendingClientOptions[] = [];
+      const result = await cli(["get", "demo", "--url", url], {}, (options) => {
+        clients.push(options);
+        return { getToken: async () => Promise.reject(new Error("no request may be made")) };
+      });
+
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toMatch(/^cyberark-token: .*https:\/\//);
+      expect(clients).toEqual([]);
+    },
+  );
+
+  it("exits 2 for a plain-http CYBERARK_TOKEN_URL to a host that is not loopback", async () => {
+    const result = await cli(["get", "demo"], { CYBERARK_TOKEN_URL: "http://example.com" });
+    expect(result.code).toBe(2);
+  });
+
+  it.each(["http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787"])(
+    "accepts the loopback URL %s",
+    async (url) => {
+      const clients: TokenVendingClientOptions[] = [];
+      const result = await cli(["get", "demo", "--url", url], {}, (options) => {
+        clients.push(options);
+        return { getToken: async () => ({ ...tokenShape, access_token: "eyA.eyB.C" }) };
+      });
+
+      expect(result).toEqual({ code: 0, stdout: "eyA.eyB.C\n", stderr: "" });
+      expect(clients).toEqual([{ url }]);
+    },
+  );
+
+  it("gets a token over http://localhost from the local server", async () => {
+    const result = await cli([
+      "get",
+      "demo",
+      "--url",
+      allowed.url.replace("127.0.0.1", "localhost"),
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^ey[\w.-]+\n$/);
+  });
+
+  it("exits 1 with credentials_error, not network_error, for a remote URL on a machine without AWS credentials", async () => {
+    const failed = await run(
+      "node_modules/.bin/tsx",
+      [
+        "functions/client/bin.ts",
+        "get",
+        "demo",
+        "--url",
+        "https://abc123defg.execute-api.eu-west-1.amazonaws.com/v1/",
+      ],
+      { env: withoutAwsCredentials() },
+    ).catch((error: { code: number; stdout: string; stderr: string }) => error);
+
+    expect(failed).toMatchObject({ code: 1, stdout: "" });
+    expect(errorLines((failed as { stderr: string }).stderr)).toEqual([
+      expect.stringMatching(
+        /^cyberark-token: credentials_error: no AWS credentials found .*AWS_ACCESS_KEY_ID/,
+      ),
+    ]);
   });
 
   it("explains itself with --help", async () => {

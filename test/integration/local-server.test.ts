@@ -14,6 +14,7 @@ import {
   startLocalServer,
 } from "../../functions/local/start.js";
 import { createKey, createSecret, dynamodb, uniqueName } from "../support/aws.js";
+import { withoutAwsCredentials } from "../support/no-aws-credentials.js";
 
 const run = promisify(execFile);
 
@@ -38,7 +39,7 @@ describe("local server, embedded mode (in-process)", () => {
 
   it("prints where it listens and a ready command that fetches a token", () => {
     expect(server.readyMessage).toContain(`listening on ${server.url}`);
-    expect(server.readyMessage).toContain(`curl -s ${server.url}/tokens/demo`);
+    expect(server.readyMessage).toContain(`curl -s --fail-with-body ${server.url}/tokens/demo`);
   });
 
   it("vends a JWT-shaped token for the demo profile over real HTTP, then serves it from cache", async () => {
@@ -147,12 +148,12 @@ describe("local server, --profiles mode against moto (in-process)", () => {
  * `npm start` (or, with `direct`, the program it runs) in a child process of its own process
  * group, as a terminal runs it; `ready` resolves once the ready message is printed.
  */
-function npmStart(args: string[], env: Record<string, string> = {}, direct = false) {
+function npmStart(args: string[], env: NodeJS.ProcessEnv = process.env, direct = false) {
   const [command, commandArgs] = direct
     ? ["node_modules/.bin/tsx", ["functions/local/main.ts", ...args]]
     : ["npm", ["start", "--silent", "--", ...args]];
   const child = spawn(command, commandArgs, {
-    env: { ...process.env, ...env },
+    env,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -189,22 +190,39 @@ describe("npm start (child process)", () => {
     running?.kill("SIGKILL");
   });
 
-  it("starts, prints the ready command, vends a token over HTTP, and stops on Ctrl-C", async () => {
-    const start = npmStart(["--port", "0"]);
+  it("starts on a machine without AWS credentials, every ready command it prints succeeds as printed, and it stops on Ctrl-C", async () => {
+    const env = withoutAwsCredentials();
+    const start = npmStart(["--port", "0"], env);
     running = start.child;
     await start.ready;
-    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(start.output().stdout)?.[1];
-    expect(start.output().stdout).toContain(`curl -s ${url}/tokens/demo`);
+    const printed = start.output().stdout;
+    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(printed)?.[1];
+    const commands = [...printed.matchAll(/^ {2}((?:curl|npm) .*)$/gm)].map((m) => m[1] ?? "");
 
-    const response = await getJson(`${url}/tokens/demo`);
-    const cliCommand =
-      /^ {2}(npm run --silent cyberark-token .*)$/m.exec(start.output().stdout)?.[1] ?? "";
-    const cli = await run("sh", ["-c", cliCommand]);
+    const results = [];
+    for (const command of commands) {
+      results.push(
+        await run("sh", ["-c", command], { env }).catch(
+          (error: { code: number; stdout: string; stderr: string }) => error,
+        ),
+      );
+    }
+    const afterDelete = await getJson(`${url}/tokens/demo`);
     start.signal("SIGINT");
     await start.exited;
 
-    expect(response.status).toBe(200);
-    expect(cli.stdout).toMatch(/^ey[\w.-]+\n$/); // the printed CLI command fetches a token too
+    expect(commands).toEqual([
+      `curl -s --fail-with-body ${url}/tokens/demo`,
+      `npm run --silent cyberark-token -- get demo --url ${url}`,
+      `curl -s --fail-with-body -X DELETE -H 'x-caller-arn: ${DEMO_ADMIN}' ${url}/tokens/demo`,
+    ]);
+    const [curl, cli, deleted] = results as { stdout: string; stderr: string }[];
+    expect(JSON.parse(curl?.stdout ?? "")).toMatchObject({ token_type: "Bearer", profile: "demo" });
+    expect(cli?.stdout).toBe(`${JSON.parse(curl?.stdout ?? "").access_token}\n`);
+    expect(deleted?.stdout).toBe("");
+    expect(results.map((result) => ("code" in result ? result.code : 0))).toEqual([0, 0, 0]);
+    // The DELETE dropped the cached token, so the next GET gets a new one.
+    expect(afterDelete.json.access_token).not.toBe(JSON.parse(curl?.stdout ?? "").access_token);
     expect(start.output().stdout).toContain("SIGINT: stopping");
     await expect(fetch(`${url}/tokens/demo`)).rejects.toThrow();
   }, 60_000);
@@ -212,7 +230,7 @@ describe("npm start (child process)", () => {
   it.each<NodeJS.Signals>(["SIGINT", "SIGTERM"])(
     "shuts down cleanly with exit code 0 on %s",
     async (signal) => {
-      const start = npmStart(["--port", "0"], {}, true);
+      const start = npmStart(["--port", "0"], process.env, true);
       running = start.child;
       await start.ready;
 
@@ -258,6 +276,7 @@ describe("npm start (child process)", () => {
 
   it("ends with one clear line when AWS is unreachable", async () => {
     const start = npmStart(["--profiles", "examples/profiles.json", "--port", "0"], {
+      ...process.env,
       AWS_ENDPOINT_URL: "http://127.0.0.1:9",
       AWS_MAX_ATTEMPTS: "1",
     });

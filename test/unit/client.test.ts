@@ -1,5 +1,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { TokenVendingClient, TokenVendingError } from "../../functions/client/client.js";
+import { InvalidApiUrlError } from "../../functions/client/api-url.js";
+import {
+  TokenVendingClient,
+  type TokenVendingClientOptions,
+  TokenVendingError,
+} from "../../functions/client/client.js";
 import { regionFor } from "../../functions/client/signing.js";
 
 const API = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/v1/";
@@ -27,10 +32,10 @@ const json =
       headers: { "content-type": "application/json", ...headers },
     });
 
-function newClient(url = API) {
+function newClient(url = API, signWith: TokenVendingClientOptions["credentials"] = credentials) {
   return new TokenVendingClient({
     url,
-    credentials,
+    credentials: signWith,
     now: () => now,
     sleep: async (ms) => {
       sleeps.push(ms);
@@ -155,6 +160,72 @@ describe("TokenVendingClient", () => {
       status: 0,
       error: "network_error",
     });
+  });
+});
+
+describe("TokenVendingClient URL rule", () => {
+  it.each([
+    "http://example.com",
+    "http://abc123.execute-api.eu-west-1.amazonaws.com/v1/",
+    "http://10.0.0.7:8787",
+    "http://127.0.0.2:8787",
+    "http://localhost.example.com:8787",
+    "ftp://127.0.0.1:8787",
+    "not a url",
+  ])("throws InvalidApiUrlError for %s before any request", (url) => {
+    expect(() => newClient(url)).toThrow(InvalidApiUrlError);
+    expect(requests).toEqual([]);
+  });
+
+  it.each([
+    "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/",
+    "http://127.0.0.1:8787",
+    "http://localhost:8787",
+    "http://[::1]:8787",
+  ])("accepts %s", (url) => {
+    expect(() => newClient(url)).not.toThrow();
+  });
+});
+
+describe("TokenVendingClient without AWS credentials", () => {
+  const noCredentials = async () => {
+    const error = new Error("Could not load credentials from any providers");
+    error.name = "CredentialsProviderError";
+    throw error;
+  };
+
+  it.each(["http://127.0.0.1:8787", "http://localhost:8787", "http://[::1]:8787"])(
+    "sends the request unsigned to the loopback URL %s",
+    async (url) => {
+      answers.push(json(200, tokenBody("t1")));
+
+      const token = await newClient(url, noCredentials).getToken("ci");
+
+      expect(token.access_token).toBe("t1");
+      expect(requests[0]?.headers).not.toHaveProperty("authorization");
+    },
+  );
+
+  it("fails against a remote URL with credentials_error naming the missing credentials, sending nothing", async () => {
+    const error = await newClient(API, noCredentials)
+      .getToken("ci")
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(TokenVendingError);
+    expect(error).toMatchObject({
+      status: 0,
+      error: "credentials_error",
+      description: expect.stringMatching(/AWS credentials/),
+    });
+    expect(requests).toEqual([]);
+  });
+
+  it("still signs for a loopback URL when credentials resolve", async () => {
+    answers.push(json(200, tokenBody("t1")));
+
+    await newClient("http://127.0.0.1:8787").getToken("ci");
+
+    expect(requests[0]?.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 /);
   });
 });
 

@@ -1,0 +1,143 @@
+/**
+ * Every README recipe that prints a token, run as written in bash (the substitutions are listed
+ * in test/support/readme-recipes.ts), with the env file parsed as the runner parses it: the token
+ * shows nowhere but where the recipe puts it, and the env file holds exactly CYBERARK_TOKEN.
+ * The GitHub Action recipe runs in github-action.test.ts, beside the installed action.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
+import { parseFileCommands } from "../support/github-runner.js";
+import { npxShim, readmeRecipe, startRecipeServer } from "../support/readme-recipes.js";
+
+const run = promisify(execFile);
+
+let recipes: Awaited<ReturnType<typeof startRecipeServer>>;
+let shim: string;
+beforeAll(async () => {
+  recipes = await startRecipeServer(inject("simulatorTls"));
+  shim = npxShim();
+});
+afterAll(async () => {
+  await recipes.close();
+});
+
+/** The token the server vends to the recipes' caller right now (from its cache). */
+async function currentToken(): Promise<string> {
+  const response = await fetch(`${recipes.server.url}/tokens/ci-deployer`);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+/** Runs `script` as a CI shell step does, in `directory` with an empty env file. */
+async function runStep(
+  script: string,
+  env: NodeJS.ProcessEnv,
+  directory = mkdtempSync(join(tmpdir(), "ctv-recipe-")),
+) {
+  const envFile = join(directory, "github-env");
+  writeFileSync(envFile, "");
+  const result = await run("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], {
+    cwd: directory,
+    env: {
+      ...process.env,
+      PATH: `${shim}:${process.env.PATH}`,
+      GITHUB_ENV: envFile,
+      CYBERARK_TOKEN_URL: recipes.server.url,
+      ...env,
+    },
+  });
+  return { ...result, directory, envFile: readFileSync(envFile, "utf8") };
+}
+
+/** The lines of a step's output that carry the token. */
+function linesWith(text: string, token: string): string[] {
+  return text.split("\n").filter((line) => line.includes(token));
+}
+
+describe("README recipes", () => {
+  it("From GitHub Actions, without the action: the env file gets exactly CYBERARK_TOKEN, masked first", async () => {
+    const recipe = readmeRecipe("github-cli");
+    const script = /^\s*run: (.+)$/m.exec(recipe)?.[1] ?? "";
+    expect(recipe).toMatch(/CYBERARK_TOKEN_URL: https:\/\//);
+
+    const step = await runStep(script, { GITHUB_ACTIONS: "true" });
+
+    const token = await currentToken();
+    expect(parseFileCommands(step.envFile)).toEqual(new Map([["CYBERARK_TOKEN", token]]));
+    expect(step.stdout).toBe("");
+    expect(linesWith(step.stderr, token)).toEqual([`::add-mask::${token}`]);
+  });
+
+  it("From GitLab CI: CYBERARK_TOKEN holds exactly the token, and no output shows it", async () => {
+    const recipe = readmeRecipe("gitlab");
+    const script = recipe.slice(recipe.indexOf("  script:\n"));
+    const lines = [...script.matchAll(/^ {4}- (.+)$/gm)].map((m) => m[1] ?? "");
+    const variables = Object.fromEntries(
+      [...recipe.matchAll(/^ {4}(AWS_[A-Z_]+): (.+)$/gm)].map((m) => [m[1], m[2]]),
+    );
+    const directory = mkdtempSync(join(tmpdir(), "ctv-gitlab-"));
+    // The job's own ./deploy.sh, standing in: keeps what it was given.
+    writeFileSync(
+      join(directory, "deploy.sh"),
+      `#!/usr/bin/env bash\nprintf '%s' "$CYBERARK_TOKEN" > deployed-with\n`,
+      { mode: 0o755 },
+    );
+
+    const step = await runStep(
+      lines.join("\n"),
+      {
+        ...variables,
+        GITHUB_ACTIONS: undefined,
+        AWS_ID_TOKEN: "id-token-from-gitlab",
+        AWS_WEB_IDENTITY_TOKEN_FILE: join(directory, "web-identity-token"),
+      },
+      directory,
+    );
+
+    const token = await currentToken();
+    expect(lines).toHaveLength(3);
+    expect(readFileSync(join(directory, "deployed-with"), "utf8")).toBe(token);
+    expect(linesWith(step.stdout + step.stderr, token)).toEqual([]);
+  });
+
+  it("The CLI on GitHub Actions: $(...) captures exactly the token, >> $GITHUB_ENV gets exactly CYBERARK_TOKEN", async () => {
+    const recipe = readmeRecipe("cli");
+    const directory = mkdtempSync(join(tmpdir(), "ctv-cli-"));
+
+    // After the recipe: the test's look at what $(...) captured.
+    const step = await runStep(`${recipe}printf '%s' "$TOKEN" > "${directory}/captured"\n`, {
+      GITHUB_ACTIONS: "true",
+    });
+
+    const token = await currentToken();
+    expect(readFileSync(join(directory, "captured"), "utf8")).toBe(token);
+    expect(parseFileCommands(step.envFile)).toEqual(new Map([["CYBERARK_TOKEN", token]]));
+    expect(step.stdout).toBe("");
+    expect(linesWith(step.stderr, token)).toEqual([`::add-mask::${token}`, `::add-mask::${token}`]);
+  });
+});
+
+describe("README Quick start", () => {
+  let embedded: RunningLocalServer;
+  beforeAll(async () => {
+    embedded = await startLocalServer({ port: 0 });
+  });
+  afterAll(async () => {
+    await embedded.close();
+  });
+
+  it("shows the commands npm start prints (the npm start test runs those as printed)", () => {
+    const readme = readFileSync("README.md", "utf8");
+    const printed = embedded.readyMessage
+      .split("\n")
+      .filter((line) => /^ {2}(curl|npm) /.test(line))
+      .map((line) => line.replaceAll(embedded.url, "http://127.0.0.1:8787"));
+
+    expect(printed).toHaveLength(3);
+    for (const line of printed) expect(readme).toContain(`\n${line}\n`);
+  });
+});
