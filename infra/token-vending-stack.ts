@@ -18,6 +18,8 @@ import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as lambda from "aws-cdk-lib/aws-lambda";
@@ -26,6 +28,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import { TOKEN_TABLE_SCHEMA } from "../functions/adapters/token-table.js";
+import { FUNCTION_ENV } from "../functions/core/function-environment.js";
 import type { ProfilesConfig } from "../functions/core/profiles.js";
 import { loadProfilesFile } from "../functions/core/profiles-file.js";
 import { FUNCTION_BUNDLE } from "./function-bundle.js";
@@ -91,6 +94,7 @@ export const METRIC_NAMESPACE = "CyberArkTokenVending";
 // after about 13 s (3 attempts of 3 s plus backoff): 20 s holds both plus Secrets Manager and
 // DynamoDB, and still answers well inside API Gateway's 29 s.
 const FUNCTION_TIMEOUT = Duration.seconds(20);
+const STAGE_NAME = "v1";
 /** The Lambda entry point, bundled into the function package. */
 export const HANDLER_ENTRY = fileURLToPath(
   new URL("../functions/vend/handler.ts", import.meta.url),
@@ -174,14 +178,7 @@ export class TokenVendingStack extends Stack {
       },
     });
 
-    this.table.grant(
-      this.function,
-      "dynamodb:GetItem",
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
-      "dynamodb:ConditionCheckItem",
-    );
+    this.table.grant(this.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem");
     tableKey.grantEncryptDecrypt(this.function);
     const secretArns = secretIdsOf(config).flatMap((secretId) => this.#secretArns(secretId));
     iam.Grant.addToPrincipal({
@@ -191,7 +188,15 @@ export class TokenVendingStack extends Stack {
     });
 
     this.api = this.#api(props, logRetention);
-    this.#alarms(props, logGroup);
+    // The function refuses events from anywhere but this API's stage. A literal stage name, not a
+    // reference to the Stage: the Stage depends on the function through the Method.
+    this.function.addEnvironment(FUNCTION_ENV.apiId, this.api.restApiId);
+    this.function.addEnvironment(FUNCTION_ENV.apiStage, STAGE_NAME);
+    const topic = props.alarmTopicArn
+      ? sns.Topic.fromTopicArn(this, "AlarmTopic", props.alarmTopicArn)
+      : undefined;
+    this.#alarms(logGroup, topic);
+    this.#keyChangeRule(tokenKey, topic);
 
     new CfnOutput(this, "ApiUrl", {
       value: this.api.url,
@@ -274,7 +279,7 @@ export class TokenVendingStack extends Stack {
       policy: apiResourcePolicy(props.apiAccess, endpoint),
       cloudWatchRole: true,
       deployOptions: {
-        stageName: "v1",
+        stageName: STAGE_NAME,
         accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
         accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
         loggingLevel: apigateway.MethodLoggingLevel.ERROR,
@@ -297,7 +302,30 @@ export class TokenVendingStack extends Stack {
     return api;
   }
 
-  #alarms(props: TokenVendingStackProps, functionLogs: logs.ILogGroup): void {
+  // Changes to the token key are reported from CloudTrail's management events: PutKeyPolicy stays
+  // with the account, so a changed policy (or a grant, a disabled or doomed key) must be seen.
+  // Keys may be named by ID, ARN or alias in the request; CloudTrail's resources give the ARN.
+  #keyChangeRule(key: kms.IKey, topic: sns.ITopic | undefined): events.Rule {
+    return new events.Rule(this, "TokenKeyChangeRule", {
+      description:
+        "Changes to the cyberark-token-vending token key (policy, grants, disable, deletion)",
+      eventPattern: {
+        source: ["aws.kms"],
+        detailType: ["AWS API Call via CloudTrail"],
+        detail: {
+          eventSource: ["kms.amazonaws.com"],
+          eventName: ["PutKeyPolicy", "CreateGrant", "DisableKey", "ScheduleKeyDeletion"],
+          $or: [
+            { requestParameters: { keyId: [key.keyId, key.keyArn] } },
+            { resources: { ARN: [key.keyArn] } },
+          ],
+        },
+      },
+      targets: topic ? [new targets.SnsTopic(topic)] : [],
+    });
+  }
+
+  #alarms(functionLogs: logs.ILogGroup, topic: sns.ITopic | undefined): void {
     const upstreamFailures = new logs.MetricFilter(this, "UpstreamFailuresFilter", {
       logGroup: functionLogs,
       filterPattern: logs.FilterPattern.literal(
@@ -335,9 +363,6 @@ export class TokenVendingStack extends Stack {
         "The API answered 5xx: configuration errors, CyberArk failures or function errors",
       ],
     ];
-    const topic = props.alarmTopicArn
-      ? sns.Topic.fromTopicArn(this, "AlarmTopic", props.alarmTopicArn)
-      : undefined;
     for (const [id, metric, threshold, description] of alarms) {
       const alarm = new cloudwatch.Alarm(this, id, {
         metric,
@@ -435,21 +460,32 @@ function secretIdsOf(config: ProfilesConfig): string[] {
   return [...new Set([...config.profiles.values()].map((profile) => profile.secretId))];
 }
 
+// Administration of the token key, listed one by one: no wildcard, so no cryptographic action and
+// no kms:CreateGrant (whose holder can grant itself Decrypt) can slip in. PutKeyPolicy stays:
+// KMS refuses a policy that would leave the key unmanageable, and the key-change rule reports it.
 const KEY_ADMIN_ACTIONS = [
-  "kms:Create*",
-  "kms:Describe*",
-  "kms:Enable*",
-  "kms:List*",
-  "kms:Put*",
-  "kms:Update*",
-  "kms:Revoke*",
-  "kms:Disable*",
-  "kms:Get*",
-  "kms:Delete*",
+  "kms:CancelKeyDeletion",
+  "kms:CreateAlias",
+  "kms:DeleteAlias",
+  "kms:DescribeKey",
+  "kms:DisableKey",
+  "kms:DisableKeyRotation",
+  "kms:EnableKey",
+  "kms:EnableKeyRotation",
+  "kms:GetKeyPolicy",
+  "kms:GetKeyRotationStatus",
+  "kms:ListGrants",
+  "kms:ListKeyPolicies",
+  "kms:ListKeyRotations",
+  "kms:ListResourceTags",
+  "kms:PutKeyPolicy",
+  "kms:RevokeGrant",
+  "kms:RotateKeyOnDemand",
+  "kms:ScheduleKeyDeletion",
   "kms:TagResource",
   "kms:UntagResource",
-  "kms:ScheduleKeyDeletion",
-  "kms:CancelKeyDeletion",
+  "kms:UpdateAlias",
+  "kms:UpdateKeyDescription",
 ];
 
 function shellQuote(value: string): string {

@@ -86,6 +86,8 @@ describe("vending function", () => {
           KMS_KEY_ID: arnOf("TokenKey"),
           PROFILES_FILE: "/var/task/profiles.json",
           POWERTOOLS_SERVICE_NAME: "cyberark-token-vending",
+          API_ID: { Ref: Match.stringLikeRegexp("^Api") },
+          API_STAGE: "v1",
         },
       },
     });
@@ -109,13 +111,7 @@ describe("vending function", () => {
           },
           {
             Effect: "Allow",
-            Action: [
-              "dynamodb:GetItem",
-              "dynamodb:PutItem",
-              "dynamodb:UpdateItem",
-              "dynamodb:DeleteItem",
-              "dynamodb:ConditionCheckItem",
-            ],
+            Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
             Resource: [arnOf("TokenTable")],
           },
           {
