@@ -6,6 +6,8 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { KmsDataKeys } from "../adapters/kms-data-keys.js";
+import { FUNCTION_ENV } from "../core/function-environment.js";
+import { withGrantedCallers } from "../core/granted-callers.js";
 import { loadProfilesFile } from "../core/profiles-file.js";
 import { createHandler } from "./app.js";
 import { createAwsVendor, systemClock } from "./aws-vendor.js";
@@ -18,7 +20,11 @@ function requiredEnv(name: string): string {
 
 const logger = new Logger({ serviceName: "cyberark-token-vending" });
 const vendor = createAwsVendor({
-  config: loadProfilesFile(requiredEnv("PROFILES_FILE")),
+  // The file's callers plus those granted in CDK code, resolved at deploy time.
+  config: withGrantedCallers(
+    loadProfilesFile(requiredEnv("PROFILES_FILE")),
+    process.env[FUNCTION_ENV.grantedCallers],
+  ),
   tableName: requiredEnv("TABLE_NAME"),
   dataKeys: new KmsDataKeys(new KMSClient({}), requiredEnv("KMS_KEY_ID")),
   logger,
