@@ -7,7 +7,11 @@ import { join } from "node:path";
 import { App, Validations } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
+import { CyberArkTokenVending } from "../../infra/token-vending.js";
 import { TokenVendingStack, type TokenVendingStackProps } from "../../infra/token-vending-stack.js";
+
+/** The example profiles file, read once. */
+export const EXAMPLE_PROFILES = CyberArkTokenVending.profilesFromFile("examples/profiles.json");
 
 /** A synthesized stack: its template, the app's output dir and the validation report. */
 export interface SynthesizedStack {
@@ -42,7 +46,7 @@ export function synthesizeStack(
   const outdir = mkdtempSync(join(tmpdir(), "ctv-cdk-"));
   const app = new App({ outdir, context: { "aws:cdk:bundling-stacks": [] } });
   const stack = new TokenVendingStack(app, "CyberArkTokenVending", {
-    profilesFile: "examples/profiles.json",
+    profiles: EXAMPLE_PROFILES,
     ...props,
   });
   extend(stack);
