@@ -95,19 +95,19 @@ export function serviceMetric(
 
 /**
  * A dashboard line per series of the metric (per profile, and per value of its extra dimension),
- * found by CloudWatch SEARCH, so profiles and error codes need no listing here.
+ * found by CloudWatch SEARCH, so profiles and error codes need no listing here. `label` may use
+ * dynamic labels such as `\${PROP('Dim.Profile')}`.
  */
 export function searchEach(
   name: MetricName,
   statistic: string,
-  filter: Readonly<Record<string, string>> = {},
-  label?: string,
+  label: string,
 ): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
-    expression: `SEARCH('${searchTerm(name, filter)}', '${statistic}', ${METRIC_PERIOD.toSeconds()})`,
+    expression: `SEARCH('${searchTerm(name, {})}', '${statistic}', ${METRIC_PERIOD.toSeconds()})`,
     usingMetrics: {},
     period: METRIC_PERIOD,
-    ...(label === undefined ? {} : { label }),
+    label,
   });
 }
 

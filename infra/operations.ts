@@ -90,6 +90,12 @@ export function createAlarms(scope: Construct, watched: WatchedResources): Token
   };
 }
 
+// Dynamic labels (`${PROP('Dim.Profile')}`): each line of a SEARCH is named by its dimensions.
+const dynamicLabel = (dimension: string) => `\${PROP('Dim.${dimension}')}`;
+const PROFILE = dynamicLabel("Profile");
+const ERROR = dynamicLabel("Error");
+const TRIGGER = dynamicLabel("Trigger");
+
 /** Creates the dashboard: callers and caches, CyberArk, the function, the API. */
 export function createDashboard(
   scope: Construct,
@@ -117,19 +123,23 @@ export function createDashboard(
         searchSum(METRICS.vended, { [METRIC_DIMENSIONS.cacheLevel]: level }, level),
       ),
     ),
-    graph("Denied requests, by profile", [searchEach(METRICS.denied, "Sum")]),
-    graph("Requests to CyberArk, by profile", [searchEach(METRICS.upstreamRequests, "Sum")]),
+    graph("Denied requests, by profile", [searchEach(METRICS.denied, "Sum", PROFILE)]),
+    graph("Requests to CyberArk, by profile", [
+      searchEach(METRICS.upstreamRequests, "Sum", PROFILE),
+    ]),
   );
   dashboard.addWidgets(
     graph("CyberArk latency p50 / p99 (ms), by profile", [
-      searchEach(METRICS.upstreamLatency, "p50"),
-      searchEach(METRICS.upstreamLatency, "p99"),
+      searchEach(METRICS.upstreamLatency, "p50", `p50 ${PROFILE}`),
+      searchEach(METRICS.upstreamLatency, "p99", `p99 ${PROFILE}`),
     ]),
-    graph("CyberArk errors, by code and profile", [searchEach(METRICS.upstreamErrors, "Sum")]),
+    graph("CyberArk errors, by code and profile", [
+      searchEach(METRICS.upstreamErrors, "Sum", `${ERROR} ${PROFILE}`),
+    ]),
     graph(
       "Lease waits and renewals",
-      [searchEach(METRICS.leaseWaits, "Sum")],
-      [searchEach(METRICS.renewals, "Sum")],
+      [searchEach(METRICS.leaseWaits, "Sum", `lease waits ${PROFILE}`)],
+      [searchEach(METRICS.renewals, "Sum", `renewals (${TRIGGER}) ${PROFILE}`)],
     ),
   );
   dashboard.addWidgets(
