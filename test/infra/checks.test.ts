@@ -2,14 +2,25 @@ import { execFile } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { describe, expect, it } from "vitest";
-import type { TokenVendingStackProps } from "../../infra/token-vending-stack.js";
+import type { TokenVendingStack, TokenVendingStackProps } from "../../infra/token-vending-stack.js";
 import { synthesizeStack } from "../support/stack.js";
 
 const run = promisify(execFile);
 
-const variants: [string, Partial<TokenVendingStackProps>][] = [
+type Extend = (stack: TokenVendingStack) => void;
+
+// Roles granted through the construct, as an app would grant its own functions.
+const withGrants: Extend = (stack) => {
+  const role = (id: string) =>
+    new iam.Role(stack, id, { assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com") });
+  stack.vending.grantGetToken(role("ReportsRole"), "reports-app");
+  stack.vending.grantInvalidate(role("OpsRole"));
+};
+
+const variants: [string, Partial<TokenVendingStackProps>, Extend?][] = [
   ["defaults", {}],
   [
     "tracing, organization and alarm topic",
@@ -23,11 +34,12 @@ const variants: [string, Partial<TokenVendingStackProps>][] = [
     "private endpoint",
     { endpoint: { type: "PRIVATE", vpcEndpointIds: ["vpce-0123456789abcdef0"] } },
   ],
+  ["roles granted in code", {}, withGrants],
 ];
 
 describe("cdk-nag AwsSolutionsChecks", () => {
-  it.each(variants)("finds nothing unacknowledged (%s)", (_, props) => {
-    const report = synthesizeStack(props).validationReport();
+  it.each(variants)("finds nothing unacknowledged (%s)", (_, props, extend) => {
+    const report = synthesizeStack(props, extend).validationReport();
     const nag = report.pluginReports.find((plugin) => plugin.pluginName === "AwsSolutions");
 
     expect(nag?.conclusion).toBe("success");
@@ -47,8 +59,8 @@ describe("cdk-nag AwsSolutionsChecks", () => {
 describe("cfn-lint", () => {
   it.each(variants)(
     "reports no error or warning on the template (%s; W3005 ignored)",
-    async (_, props) => {
-      const { outdir } = synthesizeStack(props);
+    async (_, props, extend) => {
+      const { outdir } = synthesizeStack(props, extend);
       const templates = readdirSync(outdir).filter((file) => file.endsWith(".template.json"));
       expect(templates).toHaveLength(1);
 
