@@ -30,8 +30,7 @@ import { listen } from "../functions/local/server.js";
 import { startLocalServer } from "../functions/local/start.js";
 import { ensureTokenTable } from "../functions/local/token-table-setup.js";
 import { systemClock } from "../functions/vend/aws-vendor.js";
-import { FUNCTION_BUNDLE } from "../infra/function-bundle.js";
-import { HANDLER_ENTRY } from "../infra/token-vending-stack.js";
+import { FUNCTION_BUNDLE, HANDLER_ENTRY } from "../infra/function-bundle.js";
 
 const CALLER = parseCaller("arn:aws:sts::000000000000:assumed-role/bench/b");
 const CLIENT = { clientId: "bench@example.com", clientSecret: "bench-secret" };

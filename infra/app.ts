@@ -1,24 +1,26 @@
 /**
- * The CDK app: reads the settings from context, validates the profiles file, builds the stack
- * and runs cdk-nag's AWS Solutions checks on it.
+ * The CDK app: reads the settings from context and the profiles file, builds the stack and runs
+ * cdk-nag's AWS Solutions checks on it.
  *
  *   npx cdk deploy -c profiles=path/to/profiles.json [-c apiAccounts=111122223333,444455556666]
  */
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { ProfilesConfigError } from "../functions/core/profiles.js";
-import { type SettingsError, stackPropsFromContext } from "./settings.js";
+import { SettingsError, settingsFromContext } from "./settings.js";
+import { CyberArkTokenVending } from "./token-vending.js";
 import { TokenVendingStack } from "./token-vending-stack.js";
 
 const app = new App();
 try {
-  const props = stackPropsFromContext((key) => app.node.tryGetContext(key));
-  new TokenVendingStack(app, app.node.tryGetContext("stackName") ?? "CyberArkTokenVending", props);
+  const { profilesFile, ...settings } = settingsFromContext((key) => app.node.tryGetContext(key));
+  new TokenVendingStack(app, app.node.tryGetContext("stackName") ?? "CyberArkTokenVending", {
+    ...settings,
+    profiles: CyberArkTokenVending.profilesFromFile(profilesFile),
+  });
 } catch (error) {
-  if (!(error instanceof ProfilesConfigError || (error as SettingsError).name === "SettingsError"))
-    throw error;
-  const problems =
-    error instanceof ProfilesConfigError ? error.problems : [(error as Error).message];
+  if (!(error instanceof ProfilesConfigError || error instanceof SettingsError)) throw error;
+  const problems = error instanceof ProfilesConfigError ? error.problems : [error.message];
   for (const problem of problems) process.stderr.write(`error: ${problem}\n`);
   process.exit(1);
 }

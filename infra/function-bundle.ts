@@ -1,7 +1,9 @@
 /**
- * How the vending function is bundled: one definition for the stack (NodejsFunction) and the
- * benchmark, so the bundle measured is the bundle deployed.
+ * How the vending function is bundled: one definition for the construct, the package build
+ * (`npm run build` writes the prebuilt bundle) and the benchmark, so the bundle measured is the
+ * bundle deployed.
  */
+import { fileURLToPath } from "node:url";
 
 /** esbuild settings of the function bundle. */
 export const FUNCTION_BUNDLE = {
@@ -15,3 +17,21 @@ export const FUNCTION_BUNDLE = {
   // The Lambda runtime provides the AWS SDK v3; bundling it would multiply the package by eight.
   externalModules: ["@aws-sdk/*"],
 } as const;
+
+/** The Lambda entry point's source, present when running from a checkout of the repository. */
+export const HANDLER_ENTRY = fileURLToPath(
+  new URL("../functions/vend/handler.ts", import.meta.url),
+);
+
+/** The repository's root, for bundling from source. */
+export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/**
+ * The prebuilt bundle the published package ships (`dist/function/index.mjs`). This module is
+ * compiled to `dist/cdk/infra/`, so the bundle sits two levels up from it; from the repository's
+ * sources the path does not exist, and the construct bundles from source instead.
+ */
+export const PREBUILT_BUNDLE_DIR = fileURLToPath(new URL("../../function", import.meta.url));
+
+/** The bundle's file name; the Lambda handler is `index.handler`. */
+export const BUNDLE_FILE = "index.mjs";

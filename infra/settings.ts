@@ -3,7 +3,23 @@
  */
 import { resolve } from "node:path";
 import * as logs from "aws-cdk-lib/aws-logs";
-import type { TokenVendingStackProps } from "./token-vending-stack.js";
+import type { ApiAccess, ApiEndpoint } from "./token-vending.js";
+
+/** The app's settings, as read from context. */
+export interface Settings {
+  /** Absolute path of the profiles file. */
+  readonly profilesFile: string;
+  /** @default the deploying account only */
+  readonly apiAccess?: ApiAccess;
+  /** @default { type: "REGIONAL" } */
+  readonly endpoint?: ApiEndpoint;
+  /** @default no notifications */
+  readonly alarmTopicArn?: string;
+  /** @default false */
+  readonly tracing?: boolean;
+  /** @default logs.RetentionDays.ONE_YEAR */
+  readonly logRetention?: logs.RetentionDays;
+}
 
 /** A context value that cannot be used; the message names the key. */
 export class SettingsError extends Error {
@@ -20,7 +36,7 @@ const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
  * `vpcEndpointIds`, `alarmTopicArn`, `tracing` and `logRetentionDays`.
  * @throws {SettingsError} naming the first unusable key.
  */
-export function stackPropsFromContext(get: (key: string) => unknown): TokenVendingStackProps {
+export function settingsFromContext(get: (key: string) => unknown): Settings {
   const profiles = text(get, "profiles");
   if (!profiles) {
     throw new SettingsError(

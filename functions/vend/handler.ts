@@ -9,6 +9,8 @@ import { KMSClient } from "@aws-sdk/client-kms";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CyberArkIdentityClient } from "../adapters/cyberark-identity.js";
 import { KmsDataKeys } from "../adapters/kms-data-keys.js";
+import { FUNCTION_ENV } from "../core/function-environment.js";
+import { withGrantedCallers } from "../core/granted-callers.js";
 import { loadProfilesFile } from "../core/profiles-file.js";
 import { createHandler } from "./app.js";
 import { createAwsVendor, DEPLOYED_SDK_CONFIG, systemClock } from "./aws-vendor.js";
@@ -21,7 +23,11 @@ function requiredEnv(name: string): string {
 
 const logger = new Logger({ serviceName: "cyberark-token-vending" });
 const vendor = createAwsVendor({
-  config: loadProfilesFile(requiredEnv("PROFILES_FILE")),
+  // The file's callers plus those granted in CDK code, resolved at deploy time.
+  config: withGrantedCallers(
+    loadProfilesFile(requiredEnv("PROFILES_FILE")),
+    process.env[FUNCTION_ENV.grantedCallers],
+  ),
   tableName: requiredEnv("TABLE_NAME"),
   clients: {
     secretsManager: new SecretsManagerClient(DEPLOYED_SDK_CONFIG),

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -29,6 +29,8 @@ describe("npx cdk synth", () => {
       "index.mjs",
       "profiles.json",
     ]);
+    const bundled = readFileSync(join(outdir, functionAsset ?? "", "profiles.json"), "utf8");
+    expect(JSON.parse(bundled)).toEqual(JSON.parse(readFileSync("examples/profiles.json", "utf8")));
   }, 120_000);
 
   it("fails with one clear line per problem for an invalid profiles file", async () => {

@@ -10,8 +10,8 @@ const run = promisify(execFile);
 describe("cfn-lint", () => {
   it.each(STACK_VARIANTS)(
     "reports no error or warning on the template (%s; W3005 ignored)",
-    async (_, props) => {
-      const { outdir } = synthesizeStack(props);
+    async (_, props, extend) => {
+      const { outdir } = synthesizeStack(props, extend);
       const templates = readdirSync(outdir).filter((file) => file.endsWith(".template.json"));
       expect(templates).toHaveLength(1);
 

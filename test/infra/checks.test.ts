@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { STACK_VARIANTS, synthesizeStack } from "../support/stack.js";
 
 describe("cdk-nag AwsSolutionsChecks", () => {
-  it.each(STACK_VARIANTS)("finds nothing unacknowledged (%s)", (_, props) => {
-    const report = synthesizeStack(props).validationReport();
+  it.each(STACK_VARIANTS)("finds nothing unacknowledged (%s)", (_, props, extend) => {
+    const report = synthesizeStack(props, extend).validationReport();
     const nag = report.pluginReports.find((plugin) => plugin.pluginName === "AwsSolutions");
 
     expect(nag?.conclusion).toBe("success");

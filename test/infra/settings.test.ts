@@ -1,8 +1,8 @@
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { SettingsError, stackPropsFromContext } from "../../infra/settings.js";
+import { SettingsError, settingsFromContext } from "../../infra/settings.js";
 
-const from = (context: Record<string, unknown>) => stackPropsFromContext((key) => context[key]);
+const from = (context: Record<string, unknown>) => settingsFromContext((key) => context[key]);
 
 describe("stack settings from CDK context", () => {
   it("needs a profiles file and defaults everything else", () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { TOKEN_TABLE_SCHEMA } from "../../functions/adapters/token-table.js";
 import { ProfilesConfigError } from "../../functions/core/profiles.js";
 import { FUNCTION_TIMEOUT_SECONDS } from "../../functions/core/timing.js";
+import { CyberArkTokenVending } from "../../infra/token-vending.js";
 import { synthesizeStack } from "../support/stack.js";
 
 const { template } = synthesizeStack();
@@ -87,6 +88,8 @@ describe("vending function", () => {
           KMS_KEY_ID: arnOf("TokenKey"),
           PROFILES_FILE: "/var/task/profiles.json",
           POWERTOOLS_SERVICE_NAME: "cyberark-token-vending",
+          API_ID: { Ref: Match.stringLikeRegexp("^Api") },
+          API_STAGE: "v1",
         },
       },
     });
@@ -110,13 +113,7 @@ describe("vending function", () => {
           },
           {
             Effect: "Allow",
-            Action: [
-              "dynamodb:GetItem",
-              "dynamodb:PutItem",
-              "dynamodb:UpdateItem",
-              "dynamodb:DeleteItem",
-              "dynamodb:ConditionCheckItem",
-            ],
+            Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
             Resource: [arnOf("TokenTable")],
           },
           {
@@ -277,7 +274,7 @@ describe("REST API", () => {
 });
 
 describe("alarms", () => {
-  it("watch function errors, throttles, upstream failures and API 5xx", () => {
+  it("watch function errors, throttles, CyberArk errors (the UpstreamErrors metric) and API 5xx", () => {
     template.resourceCountIs("AWS::CloudWatch::Alarm", 4);
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       MetricName: "Errors",
@@ -292,12 +289,16 @@ describe("alarms", () => {
       Namespace: "AWS/ApiGateway",
     });
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      MetricName: "UpstreamFailures",
-      Namespace: "CyberArkTokenVending",
+      Threshold: 3,
+      Metrics: [
+        Match.objectLike({
+          Expression:
+            "SELECT SUM(UpstreamErrors) FROM SCHEMA(CyberArkTokenVending, Error, Profile)",
+          Period: 300,
+        }),
+      ],
     });
-    template.hasResourceProperties("AWS::Logs::MetricFilter", {
-      FilterPattern: '{ $.outcome = "upstream_unavailable" || $.outcome = "upstream_rejected" }',
-    });
+    template.resourceCountIs("AWS::Logs::MetricFilter", 0);
   });
 
   it("notify the SNS topic when one is given, on alarm and on recovery", () => {
@@ -317,8 +318,15 @@ describe("alarms", () => {
   });
 });
 
-describe("profiles file at synth", () => {
-  it("fails synth with one line per problem", () => {
-    expect(() => synthesizeStack({ profilesFile: "package.json" })).toThrow(ProfilesConfigError);
+describe("profiles at synth", () => {
+  it("fails synth for invalid profiles, with one line per problem", () => {
+    const invalid = { profiles: { Bad: { tenantUrl: "http://x", secretId: "s" } } };
+    expect(() => synthesizeStack({ profiles: invalid })).toThrow(ProfilesConfigError);
+  });
+
+  it("reads a profiles file only through the static helper, naming the file in each problem", () => {
+    expect(() => CyberArkTokenVending.profilesFromFile("package.json")).toThrow(
+      /package\.json: unknown top-level field "name"/,
+    );
   });
 });

@@ -6,8 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, Validations } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
+import * as iam from "aws-cdk-lib/aws-iam";
 import { AwsSolutionsChecks } from "cdk-nag";
+import { CyberArkTokenVending } from "../../infra/token-vending.js";
 import { TokenVendingStack, type TokenVendingStackProps } from "../../infra/token-vending-stack.js";
+
+/** The example profiles file, read once. */
+export const EXAMPLE_PROFILES = CyberArkTokenVending.profilesFromFile("examples/profiles.json");
 
 /** A synthesized stack: its template, the app's output dir and the validation report. */
 export interface SynthesizedStack {
@@ -42,7 +47,7 @@ export function synthesizeStack(
   const outdir = mkdtempSync(join(tmpdir(), "ctv-cdk-"));
   const app = new App({ outdir, context: { "aws:cdk:bundling-stacks": [] } });
   const stack = new TokenVendingStack(app, "CyberArkTokenVending", {
-    profilesFile: "examples/profiles.json",
+    profiles: EXAMPLE_PROFILES,
     ...props,
   });
   extend(stack);
@@ -57,8 +62,18 @@ export function synthesizeStack(
   };
 }
 
+type Extend = (stack: TokenVendingStack) => void;
+
+// Roles granted through the construct, as an app would grant its own functions.
+const withGrants: Extend = (stack) => {
+  const role = (id: string) =>
+    new iam.Role(stack, id, { assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com") });
+  stack.vending.grantGetToken(role("ReportsRole"), "reports-app");
+  stack.vending.grantInvalidate(role("OpsRole"));
+};
+
 /** Settings that change the template's shape: every check runs on each. */
-export const STACK_VARIANTS: [string, Partial<TokenVendingStackProps>][] = [
+export const STACK_VARIANTS: [string, Partial<TokenVendingStackProps>, Extend?][] = [
   ["defaults", {}],
   [
     "tracing, organization and alarm topic",
@@ -72,4 +87,5 @@ export const STACK_VARIANTS: [string, Partial<TokenVendingStackProps>][] = [
     "private endpoint",
     { endpoint: { type: "PRIVATE", vpcEndpointIds: ["vpce-0123456789abcdef0"] } },
   ],
+  ["roles granted in code", {}, withGrants],
 ];

@@ -1,0 +1,18 @@
+/**
+ * `cyberark-token-vending/cdk`: the construct for CDK apps (peer dependencies `aws-cdk-lib` and
+ * `constructs`).
+ */
+export { METRIC_NAMESPACE, METRICS, type MetricName } from "../functions/core/metrics.js";
+export { ProfilesConfigError } from "../functions/core/profiles.js";
+export { GRANTED_CALLERS_BUDGET } from "./granted-callers.js";
+export type { TokenVendingAlarms } from "./operations.js";
+export {
+  type ApiAccess,
+  type ApiEndpoint,
+  type ApiThrottling,
+  CyberArkTokenVending,
+  type CyberArkTokenVendingProps,
+  type ProfileDefinition,
+  type ProfilesDefinition,
+  STAGE_NAME,
+} from "./token-vending.js";

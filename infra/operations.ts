@@ -1,0 +1,242 @@
+/**
+ * What an operator watches: the alarms, the dashboard and the saved Logs Insights queries.
+ * Construct IDs here are part of the contract (renaming one replaces the resource).
+ */
+import { Duration, Names } from "aws-cdk-lib";
+import type * as apigateway from "aws-cdk-lib/aws-apigateway";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import type * as events from "aws-cdk-lib/aws-events";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type * as sns from "aws-cdk-lib/aws-sns";
+import type { Construct } from "constructs";
+import { METRIC_DIMENSIONS, METRICS } from "../functions/core/metrics.js";
+import { METRIC_PERIOD, searchEach, searchSum, serviceMetric } from "./metrics.js";
+
+/** The service's alarms, by what they watch. */
+export interface TokenVendingAlarms {
+  /** The function crashed or timed out. */
+  readonly functionErrors: cloudwatch.Alarm;
+  /** Lambda refused to run the function. */
+  readonly functionThrottles: cloudwatch.Alarm;
+  /** CyberArk refused, failed or timed out (`UpstreamErrors`, every profile and code). */
+  readonly upstreamErrors: cloudwatch.Alarm;
+  /** The API answered 5xx. */
+  readonly api5xx: cloudwatch.Alarm;
+}
+
+/** What the alarms and the dashboard watch. */
+export interface WatchedResources {
+  readonly handler: lambda.Function;
+  readonly api: apigateway.RestApi;
+  readonly keyChangeRule: events.Rule;
+  readonly alarmTopic?: sns.ITopic | undefined;
+}
+
+interface AlarmSpec {
+  readonly id: string;
+  readonly metric: cloudwatch.IMetric;
+  readonly threshold: number;
+  readonly description: string;
+}
+
+/** Creates the alarms; each notifies the topic, when there is one, on alarm and on recovery. */
+export function createAlarms(scope: Construct, watched: WatchedResources): TokenVendingAlarms {
+  const period = METRIC_PERIOD;
+  const alarm = ({ id, metric, threshold, description }: AlarmSpec) => {
+    const created = new cloudwatch.Alarm(scope, id, {
+      metric,
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `${description}. See README, Operations.`,
+    });
+    if (watched.alarmTopic) {
+      created.addAlarmAction(new SnsAction(watched.alarmTopic));
+      created.addOkAction(new SnsAction(watched.alarmTopic));
+    }
+    return created;
+  };
+  return {
+    functionErrors: alarm({
+      id: "FunctionErrorsAlarm",
+      metric: watched.handler.metricErrors({ period }),
+      threshold: 1,
+      description: "The vending function crashed or timed out (not a caller or CyberArk error)",
+    }),
+    functionThrottles: alarm({
+      id: "FunctionThrottlesAlarm",
+      metric: watched.handler.metricThrottles({ period }),
+      threshold: 1,
+      description: "Lambda throttled the vending function: account concurrency is exhausted",
+    }),
+    // The ID predates the UpstreamErrors metric; kept so a deployed alarm updates in place.
+    upstreamErrors: alarm({
+      id: "UpstreamFailuresAlarm",
+      metric: serviceMetric(METRICS.upstreamErrors, { label: "UpstreamErrors (all profiles)" }),
+      threshold: 3,
+      description:
+        "CyberArk Identity refused, failed or timed out on token requests (UpstreamErrors, every profile and code)",
+    }),
+    api5xx: alarm({
+      id: "Api5xxAlarm",
+      metric: watched.api.metricServerError({ period, statistic: "Sum" }),
+      threshold: 5,
+      description:
+        "The API answered 5xx: configuration errors, CyberArk failures or function errors",
+    }),
+  };
+}
+
+// Dynamic labels (`${PROP('Dim.Profile')}`): each line of a SEARCH is named by its dimensions.
+const dynamicLabel = (dimension: string) => `\${PROP('Dim.${dimension}')}`;
+const PROFILE = dynamicLabel("Profile");
+const ERROR = dynamicLabel("Error");
+const TRIGGER = dynamicLabel("Trigger");
+
+/** Creates the dashboard: callers and caches, CyberArk, the function, the API. */
+export function createDashboard(
+  scope: Construct,
+  watched: WatchedResources,
+  alarms: TokenVendingAlarms,
+): cloudwatch.Dashboard {
+  const { handler, api } = watched;
+  const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
+    new cloudwatch.GraphWidget({ title, left, right, width: 8, height: 6, period: METRIC_PERIOD });
+  const dashboard = new cloudwatch.Dashboard(scope, "Dashboard", {
+    defaultInterval: Duration.hours(12),
+  });
+  dashboard.addWidgets(
+    new cloudwatch.AlarmStatusWidget({
+      title: "Alarms",
+      alarms: Object.values(alarms),
+      width: 24,
+      height: 3,
+    }),
+  );
+  dashboard.addWidgets(
+    graph(
+      "Tokens vended by cache level",
+      ["memory", "table", "upstream"].map((level) =>
+        searchSum(METRICS.vended, { [METRIC_DIMENSIONS.cacheLevel]: level }, level),
+      ),
+    ),
+    graph("Denied requests, by profile", [searchEach(METRICS.denied, "Sum", PROFILE)]),
+    graph("Requests to CyberArk, by profile", [
+      searchEach(METRICS.upstreamRequests, "Sum", PROFILE),
+    ]),
+  );
+  dashboard.addWidgets(
+    graph("CyberArk latency p50 / p99 (ms), by profile", [
+      searchEach(METRICS.upstreamLatency, "p50", `p50 ${PROFILE}`),
+      searchEach(METRICS.upstreamLatency, "p99", `p99 ${PROFILE}`),
+    ]),
+    graph("CyberArk errors, by code and profile", [
+      searchEach(METRICS.upstreamErrors, "Sum", `${ERROR} ${PROFILE}`),
+    ]),
+    graph(
+      "Lease waits and renewals",
+      [searchEach(METRICS.leaseWaits, "Sum", `lease waits ${PROFILE}`)],
+      [searchEach(METRICS.renewals, "Sum", `renewals (${TRIGGER}) ${PROFILE}`)],
+    ),
+  );
+  dashboard.addWidgets(
+    graph(
+      "Function duration p50 / p99 (ms)",
+      [
+        handler.metricDuration({ statistic: "p50", period: METRIC_PERIOD }),
+        handler.metricDuration({ statistic: "p99", period: METRIC_PERIOD }),
+      ],
+      [],
+    ),
+    graph("Function errors and throttles", [
+      handler.metricErrors({ period: METRIC_PERIOD }),
+      handler.metricThrottles({ period: METRIC_PERIOD }),
+    ]),
+    graph("Function concurrency (max)", [
+      handler.metric("ConcurrentExecutions", { statistic: "Maximum", period: METRIC_PERIOD }),
+    ]),
+  );
+  dashboard.addWidgets(
+    graph("API 4xx and 5xx", [
+      api.metricClientError({ statistic: "Sum", period: METRIC_PERIOD }),
+      api.metricServerError({ statistic: "Sum", period: METRIC_PERIOD }),
+    ]),
+    graph("API latency p50 / p99 (ms)", [
+      api.metricLatency({ statistic: "p50", period: METRIC_PERIOD }),
+      api.metricLatency({ statistic: "p99", period: METRIC_PERIOD }),
+    ]),
+    graph("Token key changes (PutKeyPolicy, CreateGrant, DisableKey, ScheduleKeyDeletion)", [
+      new cloudwatch.Metric({
+        namespace: "AWS/Events",
+        metricName: "TriggeredRules",
+        dimensionsMap: { RuleName: watched.keyChangeRule.ruleName },
+        statistic: "Sum",
+        period: METRIC_PERIOD,
+      }),
+    ]),
+  );
+  return dashboard;
+}
+
+// The audit line every request writes: message "token request" with requestId, method, profile,
+// caller, status, outcome, cache and tokenSha256.
+const AUDIT_LINE = 'message = "token request"';
+
+/** Saves the Logs Insights queries an operator asks most, beside the function's log. */
+export function createSavedQueries(
+  scope: Construct,
+  functionLogs: logs.ILogGroup,
+): logs.QueryDefinition[] {
+  const folder = `${Names.uniqueId(scope)}`;
+  const query = (id: string, name: string, queryString: logs.QueryString) =>
+    new logs.QueryDefinition(scope, id, {
+      queryDefinitionName: `${folder}/${name}`,
+      queryString,
+      logGroups: [functionLogs],
+    });
+  return [
+    query(
+      "TokensVendedQuery",
+      "Who got which profile's token",
+      new logs.QueryString({
+        filterStatements: [AUDIT_LINE, 'method = "GET"', 'outcome = "ok"'],
+        statsStatements: [
+          "count(*) as requests, min(@timestamp) as first, max(@timestamp) as last by profile, caller",
+        ],
+        sort: "profile asc, requests desc",
+      }),
+    ),
+    query(
+      "DeniedCallersQuery",
+      "Which callers were denied",
+      new logs.QueryString({
+        filterStatements: [AUDIT_LINE, 'outcome = "access_denied"'],
+        statsStatements: ["count(*) as attempts, max(@timestamp) as last by caller, profile"],
+        sort: "attempts desc",
+      }),
+    ),
+    query(
+      "TokenRequestsQuery",
+      "Requests of one token, by SHA-256 prefix",
+      new logs.QueryString({
+        fields: [
+          "@timestamp",
+          "requestId",
+          "method",
+          "profile",
+          "caller",
+          "status",
+          "outcome",
+          "cache",
+          "tokenSha256",
+        ],
+        // Replace the placeholder with the prefix to look for (any leading part of tokenSha256).
+        filterStatements: [AUDIT_LINE, "tokenSha256 like /^PASTE-SHA256-PREFIX/"],
+        sort: "@timestamp asc",
+      }),
+    ),
+  ];
+}
