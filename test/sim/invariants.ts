@@ -155,7 +155,7 @@ export class Checker {
     if (busy && this.#healthy([instance, ...inFlight.map((r) => r.instance)])) {
       this.#violate(
         INVARIANTS.oneInFlight,
-        `i${instance} asked CyberArk for ${profile} while i${busy.instance}'s request sent at ${this.#trace.time(busy.sentAt)} was in flight`,
+        `i${instance} asked CyberArk for ${profile} while i${busy.instance}'s request sent at ${this.#trace.time(busy.sentAt)} was in flight${this.#thawNote(busy.instance, busy.sentAt)}${this.#thawNote(instance, now)}`,
       );
     }
     this.#checkSpacing(instance, profile, now);
@@ -411,6 +411,14 @@ export class Checker {
       const fault = this.#faultRunningTime.get(i);
       return fault === undefined || this.#runningTime(i) - fault > FAIL_OPEN_MS;
     });
+  }
+
+  // Says when an instance thawed shortly (within a lease) before it sent a request: a holder
+  // frozen past its lease's expiry is the usual story behind two requests at once.
+  #thawNote(instance: number, sentAt: number): string {
+    const thaw = this.#lastThaw.get(instance);
+    if (thaw === undefined || thaw > sentAt || sentAt - thaw > LEASE_MS) return "";
+    return ` (i${instance} thawed at ${this.#trace.time(thaw)})`;
   }
 
   #runningTime(instance: number): number {

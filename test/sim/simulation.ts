@@ -62,6 +62,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const end = START + (options.hours ?? 2) * 60 * MINUTE;
   const stats = { gets: 0, getFailures: 0, deletes: 0 };
 
+  // Some seeds run like the local server (never frozen), others like Lambda.
+  const freezeAfterResponse = random.chance(0.3) ? 0 : random.between(0.05, 0.3);
   const config = exampleConfig();
   for (const profile of PROFILES) {
     const p = config.profiles.get(profile);
@@ -91,7 +93,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const pickInstance = (): number => {
     const running = instances.map((_, i) => i).filter((i) => !scheduler.isFrozen(i));
     const i =
-      running.length > 0 && random.chance(0.9) ? random.pick(running) : random.int(0, count - 1);
+      running.length > 0 && random.chance(0.8) ? random.pick(running) : random.int(0, count - 1);
     if (scheduler.isFrozen(i)) thaw(i, "by a request");
     return i;
   };
@@ -145,6 +147,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       )
       .finally(() => {
         instance.foreground -= 1;
+        // Lambda freezes an instance as soon as its handler returns, background work and all.
+        if (instance.foreground === 0 && random.chance(freezeAfterResponse)) freeze(i);
       });
   };
 
@@ -173,10 +177,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       });
   };
 
-  const freeze = () => {
+  // Freezes an instance with no request in flight (the one given, or any), for a while.
+  const freeze = (only?: number) => {
     const idle = instances
       .map((instance, i) => ({ instance, i }))
-      .filter(({ instance, i }) => instance.foreground === 0 && !scheduler.isFrozen(i));
+      .filter(({ instance, i }) => instance.foreground === 0 && !scheduler.isFrozen(i))
+      .filter(({ i }) => only === undefined || i === only);
     if (idle.length === 0) return;
     const { i } = random.pick(idle);
     const ms = random.chance(0.5)
@@ -263,7 +269,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   stream(sometimes(20), upstreamFault);
   stream(sometimes(30), storeFault);
   stream(sometimes(60), secretFault);
-  stream(sometimes(5), freeze);
+  stream(sometimes(5), () => freeze());
   if (random.chance(0.6)) {
     scheduler.at(START + random.between(0, end - START), () => {
       const profile = random.pick(PROFILES);
