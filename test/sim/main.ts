@@ -1,0 +1,68 @@
+/**
+ * `npm run sim -- --seeds N [--from S] [--hours H]` runs N seeds and prints a summary, with a short
+ * trace for the first violation of each invariant; `npm run sim -- --seed S --trace` replays one
+ * seed and prints its whole trace. Exits 1 when any invariant broke.
+ */
+import { parseArgs } from "node:util";
+import type { Invariant } from "./invariants.js";
+import { formatViolation, runSimulation } from "./simulation.js";
+
+const { values } = parseArgs({
+  options: {
+    seeds: { type: "string", default: "100" },
+    from: { type: "string", default: "1" },
+    seed: { type: "string" },
+    hours: { type: "string", default: "2" },
+    trace: { type: "boolean", default: false },
+  },
+});
+
+const hours = Number(values.hours);
+const single = values.seed === undefined ? undefined : Number(values.seed);
+const from = single ?? Number(values.from);
+const seeds = single === undefined ? Number(values.seeds) : 1;
+if (![hours, from, seeds].every(Number.isFinite)) {
+  console.error("usage: npm run sim -- --seeds N [--from S] [--hours H] | --seed S [--trace]");
+  process.exit(2);
+}
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+const failing = new Map<Invariant, number[]>();
+const started = performance.now();
+let steps = 0;
+let requests = 0;
+for (let seed = from; seed < from + seeds; seed += 1) {
+  const result = await runSimulation({
+    seed,
+    hours,
+    ...(values.trace ? { echo: print } : {}),
+  });
+  steps += result.stats.steps;
+  requests += result.stats.upstreamRequests;
+  for (const violation of result.violations) {
+    const seedsOf = failing.get(violation.invariant) ?? [];
+    if (seedsOf.length === 0 || values.trace) {
+      print("");
+      for (const line of formatViolation(seed, violation)) print(line);
+    }
+    seedsOf.push(seed);
+    failing.set(violation.invariant, seedsOf);
+  }
+}
+const seconds = (performance.now() - started) / 1000;
+
+print("");
+print(
+  `${seeds} seed(s) from ${from}, ${hours} simulated hour(s) each: ${seconds.toFixed(1)} s, ${steps} steps, ${requests} CyberArk requests`,
+);
+if (failing.size === 0) {
+  print("every invariant held");
+} else {
+  for (const [invariant, seedsOf] of failing) {
+    const shown = seedsOf.slice(0, 12).join(", ");
+    print(
+      `FAILED ${invariant}: ${seedsOf.length} seed(s): ${shown}${seedsOf.length > 12 ? ", ..." : ""}`,
+    );
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,380 @@
+/**
+ * The simulated outside world the vendor instances share: one token table (the unit tests'
+ * {@link MemoryStore}, whose conditional writes the TokenStore contract suite keeps equal to the
+ * DynamoDB adapter's), a secret source whose secrets rotate, a CyberArk tenant that issues tokens
+ * and rejects a rotated secret after a grace period, and fault episodes for all three.
+ *
+ * Each instance gets its own ports over this world. Every port call is a scheduler call: its
+ * effect (the table's conditional write, CyberArk's answer) happens atomically when the scheduler
+ * completes it, and a fault is decided then, as a real service would decide it.
+ */
+import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
+import type {
+  IdentityProvider,
+  SecretSource,
+  SecretValue,
+  TokenRequest,
+  TokenStore,
+} from "../../functions/core/ports.js";
+import {
+  WORST_AWS_CALL_MS,
+  WORST_EXCHANGE_MS,
+  WORST_TABLE_CALL_MS,
+} from "../../functions/core/timing.js";
+import type { CachedToken, TokenGrant } from "../../functions/core/token.js";
+import { MemoryStore } from "../support/fakes.js";
+import type { Checker } from "./invariants.js";
+import type { Latency, Prng, Scheduler } from "./scheduler.js";
+import { fp, type Trace } from "./trace.js";
+
+/** How long CyberArk still accepts a replaced secret: the rotation's overlap. */
+export const ROTATION_GRACE_MS = 90_000;
+
+const TABLE_ITEM: Latency = { low: 3, high: 30, worst: WORST_TABLE_CALL_MS };
+const TABLE_LEASE: Latency = { low: 3, high: 20, worst: WORST_AWS_CALL_MS };
+const SECRET_READ: Latency = { low: 5, high: 40, worst: WORST_AWS_CALL_MS };
+const TOKEN_REQUEST: Latency = { low: 80, high: 600, worst: WORST_EXCHANGE_MS };
+
+/** What goes wrong at CyberArk during an upstream episode. */
+export type UpstreamFault = "timeout" | "unavailable" | "throttled" | "rejected";
+
+/** A period during which calls fail with probability `rate`. */
+export interface Episode {
+  readonly from: number;
+  readonly to: number;
+  readonly rate: number;
+}
+
+/** An upstream episode, for one profile or all. */
+export interface UpstreamEpisode extends Episode {
+  readonly fault: UpstreamFault;
+  readonly profile: string | undefined;
+}
+
+interface SimProfile {
+  readonly name: string;
+  readonly secretId: string;
+  readonly clientId: string;
+  readonly scope: string | undefined;
+  readonly versions: { readonly id: string; readonly secret: string; replacedAt?: number }[];
+  lifetimeSeconds: number;
+}
+
+/** The ports one instance uses. */
+export interface InstancePorts {
+  readonly secrets: SecretSource;
+  readonly store: TokenStore;
+  readonly identity: IdentityProvider;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+/** The shared world. */
+export class World {
+  readonly table = new MemoryStore();
+  readonly upstreamEpisodes: UpstreamEpisode[] = [];
+  readonly storeEpisodes: Episode[] = [];
+  readonly secretEpisodes: Episode[] = [];
+  upstreamRequests = 0;
+  readonly #profiles = new Map<string, SimProfile>();
+  readonly #scheduler: Scheduler;
+  readonly #random: Prng;
+  readonly #trace: Trace;
+  #checker: Checker | undefined;
+  #serial = 0;
+
+  constructor(scheduler: Scheduler, random: Prng, trace: Trace) {
+    this.#scheduler = scheduler;
+    this.#random = random;
+    this.#trace = trace;
+  }
+
+  /** Connects the checker the world reports to. */
+  observe(checker: Checker): void {
+    this.#checker = checker;
+  }
+
+  /** Adds a profile's tenant side: its secret and the lifetime CyberArk grants. */
+  addProfile(
+    name: string,
+    secretId: string,
+    scope: string | undefined,
+    lifetimeSeconds: number,
+  ): void {
+    this.#profiles.set(name, {
+      name,
+      secretId,
+      clientId: `svc-${name}@example.com`,
+      scope,
+      versions: [{ id: "v1", secret: `${name}-secret-1` }],
+      lifetimeSeconds,
+    });
+  }
+
+  /** The secret value to seed the profile's secret with. */
+  secretValue(profile: string): SecretValue {
+    const p = this.#profile(profile);
+    const current = p.versions.at(-1) ?? { id: "v0", secret: "" };
+    return {
+      secretString: JSON.stringify({ client_id: p.clientId, client_secret: current.secret }),
+      versionId: current.id,
+    };
+  }
+
+  /** The profile's current secret version. */
+  currentVersion(profile: string): string {
+    return this.#profile(profile).versions.at(-1)?.id ?? "v0";
+  }
+
+  /** The lifetime CyberArk grants the profile now. */
+  lifetimeOf(profile: string): number {
+    return this.#profile(profile).lifetimeSeconds;
+  }
+
+  /** Rotates the profile's secret: a new version, the old one accepted for the grace period. */
+  rotate(profile: string): void {
+    const p = this.#profile(profile);
+    const old = p.versions.at(-1);
+    const id = `v${p.versions.length + 1}`;
+    if (old) old.replacedAt = this.#scheduler.clock.now();
+    p.versions.push({ id, secret: `${profile}-secret-${p.versions.length + 1}` });
+    this.#trace.add(this.#now(), "world", `rotate ${profile} secret ${old?.id} -> ${id}`);
+    if (old) this.#checker?.rotated(profile, old.id);
+  }
+
+  /** The tenant grants `seconds` from now on. */
+  setLifetime(profile: string, seconds: number): void {
+    this.#profile(profile).lifetimeSeconds = seconds;
+    this.#trace.add(this.#now(), "world", `tenant grants ${profile} ${seconds}s tokens from now`);
+  }
+
+  /** One instance's ports. */
+  portsFor(instance: number): InstancePorts {
+    return {
+      secrets: { read: (secretId) => this.#readSecret(instance, secretId) },
+      store: this.#storeFor(instance),
+      identity: {
+        requestToken: (request) => this.#requestToken(instance, request),
+        // DELETE's revocation is not what the simulation explores: CyberArk accepts it at once.
+        revokeToken: async () => {},
+      },
+      sleep: (ms) => this.#scheduler.call(instance, ms, ms + 20, () => undefined),
+    };
+  }
+
+  /** A short description of a token for the trace: fingerprint, secret version, time left. */
+  describe(token: CachedToken | undefined): string {
+    if (!token) return "none";
+    const info = this.#checker?.tokens.get(token.accessToken);
+    const left = Math.floor((token.expiresAt - this.#now()) / 1000);
+    return `${fp(token.accessToken)} (${info?.version ?? "?"}, ${left}s left)`;
+  }
+
+  #readSecret(instance: number, secretId: string): Promise<SecretValue> {
+    const profile = [...this.#profiles.values()].find((p) => p.secretId === secretId);
+    return this.#scheduler.call(
+      instance,
+      this.#scheduler.sample(SECRET_READ),
+      SECRET_READ.worst,
+      () => {
+        if (!profile) throw new Error(`no simulated secret ${secretId}`);
+        if (this.#failing(this.secretEpisodes)) {
+          this.#checker?.secretFault();
+          this.#trace.add(this.#now(), `i${instance}`, `secret ${profile.name} -> FAILED`);
+          throw new UpstreamUnavailableError("Secrets Manager failed: ThrottlingException", 5);
+        }
+        const value = this.secretValue(profile.name);
+        this.#trace.add(
+          this.#now(),
+          `i${instance}`,
+          `secret ${profile.name} -> ${value.versionId}`,
+        );
+        return value;
+      },
+    );
+  }
+
+  #requestToken(instance: number, request: TokenRequest): Promise<TokenGrant> {
+    const profile = [...this.#profiles.values()].find((p) => p.clientId === request.clientId);
+    if (!profile) return Promise.reject(new Error("unknown simulated client"));
+    this.upstreamRequests += 1;
+    const version = profile.versions.find((v) => v.secret === request.clientSecret);
+    const who = `i${instance}`;
+    this.#trace.add(this.#now(), who, `cyberark ${profile.name} sent (secret ${version?.id})`);
+    const sent = this.#checker?.upstreamSent(instance, profile.name);
+    const sentAt = this.#now();
+    const fault = this.#upstreamFault(profile.name);
+    const delay =
+      fault === "timeout"
+        ? this.#random.between(0.6, 1) * WORST_EXCHANGE_MS
+        : this.#scheduler.sample(TOKEN_REQUEST);
+    return this.#scheduler.call(instance, delay, TOKEN_REQUEST.worst, () => {
+      if (sent) this.#checker?.upstreamDone(profile.name, sent);
+      const answer = (text: string) =>
+        this.#trace.add(this.#now(), who, `cyberark ${profile.name} -> ${text}`);
+      if (fault) {
+        const error = this.#faultError(fault);
+        answer(`${fault} (${error.name})`);
+        throw error;
+      }
+      const graceOver = (version?.replacedAt ?? Number.POSITIVE_INFINITY) + ROTATION_GRACE_MS;
+      if (!version || this.#now() >= graceOver) {
+        answer("401 invalid_client");
+        throw new UpstreamRejectedError(401, "invalid_client");
+      }
+      this.#serial += 1;
+      const accessToken = `sim.${profile.name}.${this.#serial}`;
+      const lifetimeSeconds = profile.lifetimeSeconds;
+      this.#checker?.issued(accessToken, {
+        profile: profile.name,
+        version: version.id,
+        lifetimeSeconds,
+        sentAt,
+        instance,
+        knownAt: undefined,
+        stored: false,
+      });
+      answer(`${fp(accessToken)} (${version.id}, ${lifetimeSeconds}s)`);
+      return {
+        accessToken,
+        expiresIn: lifetimeSeconds,
+        ...(profile.scope === undefined ? {} : { scope: profile.scope }),
+      };
+    });
+  }
+
+  #storeFor(instance: number): TokenStore {
+    const who = `i${instance}`;
+    const table = this.table;
+    const checker = () => this.#checker;
+    // Runs `apply` when the scheduler completes the call, unless the table fails it then. A
+    // failed write sometimes lands anyway (its answer was lost), as a timed-out request can.
+    const call = <T>(
+      op: string,
+      profile: string,
+      latency: Latency,
+      apply: () => Promise<T>,
+      describe: () => string,
+      isRead = false,
+    ): Promise<T> =>
+      this.#scheduler.call(instance, this.#scheduler.sample(latency), latency.worst, () => {
+        if (this.#failing(this.storeEpisodes)) {
+          const landed = !isRead && this.#random.chance(0.25);
+          if (landed) void apply();
+          checker()?.storeFault(instance);
+          if (isRead) checker()?.tableRead(instance, profile, false);
+          this.#trace.add(
+            this.#now(),
+            who,
+            `${op} ${profile} -> FAILED${landed ? " (but landed)" : ""}`,
+          );
+          const error = new Error("simulated table failure");
+          error.name = landed ? "TimeoutError" : "ProvisionedThroughputExceededException";
+          throw error;
+        }
+        const result = apply();
+        this.#trace.add(this.#now(), who, `${op} ${profile} -> ${describe()}`);
+        return result;
+      }) as Promise<T>;
+
+    return {
+      get: (profile) =>
+        call(
+          "table.get",
+          profile,
+          TABLE_ITEM,
+          () => {
+            checker()?.tableRead(instance, profile, table.items.get(profile));
+            return table.get(profile);
+          },
+          () => this.describe(table.items.get(profile)),
+          true,
+        ),
+      put: (profile, token) =>
+        call(
+          "table.put",
+          profile,
+          TABLE_ITEM,
+          () => {
+            const written = table.put(profile, token);
+            checker()?.tableWritten(profile, token, table.items.get(profile));
+            return written;
+          },
+          () => `${fp(token.accessToken)}: table holds ${this.describe(table.items.get(profile))}`,
+        ),
+      delete: (profile) => {
+        let removed: CachedToken | undefined;
+        return call(
+          "table.delete",
+          profile,
+          TABLE_LEASE,
+          () => {
+            removed = table.items.get(profile);
+            const deleted = table.delete(profile);
+            checker()?.tableDeleted(instance, profile, removed);
+            return deleted;
+          },
+          () => `removed ${this.describe(removed)}`,
+        );
+      },
+      acquireLease: (profile, owner, now, until) =>
+        call(
+          "lease.acquire",
+          profile,
+          TABLE_LEASE,
+          () => table.acquireLease(profile, owner, now, until),
+          () => {
+            const lease = table.leases.get(profile);
+            return lease?.owner === owner && lease.until === until
+              ? `taken until ${this.#trace.time(until)}`
+              : `refused (held until ${this.#trace.time(lease?.until ?? 0)})`;
+          },
+        ),
+      releaseLease: (profile, owner) =>
+        call(
+          "lease.release",
+          profile,
+          TABLE_LEASE,
+          () => table.releaseLease(profile, owner),
+          () => "done",
+        ),
+    };
+  }
+
+  #upstreamFault(profile: string): UpstreamFault | undefined {
+    const now = this.#now();
+    for (const e of this.upstreamEpisodes) {
+      if (e.from <= now && now < e.to && (e.profile === undefined || e.profile === profile)) {
+        if (this.#random.chance(e.rate)) return e.fault;
+      }
+    }
+    return undefined;
+  }
+
+  #faultError(fault: UpstreamFault): Error {
+    switch (fault) {
+      case "timeout":
+        return new UpstreamUnavailableError("CyberArk did not answer in time", 5);
+      case "unavailable":
+        return new UpstreamUnavailableError("CyberArk answered 503", 5);
+      case "throttled":
+        return new UpstreamUnavailableError("CyberArk answered 429", this.#random.int(1, 300));
+      case "rejected":
+        return new UpstreamRejectedError(400, "invalid_scope");
+    }
+  }
+
+  #failing(episodes: readonly Episode[]): boolean {
+    const now = this.#now();
+    return episodes.some((e) => e.from <= now && now < e.to && this.#random.chance(e.rate));
+  }
+
+  #profile(name: string): SimProfile {
+    const profile = this.#profiles.get(name);
+    if (!profile) throw new Error(`no simulated profile ${name}`);
+    return profile;
+  }
+
+  #now(): number {
+    return this.#scheduler.clock.now();
+  }
+}
