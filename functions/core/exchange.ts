@@ -1,12 +1,17 @@
 /**
  * The exchange with CyberArk for one profile: one token request, and on `invalid_client` (or a
  * 401) one more with the secret read afresh, since the credentials may have been rotated since
- * they were cached. A final rejection is remembered for {@link REJECTION_MEMORY_MS} for the
- * identity that got it, so a misconfigured profile does not hammer the tenant.
+ * they were cached.
+ *
+ * Two memories protect the tenant: a final rejection is remembered for {@link REJECTION_MEMORY_MS}
+ * for the identity that got it, so a misconfigured profile does not hammer the tenant; and a
+ * back-off the tenant asked for (`Retry-After` on a 429 or 503) is kept for the profile, during
+ * which nothing is sent and callers get a 503 carrying the time that remains.
  */
 import type { ClientCredentials, CredentialsCache } from "./credentials.js";
-import { UpstreamRejectedError } from "./errors.js";
-import type { Clock, IdentityProvider } from "./ports.js";
+import { UpstreamRejectedError, UpstreamUnavailableError } from "./errors.js";
+import { METRICS } from "./metrics.js";
+import type { Clock, IdentityProvider, Metrics } from "./ports.js";
 import type { Profile } from "./profiles.js";
 import { REJECTION_MEMORY_MS } from "./timing.js";
 import { type CachedToken, cacheKey, tokenEndpointPath, tokenFromGrant } from "./token.js";
@@ -16,6 +21,9 @@ export interface Exchanged {
   readonly token: CachedToken;
   readonly credentials: ClientCredentials;
 }
+
+/** Called before each token request; throws when the request must not be sent. */
+export type BeforeRequest = () => void;
 
 interface Rejection {
   readonly cacheKey: string;
@@ -28,45 +36,45 @@ export class TokenExchange {
   readonly #credentials: CredentialsCache;
   readonly #identity: IdentityProvider;
   readonly #clock: Clock;
+  readonly #metrics: Metrics;
   readonly #rejections = new Map<string, Rejection>();
+  readonly #backOffUntil = new Map<string, number>();
 
-  constructor(credentials: CredentialsCache, identity: IdentityProvider, clock: Clock) {
+  constructor(
+    credentials: CredentialsCache,
+    identity: IdentityProvider,
+    clock: Clock,
+    metrics: Metrics,
+  ) {
     this.#credentials = credentials;
     this.#identity = identity;
     this.#clock = clock;
+    this.#metrics = metrics;
   }
 
   /**
-   * A new token of the profile.
+   * A new token of the profile. `beforeRequest` runs before each request is sent (the refresh
+   * lease checks there that it still covers the request).
    * @throws {UpstreamRejectedError} when CyberArk refused it (remembered for a while).
-   * @throws {UpstreamUnavailableError} when CyberArk failed.
+   * @throws {UpstreamUnavailableError} when CyberArk failed, or asked for a back-off not yet over.
    */
-  async obtain(profile: Profile, credentials: ClientCredentials): Promise<Exchanged> {
-    const rejection = this.#rejections.get(profile.name);
-    if (
-      rejection &&
-      rejection.cacheKey === cacheKey(profile, credentials) &&
-      this.#clock.now() < rejection.until
-    ) {
-      throw rejection.error;
-    }
+  async obtain(
+    profile: Profile,
+    credentials: ClientCredentials,
+    beforeRequest: BeforeRequest = () => {},
+  ): Promise<Exchanged> {
+    this.#checkMemories(profile, credentials);
     let used = credentials;
     try {
       try {
-        return { token: await this.#request(profile, used), credentials: used };
+        return { token: await this.#request(profile, used, beforeRequest), credentials: used };
       } catch (error) {
         if (!(error instanceof UpstreamRejectedError && error.isInvalidClient)) throw error;
         used = await this.#credentials.get(profile.secretId, { fresh: true });
-        return { token: await this.#request(profile, used), credentials: used };
+        return { token: await this.#request(profile, used, beforeRequest), credentials: used };
       }
     } catch (error) {
-      if (error instanceof UpstreamRejectedError) {
-        this.#rejections.set(profile.name, {
-          cacheKey: cacheKey(profile, used),
-          until: this.#clock.now() + REJECTION_MEMORY_MS,
-          error,
-        });
-      }
+      this.#remember(profile, used, error);
       throw error;
     }
   }
@@ -76,17 +84,69 @@ export class TokenExchange {
     this.#rejections.delete(profile);
   }
 
-  async #request(profile: Profile, credentials: ClientCredentials): Promise<CachedToken> {
-    const issuedAt = this.#clock.now();
-    const grant = await this.#identity.requestToken({
-      tenantUrl: profile.tenantUrl,
-      path: tokenEndpointPath(profile),
-      clientAuth: profile.clientAuth,
-      clientId: credentials.clientId,
-      clientSecret: credentials.clientSecret,
-      ...(profile.scope === undefined ? {} : { scope: profile.scope }),
-    });
-    this.#rejections.delete(profile.name);
-    return tokenFromGrant(grant, cacheKey(profile, credentials), issuedAt);
+  #checkMemories(profile: Profile, credentials: ClientCredentials): void {
+    const now = this.#clock.now();
+    const backOffUntil = this.#backOffUntil.get(profile.name) ?? 0;
+    if (now < backOffUntil) {
+      const seconds = Math.ceil((backOffUntil - now) / 1000);
+      throw new UpstreamUnavailableError(
+        `CyberArk asked for a back-off of the profile; ${seconds} s remain`,
+        seconds,
+      );
+    }
+    const rejection = this.#rejections.get(profile.name);
+    if (rejection?.cacheKey === cacheKey(profile, credentials) && now < rejection.until) {
+      throw rejection.error;
+    }
   }
+
+  #remember(profile: Profile, used: ClientCredentials, error: unknown): void {
+    const now = this.#clock.now();
+    if (error instanceof UpstreamRejectedError) {
+      this.#rejections.set(profile.name, {
+        cacheKey: cacheKey(profile, used),
+        until: now + REJECTION_MEMORY_MS,
+        error,
+      });
+    }
+    if (error instanceof UpstreamUnavailableError && error.backOffSeconds !== undefined) {
+      this.#backOffUntil.set(profile.name, now + error.backOffSeconds * 1000);
+    }
+  }
+
+  async #request(
+    profile: Profile,
+    credentials: ClientCredentials,
+    beforeRequest: BeforeRequest,
+  ): Promise<CachedToken> {
+    beforeRequest();
+    const issuedAt = this.#clock.now();
+    this.#metrics.add(METRICS.upstreamRequests, profile.name, 1);
+    try {
+      const grant = await this.#identity.requestToken({
+        tenantUrl: profile.tenantUrl,
+        path: tokenEndpointPath(profile),
+        clientAuth: profile.clientAuth,
+        clientId: credentials.clientId,
+        clientSecret: credentials.clientSecret,
+        ...(profile.scope === undefined ? {} : { scope: profile.scope }),
+      });
+      this.#rejections.delete(profile.name);
+      return tokenFromGrant(grant, cacheKey(profile, credentials), issuedAt);
+    } catch (error) {
+      this.#metrics.add(METRICS.upstreamErrors, profile.name, 1, upstreamErrorKind(error));
+      throw error;
+    } finally {
+      this.#metrics.add(METRICS.upstreamLatency, profile.name, this.#clock.now() - issuedAt);
+    }
+  }
+}
+
+// The metric's `Error` dimension: the API's error code, or `timeout` when CyberArk never answered.
+function upstreamErrorKind(error: unknown): string {
+  if (error instanceof UpstreamUnavailableError && /timed out/.test(error.message))
+    return "timeout";
+  return error instanceof UpstreamRejectedError || error instanceof UpstreamUnavailableError
+    ? error.code
+    : "server_error";
 }

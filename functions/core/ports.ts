@@ -2,6 +2,7 @@
  * What the core needs from the outside world. Adapters implement these; tests pass fakes.
  * Nothing here names an AWS SDK type.
  */
+import type { MetricName } from "./metrics.js";
 import type { ClientAuth } from "./profiles.js";
 import type { CachedToken, TokenGrant } from "./token.js";
 
@@ -92,3 +93,15 @@ export interface IdentityProvider {
 export interface Logger {
   warn(message: string, attributes: Record<string, unknown>): void;
 }
+
+/**
+ * Where the core counts what it does (CloudWatch Embedded Metric Format in the function). Every
+ * metric carries the profile; `dimension` is the value of the metric's one extra dimension, for
+ * the metrics that have one (see `metrics.ts`). Never a token, a secret or a caller ARN.
+ */
+export interface Metrics {
+  add(metric: MetricName, profile: string, value: number, dimension?: string): void;
+}
+
+/** Metrics that go nowhere, for tests and tools that do not look at them. */
+export const NO_METRICS: Metrics = { add: () => {} };

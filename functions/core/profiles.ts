@@ -22,6 +22,11 @@ export interface Profile {
   /** @default "body" */
   readonly clientAuth: ClientAuth;
   readonly allowedCallers: readonly CallerPattern[];
+  /**
+   * Keep a valid token of this profile in the table at all times (scheduled renewal).
+   * @default false
+   */
+  readonly prewarm: boolean;
 }
 
 /** The whole validated file. */
@@ -63,6 +68,7 @@ const PROFILE_FIELDS = new Set([
   "scope",
   "clientAuth",
   "allowedCallers",
+  "prewarm",
 ]);
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
@@ -136,6 +142,8 @@ function parseProfile(
   const allowedCallers = parseCallerList(raw.allowedCallers, (problem) =>
     report("allowedCallers", problem),
   );
+  const prewarm = raw.prewarm ?? false;
+  if (typeof prewarm !== "boolean") report("prewarm", "must be true or false");
 
   if (problemCount > 0) return undefined;
   return {
@@ -146,6 +154,7 @@ function parseProfile(
     ...(scope === undefined ? {} : { scope }),
     clientAuth: clientAuth as ClientAuth,
     allowedCallers,
+    prewarm: prewarm === true,
   };
 }
 

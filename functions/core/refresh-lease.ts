@@ -10,7 +10,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { describeUnknown, UpstreamUnavailableError } from "./errors.js";
-import type { Clock, Logger, TokenStore } from "./ports.js";
+import { METRICS } from "./metrics.js";
+import { type Clock, type Logger, type Metrics, NO_METRICS, type TokenStore } from "./ports.js";
 import { LEASE_MS, LEASE_POLL_MS, LEASE_TAKEOVER_MS, LEASE_WAIT_MS } from "./timing.js";
 
 /** What {@link RefreshLease} needs. */
@@ -22,10 +23,27 @@ export interface RefreshLeaseDependencies {
   readonly sleep?: (ms: number) => Promise<void>;
   /** Jitter source in [0, 1). @default Math.random */
   readonly random?: () => number;
+  /** Counts requests that waited for another instance. @default no metrics */
+  readonly metrics?: Metrics;
+}
+
+/**
+ * The lease as the work under it sees it. A Lambda instance can be frozen at any await and
+ * thawed long after its lease expired; work checks before each step that must not outlive the
+ * lease (a CyberArk request) that enough of it is left.
+ */
+export interface LeaseHold {
+  /**
+   * @throws {UpstreamUnavailableError} when less than `ms` of the lease is left.
+   */
+  ensureLeft(ms: number): void;
 }
 
 /** The outcome of {@link RefreshLease.tryRun}. */
 export type LeaseRun<T> = { readonly ran: true; readonly value: T } | { readonly ran: false };
+
+// Held without a table (the lease failed open): nothing to outlive.
+const UNBOUNDED: LeaseHold = { ensureLeft: () => {} };
 
 /** Seconds a caller is told to wait when another instance's refresh did not finish in time. */
 const LEASE_RETRY_AFTER_SECONDS = 2;
@@ -47,11 +65,12 @@ export class RefreshLease {
    * has its own owner ID: work frozen past its lease (a Lambda freeze) and thawed later must not
    * release a lease that newer work of the same instance has taken since.
    */
-  async tryRun<T>(profile: string, work: () => Promise<T>): Promise<LeaseRun<T>> {
+  async tryRun<T>(profile: string, work: (hold: LeaseHold) => Promise<T>): Promise<LeaseRun<T>> {
     const owner = randomUUID();
-    if (!(await this.#acquire(profile, owner))) return { ran: false };
+    const hold = await this.#acquire(profile, owner);
+    if (!hold) return { ran: false };
     try {
-      return { ran: true, value: await work() };
+      return { ran: true, value: await work(hold) };
     } finally {
       await this.#release(profile, owner);
     }
@@ -65,16 +84,17 @@ export class RefreshLease {
    */
   async runOrWait<T>(
     profile: string,
-    work: () => Promise<T>,
+    work: (hold: LeaseHold) => Promise<T>,
     poll: () => Promise<T | undefined>,
   ): Promise<T> {
     const started = this.#deps.clock.now();
-    for (;;) {
+    for (let round = 0; ; round += 1) {
       const waited = this.#deps.clock.now() - started;
       if (waited < LEASE_TAKEOVER_MS) {
         const run = await this.tryRun(profile, work);
         if (run.ran) return run.value;
       }
+      if (round === 0) (this.#deps.metrics ?? NO_METRICS).add(METRICS.leaseWaits, profile, 1);
       if (waited >= LEASE_WAIT_MS) {
         throw new UpstreamUnavailableError(
           `another instance held the refresh lease of "${profile}" for over ${LEASE_WAIT_MS} ms`,
@@ -87,16 +107,20 @@ export class RefreshLease {
     }
   }
 
-  async #acquire(profile: string, owner: string): Promise<boolean> {
-    const now = this.#deps.clock.now();
+  async #acquire(profile: string, owner: string): Promise<LeaseHold | undefined> {
+    const { clock } = this.#deps;
+    const until = clock.now() + LEASE_MS;
     try {
-      return await this.#deps.store.acquireLease(profile, owner, now, now + LEASE_MS);
+      const taken = await this.#deps.store.acquireLease(profile, owner, clock.now(), until);
+      return taken
+        ? { ensureLeft: (ms) => ensureLeft(profile, until - clock.now(), ms) }
+        : undefined;
     } catch (error) {
       this.#deps.logger.warn("refresh lease unavailable; refreshing without it", {
         profile,
         reason: describeUnknown(error),
       });
-      return true; // fail open: see the module's policy
+      return UNBOUNDED; // fail open: see the module's policy
     }
   }
 
@@ -111,4 +135,12 @@ export class RefreshLease {
       });
     }
   }
+}
+
+function ensureLeft(profile: string, leftMs: number, neededMs: number): void {
+  if (leftMs >= neededMs) return;
+  throw new UpstreamUnavailableError(
+    `the refresh lease of "${profile}" had ${Math.max(0, leftMs)} ms left, too little to ask CyberArk`,
+    LEASE_RETRY_AFTER_SECONDS,
+  );
 }

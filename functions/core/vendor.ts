@@ -1,43 +1,47 @@
 /**
  * The vending rules: who gets which token, from which cache level, and when CyberArk is asked.
- * Read `getToken` top to bottom: authorize, memory, table, lease, exchange. Each level is its
- * own module; this class only decides between them. Every dependency is a port, so every decision
- * is tested with fakes and a fake clock.
+ * Read `getToken` top to bottom: authorize, memory, then the refresher (table, lease, exchange).
+ * Each level is its own module; this class only wires them and decides between them. Every
+ * dependency is a port, so every decision is tested with fakes and a fake clock.
  */
 import { SingleFlight } from "../shared/single-flight.js";
-import { type Caller, type CallerPattern, isAllowed } from "./callers.js";
-import { type ClientCredentials, CredentialsCache } from "./credentials.js";
-import { AccessDeniedError, UpstreamUnavailableError } from "./errors.js";
+import { type CallerPattern, isAllowed } from "./callers.js";
+import { CredentialsCache } from "./credentials.js";
+import {
+  AccessDeniedError,
+  describeUnknown,
+  UpstreamRejectedError,
+  UpstreamUnavailableError,
+  VendingError,
+} from "./errors.js";
 import { TokenExchange } from "./exchange.js";
-import { type Fence, MemoryCache } from "./memory-cache.js";
-import type { Clock, IdentityProvider, Logger, SecretSource, TokenStore } from "./ports.js";
+import { MemoryCache } from "./memory-cache.js";
+import { METRICS } from "./metrics.js";
+import {
+  type Clock,
+  type IdentityProvider,
+  type Logger,
+  type Metrics,
+  NO_METRICS,
+  type SecretSource,
+  type TokenStore,
+} from "./ports.js";
 import type { Profile, ProfilesConfig } from "./profiles.js";
 import { RefreshAhead } from "./refresh-ahead.js";
 import { RefreshLease } from "./refresh-lease.js";
-import { TableCache, type TableRead } from "./table-cache.js";
-import { type CachedToken, cacheKey, isDueForRenewal, isUsable } from "./token.js";
+import { Refresher } from "./refresher.js";
+import { type Revoked, TokenRevocation } from "./revocation.js";
+import { TableCache } from "./table-cache.js";
+import { isUsable } from "./token.js";
+import type { InvalidateQuery, RenewalReport, TokenQuery, VendedToken } from "./vendor-types.js";
 
-/** Where a returned token came from, for the audit line and the metrics. */
-export type CacheLevel = "memory" | "table" | "upstream";
-
-/** A `GET /tokens/{profile}`, already parsed. */
-export interface TokenQuery {
-  readonly profile: string;
-  readonly caller: Caller | undefined;
-  readonly minValiditySeconds: number;
-}
-
-/** A vended token and where it came from. */
-export interface VendedToken {
-  readonly token: CachedToken;
-  readonly cache: CacheLevel;
-}
-
-/** A `DELETE /tokens/{profile}`, already parsed. */
-export interface InvalidateQuery {
-  readonly profile: string;
-  readonly caller: Caller | undefined;
-}
+export type {
+  CacheLevel,
+  InvalidateQuery,
+  RenewalReport,
+  TokenQuery,
+  VendedToken,
+} from "./vendor-types.js";
 
 /** Everything {@link TokenVendor} depends on. */
 export interface VendorDependencies {
@@ -47,33 +51,50 @@ export interface VendorDependencies {
   readonly identity: IdentityProvider;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** @default no metrics */
+  readonly metrics?: Metrics;
   /** Waits between polls of the table. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
   /** Jitter source in [0, 1). @default Math.random */
   readonly random?: () => number;
 }
 
+// Unknown profile names are the caller's text: never a metric dimension.
+const UNKNOWN_PROFILE = "(unknown)";
+
 /** Vends tokens for the configured profiles. One instance per function instance. */
 export class TokenVendor {
   readonly #config: ProfilesConfig;
   readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #metrics: Metrics;
   readonly #credentials: CredentialsCache;
   readonly #memory: MemoryCache;
   readonly #flights = new SingleFlight<string, VendedToken>();
   readonly #table: TableCache;
-  readonly #lease: RefreshLease;
   readonly #exchange: TokenExchange;
+  readonly #refresher: Refresher;
   readonly #ahead: RefreshAhead;
+  readonly #revocation: TokenRevocation;
 
   constructor(deps: VendorDependencies) {
+    const { clock, logger } = deps;
+    const metrics = deps.metrics ?? NO_METRICS;
     this.#config = deps.config;
-    this.#clock = deps.clock;
-    this.#credentials = new CredentialsCache(deps.secrets, deps.clock);
-    this.#memory = new MemoryCache(deps.clock);
-    this.#table = new TableCache(deps.store, deps.logger);
-    this.#lease = new RefreshLease(deps);
-    this.#exchange = new TokenExchange(this.#credentials, deps.identity, deps.clock);
-    this.#ahead = new RefreshAhead(deps.clock, deps.logger);
+    this.#clock = clock;
+    this.#logger = logger;
+    this.#metrics = metrics;
+    this.#credentials = new CredentialsCache(deps.secrets, clock);
+    this.#memory = new MemoryCache(clock);
+    this.#table = new TableCache(deps.store, logger);
+    this.#exchange = new TokenExchange(this.#credentials, deps.identity, clock, metrics);
+    const lease = new RefreshLease({ ...deps, metrics });
+    this.#refresher = new Refresher({
+      ...{ credentials: this.#credentials, memory: this.#memory, table: this.#table },
+      ...{ lease, exchange: this.#exchange, clock, metrics },
+    });
+    this.#ahead = new RefreshAhead(clock, logger);
+    this.#revocation = new TokenRevocation(this.#credentials, deps.identity, logger);
   }
 
   /**
@@ -81,29 +102,53 @@ export class TokenVendor {
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not allowed.
    */
   async getToken(query: TokenQuery): Promise<VendedToken> {
-    const profile = this.#authorize(query.profile, query.caller, (p) => p.allowedCallers);
+    const profile = this.#authorize(query.profile, query, (p) => p.allowedCallers);
     const min = query.minValiditySeconds;
     const hit = this.#memory.hit(profile.name, this.#credentials.peek(profile.secretId), min);
-    const vended = hit
-      ? { token: hit, cache: "memory" as const }
-      : await this.#refreshFor(profile, min);
+    const vended = hit ? { token: hit, cache: "memory" as const } : await this.#miss(profile, min);
+    this.#metrics.add(METRICS.vended, profile.name, 1, vended.cache);
     const busy = this.#flights.isRunning(profile.name);
-    this.#ahead.consider(profile.name, vended.token, min, busy, () => this.#renew(profile, min));
+    const renew = () => this.#refresher.renewAhead(profile, min);
+    this.#ahead.consider(profile.name, vended.token, min, busy, renew);
     return vended;
   }
 
   /**
    * Drops the profile's cached token: from the table at once, from this instance's memory for
-   * good (work in flight cannot put it back), and from other instances within their recheck.
+   * good (work in flight cannot put it back), from other instances within their recheck, and at
+   * CyberArk (revoked) for a profile with an `applicationId`.
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not an admin.
    * @throws {UpstreamUnavailableError} when the table could not drop it.
    */
-  async invalidate(query: InvalidateQuery): Promise<void> {
-    const profile = this.#authorize(query.profile, query.caller, () => this.#config.adminCallers);
+  async invalidate(query: InvalidateQuery): Promise<Revoked> {
+    const profile = this.#authorize(query.profile, query, () => this.#config.adminCallers);
+    const held = this.#memory.held(profile.name)?.token;
     this.#forget(profile);
+    const stored = await this.#table.token(profile.name);
     await this.#table.delete(profile.name);
     // A request that read the item while it was being deleted may have held it meanwhile.
     this.#forget(profile);
+    return this.#revocation.revoke(profile, [stored, held]);
+  }
+
+  /** Renews every `prewarm` profile whose table token is missing or half spent. Never throws. */
+  async renewScheduled(): Promise<RenewalReport> {
+    const report: RenewalReport = { renewed: 0, fresh: 0, busy: 0, failed: 0 };
+    const prewarmed = [...this.#config.profiles.values()].filter((profile) => profile.prewarm);
+    await Promise.all(
+      prewarmed.map(async (profile) => {
+        try {
+          report[await this.#refresher.renewOnSchedule(profile)] += 1;
+        } catch (error) {
+          report.failed += 1;
+          this.#logger.warn("scheduled renewal failed; retried on the next run", {
+            profile: profile.name,
+            reason: error instanceof VendingError ? error.message : describeUnknown(error),
+          });
+        }
+      }),
+    );
+    return report;
   }
 
   /** The background renewal of `profile` under way, if any (tests await it). */
@@ -113,13 +158,17 @@ export class TokenVendor {
 
   #authorize(
     name: string,
-    caller: Caller | undefined,
+    query: { readonly caller: TokenQuery["caller"] },
     patternsOf: (profile: Profile) => readonly CallerPattern[],
   ): Profile {
     const profile = this.#config.profiles.get(name);
-    if (!profile) throw new AccessDeniedError(`profile "${name}" does not exist`);
-    if (!isAllowed(caller, patternsOf(profile))) {
-      throw new AccessDeniedError(`caller is not allowed for profile "${name}"`);
+    if (!profile || !isAllowed(query.caller, patternsOf(profile))) {
+      this.#metrics.add(METRICS.denied, profile?.name ?? UNKNOWN_PROFILE, 1);
+      throw new AccessDeniedError(
+        profile
+          ? `caller is not allowed for profile "${name}"`
+          : `profile "${name}" does not exist`,
+      );
     }
     return profile;
   }
@@ -132,8 +181,8 @@ export class TokenVendor {
     this.#credentials.forget(profile.secretId);
   }
 
-  async #refreshFor(profile: Profile, min: number): Promise<VendedToken> {
-    const refresh = () => this.#refresh(profile, min);
+  async #miss(profile: Profile, min: number): Promise<VendedToken> {
+    const refresh = () => this.#refresher.refresh(profile, min);
     try {
       const shared = await this.#flights.run(profile.name, refresh);
       // A flight started by a caller with a smaller min_validity may return a token too short for
@@ -141,119 +190,13 @@ export class TokenVendor {
       if (isUsable(shared.token, this.#clock.now(), min)) return shared;
       return await this.#flights.run(profile.name, refresh);
     } catch (error) {
-      // CyberArk failed (maybe for a flight that wanted more than this caller): a held token that
-      // is valid long enough for this caller beats a 503, confirmed by the table or not.
-      const held =
-        error instanceof UpstreamUnavailableError && this.#memory.usable(profile.name, min);
+      // CyberArk failed or refused (maybe for a flight that wanted more than this caller): a held
+      // token of the current identity valid long enough for this caller beats an error.
+      const upstream =
+        error instanceof UpstreamUnavailableError || error instanceof UpstreamRejectedError;
+      const held = upstream && this.#memory.usable(profile.name, min);
       if (held) return { token: held, cache: "memory" };
       throw error;
     }
-  }
-
-  async #refresh(profile: Profile, min: number): Promise<VendedToken> {
-    const fence = this.#memory.fence(profile.name);
-    const started = this.#clock.now();
-    const read = await this.#table.read(profile.name);
-    const credentials = await this.#currentCredentials(profile, read, started);
-    const key = cacheKey(profile, credentials);
-
-    // The table could not confirm or deny what we hold: serve it for a while, unconfirmed.
-    const unconfirmed = read.status === "unavailable" && this.#memory.unconfirmed(fence, key, min);
-    if (unconfirmed) return { token: unconfirmed, cache: "memory" };
-
-    const held = this.#memory.held(profile.name);
-    const stored = read.status === "hit" ? read.token : undefined;
-    // Memory goes only when the table disagrees: the item is gone (a DELETE) or of another identity.
-    if (held && (read.status === "miss" || held.token.cacheKey !== key)) {
-      this.#memory.drop(profile.name);
-    } else if (held && stored?.accessToken === held.token.accessToken) {
-      this.#memory.confirm(fence);
-    }
-    return (
-      this.#servedFromTable(profile, stored, credentials, min, fence) ??
-      this.#lease.runOrWait(
-        profile.name,
-        () => this.#refreshUnderLease(profile, credentials, min, fence),
-        async () => {
-          const polled = await this.#table.token(profile.name);
-          return this.#servedFromTable(profile, polled, credentials, min, fence);
-        },
-      )
-    );
-  }
-
-  // When the table holds nothing or another identity, a DELETE or a rotation may have happened
-  // elsewhere: credentials read before this refresh began are read again before any decision.
-  async #currentCredentials(
-    profile: Profile,
-    read: TableRead,
-    started: number,
-  ): Promise<ClientCredentials> {
-    const credentials = await this.#credentials.get(profile.secretId);
-    const disagrees =
-      read.status === "miss" ||
-      (read.status === "hit" && read.token.cacheKey !== cacheKey(profile, credentials));
-    if (!disagrees) return credentials;
-    return this.#credentials.get(profile.secretId, { readSince: started });
-  }
-
-  // Another instance may have finished between our read and our lease, so read once more.
-  async #refreshUnderLease(
-    profile: Profile,
-    credentials: ClientCredentials,
-    min: number,
-    fence: Fence,
-  ): Promise<VendedToken> {
-    const stored = await this.#table.token(profile.name);
-    const served = this.#servedFromTable(profile, stored, credentials, min, fence);
-    if (served) return served;
-    const token = await this.#upstream(profile, credentials, fence);
-    // A slow exchange of a short-lived token can end after the token is of no use to the caller.
-    if (!isUsable(token, this.#clock.now(), min)) {
-      throw new UpstreamUnavailableError("CyberArk granted a token too short-lived to serve", 1);
-    }
-    return { token, cache: "upstream" };
-  }
-
-  // A table token of the current identity that stays valid long enough is held and served.
-  #servedFromTable(
-    profile: Profile,
-    stored: CachedToken | undefined,
-    credentials: ClientCredentials,
-    min: number,
-    fence: Fence,
-  ): VendedToken | undefined {
-    if (!stored || stored.cacheKey !== cacheKey(profile, credentials)) return undefined;
-    if (!isUsable(stored, this.#clock.now(), min)) return undefined;
-    this.#memory.remember(fence, stored, credentials);
-    return { token: stored, cache: "table" };
-  }
-
-  // Asks CyberArk, then stores the token in the table and memory unless a DELETE came meanwhile.
-  async #upstream(
-    profile: Profile,
-    credentials: ClientCredentials,
-    fence: Fence,
-  ): Promise<CachedToken> {
-    const exchanged = await this.#exchange.obtain(profile, credentials);
-    if (this.#memory.isCurrent(fence)) {
-      await this.#table.write(profile.name, exchanged.token);
-      this.#memory.remember(fence, exchanged.token, exchanged.credentials);
-    }
-    return exchanged.token;
-  }
-
-  // Refresh ahead, under the lease: another instance holding it is already renewing.
-  async #renew(profile: Profile, min: number): Promise<void> {
-    const fence = this.#memory.fence(profile.name);
-    const started = this.#clock.now();
-    await this.#lease.tryRun(profile.name, async () => {
-      const read = await this.#table.read(profile.name);
-      const credentials = await this.#currentCredentials(profile, read, started);
-      const stored = read.status === "hit" ? read.token : undefined;
-      const served = this.#servedFromTable(profile, stored, credentials, min, fence);
-      if (served && !isDueForRenewal(served.token, this.#clock.now(), min)) return;
-      await this.#upstream(profile, credentials, fence);
-    });
   }
 }

@@ -35,7 +35,8 @@ export function createHandler(deps: HandlerDependencies) {
     .handler(async (event, context) => {
       const command = parseCommand(event);
       if (command.kind === "delete") {
-        await deps.vendor.invalidate(command.query);
+        const { revoked, tokenSha256 } = await deps.vendor.invalidate(command.query);
+        context.audit = { revoked, ...(tokenSha256 === undefined ? {} : { tokenSha256 }) };
         return noContentResponse();
       }
       const vended = await deps.vendor.getToken(command.query);

@@ -12,8 +12,10 @@ import { InternalError } from "./request-errors.js";
 /** What the handler learns about a request, for its audit line. Never a token. */
 export interface AuditFields {
   cache?: CacheLevel;
-  /** {@link tokenFingerprint} of the returned token. */
+  /** {@link tokenFingerprint} of the returned token, or of the tokens a `DELETE` revoked. */
   tokenSha256?: string;
+  /** A `DELETE`'s revocation at CyberArk: `true`, `false` (nothing to revoke) or `failed`. */
+  revoked?: "true" | "false" | "failed";
 }
 
 /** The Lambda context as the handler sees it: the handler records its audit fields on it. */

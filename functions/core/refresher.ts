@@ -1,0 +1,189 @@
+/**
+ * The miss path: what happens when memory cannot answer. The table first; then, under the
+ * cross-instance refresh lease, CyberArk. Renewals (ahead of need, or on the schedule of
+ * `prewarm` profiles) take the same path, so every rule about identities, fences and the lease
+ * holds for them too.
+ *
+ * Identity: when the table holds nothing, or a token of another identity, a `DELETE` or a
+ * rotation may have happened elsewhere, so credentials read before the work began are read again
+ * before any decision. Memory is dropped only when the table disagrees with it.
+ */
+import type { ClientCredentials, CredentialsCache } from "./credentials.js";
+import { UpstreamUnavailableError } from "./errors.js";
+import type { TokenExchange } from "./exchange.js";
+import type { Fence, MemoryCache } from "./memory-cache.js";
+import { METRICS } from "./metrics.js";
+import type { Clock, Metrics } from "./ports.js";
+import type { Profile } from "./profiles.js";
+import type { LeaseHold, RefreshLease } from "./refresh-lease.js";
+import type { TableCache, TableRead } from "./table-cache.js";
+import { WORST_EXCHANGE_MS } from "./timing.js";
+import {
+  type CachedToken,
+  cacheKey,
+  grantedLifetimeSeconds,
+  isDueForRenewal,
+  isUsable,
+  remainingSeconds,
+} from "./token.js";
+import type { VendedToken } from "./vendor-types.js";
+
+/** The levels the refresher works through. */
+export interface RefresherParts {
+  readonly credentials: CredentialsCache;
+  readonly memory: MemoryCache;
+  readonly table: TableCache;
+  readonly lease: RefreshLease;
+  readonly exchange: TokenExchange;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+}
+
+/** What a scheduled renewal of one profile did. */
+export type ScheduledRenewal = "renewed" | "fresh" | "busy";
+
+/** Refreshes tokens past the memory level. One per function instance. */
+export class Refresher {
+  readonly #p: RefresherParts;
+
+  constructor(parts: RefresherParts) {
+    this.#p = parts;
+  }
+
+  /** A token valid for `min` seconds from the table, or from CyberArk under the lease. */
+  async refresh(profile: Profile, min: number): Promise<VendedToken> {
+    const { memory, table, lease } = this.#p;
+    const fence = memory.fence(profile.name);
+    const started = this.#p.clock.now();
+    const read = await table.read(profile.name);
+    let credentials = await this.#currentCredentials(profile, read, started);
+    const key = cacheKey(profile, credentials);
+
+    // The table could not confirm or deny what we hold: serve it for a while, unconfirmed.
+    const unconfirmed = read.status === "unavailable" && memory.unconfirmed(fence, key, min);
+    if (unconfirmed) return { token: unconfirmed, cache: "memory" };
+
+    const held = memory.held(profile.name);
+    if (held && (read.status === "miss" || held.token.cacheKey !== key)) memory.drop(profile.name);
+    const stored = read.status === "hit" ? read.token : undefined;
+    return (
+      this.#fromTable(profile, stored, credentials, min, fence) ??
+      lease.runOrWait(
+        profile.name,
+        (hold) => this.#underLease(profile, credentials, min, fence, hold),
+        async () => {
+          const polled = await table.read(profile.name);
+          credentials = await this.#currentCredentials(profile, polled, started);
+          const token = polled.status === "hit" ? polled.token : undefined;
+          return this.#fromTable(profile, token, credentials, min, fence);
+        },
+      )
+    );
+  }
+
+  /** Refresh ahead: renews a token entering its renewal window, unless another instance is. */
+  async renewAhead(profile: Profile, min: number): Promise<void> {
+    await this.#renew(
+      profile,
+      "ahead",
+      (token) => !isDueForRenewal(token, this.#p.clock.now(), min),
+    );
+  }
+
+  /** Scheduled renewal: renews a `prewarm` profile whose table token is missing or half spent. */
+  async renewOnSchedule(profile: Profile): Promise<ScheduledRenewal> {
+    const fresh = (token: CachedToken) =>
+      remainingSeconds(token, this.#p.clock.now()) >= grantedLifetimeSeconds(token) / 2;
+    return this.#renew(profile, "schedule", fresh);
+  }
+
+  async #renew(
+    profile: Profile,
+    trigger: "ahead" | "schedule",
+    stillFresh: (token: CachedToken) => boolean,
+  ): Promise<ScheduledRenewal> {
+    const { memory, table, lease } = this.#p;
+    const fence = memory.fence(profile.name);
+    const started = this.#p.clock.now();
+    const run = await lease.tryRun(profile.name, async (hold) => {
+      const read = await table.read(profile.name);
+      if (read.status === "unavailable") {
+        throw new UpstreamUnavailableError("the token table cannot be read; renewal skipped", 5);
+      }
+      const credentials = await this.#currentCredentials(profile, read, started);
+      const stored = read.status === "hit" ? read.token : undefined;
+      const current = this.#fromTable(profile, stored, credentials, 0, fence);
+      if (current && stillFresh(current.token)) return "fresh" as const;
+      await this.#upstream(profile, credentials, fence, hold);
+      this.#p.metrics.add(METRICS.renewals, profile.name, 1, trigger);
+      return "renewed" as const;
+    });
+    return run.ran ? run.value : "busy";
+  }
+
+  async #currentCredentials(
+    profile: Profile,
+    read: TableRead,
+    started: number,
+  ): Promise<ClientCredentials> {
+    const credentials = await this.#p.credentials.get(profile.secretId);
+    const disagrees =
+      read.status === "miss" ||
+      (read.status === "hit" && read.token.cacheKey !== cacheKey(profile, credentials));
+    if (!disagrees) return credentials;
+    return this.#p.credentials.get(profile.secretId, { readSince: started });
+  }
+
+  // Another instance may have finished between our read and our lease, so read once more.
+  async #underLease(
+    profile: Profile,
+    credentials: ClientCredentials,
+    min: number,
+    fence: Fence,
+    hold: LeaseHold,
+  ): Promise<VendedToken> {
+    const stored = await this.#p.table.token(profile.name);
+    const served = this.#fromTable(profile, stored, credentials, min, fence);
+    if (served) return served;
+    const token = await this.#upstream(profile, credentials, fence, hold);
+    // A slow exchange of a short-lived token can end after the token is of no use to the caller.
+    if (!isUsable(token, this.#p.clock.now(), min)) {
+      throw new UpstreamUnavailableError("CyberArk granted a token too short-lived to serve", 1);
+    }
+    return { token, cache: "upstream" };
+  }
+
+  // A table token of the current identity is held in memory while it is valid at all (a caller
+  // with a smaller min_validity may use it), and served when it stays valid for `min`.
+  #fromTable(
+    profile: Profile,
+    stored: CachedToken | undefined,
+    credentials: ClientCredentials,
+    min: number,
+    fence: Fence,
+  ): VendedToken | undefined {
+    if (!stored || stored.cacheKey !== cacheKey(profile, credentials)) return undefined;
+    const now = this.#p.clock.now();
+    if (!isUsable(stored, now, 0)) return undefined;
+    this.#p.memory.remember(fence, stored, credentials);
+    return isUsable(stored, now, min) ? { token: stored, cache: "table" } : undefined;
+  }
+
+  // Asks CyberArk (never with less of the lease left than an exchange may take), then stores the
+  // token in the table and memory unless a DELETE came meanwhile.
+  async #upstream(
+    profile: Profile,
+    credentials: ClientCredentials,
+    fence: Fence,
+    hold: LeaseHold,
+  ): Promise<CachedToken> {
+    const exchanged = await this.#p.exchange.obtain(profile, credentials, () =>
+      hold.ensureLeft(WORST_EXCHANGE_MS),
+    );
+    if (this.#p.memory.isCurrent(fence)) {
+      await this.#p.table.write(profile.name, exchanged.token);
+      this.#p.memory.remember(fence, exchanged.token, exchanged.credentials);
+    }
+    return exchanged.token;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Revocation at CyberArk after a `DELETE`: a leaked copy of a dropped token stops working at
+ * once, not when it expires. Only for profiles with an `applicationId` (custom OAuth2 apps have a
+ * revocation endpoint; platform tokens have none documented). A revocation that fails is logged
+ * with CyberArk's error and tried once more; it never fails the `DELETE`: the cache is dropped
+ * either way, and the log says which tokens may still be alive.
+ */
+import type { CredentialsCache } from "./credentials.js";
+import { describeUnknown, VendingError } from "./errors.js";
+import type { IdentityProvider, Logger } from "./ports.js";
+import type { Profile } from "./profiles.js";
+import { type CachedToken, revocationEndpointPath, tokenFingerprint } from "./token.js";
+
+/** What a `DELETE` did at CyberArk, for its audit line. */
+export interface Revoked {
+  /** `true`: every dropped token was revoked; `false`: none to revoke; `failed`: see the log. */
+  readonly revoked: "true" | "false" | "failed";
+  /** SHA-256 prefixes of the tokens revoked or tried, comma-separated; never a token. */
+  readonly tokenSha256?: string;
+}
+
+const ATTEMPTS = 2;
+
+/** Revokes dropped tokens. One per function instance. */
+export class TokenRevocation {
+  readonly #credentials: CredentialsCache;
+  readonly #identity: IdentityProvider;
+  readonly #logger: Logger;
+
+  constructor(credentials: CredentialsCache, identity: IdentityProvider, logger: Logger) {
+    this.#credentials = credentials;
+    this.#identity = identity;
+    this.#logger = logger;
+  }
+
+  /** Revokes each distinct token of `dropped` with the profile's credentials. Never throws. */
+  async revoke(profile: Profile, dropped: readonly (CachedToken | undefined)[]): Promise<Revoked> {
+    const path = revocationEndpointPath(profile);
+    const tokens = [...new Set(dropped.flatMap((token) => (token ? [token.accessToken] : [])))];
+    if (path === undefined || tokens.length === 0) return { revoked: "false" };
+    const fingerprints = tokens.map(tokenFingerprint);
+    const results = await Promise.all(
+      tokens.map((token, index) => this.#revokeOne(profile, path, token, fingerprints[index])),
+    );
+    return {
+      revoked: results.every(Boolean) ? "true" : "failed",
+      tokenSha256: fingerprints.join(","),
+    };
+  }
+
+  async #revokeOne(
+    profile: Profile,
+    path: string,
+    token: string,
+    fingerprint: string | undefined,
+  ): Promise<boolean> {
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
+      try {
+        const credentials = await this.#credentials.get(profile.secretId);
+        await this.#identity.revokeToken({
+          tenantUrl: profile.tenantUrl,
+          path,
+          clientAuth: profile.clientAuth,
+          clientId: credentials.clientId,
+          clientSecret: credentials.clientSecret,
+          token,
+        });
+        return true;
+      } catch (error) {
+        this.#logger.warn(
+          attempt < ATTEMPTS ? "token revocation failed; retrying once" : "token revocation failed",
+          {
+            profile: profile.name,
+            tokenSha256: fingerprint,
+            reason: error instanceof VendingError ? error.message : describeUnknown(error),
+          },
+        );
+      }
+    }
+    return false;
+  }
+}
