@@ -10,6 +10,7 @@ import { DescribeKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CyberArkIdentityClient } from "../adapters/cyberark-identity.js";
 import { DynamoDbTokenStore } from "../adapters/dynamodb-token-store.js";
+import { EmfMetrics } from "../adapters/emf-metrics.js";
 import { KmsDataKeys } from "../adapters/kms-data-keys.js";
 import {
   type DataKeyProvider,
@@ -144,6 +145,7 @@ async function embeddedBackend(logger: Logger): Promise<Backend> {
     identity: new CyberArkIdentityClient(),
     clock: systemClock,
     logger,
+    metrics: new EmfMetrics(),
   });
   return {
     vendor,
@@ -182,6 +184,7 @@ async function profilesBackend(
         dataKeys,
       },
       logger,
+      metrics: new EmfMetrics(),
     }),
     description: `profiles from ${file}; secrets from Secrets Manager; table ${table}${created ? " (created)" : ""}; tokens sealed with ${options.kmsKeyId ? `KMS key ${options.kmsKeyId}` : "a key local to this process"}`,
     exampleProfile: [...config.profiles.keys()][0] ?? "<profile>",

@@ -8,7 +8,7 @@ import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { DynamoDbTokenStore } from "../adapters/dynamodb-token-store.js";
 import { SecretsManagerSource } from "../adapters/secrets-manager.js";
 import { type DataKeyProvider, EnvelopeCipher } from "../adapters/token-cipher.js";
-import type { Clock, IdentityProvider, Logger } from "../core/ports.js";
+import type { Clock, IdentityProvider, Logger, Metrics } from "../core/ports.js";
 import type { ProfilesConfig } from "../core/profiles.js";
 import { AWS_ATTEMPT_TIMEOUT_MS, AWS_MAX_ATTEMPTS } from "../core/timing.js";
 import { TokenVendor } from "../core/vendor.js";
@@ -29,6 +29,8 @@ export interface AwsVendorOptions {
   readonly tableName: string;
   readonly clients: VendorClients;
   readonly logger: Logger;
+  /** Where the vendor's metrics go (see `EmfMetrics`). @default no metrics */
+  readonly metrics?: Metrics;
   /** @default the system clock */
   readonly clock?: Clock;
 }
@@ -60,5 +62,6 @@ export function createAwsVendor(options: AwsVendorOptions): TokenVendor {
     identity: clients.identity,
     clock,
     logger: options.logger,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
 }

@@ -8,6 +8,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CyberArkIdentityClient } from "../adapters/cyberark-identity.js";
+import { EmfMetrics } from "../adapters/emf-metrics.js";
 import { KmsDataKeys } from "../adapters/kms-data-keys.js";
 import { FUNCTION_ENV } from "../core/function-environment.js";
 import { withGrantedCallers } from "../core/granted-callers.js";
@@ -36,6 +37,7 @@ const vendor = createAwsVendor({
     dataKeys: new KmsDataKeys(new KMSClient(DEPLOYED_SDK_CONFIG), requiredEnv("KMS_KEY_ID")),
   },
   logger,
+  metrics: new EmfMetrics(),
 });
 
 /** API Gateway REST proxy handler for `/tokens/{profile}`. */

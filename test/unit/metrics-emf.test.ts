@@ -1,0 +1,203 @@
+/**
+ * The metrics of the service, as CloudWatch reads them: EMF records in the output of the same
+ * request handling the local server runs (and the Lambda entry wraps), parsed back and checked
+ * metric by metric, dimension by dimension.
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import { EmfMetrics } from "../../functions/adapters/emf-metrics.js";
+import { UpstreamUnavailableError } from "../../functions/core/errors.js";
+import { METRIC_NAMESPACE } from "../../functions/core/metrics.js";
+import { parseProfilesConfig } from "../../functions/core/profiles.js";
+import { TokenVendor } from "../../functions/core/vendor.js";
+import { LOCAL_API } from "../../functions/local/rest-event.js";
+import { createRequestHandling } from "../../functions/local/server.js";
+import { createHandler } from "../../functions/vend/app.js";
+import { captureOutput, type OutputCapture } from "../support/capture-output.js";
+import {
+  FakeClock,
+  FakeIdentity,
+  FakeSecrets,
+  MemoryLogger,
+  MemoryStore,
+} from "../support/fakes.js";
+
+const PORT = 8787;
+const CALLER = "arn:aws:sts::111122223333:assumed-role/app/session";
+const STRANGER = "arn:aws:sts::999988887777:assumed-role/app/session";
+const config = parseProfilesConfig({
+  profiles: {
+    steady: {
+      tenantUrl: "https://abc1234.id.cyberark.cloud",
+      secretId: "s",
+      allowedCallers: ["111122223333"],
+      prewarm: true,
+    },
+    flaky: {
+      tenantUrl: "https://abc1234.id.cyberark.cloud",
+      secretId: "s",
+      allowedCallers: ["111122223333"],
+    },
+  },
+});
+
+interface EmfRecord {
+  readonly _aws: {
+    readonly Timestamp: number;
+    readonly CloudWatchMetrics: {
+      readonly Namespace: string;
+      readonly Dimensions: string[][];
+      readonly Metrics: { Name: string; Unit: string }[];
+    }[];
+  };
+  readonly [key: string]: unknown;
+}
+
+function emfRecords(text: string): EmfRecord[] {
+  return text
+    .split("\n")
+    .filter((line) => line.includes('"_aws"'))
+    .map((line) => JSON.parse(line) as EmfRecord);
+}
+
+/** The records of one metric, as `{ dimensions, value, unit }`. */
+function metric(records: EmfRecord[], name: string) {
+  return records.flatMap((record) =>
+    record._aws.CloudWatchMetrics.flatMap((directive) =>
+      directive.Metrics.filter((m) => m.Name === name).map((m) => ({
+        namespace: directive.Namespace,
+        unit: m.Unit,
+        dimensions: Object.fromEntries(
+          (directive.Dimensions[0] ?? []).map((key) => [key, record[key]]),
+        ),
+        value: record[name],
+      })),
+    ),
+  );
+}
+
+let clock: FakeClock;
+let store: MemoryStore;
+let identity: FakeIdentity;
+let output: OutputCapture;
+
+function newInstance() {
+  const secrets = new FakeSecrets();
+  secrets.set("s", { client_id: "svc", client_secret: "secret-value" });
+  const vendor = new TokenVendor({
+    config,
+    secrets,
+    store,
+    identity,
+    clock,
+    logger: new MemoryLogger(),
+    metrics: new EmfMetrics(),
+    // Waiting for another instance's lease moves the fake clock, as real time would.
+    sleep: async (ms) => clock.advanceSeconds(ms / 1000),
+  });
+  const logger = new MemoryLogger();
+  const handle = createRequestHandling({
+    handler: createHandler({ vendor, clock, logger, api: LOCAL_API }),
+    defaultCaller: CALLER,
+    logger,
+  });
+  const get = (profile: string, caller = CALLER) =>
+    handle({
+      method: "GET",
+      target: `/tokens/${profile}`,
+      headers: { host: `127.0.0.1:${PORT}`, "x-caller-arn": caller },
+      body: "",
+      localPort: PORT,
+    });
+  return { vendor, get };
+}
+
+beforeEach(() => {
+  clock = new FakeClock();
+  store = new MemoryStore();
+  identity = new FakeIdentity();
+});
+
+describe("metrics in Embedded Metric Format", () => {
+  it("counts every cache level, denials, CyberArk requests, latency, errors and renewals, each with the contract's dimensions", async () => {
+    const [a, b] = [newInstance(), newInstance()];
+    output = captureOutput();
+    try {
+      expect((await a.get("steady")).statusCode).toBe(200); // upstream
+      expect((await a.get("steady")).statusCode).toBe(200); // memory
+      expect((await b.get("steady")).statusCode).toBe(200); // table
+      expect((await a.get("steady", STRANGER)).statusCode).toBe(403);
+      expect((await a.get("nope")).statusCode).toBe(403);
+      identity.next.push(() => {
+        throw new UpstreamUnavailableError(
+          "CyberArk failed 3 attempts: request failed: timed out",
+          5,
+        );
+      });
+      expect((await a.get("flaky")).statusCode).toBe(503);
+      store.items.delete("steady");
+      expect(await a.vendor.renewScheduled()).toMatchObject({ renewed: 1 });
+    } finally {
+      output.stop();
+    }
+    const records = emfRecords(output.text());
+
+    expect(
+      new Set(records.flatMap((r) => r._aws.CloudWatchMetrics.map((d) => d.Namespace))),
+    ).toEqual(new Set([METRIC_NAMESPACE]));
+    expect(metric(records, "Vended").map((m) => [m.dimensions, m.value, m.unit])).toEqual([
+      [{ Profile: "steady", CacheLevel: "upstream" }, 1, "Count"],
+      [{ Profile: "steady", CacheLevel: "memory" }, 1, "Count"],
+      [{ Profile: "steady", CacheLevel: "table" }, 1, "Count"],
+    ]);
+    expect(metric(records, "Denied").map((m) => m.dimensions)).toEqual([
+      { Profile: "steady" },
+      { Profile: "(unknown)" }, // a caller's made-up name never becomes a dimension
+    ]);
+    expect(metric(records, "UpstreamRequests").map((m) => m.dimensions)).toEqual([
+      { Profile: "steady" },
+      { Profile: "flaky" },
+      { Profile: "steady" },
+    ]);
+    expect(metric(records, "UpstreamLatency").every((m) => m.unit === "Milliseconds")).toBe(true);
+    expect(metric(records, "UpstreamLatency")).toHaveLength(3);
+    expect(metric(records, "UpstreamErrors").map((m) => m.dimensions)).toEqual([
+      { Profile: "flaky", Error: "timeout" },
+    ]);
+    expect(metric(records, "Renewals").map((m) => m.dimensions)).toEqual([
+      { Profile: "steady", Trigger: "schedule" },
+    ]);
+  });
+
+  it("counts a request that waited for another instance's lease", async () => {
+    const a = newInstance();
+    store.leases.set("steady", { owner: "another-instance", until: clock.now() + 100 });
+    output = captureOutput();
+    try {
+      // The other instance's lease runs out while this one waits; it then refreshes itself.
+      expect((await a.get("steady")).statusCode).toBe(200);
+    } finally {
+      output.stop();
+    }
+
+    expect(metric(emfRecords(output.text()), "LeaseWaits").map((m) => m.dimensions)).toEqual([
+      { Profile: "steady" },
+    ]);
+  });
+
+  it("never carries a token, a secret or a caller ARN in any record", async () => {
+    const a = newInstance();
+    output = captureOutput();
+    let token = "";
+    try {
+      token = JSON.parse((await a.get("steady")).body ?? "{}").access_token;
+      await a.get("steady", STRANGER);
+    } finally {
+      output.stop();
+    }
+    const text = JSON.stringify(emfRecords(output.text()));
+
+    expect(token).not.toBe("");
+    for (const secret of [token, "secret-value", CALLER, STRANGER])
+      expect(text).not.toContain(secret);
+  });
+});
