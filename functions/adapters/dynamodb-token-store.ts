@@ -135,9 +135,17 @@ export class DynamoDbTokenStore implements TokenStore {
             // A lease left by a crashed owner is cleaned up by TTL; its expiry is what frees it.
             [timeToLiveAttribute]: { N: String(Math.ceil(until / 1000) + 3600) },
           },
-          ConditionExpression: "attribute_not_exists(#pk) OR #leaseUntil < :now",
+          // Free, expired, or not a lease this code could have written: a `leaseUntil` that is
+          // not a number, or later than any lease taken now could last, was put there by someone
+          // editing the table, and must not stop every refresh of the profile.
+          ConditionExpression:
+            "attribute_not_exists(#pk) OR NOT attribute_type(#leaseUntil, :number) OR #leaseUntil < :now OR #leaseUntil > :until",
           ExpressionAttributeNames: { "#pk": partitionKey, "#leaseUntil": "leaseUntil" },
-          ExpressionAttributeValues: { ":now": { N: String(now) } },
+          ExpressionAttributeValues: {
+            ":now": { N: String(now) },
+            ":until": { N: String(until) },
+            ":number": { S: "N" },
+          },
         }),
       );
       return true;

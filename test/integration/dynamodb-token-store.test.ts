@@ -3,7 +3,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoDbTokenStore } from "../../functions/adapters/dynamodb-token-store.js";
 import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
 import { EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
-import { tokenItemKey } from "../../functions/adapters/token-table.js";
+import { leaseItemKey, tokenItemKey } from "../../functions/adapters/token-table.js";
 import type { CachedToken } from "../../functions/core/token.js";
 import { createKey, createTokenTable, dynamodb, kms } from "../support/aws.js";
 import { MemoryLogger } from "../support/fakes.js";
@@ -206,5 +206,29 @@ describe("DynamoDbTokenStore ordering (a slow writer never replaces a fresher to
     await store.put(PROFILE, fresh);
 
     await expect(newStore().get(PROFILE)).resolves.toEqual(fresh);
+  });
+});
+
+describe("DynamoDbTokenStore lease (a forged lease never stops refreshes)", () => {
+  const leaseKey = { pk: { S: leaseItemKey(PROFILE) } };
+  const LEASE = 17_500;
+
+  it("takes over a lease whose leaseUntil is not a number", async () => {
+    await writeItem({ ...leaseKey, owner: { S: "attacker" }, leaseUntil: { S: "forever" } });
+
+    expect(await newStore().acquireLease(PROFILE, "me", NOW, NOW + LEASE)).toBe(true);
+  });
+
+  it("takes over a lease that lasts longer than any lease taken now could", async () => {
+    const farFuture = String(NOW + 365 * DAY_MS);
+    await writeItem({ ...leaseKey, owner: { S: "attacker" }, leaseUntil: { N: farFuture } });
+
+    expect(await newStore().acquireLease(PROFILE, "me", NOW, NOW + LEASE)).toBe(true);
+  });
+
+  it("still refuses a lease another instance took a moment ago", async () => {
+    await newStore().acquireLease(PROFILE, "other", NOW - 1_000, NOW - 1_000 + LEASE);
+
+    expect(await newStore().acquireLease(PROFILE, "me", NOW, NOW + LEASE)).toBe(false);
   });
 });
