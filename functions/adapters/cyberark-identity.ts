@@ -74,6 +74,7 @@ const DEFAULT_RETRY_AFTER_SECONDS = 5;
 const MAX_BACK_OFF_SECONDS = 300;
 /** The largest upstream body read; a token response is a few KiB. */
 const MAX_BODY_BYTES = 64 * 1024;
+const PRINTABLE_TOKEN = /^[\x21-\x7E]{1,16384}$/;
 const OAUTH_ERROR_CODE = /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 
 /** Requests and revokes tokens at CyberArk Identity. */
@@ -269,6 +270,11 @@ function parseGrant(contentType: string | null, body: string): TokenGrant {
   if (typeof fields.access_token !== "string" || fields.access_token.length === 0) {
     throw new RetryableFailure("token response has no access_token");
   }
+  // Printable ASCII without spaces, as every OAuth2 token is: a token with line breaks or
+  // controls would reach callers' logs and shells as more than one line.
+  if (!PRINTABLE_TOKEN.test(fields.access_token)) {
+    throw new RetryableFailure("token response has an access_token with unprintable characters");
+  }
   if (typeof fields.token_type !== "string" || fields.token_type.toLowerCase() !== "bearer") {
     throw new RetryableFailure("token response is not a Bearer token");
   }
@@ -290,11 +296,17 @@ function oauthErrorCode(body: string): string | undefined {
   }
 }
 
+// RFC 9110: delay-seconds (digits, here with an optional fraction), or an HTTP date with its
+// weekday. Anything else ("-5", "1e400") counts as no header rather than as a date or infinity.
+const DELAY_SECONDS = /^\d{1,9}(\.\d{1,3})?$/;
+const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
 function parseRetryAfterMs(header: string | null, now: number): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(header);
+  const value = header?.trim();
+  if (!value) return undefined;
+  if (DELAY_SECONDS.test(value)) return Number(value) * 1000;
+  if (!HTTP_DATE.test(value)) return undefined;
+  const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 

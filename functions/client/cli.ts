@@ -43,6 +43,13 @@ export interface CliIo {
 }
 
 const FORMATS = ["token", "json", "env"] as const;
+const PRINTABLE_TOKEN = /^[\x21-\x7E]{1,16384}$/;
+
+// A workflow command's data is escaped as the runner expects (`%`, CR, LF), as @actions/core does;
+// the runner unescapes it, so the mask registers the token exactly.
+function escapeCommandData(value: string): string {
+  return value.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
+}
 
 class UsageError extends Error {}
 
@@ -111,11 +118,21 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     };
     const client = (io.newClient ?? ((o) => new TokenVendingClient(o)))(clientOptions);
     const token = await client.getToken(options.profile, { minValidity: options.minValidity });
+    // A token is one line of printable ASCII. Anything else (a broken tenant or proxy) could
+    // slip lines past the mask, into the log as workflow commands or into $GITHUB_ENV.
+    if (!PRINTABLE_TOKEN.test(token.access_token)) {
+      io.stderr(
+        "cyberark-token: invalid_token: the service returned a token with characters that cannot be printed safely\n",
+      );
+      return 1;
+    }
     // Mask before anything prints the token, so it never appears in a GitHub Actions log. On
     // stderr, which the runner reads for workflow commands too: stdout must hold only the output,
     // or `>> "$GITHUB_ENV"` would put the mask line in the env file (where the runner rejects it
     // and prints it, token included) and `$(...)` would capture two lines.
-    if (io.env.GITHUB_ACTIONS === "true") io.stderr(`::add-mask::${token.access_token}\n`);
+    if (io.env.GITHUB_ACTIONS === "true") {
+      io.stderr(`::add-mask::${escapeCommandData(token.access_token)}\n`);
+    }
     const output = {
       token: token.access_token,
       json: JSON.stringify(token),

@@ -332,3 +332,47 @@ print(request.headers["Authorization"])
     expect(ours.authorization).toContain("/eu-west-1/execute-api/aws4_request");
   });
 });
+
+describe("cyberark-token with a token that is not one printable line", () => {
+  const answering =
+    (accessToken: string): CliIo["newClient"] =>
+    () => ({
+      getToken: async (profile) => ({
+        access_token: accessToken,
+        token_type: "Bearer",
+        expires_in: 600,
+        expires_at: "2026-11-22T12:00:00Z",
+        profile,
+      }),
+    });
+
+  it.each(["token", "env", "json"])(
+    "prints nothing of a token with a line break (--format %s), and exits 1",
+    async (format) => {
+      const injected = "PART-ONE\nSECRET-PART-TWO\n::add-mask::x";
+      const { code, stdout, stderr } = await cli(
+        ["get", "demo", "--url", "http://127.0.0.1:8787", "--format", format],
+        { GITHUB_ACTIONS: "true" },
+        answering(injected),
+      );
+
+      expect(code).toBe(1);
+      expect(stdout).toBe("");
+      expect(stderr).not.toContain("SECRET-PART-TWO");
+      expect(stderr).not.toContain("PART-ONE");
+      expect(errorLines(stderr)).toEqual([expect.stringContaining("invalid_token")]);
+    },
+  );
+
+  it("escapes the mask's data as the runner expects, so a token with % is masked exactly", async () => {
+    const { code, stdout, stderr } = await cli(
+      ["get", "demo", "--url", "http://127.0.0.1:8787"],
+      { GITHUB_ACTIONS: "true" },
+      answering("abc%41def"),
+    );
+
+    expect(code).toBe(0);
+    expect(stderr.split("\n")[0]).toBe("::add-mask::abc%2541def");
+    expect(stdout).toBe("abc%41def\n");
+  });
+});

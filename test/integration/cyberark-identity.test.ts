@@ -258,4 +258,26 @@ describe("CyberArkIdentityClient over HTTPS", () => {
       expiresIn: 60,
     });
   });
+
+  it("refuses a token with a line break or a control character as unusable, after its retries", async () => {
+    const body = JSON.stringify({ access_token: "a\nb", token_type: "Bearer", expires_in: 60 });
+    simulator.failNext({ kind: "body", contentType: "application/json", body }, 3);
+
+    const error = await client.requestToken(request()).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(UpstreamUnavailableError);
+    expect(simulator.requests).toHaveLength(3);
+  });
+
+  it.each(["-5", "1e400", "soon", "Tomorrow"])(
+    "counts a Retry-After of %s as none: jittered retries, no back-off asked",
+    async (retryAfter) => {
+      simulator.failNext({ kind: "status", status: 503, retryAfter }, 3);
+
+      const error = await client.requestToken(request()).catch((e: unknown) => e);
+
+      expect(error).toMatchObject({ backOffSeconds: undefined });
+      expect(simulator.requests).toHaveLength(3);
+    },
+  );
 });
