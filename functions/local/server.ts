@@ -65,7 +65,7 @@ const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" } as const;
 export function createLocalServer(options: LocalServerOptions): Server {
   const handle = createRequestHandling(options);
   // Without requireHostHeader Node would answer a Host-less request itself, outside the contract.
-  return createServer({ requireHostHeader: false }, (request, response) => {
+  const server = createServer({ requireHostHeader: false }, (request, response) => {
     fromIncoming(request)
       .then(handle)
       .then(
@@ -73,6 +73,20 @@ export function createLocalServer(options: LocalServerOptions): Server {
         () => send(response, unexpectedFailure(options.logger)),
       );
   });
+  // What Node refuses before any handler runs (a malformed request line or header, headers too
+  // large) still gets the contract's JSON, with a request ID.
+  server.on("clientError", (_error, socket) => {
+    if (!socket.writable) return;
+    const body = JSON.stringify({
+      error: "invalid_request",
+      error_description: "The request is not valid HTTP.",
+      request_id: randomUUID(),
+    });
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nPragma: no-cache\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  });
+  return server;
 }
 
 /**
@@ -136,16 +150,22 @@ function targetUrl(target: string): URL | undefined {
   return URL.parse(`http://local${target}`) ?? undefined;
 }
 
+// The API takes no body, so one is only ever read far enough to be refused: a refused request's
+// body is not read at all, and any other is kept to its first MAX_BODY_BYTES.
+const MAX_BODY_BYTES = 16 * 1024;
+
 async function fromIncoming(request: IncomingMessage): Promise<LocalRequest> {
-  return {
+  const head = {
     method: request.method ?? "GET",
     target: request.url ?? "/",
     headers: request.headers,
-    body: await readBody(request),
+    body: "",
     localPort: request.socket.localPort ?? 0,
     ...(request.socket.remoteAddress ? { remoteAddress: request.socket.remoteAddress } : {}),
     httpVersion: request.httpVersion,
   };
+  if (refusalReason(head)) return head;
+  return { ...head, body: await readBody(request, MAX_BODY_BYTES) };
 }
 
 /** The contract's error JSON. */
@@ -172,6 +192,9 @@ function unexpectedFailure(logger: LocalServerLogger): APIGatewayProxyResult {
 function send(response: ServerResponse, result: APIGatewayProxyResult): void {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  // A request whose body was not read (refused, or too large) does not keep its connection.
+  if (!response.req.complete) headers.Connection = "close";
+  headers["Content-Length"] = String(Buffer.byteLength(result.body ?? ""));
   response.writeHead(result.statusCode, headers);
   response.end(result.body);
 }

@@ -27,7 +27,8 @@ const MIN_VALIDITY = /^\d{1,4}$/;
  * signature; nothing the caller sends in headers is read.
  */
 export function callerArnOf(event: APIGatewayProxyEvent): string | undefined {
-  return event.requestContext?.identity?.userArn ?? undefined;
+  // `event` may be anything a direct invocation sent, `null` included.
+  return (event as APIGatewayProxyEvent | null)?.requestContext?.identity?.userArn ?? undefined;
 }
 
 /**

@@ -31,7 +31,13 @@ type Middleware = MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Err
 
 /** The request ID the caller can quote: API Gateway's, else the Lambda invocation's. */
 export function requestIdOf(event: APIGatewayProxyEvent, context: Context): string {
-  return event.requestContext?.requestId ?? context.awsRequestId ?? "unknown";
+  return eventOf(event).requestContext?.requestId ?? context.awsRequestId ?? "unknown";
+}
+
+// A direct invocation can hand the function anything, `null` included: every middleware reads
+// the event through this, so nothing crashes before the refusal and its audit line.
+function eventOf(event: unknown): Partial<APIGatewayProxyEvent> {
+  return typeof event === "object" && event !== null ? event : {};
 }
 
 /**
@@ -73,7 +79,7 @@ export interface ApiIdentity {
 export function ownApiOnly(api: ApiIdentity): Middleware {
   return {
     before: async ({ event }) => {
-      const { apiId, stage } = event.requestContext ?? {};
+      const { apiId, stage } = eventOf(event).requestContext ?? {};
       if (apiId !== api.apiId || stage !== api.stage) {
         throw new AccessDeniedError("event not from this API");
       }
@@ -90,8 +96,8 @@ export function auditLog(logger: AuditLogger): Middleware {
     const { event, context, error } = request;
     logger.info("token request", {
       requestId: requestIdOf(event, context),
-      method: event.httpMethod,
-      profile: event.pathParameters?.profile,
+      method: eventOf(event).httpMethod,
+      profile: eventOf(event).pathParameters?.profile,
       caller: callerArnOf(event),
       status: request.response?.statusCode,
       outcome: error instanceof VendingError ? error.code : "ok",

@@ -154,3 +154,76 @@ describe("local server: only requests addressed to its loopback address, and non
     });
   });
 });
+
+/** Sends `raw` bytes and resolves with the status and JSON body of the first answer. */
+function rawAnswer(port: number, raw: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(raw));
+    let text = "";
+    socket.on("data", (chunk: Buffer) => {
+      text += chunk;
+      const [head = "", body = ""] = text.split("\r\n\r\n");
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? Number.NaN);
+      if (Buffer.byteLength(body) >= length) {
+        socket.destroy();
+        resolve({
+          status: Number(/^HTTP\/1\.\d (\d{3})/.exec(head)?.[1] ?? 0),
+          json: JSON.parse(body),
+        });
+      }
+    });
+    socket.on("error", reject);
+  });
+}
+
+describe("local server: what Node itself would refuse, and bodies", () => {
+  let server: RunningLocalServer;
+  let port: number;
+  beforeAll(async () => {
+    server = await startLocalServer({ port: 0 });
+    port = Number(new URL(server.url).port);
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it.each([
+    [
+      "a header name with a control character",
+      "GET /tokens/demo HTTP/1.1\r\nHost: x\r\nBad\x01Name: 1\r\n\r\n",
+    ],
+    ["an unknown HTTP version", "GET /tokens/demo HTTP/9.9\r\n\r\n"],
+    ["headers too large", `GET /tokens/demo HTTP/1.1\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`],
+  ])("answers %s with the contract's 400 JSON and a request_id", async (_, raw) => {
+    const answer = await rawAnswer(port, raw);
+
+    expect(answer.status).toBe(400);
+    expect(answer.json).toEqual({
+      error: "invalid_request",
+      error_description: expect.any(String),
+      request_id: expect.stringMatching(/^[\w-]+$/),
+    });
+  });
+
+  it("refuses a request from a web page without waiting for, or reading, its body", async () => {
+    // A 100 MB body announced, none sent: the answer comes from the headers alone.
+    const answer = await rawAnswer(
+      port,
+      `POST /tokens/demo HTTP/1.1\r\nHost: attacker.example:${port}\r\nContent-Length: 100000000\r\n\r\n`,
+    );
+
+    expect(answer.status).toBe(403);
+    expect(answer.json.error).toBe("access_denied");
+  });
+
+  it("answers a large body on an allowed request with 400, keeping only its start", async () => {
+    const body = "x".repeat(1024 * 1024);
+    const answer = await rawAnswer(
+      port,
+      `GET /tokens/demo HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+
+    expect(answer.status).toBe(400);
+    expect(answer.json.error).toBe("invalid_request");
+  });
+});

@@ -214,6 +214,21 @@ describe("events that did not come through this stack's API (direct invocation)"
     },
   );
 
+  it.each([
+    ["null", null],
+    ["a string", "GET /tokens/ci-deployer"],
+    ["an array", []],
+  ])(
+    "refuses a directly invoked %s event with 403 and an audit line, never a crash",
+    async (_, event) => {
+      const response = await handler(event as never, lambdaContext());
+
+      expect(response.statusCode).toBe(403);
+      expect(JSON.parse(response.body ?? "{}")).toMatchObject({ error: "access_denied" });
+      expect(logger.lines.filter((line) => line.message === "token request")).toHaveLength(1);
+    },
+  );
+
   it("logs a refused event as access_denied, saying it did not come from this API", async () => {
     await call({ apiId: "zz9plural9" });
 
