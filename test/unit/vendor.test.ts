@@ -12,67 +12,31 @@ import {
   MEMORY_RECHECK_MS,
   REJECTION_MEMORY_MS,
 } from "../../functions/core/timing.js";
-import { TokenVendor } from "../../functions/core/vendor.js";
+import type { TokenVendor } from "../../functions/core/vendor.js";
 import {
   ADMIN_ROLE,
   CI_ROLE,
   caller,
-  exampleConfig,
-  FakeClock,
-  FakeIdentity,
-  FakeSecrets,
-  MemoryLogger,
-  MemoryStore,
+  type FakeClock,
+  type FakeIdentity,
+  type FakeSecrets,
+  type MemoryLogger,
+  type MemoryStore,
   STRANGER,
 } from "../support/fakes.js";
+import { ciQuery, type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
 
+let h: VendorHarness;
 let clock: FakeClock;
 let secrets: FakeSecrets;
 let store: MemoryStore;
 let identity: FakeIdentity;
 let logger: MemoryLogger;
 
-// Polling waits move the fake clock and let other promises run, as real time would.
-async function fakeSleep(ms: number): Promise<void> {
-  clock.advanceSeconds(ms / 1000);
-  await new Promise((resolve) => setTimeout(resolve, 1));
-}
-
-function newVendor(): TokenVendor {
-  return new TokenVendor({
-    config: exampleConfig(),
-    secrets,
-    store,
-    identity,
-    clock,
-    logger,
-    sleep: fakeSleep,
-    random: () => 0.5,
-  });
-}
-
-/** A responder that answers only when `release` is called. */
-function heldResponse(accessToken: string) {
-  let release: () => void = () => {};
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  identity.next.push(async () => {
-    await released;
-    return { accessToken, expiresIn: 3600 };
-  });
-  return () => release();
-}
-
-/** Resolves once CyberArk has been asked `count` times in all. */
-const upstreamAsked = (count: number) =>
-  vi.waitFor(() => expect(identity.requests).toHaveLength(count));
-
-const ci = (minValiditySeconds = 300) => ({
-  profile: "ci-deployer",
-  caller: caller(CI_ROLE),
-  minValiditySeconds,
-});
+const newVendor = (): TokenVendor => h.newVendor();
+const heldResponse = (accessToken: string) => h.heldResponse(accessToken);
+const upstreamAsked = (count: number) => h.upstreamAsked(count);
+const ci = ciQuery;
 
 async function rejectionOf(promise: Promise<unknown>): Promise<AccessDeniedError> {
   const error = await promise.then(
@@ -84,13 +48,8 @@ async function rejectionOf(promise: Promise<unknown>): Promise<AccessDeniedError
 }
 
 beforeEach(() => {
-  clock = new FakeClock();
-  secrets = new FakeSecrets();
-  secrets.set("cyberark/ci-deployer", { client_id: "svc-ci@example.com", client_secret: "s3cret" });
-  secrets.set("cyberark/reports", { username: "svc-reports@example.com", password: "pw" });
-  store = new MemoryStore();
-  identity = new FakeIdentity();
-  logger = new MemoryLogger();
+  h = vendorHarness();
+  ({ clock, secrets, store, identity, logger } = h);
 });
 
 describe("TokenVendor.getToken: cache levels", () => {
