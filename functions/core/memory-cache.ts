@@ -69,12 +69,17 @@ export class MemoryCache {
     return this.#entries.get(profile);
   }
 
-  /** The held token when it stays valid for `minValiditySeconds`, confirmed or not. */
-  usable(profile: string, minValiditySeconds: number): CachedToken | undefined {
+  /**
+   * The held token when CyberArk failed: of identity `cacheKey`, confirmed by the table within
+   * {@link MAX_UNCONFIRMED_MS} (a token deleted elsewhere is not served for longer than that),
+   * and valid for `minValiditySeconds`.
+   */
+  fallback(profile: string, cacheKey: string, minValiditySeconds: number): CachedToken | undefined {
     const entry = this.#entries.get(profile);
-    return entry && isUsable(entry.token, this.#clock.now(), minValiditySeconds)
-      ? entry.token
-      : undefined;
+    const now = this.#clock.now();
+    if (!entry || entry.token.cacheKey !== cacheKey) return undefined;
+    if (now - entry.confirmedAt >= MAX_UNCONFIRMED_MS) return undefined;
+    return isUsable(entry.token, now, minValiditySeconds) ? entry.token : undefined;
   }
 
   /** The fence to carry through work on `profile` that may end in {@link remember}. */

@@ -56,16 +56,20 @@ export class Refresher {
     const fence = memory.fence(profile.name);
     const started = this.#p.clock.now();
     const read = await table.read(profile.name);
+    const stored = read.status === "hit" ? read.token : undefined;
+    // Memory goes when the table disagrees with it (the item is gone: a DELETE; or of another
+    // identity: a rotation), before anything else can fail and fall back on it.
+    const held = memory.held(profile.name);
+    if (read.status === "miss" || (held && stored && held.token.cacheKey !== stored.cacheKey)) {
+      memory.drop(profile.name);
+    }
     let credentials = await this.#currentCredentials(profile, read, started);
     const key = cacheKey(profile, credentials);
 
     // The table could not confirm or deny what we hold: serve it for a while, unconfirmed.
     const unconfirmed = read.status === "unavailable" && memory.unconfirmed(fence, key, min);
     if (unconfirmed) return { token: unconfirmed, cache: "memory" };
-
-    const held = memory.held(profile.name);
-    if (held && (read.status === "miss" || held.token.cacheKey !== key)) memory.drop(profile.name);
-    const stored = read.status === "hit" ? read.token : undefined;
+    if (memory.held(profile.name)?.token.cacheKey !== key) memory.drop(profile.name);
     return (
       this.#fromTable(profile, stored, credentials, min, fence) ??
       lease.runOrWait(
@@ -78,6 +82,23 @@ export class Refresher {
           return this.#fromTable(profile, token, credentials, min, fence);
         },
       )
+    );
+  }
+
+  /**
+   * After CyberArk failed: a token of the current identity in the table that lasts `min`, if the
+   * table can tell (it may have recovered since the failed refresh read it). Never throws.
+   */
+  async fromTableAfterFailure(profile: Profile, min: number): Promise<VendedToken | undefined> {
+    const read = await this.#p.table.read(profile.name);
+    const credentials = this.#p.credentials.peek(profile.secretId);
+    if (read.status !== "hit" || !credentials) return undefined;
+    return this.#fromTable(
+      profile,
+      read.token,
+      credentials,
+      min,
+      this.#p.memory.fence(profile.name),
     );
   }
 

@@ -6,7 +6,7 @@
  * either way, and the log says which tokens may still be alive.
  */
 import type { CredentialsCache } from "./credentials.js";
-import { describeUnknown, VendingError } from "./errors.js";
+import { describeUnknown, UpstreamUnavailableError, VendingError } from "./errors.js";
 import type { IdentityProvider, Logger } from "./ports.js";
 import type { Profile } from "./profiles.js";
 import { type CachedToken, revocationEndpointPath, tokenFingerprint } from "./token.js";
@@ -67,14 +67,18 @@ export class TokenRevocation {
         });
         return true;
       } catch (error) {
+        // A tenant that asked for a back-off is not asked again at once.
+        const backingOff = error instanceof UpstreamUnavailableError && error.backOffSeconds;
+        const last = attempt === ATTEMPTS || Boolean(backingOff);
         this.#logger.warn(
-          attempt < ATTEMPTS ? "token revocation failed; retrying once" : "token revocation failed",
+          last ? "token revocation failed" : "token revocation failed; retrying once",
           {
             profile: profile.name,
             tokenSha256: fingerprint,
             reason: error instanceof VendingError ? error.message : describeUnknown(error),
           },
         );
+        if (last) break;
       }
     }
     return false;

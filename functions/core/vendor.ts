@@ -32,7 +32,7 @@ import { RefreshLease } from "./refresh-lease.js";
 import { Refresher } from "./refresher.js";
 import { type Revoked, TokenRevocation } from "./revocation.js";
 import { TableCache } from "./table-cache.js";
-import { isUsable } from "./token.js";
+import { cacheKey, isUsable } from "./token.js";
 import type { InvalidateQuery, RenewalReport, TokenQuery, VendedToken } from "./vendor-types.js";
 
 export type {
@@ -190,12 +190,20 @@ export class TokenVendor {
       if (isUsable(shared.token, this.#clock.now(), min)) return shared;
       return await this.#flights.run(profile.name, refresh);
     } catch (error) {
-      // CyberArk failed or refused (maybe for a flight that wanted more than this caller): a held
-      // token of the current identity valid long enough for this caller beats an error.
-      const upstream =
-        error instanceof UpstreamUnavailableError || error instanceof UpstreamRejectedError;
-      const held = upstream && this.#memory.usable(profile.name, min);
+      // CyberArk failed, or refused something other than the credentials (maybe for a flight that
+      // wanted more than this caller): a recently confirmed token of the current identity that
+      // lasts long enough for this caller beats an error. A refusal of the credentials themselves
+      // (invalid_client, after the rotation retry) means the identity is disowned: no fallback.
+      const fallsBack =
+        error instanceof UpstreamUnavailableError ||
+        (error instanceof UpstreamRejectedError && !error.isInvalidClient);
+      if (!fallsBack) throw error;
+      const credentials = this.#credentials.peek(profile.secretId);
+      const key = credentials && cacheKey(profile, credentials);
+      const held = key === undefined ? undefined : this.#memory.fallback(profile.name, key, min);
       if (held) return { token: held, cache: "memory" };
+      const stored = await this.#refresher.fromTableAfterFailure(profile, min);
+      if (stored) return stored;
       throw error;
     }
   }

@@ -174,7 +174,7 @@ export class IdentitySimulator {
       return oauthError(response, 400, "invalid_request");
     }
     if (!this.#authenticates(client)) return oauthError(response, 401, "invalid_client");
-    if (revocationOf !== undefined) return this.#revoke(revocationOf, form, response);
+    if (revocationOf !== undefined) return this.#revoke(request, revocationOf, form, response);
     const tokenOf = /^\/oauth2\/token\/([^/]+)$/.exec(path)?.[1];
     if (path !== "/oauth2/platformtoken" && tokenOf === undefined) {
       return oauthError(response, 404, "invalid_request");
@@ -242,7 +242,17 @@ export class IdentitySimulator {
   }
 
   // RFC 7009: 200 whether or not the token is known; the application must exist.
-  #revoke(encodedApplicationId: string, form: URLSearchParams, response: ServerResponse): void {
+  #revoke(
+    request: IncomingMessage,
+    encodedApplicationId: string,
+    form: URLSearchParams,
+    response: ServerResponse,
+  ): void {
+    // RFC 7009 section 2.1: the client authenticates, as for a token request.
+    if (!this.#authenticates(presentedClient(request, form))) {
+      oauthError(response, 401, "invalid_client");
+      return;
+    }
     const token = form.get("token");
     if (this.#application(encodedApplicationId) && token) {
       this.#tokens.revoke(token);

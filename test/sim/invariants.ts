@@ -16,12 +16,14 @@ import {
 import {
   CREDENTIALS_MAX_AGE_MS,
   LEASE_MS,
+  MAX_UNCONFIRMED_MS,
   MEMORY_RECHECK_MS,
   WORST_AWS_CALL_MS,
   WORST_REQUEST_MS,
   WORST_TABLE_CALL_MS,
 } from "../../functions/core/timing.js";
 import { type CachedToken, isUsable, remainingSeconds } from "../../functions/core/token.js";
+import type { CacheLevel } from "../../functions/core/vendor-types.js";
 import { fp, type Trace } from "./trace.js";
 
 /** The invariants, by the promise each one holds. */
@@ -104,6 +106,8 @@ interface Held {
 /** Per instance and profile: what the instance was last seen to hold and read. */
 interface InstanceView {
   held?: Held;
+  /** When the table last confirmed the held token: served from the table or CyberArk, or read back. */
+  confirmedAt?: number;
   lastReadFailure?: number;
   /** Last successful table read that returned something other than the held token. */
   lastDisagreeingRead?: number;
@@ -192,6 +196,7 @@ export class Checker {
     if (item === false) view.lastReadFailure = this.#now();
     else if (item?.accessToken !== view.held?.token.accessToken)
       view.lastDisagreeingRead = this.#now();
+    else view.confirmedAt = this.#now();
   }
 
   /** A table write landed; `item` is what the table holds now. */
@@ -236,7 +241,7 @@ export class Checker {
   // ---- what the callers see ----
 
   /** A GET returned `token`; checks every promise about a returned token. */
-  getReturned(get: GetRecord, token: CachedToken): void {
+  getReturned(get: GetRecord, token: CachedToken, cache: CacheLevel): void {
     const now = this.#now();
     const info = this.tokens.get(token.accessToken);
     const who = `i${get.instance} GET ${get.profile} (started ${this.#trace.time(get.start)})`;
@@ -253,7 +258,11 @@ export class Checker {
       this.#checkDropped(get, token, info, who);
       info.knownAt ??= now;
     }
-    this.#view(get.instance, get.profile).held = { token, getStart: get.start, at: now };
+    const view = this.#view(get.instance, get.profile);
+    if (cache !== "memory" || view.held?.token.accessToken !== token.accessToken) {
+      view.confirmedAt = now;
+    }
+    view.held = { token, getStart: get.start, at: now };
   }
 
   /** A GET failed; checks that the error is a contract error and nothing usable was cached. */
@@ -376,6 +385,10 @@ export class Checker {
     if (replaced || (view.lastReadFailure ?? Number.NEGATIVE_INFINITY) < get.start) {
       return undefined;
     }
+    // Held without the table's confirmation for too long, a token may have been deleted
+    // elsewhere: the vendor rightly stops serving it then.
+    if (now - (view.confirmedAt ?? Number.NEGATIVE_INFINITY) >= MAX_UNCONFIRMED_MS)
+      return undefined;
     if (!isUsable(held.token, now, get.minValiditySeconds)) return undefined;
     return `i${get.instance} held ${fp(held.token.accessToken)} (${remainingSeconds(held.token, now)}s left) and the table could not be read`;
   }

@@ -137,7 +137,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             `i${i}`,
             `GET ${profile} -> ${world.describe(vended.token)} from ${vended.cache}`,
           );
-          checker.getReturned(record, vended.token);
+          checker.getReturned(record, vended.token, vended.cache);
         },
         (error: unknown) => {
           stats.getFailures += 1;

@@ -194,6 +194,8 @@ describe("race 5: a tenant that shortens lifetimes causes no renewal storm", () 
 });
 
 describe("race 6: a cached token that meets min_validity is served, not a 503", () => {
+  // Within the bound on unconfirmed tokens: a held token the table has not confirmed for
+  // MAX_UNCONFIRMED_MS is not served (race 4), even when CyberArk fails.
   const outage = () => new UpstreamUnavailableError("CyberArk answered 503", 5);
 
   it("a caller that joined a flight started for a larger min_validity gets the token it can use", async () => {
@@ -215,6 +217,7 @@ describe("race 6: a cached token that meets min_validity is served, not a 503", 
     const vendor = h.newVendor();
     await vendor.getToken(ciQuery());
     h.clock.advanceSeconds(2000);
+    await vendor.getToken(ciQuery()); // the table confirms the held token
     h.store.failing = true;
     h.identity.fallback = () => {
       throw outage();
@@ -229,7 +232,9 @@ describe("race 6: a cached token that meets min_validity is served, not a 503", 
   it("a held token is still recognised after the credentials are read again, unchanged", async () => {
     const vendor = h.newVendor();
     await vendor.getToken(ciQuery());
-    h.clock.advanceSeconds(301); // the credentials in memory are re-read after 5 minutes
+    h.clock.advanceSeconds(290);
+    await vendor.getToken(ciQuery()); // the table confirms the held token
+    h.clock.advanceSeconds(11); // the credentials in memory are re-read after 5 minutes
     h.store.failing = true;
     h.identity.fallback = () => {
       throw outage();
@@ -238,6 +243,36 @@ describe("race 6: a cached token that meets min_validity is served, not a 503", 
     const result = await vendor.getToken(ciQuery());
 
     expect(result.token.accessToken).toBe("token-1");
+  });
+});
+
+describe("the fallback on a held token, bounded", () => {
+  it("does not serve a token the table has not confirmed for the longest unconfirmed time, even when CyberArk fails", async () => {
+    const vendor = h.newVendor();
+    await vendor.getToken(ciQuery());
+    h.store.failing = true;
+    h.identity.fallback = () => {
+      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+    };
+    h.clock.advanceSeconds(MAX_UNCONFIRMED_MS / 1000);
+
+    await expect(vendor.getToken(ciQuery())).rejects.toBeInstanceOf(UpstreamUnavailableError);
+  });
+
+  it("does not fall back on a held token when CyberArk refuses the credentials themselves", async () => {
+    const vendor = h.newVendor();
+    await vendor.getToken(ciQuery());
+    h.clock.advanceSeconds(2000); // 1600 s left: too short for 3600 (capped 1800), fine for 300
+    h.identity.fallback = () => {
+      throw new UpstreamRejectedError(400, "invalid_client");
+    };
+
+    // The modest caller joins the demanding caller's flight, which CyberArk refuses outright.
+    const demanding = vendor.getToken(ciQuery(3600)).catch((error: unknown) => error);
+    const modest = vendor.getToken(ciQuery(300)).catch((error: unknown) => error);
+
+    expect(await demanding).toBeInstanceOf(UpstreamRejectedError);
+    expect(await modest).toBeInstanceOf(UpstreamRejectedError);
   });
 });
 
