@@ -26,7 +26,7 @@ import type { Logger, TokenStore } from "../core/ports.js";
 import type { CachedToken } from "../core/token.js";
 import { HINTS, openTokenItem, SEALED_RECORD, sealTokenItem } from "./sealed-token-record.js";
 import type { TokenCipher } from "./token-cipher.js";
-import { leaseItemKey, TOKEN_TABLE_SCHEMA, tokenItemKey } from "./token-table.js";
+import { backOffItemKey, leaseItemKey, TOKEN_TABLE_SCHEMA, tokenItemKey } from "./token-table.js";
 
 const { partitionKey, timeToLiveAttribute } = TOKEN_TABLE_SCHEMA;
 // Refused values are kept per profile; the bound only guards against a store asked for names
@@ -155,6 +155,36 @@ export class DynamoDbTokenStore implements TokenStore {
     }
   }
 
+  async putBackOff(profile: string, until: number): Promise<void> {
+    await ignoringConditionFailure(
+      this.#client.send(
+        new PutItemCommand({
+          TableName: this.#tableName,
+          Item: {
+            [partitionKey]: { S: backOffItemKey(profile) },
+            backOffUntil: { N: String(until) },
+            [timeToLiveAttribute]: { N: String(Math.ceil(until / 1000) + 3600) },
+          },
+          // A later end stays: a back-off is never shortened by a slower writer.
+          ConditionExpression: "attribute_not_exists(#pk) OR #until < :until",
+          ExpressionAttributeNames: { "#pk": partitionKey, "#until": "backOffUntil" },
+          ExpressionAttributeValues: { ":until": { N: String(until) } },
+        }),
+      ),
+    );
+  }
+
+  async getBackOff(profile: string): Promise<number | undefined> {
+    const output = await this.#client.send(
+      new GetItemCommand({
+        TableName: this.#tableName,
+        Key: { [partitionKey]: { S: backOffItemKey(profile) } },
+        ConsistentRead: true,
+      }),
+    );
+    return numberOf(output.Item?.backOffUntil);
+  }
+
   async releaseLease(profile: string, owner: string): Promise<void> {
     await ignoringConditionFailure(
       this.#client.send(
@@ -210,4 +240,9 @@ async function ignoringConditionFailure(write: Promise<unknown>): Promise<boolea
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
     return false;
   }
+}
+
+function numberOf(value: AttributeValue | undefined): number | undefined {
+  const parsed = value?.N === undefined ? Number.NaN : Number(value.N);
+  return Number.isSafeInteger(parsed) ? parsed : undefined;
 }

@@ -20,3 +20,8 @@ export function tokenItemKey(profile: string): string {
 export function leaseItemKey(profile: string): string {
   return `lease#${profile}`;
 }
+
+/** The partition key of a profile's back-off item: when CyberArk may be asked again. */
+export function backOffItemKey(profile: string): string {
+  return `backoff#${profile}`;
+}

@@ -13,7 +13,7 @@ import { UpstreamRejectedError, UpstreamUnavailableError } from "./errors.js";
 import { METRICS } from "./metrics.js";
 import type { Clock, IdentityProvider, Metrics } from "./ports.js";
 import type { Profile } from "./profiles.js";
-import { REJECTION_MEMORY_MS } from "./timing.js";
+import { MAX_BACK_OFF_MS, REJECTION_MEMORY_MS } from "./timing.js";
 import { type CachedToken, cacheKey, tokenEndpointPath, tokenFromGrant } from "./token.js";
 
 /** A token and the credentials that obtained it (after a rotation retry, the re-read ones). */
@@ -77,6 +77,15 @@ export class TokenExchange {
       this.#remember(profile, used, error);
       throw error;
     }
+  }
+
+  /**
+   * Holds back the profile until `until` (epoch ms), as another instance was told to. A recorded
+   * end further away than any back-off CyberArk may ask for (someone edited the table) is capped.
+   */
+  holdBack(profile: string, until: number): void {
+    const capped = Math.min(until, this.#clock.now() + MAX_BACK_OFF_MS);
+    this.#backOffUntil.set(profile, Math.max(capped, this.#backOffUntil.get(profile) ?? 0));
   }
 
   /** Forgets a remembered rejection (after a `DELETE`, the next request tries again). */

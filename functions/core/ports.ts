@@ -46,6 +46,13 @@ export interface TokenStore {
   acquireLease(profile: string, owner: string, now: number, until: number): Promise<boolean>;
   /** Gives the lease back if `owner` still holds it. */
   releaseLease(profile: string, owner: string): Promise<void>;
+  /**
+   * Records that CyberArk asked for no token request of the profile until `until` (epoch ms), so
+   * every instance holds back, not only the one that was told. A later end never shortens.
+   */
+  putBackOff(profile: string, until: number): Promise<void>;
+  /** The end of the profile's recorded back-off (epoch ms), if one was recorded. */
+  getBackOff(profile: string): Promise<number | undefined>;
 }
 
 /** One `client_credentials` request to a CyberArk Identity tenant. */

@@ -10,7 +10,7 @@
  */
 import type { ClientCredentials, CredentialsCache } from "./credentials.js";
 import { UpstreamUnavailableError } from "./errors.js";
-import type { TokenExchange } from "./exchange.js";
+import type { Exchanged, TokenExchange } from "./exchange.js";
 import type { Fence, MemoryCache } from "./memory-cache.js";
 import { METRICS } from "./metrics.js";
 import type { Clock, Metrics } from "./ports.js";
@@ -86,20 +86,25 @@ export class Refresher {
   }
 
   /**
-   * After CyberArk failed: a token of the current identity in the table that lasts `min`, if the
-   * table can tell (it may have recovered since the failed refresh read it). Never throws.
+   * After CyberArk failed: a recently confirmed token of the current identity that lasts `min`,
+   * held in memory, else in the table (which may have recovered since the failed refresh read
+   * it), else held by now (another request may have confirmed one meanwhile). Never throws.
    */
-  async fromTableAfterFailure(profile: Profile, min: number): Promise<VendedToken | undefined> {
-    const read = await this.#p.table.read(profile.name);
-    const credentials = this.#p.credentials.peek(profile.secretId);
-    if (read.status !== "hit" || !credentials) return undefined;
-    return this.#fromTable(
-      profile,
-      read.token,
-      credentials,
-      min,
-      this.#p.memory.fence(profile.name),
-    );
+  async fallback(profile: Profile, min: number): Promise<VendedToken | undefined> {
+    const { credentials, memory, table } = this.#p;
+    const held = () => {
+      const current = credentials.peek(profile.secretId);
+      const key = current && cacheKey(profile, current);
+      const token = key === undefined ? undefined : memory.fallback(profile.name, key, min);
+      return token && { token, cache: "memory" as const };
+    };
+    const fromTable = async () => {
+      const read = await table.read(profile.name);
+      const current = credentials.peek(profile.secretId);
+      if (read.status !== "hit" || !current) return undefined;
+      return this.#fromTable(profile, read.token, current, min, memory.fence(profile.name));
+    };
+    return held() ?? (await fromTable()) ?? held();
   }
 
   /** Refresh ahead: renews a token entering its renewal window, unless another instance is. */
@@ -198,9 +203,21 @@ export class Refresher {
     fence: Fence,
     hold: LeaseHold,
   ): Promise<CachedToken> {
-    const exchanged = await this.#p.exchange.obtain(profile, credentials, () =>
-      hold.ensureLeft(WORST_EXCHANGE_MS),
-    );
+    // A back-off CyberArk asked of any instance holds for all (CyberArk is one tenant).
+    const { exchange, table, clock } = this.#p;
+    const backOffUntil = await table.backOffUntil(profile.name);
+    if (backOffUntil !== undefined) exchange.holdBack(profile.name, backOffUntil);
+    let exchanged: Exchanged;
+    try {
+      exchanged = await exchange.obtain(profile, credentials, () =>
+        hold.ensureLeft(WORST_EXCHANGE_MS),
+      );
+    } catch (error) {
+      if (error instanceof UpstreamUnavailableError && error.backOffSeconds !== undefined) {
+        await table.recordBackOff(profile.name, clock.now() + error.backOffSeconds * 1000);
+      }
+      throw error;
+    }
     if (this.#p.memory.isCurrent(fence)) {
       await this.#p.table.write(profile.name, exchanged.token);
       this.#p.memory.remember(fence, exchanged.token, exchanged.credentials);

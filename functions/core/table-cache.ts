@@ -62,6 +62,34 @@ export class TableCache {
   }
 
   /**
+   * The end of the profile's recorded back-off (epoch ms). A failure counts as none: the table is
+   * a cache, and the instance still remembers a back-off it was told of itself.
+   */
+  async backOffUntil(profile: string): Promise<number | undefined> {
+    try {
+      return await this.#store.getBackOff(profile);
+    } catch (error) {
+      this.#logger.warn("back-off read failed; going by this instance's memory", {
+        profile,
+        reason: describeUnknown(error),
+      });
+      return undefined;
+    }
+  }
+
+  /** Records a back-off for every instance; a failure is logged. */
+  async recordBackOff(profile: string, until: number): Promise<void> {
+    try {
+      await this.#store.putBackOff(profile, until);
+    } catch (error) {
+      this.#logger.warn("back-off write failed; only this instance holds back", {
+        profile,
+        reason: describeUnknown(error),
+      });
+    }
+  }
+
+  /**
    * Deletes the profile's token.
    * @throws {UpstreamUnavailableError} when the store failed: the token may still be cached.
    */

@@ -42,11 +42,13 @@ export const WORST_AWS_CALL_MS =
 export const WORST_TABLE_CALL_MS = 2 * WORST_AWS_CALL_MS;
 
 /**
- * What the holder of the refresh lease does at its worst: read the table, exchange, read the
- * rotated secret and exchange once more (the rotation retry), write the table.
+ * What the holder of the refresh lease does at its worst: read the table and the profile's
+ * back-off, exchange, read the rotated secret and exchange once more (the rotation retry), write
+ * the table.
  */
 export const WORST_REFRESH_MS =
   WORST_TABLE_CALL_MS +
+  WORST_AWS_CALL_MS +
   WORST_EXCHANGE_MS +
   WORST_AWS_CALL_MS +
   WORST_EXCHANGE_MS +
@@ -107,6 +109,9 @@ export const UNCONFIRMED_RETRY_MS = 2_000;
  * token only if CyberArk fails too.
  */
 export const MAX_UNCONFIRMED_MS = 2 * MEMORY_RECHECK_MS;
+
+/** The longest back-off CyberArk may ask for that is honoured (its `Retry-After`, capped). */
+export const MAX_BACK_OFF_MS = 300_000;
 
 /** How long a rejection by CyberArk is remembered, so a broken profile does not hammer the tenant. */
 export const REJECTION_MEMORY_MS = 10_000;

@@ -32,7 +32,7 @@ import { RefreshLease } from "./refresh-lease.js";
 import { Refresher } from "./refresher.js";
 import { type Revoked, TokenRevocation } from "./revocation.js";
 import { TableCache } from "./table-cache.js";
-import { cacheKey, isUsable } from "./token.js";
+import { isUsable } from "./token.js";
 import type { InvalidateQuery, RenewalReport, TokenQuery, VendedToken } from "./vendor-types.js";
 
 export type {
@@ -198,12 +198,8 @@ export class TokenVendor {
         error instanceof UpstreamUnavailableError ||
         (error instanceof UpstreamRejectedError && !error.isInvalidClient);
       if (!fallsBack) throw error;
-      const credentials = this.#credentials.peek(profile.secretId);
-      const key = credentials && cacheKey(profile, credentials);
-      const held = key === undefined ? undefined : this.#memory.fallback(profile.name, key, min);
-      if (held) return { token: held, cache: "memory" };
-      const stored = await this.#refresher.fromTableAfterFailure(profile, min);
-      if (stored) return stored;
+      const fallback = await this.#refresher.fallback(profile, min);
+      if (fallback) return fallback;
       throw error;
     }
   }

@@ -6,9 +6,11 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DeleteItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import { backOffItemKey } from "../../functions/adapters/token-table.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
-import { createKey, createSecret, createTokenTable, uniqueName } from "../support/aws.js";
+import { createKey, createSecret, createTokenTable, dynamodb, uniqueName } from "../support/aws.js";
 import { captureOutput } from "../support/capture-output.js";
 import { newInstance as newTestInstance } from "../support/instance.js";
 import { expectNeverLogged } from "../support/never-logged.js";
@@ -72,6 +74,10 @@ beforeEach(async () => {
   offsetMs = 0;
   for (const profile of ["app", "platform"]) {
     await newInstance()({ method: "DELETE", profile, callerArn: ADMIN });
+    // A back-off outlives a DELETE on purpose (the tenant asked for it); not a test's, though.
+    await dynamodb.send(
+      new DeleteItemCommand({ TableName: tableName, Key: { pk: { S: backOffItemKey(profile) } } }),
+    );
   }
   simulator.reset();
 });
@@ -95,6 +101,18 @@ describe("a tenant that answers 429 with Retry-After: 60", () => {
     offsetMs += 11_000;
     expect((await instance({ profile: "platform" })).statusCode).toBe(200);
     expect(simulator.requests).toHaveLength(2);
+  });
+
+  it("holds back every instance, not only the one CyberArk told", async () => {
+    simulator.failNext({ kind: "status", status: 429, retryAfter: "60" });
+    expect((await newInstance()({ profile: "platform" })).statusCode).toBe(503);
+
+    offsetMs += 5_000;
+    const elsewhere = await newInstance()({ profile: "platform" });
+
+    expect(elsewhere.statusCode).toBe(503);
+    expect(Number(elsewhere.headers?.["Retry-After"])).toBe(55);
+    expect(simulator.requests).toHaveLength(1);
   });
 
   it("keeps serving a cached token that is still valid during the back-off", async () => {

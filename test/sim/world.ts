@@ -337,6 +337,22 @@ export class World {
           () => table.releaseLease(profile, owner),
           () => "done",
         ),
+      putBackOff: (profile, until) =>
+        call(
+          "backoff.put",
+          profile,
+          TABLE_LEASE,
+          () => table.putBackOff(profile, until),
+          () => `until ${this.#trace.time(until)}`,
+        ),
+      getBackOff: (profile) =>
+        call(
+          "backoff.get",
+          profile,
+          TABLE_LEASE,
+          () => table.getBackOff(profile),
+          () => `until ${this.#trace.time(table.backOffs.get(profile) ?? 0)}`,
+        ),
     };
   }
 

@@ -53,6 +53,7 @@ export class FakeSecrets implements SecretSource {
 export class MemoryStore implements TokenStore {
   readonly items = new Map<string, CachedToken>();
   readonly leases = new Map<string, { owner: string; until: number }>();
+  readonly backOffs = new Map<string, number>();
   failing = false;
   gets = 0;
   #deleteGate: Promise<void> | undefined;
@@ -87,6 +88,14 @@ export class MemoryStore implements TokenStore {
   async releaseLease(profile: string, owner: string): Promise<void> {
     this.#check();
     if (this.leases.get(profile)?.owner === owner) this.leases.delete(profile);
+  }
+  async putBackOff(profile: string, until: number): Promise<void> {
+    this.#check();
+    this.backOffs.set(profile, Math.max(until, this.backOffs.get(profile) ?? 0));
+  }
+  async getBackOff(profile: string): Promise<number | undefined> {
+    this.#check();
+    return this.backOffs.get(profile);
   }
   async delete(profile: string): Promise<void> {
     this.#check();

@@ -122,6 +122,14 @@ export function describeTokenStoreContract(
       expect(await store.acquireLease("p", "c", T0 + 1_000, T0 + 16_000)).toBe(true);
     });
 
+    it("records a back-off per profile, never shortened by an earlier end", async () => {
+      expect(await store.getBackOff("p")).toBeUndefined();
+      await store.putBackOff("p", T0 + 60_000);
+      await store.putBackOff("p", T0 + 30_000);
+      expect(await store.getBackOff("p")).toBe(T0 + 60_000);
+      expect(await store.getBackOff("q")).toBeUndefined();
+    });
+
     it("keeps leases and tokens independent, per profile", async () => {
       await store.put("p", token());
       expect(await store.acquireLease("p", "a", T0, T0 + 15_000)).toBe(true);

@@ -284,6 +284,7 @@ describe("TokenVendor.getToken: upstream and table failures", () => {
       "token table read failed; treating as a miss",
       "refresh lease unavailable; refreshing without it",
       "token table read failed; treating as a miss",
+      "back-off read failed; going by this instance's memory",
       "token table write failed; token served from memory only",
       "refresh lease release failed",
     ]);
