@@ -114,13 +114,19 @@ export class DynamoDbTokenStore implements TokenStore {
     if (written) this.#refused.delete(profile);
   }
 
-  async delete(profile: string): Promise<void> {
-    await this.#client.send(
+  async delete(profile: string): Promise<CachedToken | undefined> {
+    const key = tokenItemKey(profile);
+    const output = await this.#client.send(
       new DeleteItemCommand({
         TableName: this.#tableName,
-        Key: { [partitionKey]: { S: tokenItemKey(profile) } },
+        Key: { [partitionKey]: { S: key } },
+        // What was deleted is what must be revoked, even if it was written after a read.
+        ReturnValues: "ALL_OLD",
       }),
     );
+    if (!output.Attributes) return undefined;
+    const opened = await openTokenItem(this.#cipher, key, output.Attributes).catch(() => ({}));
+    return "token" in opened ? opened.token : undefined;
   }
 
   async acquireLease(profile: string, owner: string, now: number, until: number): Promise<boolean> {

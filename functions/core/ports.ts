@@ -37,7 +37,8 @@ export interface TokenStore {
    * time, not expiry: when a tenant shortens lifetimes, the newer, shorter token must win.
    */
   put(profile: string, token: CachedToken): Promise<void>;
-  delete(profile: string): Promise<void>;
+  /** Deletes the profile's token. @returns the token deleted, when the item held a usable one. */
+  delete(profile: string): Promise<CachedToken | undefined>;
   /**
    * Takes the profile's refresh lease until `until` (epoch ms), unless another owner holds one that
    * has not expired at `now`. Only the holder asks CyberArk, so instances do not stampede it.

@@ -90,12 +90,12 @@ export class TableCache {
   }
 
   /**
-   * Deletes the profile's token.
+   * Deletes the profile's token, and returns it (when it could be opened).
    * @throws {UpstreamUnavailableError} when the store failed: the token may still be cached.
    */
-  async delete(profile: string): Promise<void> {
+  async delete(profile: string): Promise<CachedToken | undefined> {
     try {
-      await this.#store.delete(profile);
+      return await this.#store.delete(profile);
     } catch (error) {
       throw new UpstreamUnavailableError(
         `token table delete failed: ${describeUnknown(error)}`,

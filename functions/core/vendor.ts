@@ -124,11 +124,10 @@ export class TokenVendor {
     const profile = this.#authorize(query.profile, query, () => this.#config.adminCallers);
     const held = this.#memory.held(profile.name)?.token;
     this.#forget(profile);
-    const stored = await this.#table.token(profile.name);
-    await this.#table.delete(profile.name);
+    const deleted = await this.#table.delete(profile.name);
     // A request that read the item while it was being deleted may have held it meanwhile.
     this.#forget(profile);
-    return this.#revocation.revoke(profile, [stored, held]);
+    return this.#revocation.revoke(profile, [deleted, held]);
   }
 
   /** Renews every `prewarm` profile whose table token is missing or half spent. Never throws. */

@@ -97,12 +97,14 @@ export class MemoryStore implements TokenStore {
     this.#check();
     return this.backOffs.get(profile);
   }
-  async delete(profile: string): Promise<void> {
+  async delete(profile: string): Promise<CachedToken | undefined> {
     this.#check();
     const gate = this.#deleteGate;
     this.#deleteGate = undefined;
     if (gate) await gate;
+    const deleted = this.items.get(profile);
     this.items.delete(profile);
+    return deleted;
   }
   #check(): void {
     if (this.failing) {

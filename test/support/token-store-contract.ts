@@ -95,10 +95,10 @@ export function describeTokenStoreContract(
       });
     });
 
-    it("deletes a profile's token, and deleting nothing is not an error", async () => {
+    it("deletes a profile's token and returns it, and deleting nothing returns nothing", async () => {
       await store.put("p", token());
-      await store.delete("p");
-      await store.delete("never-written");
+      expect(await store.delete("p")).toEqual(token());
+      expect(await store.delete("never-written")).toBeUndefined();
       expect(await store.get("p")).toBeUndefined();
     });
 

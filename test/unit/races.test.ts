@@ -301,3 +301,25 @@ describe("race 8: a DELETE the table did not take is a 503, not a crash", () => 
     });
   });
 });
+
+describe("DELETE revokes what it deleted", () => {
+  it("revokes the token the table held when the delete landed, and the one this instance held", async () => {
+    const a = h.newVendor();
+    const reports = {
+      profile: "reports-app",
+      caller: caller("arn:aws:sts::444455556666:assumed-role/any/s"),
+      minValiditySeconds: 300,
+    };
+    const heldByA = (await a.getToken(reports)).token.accessToken;
+    // Another instance puts a newer token in the table, which A has not read.
+    h.clock.advanceSeconds(60);
+    const stored = h.store.items.get("reports-app");
+    if (!stored) throw new Error("the table should hold A's token");
+    await h.store.put("reports-app", { ...stored, accessToken: "newer", issuedAt: h.clock.now() });
+
+    const revoked = await a.invalidate({ profile: "reports-app", caller: caller(ADMIN_ROLE) });
+
+    expect(revoked.revoked).toBe("true");
+    expect(h.identity.revocations.map((r) => r.token).sort()).toEqual([heldByA, "newer"].sort());
+  });
+});

@@ -12,6 +12,7 @@ import {
   LEASE_WAIT_MS,
   MARGIN_MS,
   WORST_AWS_CALL_MS,
+  WORST_DELETE_MS,
   WORST_EXCHANGE_MS,
   WORST_REFRESH_MS,
   WORST_REQUEST_MS,
@@ -52,6 +53,12 @@ describe("the timing budget", () => {
 
   it("keeps waiting for another holder at least as long as that holder may refresh", () => {
     expect(LEASE_WAIT_MS).toBeGreaterThanOrEqual(WORST_REFRESH_MS);
+  });
+
+  it("fits a DELETE, its revocation and one retry inside the function timeout", () => {
+    const revocationAttempt = awsCall + IDENTITY_ATTEMPT_TIMEOUT_MS; // secret, then one POST
+    expect(WORST_DELETE_MS).toBeGreaterThanOrEqual(tableCall + 2 * revocationAttempt);
+    expect(FUNCTION_TIMEOUT_SECONDS * 1000).toBeGreaterThanOrEqual(WORST_DELETE_MS + MARGIN_MS);
   });
 
   it("times the function out before API Gateway gives up on it", () => {
