@@ -23,6 +23,15 @@ import {
   IDENTITY_MAX_BACKOFF_MS,
 } from "../core/timing.js";
 import type { TokenGrant } from "../core/token.js";
+import {
+  authenticate,
+  type ClientRequest,
+  oauthErrorCode,
+  parseGrant,
+  parseRetryAfterMs,
+  RetryableFailure,
+  readCapped,
+} from "./identity-messages.js";
 
 /** Tuning of {@link CyberArkIdentityClient}; the defaults are the timing budget's (`core/timing.ts`). */
 export interface IdentityClientOptions {
@@ -43,22 +52,7 @@ export interface IdentityClientOptions {
   readonly now?: () => number;
 }
 
-/** Outcome of one attempt that may be worth another. */
-class RetryableFailure extends Error {
-  readonly retryAfterMs: number | undefined;
-  constructor(detail: string, retryAfterMs?: number, cause?: unknown) {
-    super(detail, { cause });
-    this.retryAfterMs = retryAfterMs;
-  }
-}
-
-/** What identifies and authenticates the client, for either endpoint. */
-type ClientRequest = Pick<
-  TokenRequest,
-  "tenantUrl" | "path" | "clientAuth" | "clientId" | "clientSecret"
->;
-
-/** One answer of the tenant, its body read within {@link MAX_BODY_BYTES}. */
+/** One answer of the tenant, its body read within 64 KiB (see `readCapped`). */
 interface Answer {
   readonly status: number;
   readonly headers: Headers;
@@ -72,10 +66,6 @@ const BASE_BACKOFF_MS = 100;
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 /** The longest pause a tenant's `Retry-After` can impose on a profile. */
 const MAX_BACK_OFF_SECONDS = 300;
-/** The largest upstream body read; a token response is a few KiB. */
-const MAX_BODY_BYTES = 64 * 1024;
-const PRINTABLE_TOKEN = /^[\x21-\x7E]{1,16384}$/;
-const OAUTH_ERROR_CODE = /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 
 /** Requests and revokes tokens at CyberArk Identity. */
 export class CyberArkIdentityClient implements IdentityProvider {
@@ -198,116 +188,6 @@ function unavailable(
     failure,
     backOffSeconds,
   );
-}
-
-/**
- * Adds the client's authentication, the same for every endpoint: HTTP Basic, or `client_id` and
- * `client_secret` in the form.
- */
-function authenticate(
-  request: ClientRequest,
-  headers: Record<string, string>,
-  form: URLSearchParams,
-): void {
-  if (request.clientAuth === "basic") {
-    // RFC 6749 section 2.3.1: each part form-urlencoded before Base64, so `+`, `%` and `:` survive.
-    const pair = `${formEncode(request.clientId)}:${formEncode(request.clientSecret)}`;
-    headers.authorization = `Basic ${Buffer.from(pair, "utf8").toString("base64")}`;
-  } else {
-    form.set("client_id", request.clientId);
-    form.set("client_secret", request.clientSecret);
-  }
-}
-
-function formEncode(value: string): string {
-  return new URLSearchParams({ v: value }).toString().slice(2);
-}
-
-/**
- * The body as UTF-8, read chunk by chunk and abandoned past {@link MAX_BODY_BYTES}: cancelling
- * the stream closes the connection, so the rest is never received.
- * @throws {RetryableFailure} when the body is too large.
- */
-async function readCapped(response: Response): Promise<string> {
-  const tooLarge = () => new RetryableFailure(`response body exceeds ${MAX_BODY_BYTES} bytes`);
-  if (Number(response.headers.get("content-length")) > MAX_BODY_BYTES) {
-    await response.body?.cancel().catch(() => {});
-    throw tooLarge();
-  }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-/**
- * Checks a `200` answer and extracts the grant.
- * @throws {RetryableFailure} when the body is not a usable token response.
- */
-function parseGrant(contentType: string | null, body: string): TokenGrant {
-  const mediaType = contentType?.split(";")[0]?.trim().toLowerCase();
-  if (mediaType !== "application/json") throw new RetryableFailure("token response is not JSON");
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    throw new RetryableFailure("token response is not valid JSON");
-  }
-  if (typeof value !== "object" || value === null)
-    throw new RetryableFailure("token response is not an object");
-  const fields = value as Record<string, unknown>;
-  if (typeof fields.access_token !== "string" || fields.access_token.length === 0) {
-    throw new RetryableFailure("token response has no access_token");
-  }
-  // Printable ASCII without spaces, as every OAuth2 token is: a token with line breaks or
-  // controls would reach callers' logs and shells as more than one line.
-  if (!PRINTABLE_TOKEN.test(fields.access_token)) {
-    throw new RetryableFailure("token response has an access_token with unprintable characters");
-  }
-  if (typeof fields.token_type !== "string" || fields.token_type.toLowerCase() !== "bearer") {
-    throw new RetryableFailure("token response is not a Bearer token");
-  }
-  return {
-    accessToken: fields.access_token,
-    expiresIn: fields.expires_in,
-    ...(typeof fields.scope === "string" ? { scope: fields.scope } : {}),
-  };
-}
-
-// Only a well-formed OAuth2 error code is kept; free text from upstream never travels on.
-function oauthErrorCode(body: string): string | undefined {
-  try {
-    const value: unknown = JSON.parse(body);
-    const code = (value as { error?: unknown } | null)?.error;
-    return typeof code === "string" && OAUTH_ERROR_CODE.test(code) ? code : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-// RFC 9110: delay-seconds (digits, here with an optional fraction), or an HTTP date with its
-// weekday. Anything else ("-5", "1e400") counts as no header rather than as a date or infinity.
-const DELAY_SECONDS = /^\d{1,9}(\.\d{1,3})?$/;
-const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-
-function parseRetryAfterMs(header: string | null, now: number): number | undefined {
-  const value = header?.trim();
-  if (!value) return undefined;
-  if (DELAY_SECONDS.test(value)) return Number(value) * 1000;
-  if (!HTTP_DATE.test(value)) return undefined;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 function networkReason(error: unknown): string {

@@ -5,8 +5,8 @@
  */
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
-import type { TokenResponse } from "../shared/api.js";
-import { SingleFlight } from "../shared/single-flight.js";
+import type { TokenResponse } from "../common/api.js";
+import { SingleFlight } from "../common/single-flight.js";
 import { isLoopback, parseApiUrl } from "./api-url.js";
 import { regionFor, signRequest } from "./signing.js";
 

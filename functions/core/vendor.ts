@@ -4,7 +4,7 @@
  * Each level is its own module; this class only wires them and decides between them. Every
  * dependency is a port, so every decision is tested with fakes and a fake clock.
  */
-import { SingleFlight } from "../shared/single-flight.js";
+import { SingleFlight } from "../common/single-flight.js";
 import { type CallerPattern, isAllowed } from "./callers.js";
 import { CredentialsCache } from "./credentials.js";
 import {

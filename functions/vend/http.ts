@@ -3,6 +3,7 @@
  * and headers; no vending rule lives here.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import type { ErrorResponse, TokenResponse } from "../common/api.js";
 import { type Caller, parseCaller } from "../core/callers.js";
 import { type ErrorCode, UpstreamUnavailableError, type VendingError } from "../core/errors.js";
 import { PROFILE_NAME } from "../core/profiles.js";
@@ -12,7 +13,6 @@ import {
   remainingSeconds,
 } from "../core/token.js";
 import type { InvalidateQuery, TokenQuery, VendedToken } from "../core/vendor.js";
-import type { ErrorResponse, TokenResponse } from "../shared/api.js";
 import { InvalidRequestError, MethodNotAllowedError } from "./request-errors.js";
 
 /** What a request asks for. */

@@ -27,7 +27,7 @@ beforeAll(async () => {
     "package.json",
     "package-lock.json",
     "functions/client",
-    "functions/shared",
+    "functions/common",
   ]) {
     cpSync(path, join(actionPath, path), { recursive: true });
   }
