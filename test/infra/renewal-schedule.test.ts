@@ -1,0 +1,101 @@
+import { Match } from "aws-cdk-lib/assertions";
+import { describe, expect, it } from "vitest";
+import { isRenewalEvent, RENEWAL_EVENT } from "../../functions/vend/renewal-event.js";
+import { PREWARM_PROFILES, synthesizeStack } from "../support/stack.js";
+
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+
+function prewarmStack() {
+  const { template } = synthesizeStack({ profiles: PREWARM_PROFILES });
+  const resources = template.toJSON().Resources as Resources;
+  const [scheduleId, schedule] =
+    Object.entries(template.findResources("AWS::Scheduler::Schedule"))[0] ?? [];
+  const [functionId] = Object.keys(
+    template.findResources("AWS::Lambda::Function", {
+      Properties: { Description: "Vends CyberArk Identity tokens to allowed IAM callers" },
+    }),
+  );
+  return { template, resources, scheduleId, schedule, functionId };
+}
+
+describe("renewal schedule", () => {
+  it("invokes the vending function every minute with the renewal event", () => {
+    const { template, functionId } = prewarmStack();
+
+    template.resourceCountIs("AWS::Scheduler::Schedule", 1);
+    template.hasResourceProperties("AWS::Scheduler::Schedule", {
+      ScheduleExpression: "rate(1 minute)",
+      State: "ENABLED",
+      FlexibleTimeWindow: { Mode: "OFF" },
+      Target: {
+        Arn: { "Fn::GetAtt": [functionId, "Arn"] },
+        Input: JSON.stringify(RENEWAL_EVENT),
+        RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 },
+      },
+    });
+  });
+
+  it("sends an input the function takes for a renewal event, not an API request", () => {
+    const { schedule } = prewarmStack();
+    const input = (schedule?.Properties.Target as { Input: string }).Input;
+
+    expect(isRenewalEvent(JSON.parse(input))).toBe(true);
+  });
+
+  it("uses its own role, which only EventBridge Scheduler of this account may assume", () => {
+    const { template, schedule, resources } = prewarmStack();
+    const roleArn = (schedule?.Properties.Target as { RoleArn: { "Fn::GetAtt": string[] } })
+      .RoleArn;
+    const roleId = roleArn["Fn::GetAtt"][0] ?? "";
+
+    expect(resources[roleId]?.Type).toBe("AWS::IAM::Role");
+    template.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          {
+            Effect: "Allow",
+            Action: "sts:AssumeRole",
+            Principal: { Service: "scheduler.amazonaws.com" },
+            Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+          },
+        ],
+      },
+      Description: Match.stringLikeRegexp("renewal schedule"),
+    });
+    expect(resources[roleId]?.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it("lets its role invoke exactly the vending function (and its versions), nothing else", () => {
+    const { template, schedule, functionId } = prewarmStack();
+    const roleId = (schedule?.Properties.Target as { RoleArn: { "Fn::GetAtt": string[] } }).RoleArn[
+      "Fn::GetAtt"
+    ][0];
+
+    const policies = Object.values(
+      template.findResources("AWS::IAM::Policy", {
+        Properties: { Roles: Match.arrayWith([{ Ref: roleId }]) },
+      }),
+    );
+    const statements = policies.flatMap(
+      (policy) => (policy.Properties.PolicyDocument as { Statement: unknown[] }).Statement,
+    );
+
+    expect(statements).toEqual([
+      {
+        Effect: "Allow",
+        Action: "lambda:InvokeFunction",
+        Resource: [
+          { "Fn::GetAtt": [functionId, "Arn"] },
+          { "Fn::Join": ["", [{ "Fn::GetAtt": [functionId, "Arn"] }, ":*"]] },
+        ],
+      },
+    ]);
+  });
+
+  it("is not there when no profile has prewarm", () => {
+    const { template } = synthesizeStack();
+
+    template.resourceCountIs("AWS::Scheduler::Schedule", 0);
+    expect(JSON.stringify(template.toJSON())).not.toContain("scheduler.amazonaws.com");
+  });
+});
