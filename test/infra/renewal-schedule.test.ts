@@ -5,17 +5,23 @@ import { PREWARM_PROFILES, synthesizeStack } from "../support/stack.js";
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
+interface ScheduleTarget {
+  Input: string;
+  RoleArn: { "Fn::GetAtt": [string, string] };
+}
+
 function prewarmStack() {
   const { template } = synthesizeStack({ profiles: PREWARM_PROFILES });
   const resources = template.toJSON().Resources as Resources;
-  const [scheduleId, schedule] =
-    Object.entries(template.findResources("AWS::Scheduler::Schedule"))[0] ?? [];
+  const [schedule] = Object.values(template.findResources("AWS::Scheduler::Schedule"));
+  if (!schedule) throw new Error("no schedule in the template");
+  const target = schedule.Properties.Target as ScheduleTarget;
   const [functionId] = Object.keys(
     template.findResources("AWS::Lambda::Function", {
       Properties: { Description: "Vends CyberArk Identity tokens to allowed IAM callers" },
     }),
   );
-  return { template, resources, scheduleId, schedule, functionId };
+  return { template, resources, target, roleId: target.RoleArn["Fn::GetAtt"][0], functionId };
 }
 
 describe("renewal schedule", () => {
@@ -36,17 +42,13 @@ describe("renewal schedule", () => {
   });
 
   it("sends an input the function takes for a renewal event, not an API request", () => {
-    const { schedule } = prewarmStack();
-    const input = (schedule?.Properties.Target as { Input: string }).Input;
+    const { target } = prewarmStack();
 
-    expect(isRenewalEvent(JSON.parse(input))).toBe(true);
+    expect(isRenewalEvent(JSON.parse(target.Input))).toBe(true);
   });
 
   it("uses its own role, which only EventBridge Scheduler of this account may assume", () => {
-    const { template, schedule, resources } = prewarmStack();
-    const roleArn = (schedule?.Properties.Target as { RoleArn: { "Fn::GetAtt": string[] } })
-      .RoleArn;
-    const roleId = roleArn["Fn::GetAtt"][0] ?? "";
+    const { template, resources, roleId } = prewarmStack();
 
     expect(resources[roleId]?.Type).toBe("AWS::IAM::Role");
     template.hasResourceProperties("AWS::IAM::Role", {
@@ -66,10 +68,7 @@ describe("renewal schedule", () => {
   });
 
   it("lets its role invoke exactly the vending function (and its versions), nothing else", () => {
-    const { template, schedule, functionId } = prewarmStack();
-    const roleId = (schedule?.Properties.Target as { RoleArn: { "Fn::GetAtt": string[] } }).RoleArn[
-      "Fn::GetAtt"
-    ][0];
+    const { template, roleId, functionId } = prewarmStack();
 
     const policies = Object.values(
       template.findResources("AWS::IAM::Policy", {
