@@ -35,6 +35,7 @@ import { loadProfilesFile } from "../functions/core/profiles-file.js";
 import { FUNCTION_TIMEOUT_SECONDS } from "../functions/core/timing.js";
 import {
   BUNDLE_FILE,
+  FUNCTION_ALIASES,
   FUNCTION_BUNDLE,
   HANDLER_ENTRY,
   PREBUILT_BUNDLE_DIR,
@@ -365,6 +366,9 @@ export class CyberArkTokenVending extends Construct {
           mainFields: [...FUNCTION_BUNDLE.mainFields],
           banner: FUNCTION_BUNDLE.banner,
           externalModules: [...FUNCTION_BUNDLE.externalModules],
+          esbuildArgs: Object.fromEntries(
+            Object.entries(FUNCTION_ALIASES).map(([name, path]) => [`--alias:${name}`, path]),
+          ),
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
