@@ -4,15 +4,10 @@
  * previous run still going (a slow tenant) is skipped, as the lease would make it a no-op anyway.
  */
 import type { RenewalReport } from "../core/vendor-types.js";
+import type { RenewalLogger } from "../vend/renewal-event.js";
 
 /** The longest interval accepted: a day. */
 export const MAX_RENEW_EVERY_SECONDS = 86_400;
-
-/** Where a run's outcome is logged when it did something. */
-export interface RenewalTimerLogger {
-  info(message: string, attributes: Record<string, unknown>): void;
-  warn(message: string, attributes: Record<string, unknown>): void;
-}
 
 /** A started timer. */
 export interface RenewalTimer {
@@ -40,7 +35,7 @@ export function validRenewEvery(seconds: number): number {
 export function startRenewalTimer(
   renew: () => Promise<RenewalReport>,
   everySeconds: number,
-  logger: RenewalTimerLogger,
+  logger: RenewalLogger,
 ): RenewalTimer {
   if (validRenewEvery(everySeconds) === 0) return { stop: async () => {} };
   let running: Promise<void> | undefined;

@@ -186,9 +186,15 @@ describe("failures", () => {
 
     expect(response.statusCode).toBe(503);
     expect(response.headers?.["Retry-After"]).toBe("7");
-    // A caller content with 100 s still gets the cached token, which starts a background renewal.
+    // A caller content with 100 s still gets the cached token; during the back-off the profile
+    // sends CyberArk nothing, not even a background renewal.
     const content = await instance({ profile: "alpha", query: { min_validity: ["100"] } });
     expect(content.statusCode).toBe(200);
+    expect(simulator.requests).toHaveLength(2);
+    // Once the Retry-After has passed, the next such request starts the renewal.
+    offsetMs += 8 * 1000;
+    const later = await instance({ profile: "alpha", query: { min_validity: ["100"] } });
+    expect(later.statusCode).toBe(200);
     // 1 original token + 1 failed attempt + the renewal.
     await vi.waitFor(() => expect(simulator.requests).toHaveLength(3));
   });
