@@ -5,7 +5,12 @@
  */
 import { fileURLToPath } from "node:url";
 import { type BuildOptions, build } from "esbuild";
-import { BUNDLE_FILE, FUNCTION_BUNDLE, HANDLER_ENTRY } from "./function-bundle.js";
+import {
+  BUNDLE_FILE,
+  FUNCTION_ALIASES,
+  FUNCTION_BUNDLE,
+  HANDLER_ENTRY,
+} from "./function-bundle.js";
 
 /** esbuild options that bundle the handler into `outfile` with the deployed settings. */
 export function functionBuildOptions(outfile: string): BuildOptions {
@@ -21,6 +26,7 @@ export function functionBuildOptions(outfile: string): BuildOptions {
     mainFields: [...FUNCTION_BUNDLE.mainFields],
     banner: { js: FUNCTION_BUNDLE.banner },
     external: [...FUNCTION_BUNDLE.externalModules],
+    alias: { ...FUNCTION_ALIASES },
     logLevel: "warning",
   };
 }

@@ -35,6 +35,7 @@ import { loadProfilesFile } from "../functions/core/profiles-file.js";
 import { FUNCTION_TIMEOUT_SECONDS } from "../functions/core/timing.js";
 import {
   BUNDLE_FILE,
+  FUNCTION_ALIASES,
   FUNCTION_BUNDLE,
   HANDLER_ENTRY,
   PREBUILT_BUNDLE_DIR,
@@ -42,12 +43,14 @@ import {
 } from "./function-bundle.js";
 import { callerArnOf, GrantedCallerList } from "./granted-callers.js";
 import { serviceMetric } from "./metrics.js";
+import { renderForNag } from "./nag.js";
 import {
   createAlarms,
   createDashboard,
   createSavedQueries,
   type TokenVendingAlarms,
 } from "./operations.js";
+import { hasPrewarmProfiles, RenewalSchedule } from "./renewal-schedule.js";
 
 /** One profile, as written in the profiles file. */
 export interface ProfileDefinition {
@@ -75,6 +78,13 @@ export interface ProfileDefinition {
    * @default nobody, unless granted with `grantGetToken`
    */
   readonly allowedCallers?: readonly string[];
+  /**
+   * Keep a valid token of this profile in the table at all times: a schedule renews it every
+   * minute once it falls below half its lifetime, so no caller waits for CyberArk, not even the
+   * first after an idle night. Any `prewarm` profile adds the schedule (one invocation a minute).
+   * @default false
+   */
+  readonly prewarm?: boolean;
 }
 
 /** The profiles file's content: profiles by name, and who may invalidate cached tokens. */
@@ -198,6 +208,11 @@ export class CyberArkTokenVending extends Construct {
   readonly alarms: TokenVendingAlarms;
   /** The function's log group: the audit lines and the metrics. */
   readonly logGroup: logs.LogGroup;
+  /**
+   * The schedule that renews `prewarm` profiles' tokens every minute, and its role.
+   * @default none when no profile has `prewarm: true`
+   */
+  readonly renewalSchedule: RenewalSchedule | undefined;
 
   readonly #config: ProfilesConfig;
   readonly #grantedCallers: GrantedCallerList;
@@ -251,6 +266,10 @@ export class CyberArkTokenVending extends Construct {
     // reference to the Stage: the Stage depends on the function through the Method.
     this.handler.addEnvironment(FUNCTION_ENV.apiId, this.api.restApiId);
     this.handler.addEnvironment(FUNCTION_ENV.apiStage, STAGE_NAME);
+
+    this.renewalSchedule = hasPrewarmProfiles(this.#config)
+      ? new RenewalSchedule(this, "RenewalSchedule", this.handler)
+      : undefined;
 
     this.tokenKeyChangeRule = this.#keyChangeRule(this.tokenKey, props.alarmTopic);
     const watched = {
@@ -347,6 +366,9 @@ export class CyberArkTokenVending extends Construct {
           mainFields: [...FUNCTION_BUNDLE.mainFields],
           banner: FUNCTION_BUNDLE.banner,
           externalModules: [...FUNCTION_BUNDLE.externalModules],
+          esbuildArgs: Object.fromEntries(
+            Object.entries(FUNCTION_ALIASES).map(([name, path]) => [`--alias:${name}`, path]),
+          ),
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
@@ -552,22 +574,6 @@ export class CyberArkTokenVending extends Construct {
       "Every request must carry a valid SigV4 signature of an allowed account (resource policy) before it reaches the function, and the stage is throttled; a WAF web ACL adds cost without a rule that would apply.",
     );
   }
-}
-
-// How cdk-nag writes a resolved value in a finding: references as <LogicalId> or
-// <LogicalId.Attribute>, pseudo parameters as <AWS::Name>, joins concatenated.
-function renderForNag(value: unknown): string {
-  if (typeof value === "string") return value;
-  if (value && typeof value === "object") {
-    const object = value as Record<string, unknown>;
-    if ("Ref" in object) return `<${String(object.Ref)}>`;
-    if ("Fn::GetAtt" in object) return `<${(object["Fn::GetAtt"] as string[]).join(".")}>`;
-    if ("Fn::Join" in object) {
-      const [separator, parts] = object["Fn::Join"] as [string, unknown[]];
-      return parts.map(renderForNag).join(separator);
-    }
-  }
-  return JSON.stringify(value);
 }
 
 function apiResourcePolicy(

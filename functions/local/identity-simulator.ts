@@ -36,6 +36,8 @@ export interface IdentitySimulatorOptions {
   readonly applications?: Readonly<Record<string, SimulatedApplication>>;
   /** Lifetime of issued tokens. @default 3600 */
   readonly tokenLifetimeSeconds?: number;
+  /** Milliseconds every granted token takes, as a real tenant's would. @default 0 */
+  readonly tokenLatencyMs?: number;
   /** Serve HTTPS with this key and certificate; plain HTTP without. */
   readonly tls?: { readonly key: string; readonly cert: string };
   /** Epoch milliseconds; tokens' `iat`/`exp` come from it. @default Date.now */
@@ -190,6 +192,8 @@ export class IdentitySimulator {
         return oauthError(response, 400, "invalid_scope");
       }
     }
+    const latency = this.#options.tokenLatencyMs ?? 0;
+    if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
     const lifetime = this.#options.tokenLifetimeSeconds ?? 3600;
     send(
       response,

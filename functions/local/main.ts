@@ -3,6 +3,7 @@
  */
 import { parseArgs } from "node:util";
 import { ProfilesConfigError } from "../core/profiles.js";
+import { MAX_RENEW_EVERY_SECONDS } from "./renewal-timer.js";
 import { startLocalServer } from "./start.js";
 
 const USAGE = `Usage: npm start -- [options]
@@ -19,6 +20,8 @@ Options:
   --table NAME        DynamoDB table, created if missing (with --profiles; default cyberark-token-vending-local)
   --kms-key-id ID     KMS key sealing cached tokens (with --profiles; default: a key local to this process)
   --caller ARN        caller identity for requests without an x-caller-arn header
+  --renew-every N     seconds between scheduled renewals of profiles with "prewarm": true, the
+                      first at start (default 60; 0 turns them off)
   -h, --help          show this help`;
 
 class UsageError extends Error {}
@@ -34,6 +37,7 @@ function parseOptions(argv: string[]) {
       table: { type: "string" },
       "kms-key-id": { type: "string" },
       caller: { type: "string" },
+      "renew-every": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -41,6 +45,13 @@ function parseOptions(argv: string[]) {
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
   if (!(port >= 0 && port <= 65_535))
     throw new UsageError(`--port must be a number from 0 to 65535, not "${portText}"`);
+  const renewText = values["renew-every"] ?? "60";
+  const renewEverySeconds = /^\d{1,6}$/.test(renewText) ? Number(renewText) : Number.NaN;
+  if (!(renewEverySeconds <= MAX_RENEW_EVERY_SECONDS)) {
+    throw new UsageError(
+      `--renew-every must be a whole number of seconds from 0 (off) to ${MAX_RENEW_EVERY_SECONDS}, not "${renewText}"`,
+    );
+  }
   if (!values.profiles && (values.table || values["kms-key-id"])) {
     throw new UsageError("--table and --kms-key-id go with --profiles");
   }
@@ -48,6 +59,7 @@ function parseOptions(argv: string[]) {
     help: values.help ?? false,
     options: {
       port,
+      renewEverySeconds,
       ...(values.profiles ? { profilesFile: values.profiles } : {}),
       ...(values.table ? { table: values.table } : {}),
       ...(values["kms-key-id"] ? { kmsKeyId: values["kms-key-id"] } : {}),

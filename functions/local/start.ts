@@ -26,6 +26,7 @@ import { createHandler } from "../vend/app.js";
 import { createAwsVendor, systemClock } from "../vend/aws-vendor.js";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.js";
 import { IdentitySimulator } from "./identity-simulator.js";
+import { startRenewalTimer, validRenewEvery } from "./renewal-timer.js";
 import { LOCAL_API } from "./rest-event.js";
 import { createLocalServer, listen } from "./server.js";
 import { ensureTokenTable } from "./token-table-setup.js";
@@ -42,6 +43,8 @@ export interface LocalServerStartOptions {
   readonly kmsKeyId?: string;
   /** The caller identity for requests without `x-caller-arn`. @default {@link DEMO_CALLER} */
   readonly caller?: string;
+  /** Seconds between scheduled renewals of `prewarm` profiles; 0 turns them off. @default 60 */
+  readonly renewEverySeconds?: number;
 }
 
 /** A started local server. */
@@ -73,6 +76,7 @@ export async function startLocalServer(
   options: LocalServerStartOptions = {},
 ): Promise<RunningLocalServer> {
   const logger = new Logger({ serviceName: "cyberark-token-vending-local" });
+  const renewEvery = validRenewEvery(options.renewEverySeconds ?? 60);
   const backend = options.profilesFile
     ? await profilesBackend(options.profilesFile, options, logger)
     : await embeddedBackend(logger);
@@ -91,11 +95,13 @@ export async function startLocalServer(
     throw error;
   }
   const url = `http://127.0.0.1:${port}`;
+  const renewals = startRenewalTimer(() => backend.vendor.renewScheduled(), renewEvery, logger);
   return {
     url,
     readyMessage: readyMessage(url, caller, backend),
     close: async () => {
       await closeServer(server);
+      await renewals.stop();
       await backend.close();
     },
   };

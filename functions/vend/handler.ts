@@ -15,6 +15,7 @@ import { withGrantedCallers } from "../core/granted-callers.js";
 import { loadProfilesFile } from "../core/profiles-file.js";
 import { createHandler } from "./app.js";
 import { createAwsVendor, DEPLOYED_SDK_CONFIG, systemClock } from "./aws-vendor.js";
+import { routeEvents } from "./renewal-event.js";
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
@@ -40,10 +41,12 @@ const vendor = createAwsVendor({
   metrics: new EmfMetrics(),
 });
 
-/** API Gateway REST proxy handler for `/tokens/{profile}`. */
-export const handler = createHandler({
+const api = createHandler({
   vendor,
   clock: systemClock,
   logger,
   api: { apiId: requiredEnv("API_ID"), stage: requiredEnv("API_STAGE") },
 }).use(injectLambdaContext(logger));
+
+/** API Gateway REST proxy events for `/tokens/{profile}`, and the scheduled renewal's event. */
+export const handler = routeEvents({ api, renew: () => vendor.renewScheduled(), logger });

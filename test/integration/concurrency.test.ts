@@ -186,13 +186,20 @@ describe("failures", () => {
 
     expect(response.statusCode).toBe(503);
     expect(response.headers?.["Retry-After"]).toBe("7");
-    // A caller content with 100 s still gets the cached token, which starts a background renewal.
+    // A caller content with 100 s still gets the cached token; during the back-off the profile
+    // sends CyberArk nothing, not even a background renewal.
     const content = await instance({ profile: "alpha", query: { min_validity: ["100"] } });
     expect(content.statusCode).toBe(200);
     // The background renewal it starts is held back by the tenant's back-off: it ends, logged,
     // without a request. 1 original token + 1 failed attempt.
     await vi.waitFor(() => expect(output.text()).toContain("CyberArk asked for a back-off"));
     expect(simulator.requests).toHaveLength(2);
+    // Once the Retry-After has passed, the next such request starts the renewal.
+    offsetMs += 8 * 1000;
+    const later = await instance({ profile: "alpha", query: { min_validity: ["100"] } });
+    expect(later.statusCode).toBe(200);
+    // 1 original token + 1 failed attempt + the renewal.
+    await vi.waitFor(() => expect(simulator.requests).toHaveLength(3));
   });
 
   it("remembers a rejection for a few seconds: a second request does not reach CyberArk", async () => {

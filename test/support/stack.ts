@@ -8,11 +8,22 @@ import { App, Validations } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { CyberArkTokenVending } from "../../infra/token-vending.js";
+import { CyberArkTokenVending, type ProfilesDefinition } from "../../infra/token-vending.js";
 import { TokenVendingStack, type TokenVendingStackProps } from "../../infra/token-vending-stack.js";
 
 /** The example profiles file, read once. */
 export const EXAMPLE_PROFILES = CyberArkTokenVending.profilesFromFile("examples/profiles.json");
+
+/** {@link EXAMPLE_PROFILES}, ci-deployer kept warm: a deployment with the renewal schedule. */
+export const PREWARM_PROFILES: ProfilesDefinition = {
+  ...EXAMPLE_PROFILES,
+  profiles: Object.fromEntries(
+    Object.entries(EXAMPLE_PROFILES.profiles).map(([name, profile]) => [
+      name,
+      name === "ci-deployer" ? { ...profile, prewarm: true } : profile,
+    ]),
+  ),
+};
 
 /** A synthesized stack: its template, the app's output dir and the validation report. */
 export interface SynthesizedStack {
@@ -88,4 +99,5 @@ export const STACK_VARIANTS: [string, Partial<TokenVendingStackProps>, Extend?][
     { endpoint: { type: "PRIVATE", vpcEndpointIds: ["vpce-0123456789abcdef0"] } },
   ],
   ["roles granted in code", {}, withGrants],
+  ["prewarm profiles (renewal schedule)", { profiles: PREWARM_PROFILES }],
 ];

@@ -3,9 +3,11 @@
  * shared by every vendor instance made with `newVendor()`, as function instances share them.
  */
 import { expect, vi } from "vitest";
-import type { ProfilesConfig } from "../../functions/core/profiles.js";
+import type { Metrics } from "../../functions/core/ports.js";
+import { type ProfilesConfig, parseProfilesConfig } from "../../functions/core/profiles.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
 import {
+  ACCOUNT,
   ADMIN_ROLE,
   CI_ROLE,
   caller,
@@ -25,7 +27,7 @@ export interface VendorHarness {
   readonly identity: FakeIdentity;
   readonly logger: MemoryLogger;
   /** A new function instance: its own memory, the shared fakes. */
-  newVendor(config?: ProfilesConfig): TokenVendor;
+  newVendor(config?: ProfilesConfig, metrics?: Metrics): TokenVendor;
   /** Queues a CyberArk answer that comes only when the returned function is called. */
   heldResponse(accessToken: string, expiresIn?: number): () => void;
   /** Queues a CyberArk failure that comes only when the returned function is called. */
@@ -67,9 +69,10 @@ export function vendorHarness(): VendorHarness {
     store,
     identity,
     logger,
-    newVendor: (config = exampleConfig()) =>
+    newVendor: (config = exampleConfig(), metrics = undefined) =>
       new TokenVendor({
         config,
+        ...(metrics ? { metrics } : {}),
         secrets,
         store,
         identity,
@@ -95,4 +98,35 @@ export function ciQuery(minValiditySeconds = 300) {
 /** A `DELETE` of the ci-deployer profile by the admin. */
 export function ciDelete() {
   return { profile: "ci-deployer", caller: caller(ADMIN_ROLE) };
+}
+
+/**
+ * The example profiles with `ci-deployer` and a second profile, `nightly`, kept warm
+ * (`prewarm: true`); `reports-app` is not.
+ */
+export function prewarmConfig(): ProfilesConfig {
+  const tenantUrl = "https://abc1234.id.cyberark.cloud";
+  return parseProfilesConfig({
+    profiles: {
+      "ci-deployer": {
+        tenantUrl,
+        secretId: "cyberark/ci-deployer",
+        allowedCallers: [`arn:aws:iam::${ACCOUNT}:role/ci-*`],
+        prewarm: true,
+      },
+      nightly: {
+        tenantUrl,
+        secretId: "cyberark/nightly",
+        allowedCallers: [`arn:aws:iam::${ACCOUNT}:role/ci-*`],
+        prewarm: true,
+      },
+      "reports-app": {
+        tenantUrl,
+        secretId: "cyberark/reports",
+        applicationId: "reports_api",
+        allowedCallers: [`arn:aws:iam::${ACCOUNT}:role/reports-lambda`],
+      },
+    },
+    adminCallers: [`arn:aws:iam::${ACCOUNT}:role/platform-admin`],
+  });
 }
