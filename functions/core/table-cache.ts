@@ -30,17 +30,16 @@ export class TableCache {
   }
 
   /** Reads the profile's token; a store failure is logged and reported as `unavailable`. */
-  async read(profile: string): Promise<TableRead> {
-    try {
-      const token = await this.#store.get(profile);
-      return token ? { status: "hit", token } : { status: "miss" };
-    } catch (error) {
-      this.#logger.warn("token table read failed; treating as a miss", {
-        profile,
-        reason: describeUnknown(error),
-      });
-      return { status: "unavailable" };
-    }
+  read(profile: string): Promise<TableRead> {
+    return this.#orWarn(
+      profile,
+      "token table read failed; treating as a miss",
+      async (): Promise<TableRead> => {
+        const token = await this.#store.get(profile);
+        return token ? { status: "hit", token } : { status: "miss" };
+      },
+      { status: "unavailable" },
+    );
   }
 
   /** The profile's token, or `undefined` on a miss or a failure. */
@@ -50,43 +49,24 @@ export class TableCache {
   }
 
   /** Stores the token; a failure is logged, and the token is still served from memory. */
-  async write(profile: string, token: CachedToken): Promise<void> {
-    try {
-      await this.#store.put(profile, token);
-    } catch (error) {
-      this.#logger.warn("token table write failed; token served from memory only", {
-        profile,
-        reason: describeUnknown(error),
-      });
-    }
+  write(profile: string, token: CachedToken): Promise<void> {
+    const message = "token table write failed; token served from memory only";
+    return this.#orWarn(profile, message, () => this.#store.put(profile, token), undefined);
   }
 
   /**
    * The end of the profile's recorded back-off (epoch ms). A failure counts as none: the table is
    * a cache, and the instance still remembers a back-off it was told of itself.
    */
-  async backOffUntil(profile: string): Promise<number | undefined> {
-    try {
-      return await this.#store.getBackOff(profile);
-    } catch (error) {
-      this.#logger.warn("back-off read failed; going by this instance's memory", {
-        profile,
-        reason: describeUnknown(error),
-      });
-      return undefined;
-    }
+  backOffUntil(profile: string): Promise<number | undefined> {
+    const message = "back-off read failed; going by this instance's memory";
+    return this.#orWarn(profile, message, () => this.#store.getBackOff(profile), undefined);
   }
 
   /** Records a back-off for every instance; a failure is logged. */
-  async recordBackOff(profile: string, until: number): Promise<void> {
-    try {
-      await this.#store.putBackOff(profile, until);
-    } catch (error) {
-      this.#logger.warn("back-off write failed; only this instance holds back", {
-        profile,
-        reason: describeUnknown(error),
-      });
-    }
+  recordBackOff(profile: string, until: number): Promise<void> {
+    const message = "back-off write failed; only this instance holds back";
+    return this.#orWarn(profile, message, () => this.#store.putBackOff(profile, until), undefined);
   }
 
   /**
@@ -102,6 +82,22 @@ export class TableCache {
         DELETE_RETRY_AFTER_SECONDS,
         error,
       );
+    }
+  }
+
+  // The one place store failures become a warning and a default: the AWS error's name and code
+  // only, never its message (which may quote an ARN or a key).
+  async #orWarn<T>(
+    profile: string,
+    message: string,
+    work: () => Promise<T>,
+    otherwise: T,
+  ): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      this.#logger.warn(message, { profile, reason: describeUnknown(error) });
+      return otherwise;
     }
   }
 }
