@@ -3,44 +3,22 @@
  * alarms, dashboard and saved queries, with one-line grants for callers in the same app.
  * Construct IDs are part of the contract: renaming one replaces the resource on the next deploy.
  */
-import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import {
-  ArnFormat,
-  Aws,
-  DockerImage,
-  Duration,
-  RemovalPolicy,
-  Stack,
-  Validations,
-} from "aws-cdk-lib";
-import * as apigateway from "aws-cdk-lib/aws-apigateway";
+import { readFileSync } from "node:fs";
+import { ArnFormat, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import type * as apigateway from "aws-cdk-lib/aws-apigateway";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
-import * as ec2 from "aws-cdk-lib/aws-ec2";
-import * as events from "aws-cdk-lib/aws-events";
-import * as targets from "aws-cdk-lib/aws-events-targets";
+import type * as events from "aws-cdk-lib/aws-events";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
-import * as lambda from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
-import type * as sns from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
 import { TOKEN_TABLE_SCHEMA } from "../functions/adapters/token-table.js";
 import { FUNCTION_ENV } from "../functions/core/function-environment.js";
 import type { MetricName } from "../functions/core/metrics.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../functions/core/profiles.js";
 import { loadProfilesFile } from "../functions/core/profiles-file.js";
-import { FUNCTION_TIMEOUT_SECONDS } from "../functions/core/timing.js";
-import {
-  BUNDLE_FILE,
-  FUNCTION_ALIASES,
-  FUNCTION_BUNDLE,
-  HANDLER_ENTRY,
-  PREBUILT_BUNDLE_DIR,
-  PROJECT_ROOT,
-} from "./function-bundle.js";
 import { callerArnOf, GrantedCallerList } from "./granted-callers.js";
 import { serviceMetric } from "./metrics.js";
 import { renderForNag } from "./nag.js";
@@ -51,132 +29,20 @@ import {
   type TokenVendingAlarms,
 } from "./operations.js";
 import { hasPrewarmProfiles, RenewalSchedule } from "./renewal-schedule.js";
+import { keyChangeRule, tokenKey } from "./token-key.js";
+import type { CyberArkTokenVendingProps, ProfilesDefinition } from "./token-vending-props.js";
+import { STAGE_NAME, vendingApi } from "./vending-api.js";
+import { vendingFunction } from "./vending-function.js";
 
-/** One profile, as written in the profiles file. */
-export interface ProfileDefinition {
-  /** `https://` origin of the CyberArk Identity tenant. */
-  readonly tenantUrl: string;
-  /** Secrets Manager secret name or ARN holding `client_id` and `client_secret`. */
-  readonly secretId: string;
-  /**
-   * The custom OAuth2 app's ID: tokens from `/oauth2/token/{applicationId}`.
-   * @default tokens from `/oauth2/platformtoken`
-   */
-  readonly applicationId?: string;
-  /**
-   * Sent as the `scope` form field.
-   * @default no scope
-   */
-  readonly scope?: string;
-  /**
-   * How the client credentials travel: `body` or `basic`.
-   * @default "body"
-   */
-  readonly clientAuth?: "body" | "basic";
-  /**
-   * Role or user ARNs (`*` in the name) and account IDs that may get this profile's token.
-   * @default nobody, unless granted with `grantGetToken`
-   */
-  readonly allowedCallers?: readonly string[];
-  /**
-   * Keep a valid token of this profile in the table at all times: a schedule renews it every
-   * minute once it falls below half its lifetime, so no caller waits for CyberArk, not even the
-   * first after an idle night. Any `prewarm` profile adds the schedule (one invocation a minute).
-   * @default false
-   */
-  readonly prewarm?: boolean;
-}
-
-/** The profiles file's content: profiles by name, and who may invalidate cached tokens. */
-export interface ProfilesDefinition {
-  /** Profiles by name (`^[a-z0-9][a-z0-9-]{0,62}$`). */
-  readonly profiles: Readonly<Record<string, ProfileDefinition>>;
-  /**
-   * Who may `DELETE /tokens/{profile}`.
-   * @default nobody, unless granted with `grantInvalidate`
-   */
-  readonly adminCallers?: readonly string[];
-}
-
-/** Who may reach the API at all (the function then applies each profile's `allowedCallers`). */
-export type ApiAccess =
-  | {
-      /** 12-digit account IDs whose principals may call. */
-      readonly accounts: readonly string[];
-    }
-  | {
-      /** An AWS Organization (`o-...`) whose principals may call. */
-      readonly organizationId: string;
-    };
-
-/** The API's endpoint type. */
-export type ApiEndpoint =
-  | { readonly type: "REGIONAL" }
-  | {
-      readonly type: "PRIVATE";
-      /** Interface VPC endpoints (`vpce-...`) allowed to reach the API. */
-      readonly vpcEndpointIds: readonly string[];
-    };
-
-/** Request limits of the API stage. */
-export interface ApiThrottling {
-  /**
-   * Steady-state requests per second.
-   * @default 50
-   */
-  readonly rateLimit?: number;
-  /**
-   * Burst of requests.
-   * @default 100
-   */
-  readonly burstLimit?: number;
-}
-
-/** Properties of {@link CyberArkTokenVending}. */
-export interface CyberArkTokenVendingProps {
-  /**
-   * The profiles, as in a profiles file; validated here, at synth. To use a file, read it in the
-   * app with {@link CyberArkTokenVending.profilesFromFile}.
-   */
-  readonly profiles: ProfilesDefinition;
-  /**
-   * Who may reach the API.
-   * @default the deploying account only
-   */
-  readonly apiAccess?: ApiAccess;
-  /**
-   * `REGIONAL`, or `PRIVATE` (reachable only through the given interface VPC endpoints).
-   * @default { type: "REGIONAL" }
-   */
-  readonly endpoint?: ApiEndpoint;
-  /**
-   * SNS topic that alarms notify (on alarm and on recovery), and that receives changes to the
-   * token key. Its policy must allow `events.amazonaws.com` to publish.
-   * @default no notifications; the alarms and the key-change rule still show in CloudWatch
-   */
-  readonly alarmTopic?: sns.ITopic;
-  /**
-   * Active X-Ray tracing for the function and the API stage.
-   * @default false
-   */
-  readonly tracing?: boolean;
-  /**
-   * Retention of the function's log (audit lines) and the API's access log.
-   * @default logs.RetentionDays.ONE_YEAR
-   */
-  readonly logRetention?: logs.RetentionDays;
-  /**
-   * Request limits of the API stage.
-   * @default { rateLimit: 50, burstLimit: 100 }
-   */
-  readonly throttling?: ApiThrottling;
-}
-
-// From the timing budget, which proves a whole request fits inside it and it inside API Gateway's 29 s.
-const FUNCTION_TIMEOUT = Duration.seconds(FUNCTION_TIMEOUT_SECONDS);
-/** The API stage's name; the base URL ends in it. */
-export const STAGE_NAME = "v1";
-const PROFILES_IN_BUNDLE = "profiles.json";
+export type {
+  ApiAccess,
+  ApiEndpoint,
+  ApiThrottling,
+  CyberArkTokenVendingProps,
+  ProfileDefinition,
+  ProfilesDefinition,
+} from "./token-vending-props.js";
+export { STAGE_NAME } from "./vending-api.js";
 
 /** The token-vending service, to add to a stack. */
 export class CyberArkTokenVending extends Construct {
@@ -247,8 +113,15 @@ export class CyberArkTokenVending extends Construct {
     });
     this.logGroup.grantWrite(role);
 
-    this.tokenKey = this.#tokenKey(role);
-    this.handler = this.#function(props, role);
+    this.tokenKey = tokenKey(this, role);
+    this.handler = vendingFunction(this, {
+      profiles: props.profiles,
+      tracing: props.tracing ?? false,
+      role,
+      logGroup: this.logGroup,
+      tableName: this.table.tableName,
+      tokenKeyArn: this.tokenKey.keyArn,
+    });
     this.#grantedCallers = new GrantedCallerList(this.handler);
 
     // Exactly the calls the DynamoDB adapter makes (an infrastructure test compares the two).
@@ -260,7 +133,7 @@ export class CyberArkTokenVending extends Construct {
       resourceArns: secretIdsOf(this.#config).flatMap((secretId) => this.#secretArns(secretId)),
     });
 
-    this.api = this.#api(props, logRetention);
+    this.api = vendingApi(this, props, this.handler, logRetention);
     this.url = this.api.url;
     // The function refuses events from anywhere but this API's stage. A literal stage name, not a
     // reference to the Stage: the Stage depends on the function through the Method.
@@ -271,7 +144,7 @@ export class CyberArkTokenVending extends Construct {
       ? new RenewalSchedule(this, "RenewalSchedule", this.handler)
       : undefined;
 
-    this.tokenKeyChangeRule = this.#keyChangeRule(this.tokenKey, props.alarmTopic);
+    this.tokenKeyChangeRule = keyChangeRule(this, this.tokenKey, props.alarmTopic);
     const watched = {
       handler: this.handler,
       api: this.api,
@@ -331,131 +204,6 @@ export class CyberArkTokenVending extends Construct {
     return serviceMetric(name, props);
   }
 
-  #function(props: CyberArkTokenVendingProps, role: iam.Role): lambda.Function {
-    const common = {
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: 256,
-      timeout: FUNCTION_TIMEOUT,
-      role,
-      logGroup: this.logGroup,
-      tracing: props.tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
-      description: "Vends CyberArk Identity tokens to allowed IAM callers",
-      environment: {
-        [FUNCTION_ENV.tableName]: this.table.tableName,
-        [FUNCTION_ENV.kmsKeyId]: this.tokenKey.keyArn,
-        [FUNCTION_ENV.profilesFile]: `/var/task/${PROFILES_IN_BUNDLE}`,
-        POWERTOOLS_SERVICE_NAME: "cyberark-token-vending",
-      },
-    };
-    // The validated profiles travel inside the package, read at cold start.
-    const profilesJson = JSON.stringify(props.profiles);
-
-    // From a checkout of the repository: bundle the sources with esbuild.
-    if (existsSync(HANDLER_ENTRY)) {
-      return new NodejsFunction(this, "VendFunction", {
-        ...common,
-        entry: HANDLER_ENTRY,
-        projectRoot: PROJECT_ROOT,
-        depsLockFilePath: join(PROJECT_ROOT, "package-lock.json"),
-        bundling: {
-          format: OutputFormat.ESM,
-          target: FUNCTION_BUNDLE.target,
-          minify: FUNCTION_BUNDLE.minify,
-          sourceMap: FUNCTION_BUNDLE.sourceMap,
-          mainFields: [...FUNCTION_BUNDLE.mainFields],
-          banner: FUNCTION_BUNDLE.banner,
-          externalModules: [...FUNCTION_BUNDLE.externalModules],
-          esbuildArgs: Object.fromEntries(
-            Object.entries(FUNCTION_ALIASES).map(([name, path]) => [`--alias:${name}`, path]),
-          ),
-          commandHooks: {
-            beforeBundling: () => [],
-            beforeInstall: () => [],
-            afterBundling: (_input: string, output: string) => [
-              `printf '%s' ${shellQuote(profilesJson)} > ${shellQuote(`${output}/${PROFILES_IN_BUNDLE}`)}`,
-            ],
-          },
-        },
-      });
-    }
-    // From the published package: the bundle built at `npm pack`, plus the profiles; a copy, so
-    // the consumer needs neither esbuild nor Docker.
-    return new lambda.Function(this, "VendFunction", {
-      ...common,
-      handler: "index.handler",
-      code: lambda.Code.fromAsset(PREBUILT_BUNDLE_DIR, {
-        bundling: {
-          image: DockerImage.fromRegistry("public.ecr.aws/docker/library/busybox:stable"),
-          command: [
-            "sh",
-            "-c",
-            `cp /asset-input/${BUNDLE_FILE} /asset-output/ && printf '%s' ${shellQuote(profilesJson)} > /asset-output/${PROFILES_IN_BUNDLE}`,
-          ],
-          local: {
-            tryBundle(outputDir: string): boolean {
-              cpSync(join(PREBUILT_BUNDLE_DIR, BUNDLE_FILE), join(outputDir, BUNDLE_FILE));
-              writeFileSync(join(outputDir, PROFILES_IN_BUNDLE), profilesJson);
-              return true;
-            },
-          },
-        },
-      }),
-    });
-  }
-
-  // A key only the function may use for data keys: the key policy gives the account's
-  // administrators key management but no cryptographic use, so neither IAM policies elsewhere in the
-  // account nor a reader of the table or its backups can open a token.
-  #tokenKey(role: iam.IRole): kms.Key {
-    const key = new kms.Key(this, "TokenKey", {
-      description: "Envelope-encrypts tokens cached by cyberark-token-vending",
-      enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-      policy: new iam.PolicyDocument({
-        statements: [
-          new iam.PolicyStatement({
-            sid: "KeyAdministrationWithoutUse",
-            principals: [new iam.AccountRootPrincipal()],
-            actions: KEY_ADMIN_ACTIONS,
-            resources: ["*"],
-          }),
-        ],
-      }),
-    });
-    iam.Grant.addToPrincipalAndResource({
-      grantee: role,
-      actions: ["kms:GenerateDataKey", "kms:Decrypt"],
-      resourceArns: [key.keyArn],
-      resource: key,
-      resourceSelfArns: ["*"],
-    });
-    return key;
-  }
-
-  // Changes to the token key are reported from CloudTrail's management events: PutKeyPolicy stays
-  // with the account, so a changed policy (or a grant, a disabled or doomed key) must be seen.
-  // Keys may be named by ID, ARN or alias in the request; CloudTrail's resources give the ARN.
-  #keyChangeRule(key: kms.IKey, topic: sns.ITopic | undefined): events.Rule {
-    return new events.Rule(this, "TokenKeyChangeRule", {
-      description:
-        "Changes to the cyberark-token-vending token key (policy, grants, disable, deletion)",
-      eventPattern: {
-        source: ["aws.kms"],
-        detailType: ["AWS API Call via CloudTrail"],
-        detail: {
-          eventSource: ["kms.amazonaws.com"],
-          eventName: ["PutKeyPolicy", "CreateGrant", "DisableKey", "ScheduleKeyDeletion"],
-          $or: [
-            { requestParameters: { keyId: [key.keyId, key.keyArn] } },
-            { resources: { ARN: [key.keyArn] } },
-          ],
-        },
-      },
-      targets: topic ? [new targets.SnsTopic(topic)] : [],
-    });
-  }
-
   // A name gets the six-character suffix Secrets Manager adds (`-??????` matches exactly that);
   // an ARN is taken as written and also as a partial ARN, since a name may itself contain "-".
   #secretArns(secretId: string): string[] {
@@ -468,53 +216,6 @@ export class CyberArkTokenVending extends Construct {
         arnFormat: ArnFormat.COLON_RESOURCE_NAME,
       }),
     ];
-  }
-
-  #api(props: CyberArkTokenVendingProps, logRetention: logs.RetentionDays): apigateway.RestApi {
-    const endpoint = props.endpoint ?? { type: "REGIONAL" };
-    const accessLogs = new logs.LogGroup(this, "ApiAccessLogs", {
-      retention: logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    const api = new apigateway.RestApi(this, "Api", {
-      description: "cyberark-token-vending: GET/DELETE /tokens/{profile}, SigV4 only",
-      endpointConfiguration:
-        endpoint.type === "PRIVATE"
-          ? {
-              types: [apigateway.EndpointType.PRIVATE],
-              vpcEndpoints: endpoint.vpcEndpointIds.map((vpcEndpointId, index) =>
-                ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(
-                  this,
-                  `ApiVpcEndpoint${index}`,
-                  { vpcEndpointId, port: 443 },
-                ),
-              ),
-            }
-          : { types: [apigateway.EndpointType.REGIONAL] },
-      policy: apiResourcePolicy(props.apiAccess, endpoint),
-      cloudWatchRole: true,
-      deployOptions: {
-        stageName: STAGE_NAME,
-        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
-        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
-        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
-        // Never true: data traces would write response bodies, tokens included, to CloudWatch.
-        dataTraceEnabled: false,
-        metricsEnabled: true,
-        tracingEnabled: props.tracing ?? false,
-        throttlingRateLimit: props.throttling?.rateLimit ?? 50,
-        throttlingBurstLimit: props.throttling?.burstLimit ?? 100,
-      },
-      defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
-    });
-    // ANY, so that other methods reach the function and get the contract's 405 JSON.
-    api.root
-      .addResource("tokens")
-      .addResource("{profile}")
-      .addMethod("ANY", new apigateway.LambdaIntegration(this.handler), {
-        authorizationType: apigateway.AuthorizationType.IAM,
-      });
-    return api;
   }
 
   // `DELETE /tokens/*` is a wildcard by design (every profile's cache); cdk-nag would report it
@@ -576,38 +277,6 @@ export class CyberArkTokenVending extends Construct {
   }
 }
 
-function apiResourcePolicy(
-  access: ApiAccess | undefined,
-  endpoint: ApiEndpoint,
-): iam.PolicyDocument {
-  const invoke = { actions: ["execute-api:Invoke"], resources: ["execute-api:/*"] };
-  const allow =
-    access && "organizationId" in access
-      ? new iam.PolicyStatement({
-          ...invoke,
-          principals: [new iam.AnyPrincipal()],
-          conditions: { StringEquals: { "aws:PrincipalOrgID": access.organizationId } },
-        })
-      : new iam.PolicyStatement({
-          ...invoke,
-          principals: (access?.accounts ?? [Aws.ACCOUNT_ID]).map(
-            (account) => new iam.AccountPrincipal(account),
-          ),
-        });
-  const statements = [allow];
-  if (endpoint.type === "PRIVATE") {
-    statements.push(
-      new iam.PolicyStatement({
-        ...invoke,
-        effect: iam.Effect.DENY,
-        principals: [new iam.AnyPrincipal()],
-        conditions: { StringNotEquals: { "aws:SourceVpce": [...endpoint.vpcEndpointIds] } },
-      }),
-    );
-  }
-  return new iam.PolicyDocument({ statements });
-}
-
 function secretIdsOf(config: ProfilesConfig): string[] {
   return [...new Set([...config.profiles.values()].map((profile) => profile.secretId))];
 }
@@ -615,31 +284,3 @@ function secretIdsOf(config: ProfilesConfig): string[] {
 // Administration of the token key, listed one by one: no wildcard, so no cryptographic action and
 // no kms:CreateGrant (whose holder can grant itself Decrypt) can slip in. PutKeyPolicy stays:
 // KMS refuses a policy that would leave the key unmanageable, and the key-change rule reports it.
-const KEY_ADMIN_ACTIONS = [
-  "kms:CancelKeyDeletion",
-  "kms:CreateAlias",
-  "kms:DeleteAlias",
-  "kms:DescribeKey",
-  "kms:DisableKey",
-  "kms:DisableKeyRotation",
-  "kms:EnableKey",
-  "kms:EnableKeyRotation",
-  "kms:GetKeyPolicy",
-  "kms:GetKeyRotationStatus",
-  "kms:ListGrants",
-  "kms:ListKeyPolicies",
-  "kms:ListKeyRotations",
-  "kms:ListResourceTags",
-  "kms:PutKeyPolicy",
-  "kms:RevokeGrant",
-  "kms:RotateKeyOnDemand",
-  "kms:ScheduleKeyDeletion",
-  "kms:TagResource",
-  "kms:UntagResource",
-  "kms:UpdateAlias",
-  "kms:UpdateKeyDescription",
-];
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", "'\\''")}'`;
-}

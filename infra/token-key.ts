@@ -1,0 +1,92 @@
+/**
+ * The token key: only the vending function may use it, and changes to it are reported. Construct
+ * IDs are the stack's: `TokenKey`, `TokenKeyChangeRule`.
+ */
+import { RemovalPolicy } from "aws-cdk-lib";
+import * as events from "aws-cdk-lib/aws-events";
+import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as kms from "aws-cdk-lib/aws-kms";
+import type * as sns from "aws-cdk-lib/aws-sns";
+import type { Construct } from "constructs";
+
+// A key only the function may use for data keys: the key policy gives the account's
+// administrators key management but no cryptographic use, so neither IAM policies elsewhere in the
+// account nor a reader of the table or its backups can open a token.
+export function tokenKey(scope: Construct, role: iam.IRole): kms.Key {
+  const key = new kms.Key(scope, "TokenKey", {
+    description: "Envelope-encrypts tokens cached by cyberark-token-vending",
+    enableKeyRotation: true,
+    removalPolicy: RemovalPolicy.RETAIN,
+    policy: new iam.PolicyDocument({
+      statements: [
+        new iam.PolicyStatement({
+          sid: "KeyAdministrationWithoutUse",
+          principals: [new iam.AccountRootPrincipal()],
+          actions: KEY_ADMIN_ACTIONS,
+          resources: ["*"],
+        }),
+      ],
+    }),
+  });
+  iam.Grant.addToPrincipalAndResource({
+    grantee: role,
+    actions: ["kms:GenerateDataKey", "kms:Decrypt"],
+    resourceArns: [key.keyArn],
+    resource: key,
+    resourceSelfArns: ["*"],
+  });
+  return key;
+}
+
+// Changes to the token key are reported from CloudTrail's management events: PutKeyPolicy stays
+// with the account, so a changed policy (or a grant, a disabled or doomed key) must be seen.
+// Keys may be named by ID, ARN or alias in the request; CloudTrail's resources give the ARN.
+export function keyChangeRule(
+  scope: Construct,
+  key: kms.IKey,
+  topic: sns.ITopic | undefined,
+): events.Rule {
+  return new events.Rule(scope, "TokenKeyChangeRule", {
+    description:
+      "Changes to the cyberark-token-vending token key (policy, grants, disable, deletion)",
+    eventPattern: {
+      source: ["aws.kms"],
+      detailType: ["AWS API Call via CloudTrail"],
+      detail: {
+        eventSource: ["kms.amazonaws.com"],
+        eventName: ["PutKeyPolicy", "CreateGrant", "DisableKey", "ScheduleKeyDeletion"],
+        $or: [
+          { requestParameters: { keyId: [key.keyId, key.keyArn] } },
+          { resources: { ARN: [key.keyArn] } },
+        ],
+      },
+    },
+    targets: topic ? [new targets.SnsTopic(topic)] : [],
+  });
+}
+
+const KEY_ADMIN_ACTIONS = [
+  "kms:CancelKeyDeletion",
+  "kms:CreateAlias",
+  "kms:DeleteAlias",
+  "kms:DescribeKey",
+  "kms:DisableKey",
+  "kms:DisableKeyRotation",
+  "kms:EnableKey",
+  "kms:EnableKeyRotation",
+  "kms:GetKeyPolicy",
+  "kms:GetKeyRotationStatus",
+  "kms:ListGrants",
+  "kms:ListKeyPolicies",
+  "kms:ListKeyRotations",
+  "kms:ListResourceTags",
+  "kms:PutKeyPolicy",
+  "kms:RevokeGrant",
+  "kms:RotateKeyOnDemand",
+  "kms:ScheduleKeyDeletion",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:UpdateAlias",
+  "kms:UpdateKeyDescription",
+];

@@ -1,0 +1,127 @@
+/**
+ * The properties of the `CyberArkTokenVending` construct, and the shapes they are made of.
+ */
+import type * as logs from "aws-cdk-lib/aws-logs";
+import type * as sns from "aws-cdk-lib/aws-sns";
+
+/** One profile, as written in the profiles file. */
+export interface ProfileDefinition {
+  /** `https://` origin of the CyberArk Identity tenant. */
+  readonly tenantUrl: string;
+  /** Secrets Manager secret name or ARN holding `client_id` and `client_secret`. */
+  readonly secretId: string;
+  /**
+   * The custom OAuth2 app's ID: tokens from `/oauth2/token/{applicationId}`.
+   * @default tokens from `/oauth2/platformtoken`
+   */
+  readonly applicationId?: string;
+  /**
+   * Sent as the `scope` form field.
+   * @default no scope
+   */
+  readonly scope?: string;
+  /**
+   * How the client credentials travel: `body` or `basic`.
+   * @default "body"
+   */
+  readonly clientAuth?: "body" | "basic";
+  /**
+   * Role or user ARNs (`*` in the name) and account IDs that may get this profile's token.
+   * @default nobody, unless granted with `grantGetToken`
+   */
+  readonly allowedCallers?: readonly string[];
+  /**
+   * Keep a valid token of this profile in the table at all times: a schedule renews it every
+   * minute once it falls below half its lifetime, so no caller waits for CyberArk, not even the
+   * first after an idle night. Any `prewarm` profile adds the schedule (one invocation a minute).
+   * @default false
+   */
+  readonly prewarm?: boolean;
+}
+
+/** The profiles file's content: profiles by name, and who may invalidate cached tokens. */
+export interface ProfilesDefinition {
+  /** Profiles by name (`^[a-z0-9][a-z0-9-]{0,62}$`). */
+  readonly profiles: Readonly<Record<string, ProfileDefinition>>;
+  /**
+   * Who may `DELETE /tokens/{profile}`.
+   * @default nobody, unless granted with `grantInvalidate`
+   */
+  readonly adminCallers?: readonly string[];
+}
+
+/** Who may reach the API at all (the function then applies each profile's `allowedCallers`). */
+export type ApiAccess =
+  | {
+      /** 12-digit account IDs whose principals may call. */
+      readonly accounts: readonly string[];
+    }
+  | {
+      /** An AWS Organization (`o-...`) whose principals may call. */
+      readonly organizationId: string;
+    };
+
+/** The API's endpoint type. */
+export type ApiEndpoint =
+  | { readonly type: "REGIONAL" }
+  | {
+      readonly type: "PRIVATE";
+      /** Interface VPC endpoints (`vpce-...`) allowed to reach the API. */
+      readonly vpcEndpointIds: readonly string[];
+    };
+
+/** Request limits of the API stage. */
+export interface ApiThrottling {
+  /**
+   * Steady-state requests per second.
+   * @default 50
+   */
+  readonly rateLimit?: number;
+  /**
+   * Burst of requests.
+   * @default 100
+   */
+  readonly burstLimit?: number;
+}
+
+/** Properties of {@link CyberArkTokenVending}. */
+export interface CyberArkTokenVendingProps {
+  /**
+   * The profiles, as in a profiles file; validated here, at synth. To use a file, read it in the
+   * app with {@link CyberArkTokenVending.profilesFromFile}.
+   */
+  readonly profiles: ProfilesDefinition;
+  /**
+   * Who may reach the API.
+   * @default the deploying account only
+   */
+  readonly apiAccess?: ApiAccess;
+  /**
+   * `REGIONAL`, or `PRIVATE` (reachable only through the given interface VPC endpoints).
+   * @default { type: "REGIONAL" }
+   */
+  readonly endpoint?: ApiEndpoint;
+  /**
+   * SNS topic that alarms notify (on alarm and on recovery), and that receives changes to the
+   * token key. Its policy must allow `events.amazonaws.com` to publish.
+   * @default no notifications; the alarms and the key-change rule still show in CloudWatch
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * Active X-Ray tracing for the function and the API stage.
+   * @default false
+   */
+  readonly tracing?: boolean;
+  /**
+   * Retention of the function's log (audit lines) and the API's access log.
+   * @default logs.RetentionDays.ONE_YEAR
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Request limits of the API stage.
+   * @default { rateLimit: 50, burstLimit: 100 }
+   */
+  readonly throttling?: ApiThrottling;
+}
+
+// From the timing budget, which proves a whole request fits inside it and it inside API Gateway's 29 s.

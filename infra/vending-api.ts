@@ -1,0 +1,100 @@
+/**
+ * The IAM-only REST API in front of the vending function: `/tokens/{profile}`, SigV4 only, a
+ * resource policy for who may reach it at all. Construct IDs are the stack's: `Api`,
+ * `ApiAccessLogs`, `ApiVpcEndpoint<n>`.
+ */
+import { Aws, RemovalPolicy } from "aws-cdk-lib";
+import * as apigateway from "aws-cdk-lib/aws-apigateway";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
+import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as logs from "aws-cdk-lib/aws-logs";
+import type { Construct } from "constructs";
+import type { ApiAccess, ApiEndpoint, CyberArkTokenVendingProps } from "./token-vending-props.js";
+
+/** The API stage's name; the base URL ends in it. */
+export const STAGE_NAME = "v1";
+
+export function vendingApi(
+  scope: Construct,
+  props: CyberArkTokenVendingProps,
+  handler: lambda.IFunction,
+  logRetention: logs.RetentionDays,
+): apigateway.RestApi {
+  const endpoint = props.endpoint ?? { type: "REGIONAL" };
+  const accessLogs = new logs.LogGroup(scope, "ApiAccessLogs", {
+    retention: logRetention,
+    removalPolicy: RemovalPolicy.RETAIN,
+  });
+  const api = new apigateway.RestApi(scope, "Api", {
+    description: "cyberark-token-vending: GET/DELETE /tokens/{profile}, SigV4 only",
+    endpointConfiguration:
+      endpoint.type === "PRIVATE"
+        ? {
+            types: [apigateway.EndpointType.PRIVATE],
+            vpcEndpoints: endpoint.vpcEndpointIds.map((vpcEndpointId, index) =>
+              ec2.InterfaceVpcEndpoint.fromInterfaceVpcEndpointAttributes(
+                scope,
+                `ApiVpcEndpoint${index}`,
+                { vpcEndpointId, port: 443 },
+              ),
+            ),
+          }
+        : { types: [apigateway.EndpointType.REGIONAL] },
+    policy: apiResourcePolicy(props.apiAccess, endpoint),
+    cloudWatchRole: true,
+    deployOptions: {
+      stageName: STAGE_NAME,
+      accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+      accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
+      loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+      // Never true: data traces would write response bodies, tokens included, to CloudWatch.
+      dataTraceEnabled: false,
+      metricsEnabled: true,
+      tracingEnabled: props.tracing ?? false,
+      throttlingRateLimit: props.throttling?.rateLimit ?? 50,
+      throttlingBurstLimit: props.throttling?.burstLimit ?? 100,
+    },
+    defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
+  });
+  // ANY, so that other methods reach the function and get the contract's 405 JSON.
+  api.root
+    .addResource("tokens")
+    .addResource("{profile}")
+    .addMethod("ANY", new apigateway.LambdaIntegration(handler), {
+      authorizationType: apigateway.AuthorizationType.IAM,
+    });
+  return api;
+}
+
+function apiResourcePolicy(
+  access: ApiAccess | undefined,
+  endpoint: ApiEndpoint,
+): iam.PolicyDocument {
+  const invoke = { actions: ["execute-api:Invoke"], resources: ["execute-api:/*"] };
+  const allow =
+    access && "organizationId" in access
+      ? new iam.PolicyStatement({
+          ...invoke,
+          principals: [new iam.AnyPrincipal()],
+          conditions: { StringEquals: { "aws:PrincipalOrgID": access.organizationId } },
+        })
+      : new iam.PolicyStatement({
+          ...invoke,
+          principals: (access?.accounts ?? [Aws.ACCOUNT_ID]).map(
+            (account) => new iam.AccountPrincipal(account),
+          ),
+        });
+  const statements = [allow];
+  if (endpoint.type === "PRIVATE") {
+    statements.push(
+      new iam.PolicyStatement({
+        ...invoke,
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        conditions: { StringNotEquals: { "aws:SourceVpce": [...endpoint.vpcEndpointIds] } },
+      }),
+    );
+  }
+  return new iam.PolicyDocument({ statements });
+}
