@@ -185,9 +185,12 @@ export class TokenVendor {
     try {
       const shared = await this.#flights.run(profile.name, refresh);
       // A flight started by a caller with a smaller min_validity may return a token too short for
-      // this one; then this caller starts its own (which goes upstream at most once).
+      // this one; then this caller starts its own (which goes upstream at most once), or joins
+      // the next one, whose token is checked for it too.
       if (isUsable(shared.token, this.#clock.now(), min)) return shared;
-      return await this.#flights.run(profile.name, refresh);
+      const own = await this.#flights.run(profile.name, refresh);
+      if (isUsable(own.token, this.#clock.now(), min)) return own;
+      throw new UpstreamUnavailableError("no token lasting the requested min_validity", 1);
     } catch (error) {
       // CyberArk failed, or refused something other than the credentials (maybe for a flight that
       // wanted more than this caller): a recently confirmed token of the current identity that
