@@ -4,9 +4,9 @@
  * `prewarm` profiles) take the same path, so every rule about identities, fences and the lease
  * holds for them too.
  *
- * Identity: when the table holds nothing, or a token of another identity, a `DELETE` or a
- * rotation may have happened elsewhere, so credentials read before the work began are read again
- * before any decision. Memory is dropped only when the table disagrees with it.
+ * Identity: when the table holds nothing, a token of another identity, or cannot be read, a
+ * `DELETE` or a rotation may have happened elsewhere, so credentials read before the work began
+ * are read again before any decision. Memory is dropped only when the table disagrees with it.
  */
 import type { ClientCredentials, CredentialsCache } from "./credentials.js";
 import { UpstreamUnavailableError } from "./errors.js";
@@ -153,9 +153,9 @@ export class Refresher {
     started: number,
   ): Promise<ClientCredentials> {
     const credentials = await this.#p.credentials.get(profile.secretId);
+    // An unreadable table cannot tell us of a DELETE or a rotation elsewhere either.
     const disagrees =
-      read.status === "miss" ||
-      (read.status === "hit" && read.token.cacheKey !== cacheKey(profile, credentials));
+      read.status !== "hit" || read.token.cacheKey !== cacheKey(profile, credentials);
     if (!disagrees) return credentials;
     return this.#p.credentials.get(profile.secretId, { readSince: started });
   }
