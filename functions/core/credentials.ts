@@ -82,6 +82,11 @@ export class CredentialsCache {
     return entry.credentials;
   }
 
+  /** The credentials last read, however long ago (what the work that just failed used). */
+  last(secretId: string): ClientCredentials | undefined {
+    return this.#entries.get(secretId)?.credentials;
+  }
+
   /** The current credentials, read from the source when missing, too old, or as `options` ask. */
   async get(secretId: string, options: CredentialsReadOptions = {}): Promise<ClientCredentials> {
     const entry = this.#entries.get(secretId);

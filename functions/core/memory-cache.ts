@@ -92,22 +92,23 @@ export class MemoryCache {
     return (this.#generations.get(fence.profile) ?? 0) === fence.generation;
   }
 
-  /** Holds `token` as confirmed now, unless the profile was invalidated since `fence`. */
-  remember(fence: Fence, token: CachedToken, credentials: ClientCredentials): void {
+  /**
+   * Holds `token` as confirmed by the table at `confirmedAt` (default now), unless the profile
+   * was invalidated since `fence`.
+   */
+  remember(
+    fence: Fence,
+    token: CachedToken,
+    credentials: ClientCredentials,
+    confirmedAt = this.#clock.now(),
+  ): void {
     if (!this.isCurrent(fence)) return;
-    const now = this.#clock.now();
     this.#entries.set(fence.profile, {
       token,
       credentials,
-      confirmedAt: now,
-      recheckAt: now + MEMORY_RECHECK_MS,
+      confirmedAt,
+      recheckAt: confirmedAt + MEMORY_RECHECK_MS,
     });
-  }
-
-  /** The table still holds the held token: confirmed now. */
-  confirm(fence: Fence): void {
-    const entry = this.#entries.get(fence.profile);
-    if (entry && this.isCurrent(fence)) this.remember(fence, entry.token, entry.credentials);
   }
 
   /**

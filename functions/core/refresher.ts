@@ -71,15 +71,16 @@ export class Refresher {
     if (unconfirmed) return { token: unconfirmed, cache: "memory" };
     if (memory.held(profile.name)?.token.cacheKey !== key) memory.drop(profile.name);
     return (
-      this.#fromTable(profile, stored, credentials, min, fence) ??
+      this.#fromTable(profile, stored, credentials, min, fence, started) ??
       lease.runOrWait(
         profile.name,
         (hold) => this.#underLease(profile, credentials, min, fence, hold),
         async () => {
+          const polledAt = this.#p.clock.now();
           const polled = await table.read(profile.name);
           credentials = await this.#currentCredentials(profile, polled, started);
           const token = polled.status === "hit" ? polled.token : undefined;
-          return this.#fromTable(profile, token, credentials, min, fence);
+          return this.#fromTable(profile, token, credentials, min, fence, polledAt);
         },
       )
     );
@@ -93,16 +94,17 @@ export class Refresher {
   async fallback(profile: Profile, min: number): Promise<VendedToken | undefined> {
     const { credentials, memory, table } = this.#p;
     const held = () => {
-      const current = credentials.peek(profile.secretId);
+      const current = credentials.last(profile.secretId);
       const key = current && cacheKey(profile, current);
       const token = key === undefined ? undefined : memory.fallback(profile.name, key, min);
       return token && { token, cache: "memory" as const };
     };
     const fromTable = async () => {
+      const readAt = this.#p.clock.now();
       const read = await table.read(profile.name);
-      const current = credentials.peek(profile.secretId);
+      const current = credentials.last(profile.secretId);
       if (read.status !== "hit" || !current) return undefined;
-      return this.#fromTable(profile, read.token, current, min, memory.fence(profile.name));
+      return this.#fromTable(profile, read.token, current, min, memory.fence(profile.name), readAt);
     };
     return held() ?? (await fromTable()) ?? held();
   }
@@ -132,13 +134,14 @@ export class Refresher {
     const fence = memory.fence(profile.name);
     const started = this.#p.clock.now();
     const run = await lease.tryRun(profile.name, async (hold) => {
+      const readAt = this.#p.clock.now();
       const read = await table.read(profile.name);
       if (read.status === "unavailable") {
         throw new UpstreamUnavailableError("the token table cannot be read; renewal skipped", 5);
       }
       const credentials = await this.#currentCredentials(profile, read, started);
       const stored = read.status === "hit" ? read.token : undefined;
-      const current = this.#fromTable(profile, stored, credentials, 0, fence);
+      const current = this.#fromTable(profile, stored, credentials, 0, fence, readAt);
       if (current && stillFresh(current.token)) return "fresh" as const;
       await this.#upstream(profile, credentials, fence, hold);
       this.#p.metrics.add(METRICS.renewals, profile.name, 1, trigger);
@@ -168,8 +171,9 @@ export class Refresher {
     fence: Fence,
     hold: LeaseHold,
   ): Promise<VendedToken> {
+    const readAt = this.#p.clock.now();
     const stored = await this.#p.table.token(profile.name);
-    const served = this.#fromTable(profile, stored, credentials, min, fence);
+    const served = this.#fromTable(profile, stored, credentials, min, fence, readAt);
     if (served) return served;
     const token = await this.#upstream(profile, credentials, fence, hold);
     // A slow exchange of a short-lived token can end after the token is of no use to the caller.
@@ -180,18 +184,21 @@ export class Refresher {
   }
 
   // A table token of the current identity is held in memory while it is valid at all (a caller
-  // with a smaller min_validity may use it), and served when it stays valid for `min`.
+  // with a smaller min_validity may use it), and served when it stays valid for `min`. It counts
+  // as confirmed when the read was sent, not when its answer was handled: a Lambda freeze in
+  // between must not make an old answer look fresh.
   #fromTable(
     profile: Profile,
     stored: CachedToken | undefined,
     credentials: ClientCredentials,
     min: number,
     fence: Fence,
+    readAt: number,
   ): VendedToken | undefined {
     if (!stored || stored.cacheKey !== cacheKey(profile, credentials)) return undefined;
     const now = this.#p.clock.now();
     if (!isUsable(stored, now, 0)) return undefined;
-    this.#p.memory.remember(fence, stored, credentials);
+    this.#p.memory.remember(fence, stored, credentials, readAt);
     return isUsable(stored, now, min) ? { token: stored, cache: "table" } : undefined;
   }
 
@@ -219,8 +226,9 @@ export class Refresher {
       throw error;
     }
     if (this.#p.memory.isCurrent(fence)) {
+      const writtenAt = this.#p.clock.now();
       await this.#p.table.write(profile.name, exchanged.token);
-      this.#p.memory.remember(fence, exchanged.token, exchanged.credentials);
+      this.#p.memory.remember(fence, exchanged.token, exchanged.credentials, writtenAt);
     }
     return exchanged.token;
   }
