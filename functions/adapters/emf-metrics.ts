@@ -3,6 +3,11 @@
  * with Powertools Metrics. Each record carries exactly the dimensions the dashboard and alarms
  * read: `Profile`, plus the metric's one extra dimension when it has one. Powertools' default
  * `service` dimension is cleared for that reason.
+ *
+ * Two ways to write: at once (the Lambda entry: an instance may be frozen or stopped right after
+ * its invocation, so nothing waits), or aggregated over an interval (the local server, which
+ * answers many requests a second: counts are summed and latencies listed, one record per metric
+ * and dimensions per interval, so metrics do not double the cost of a warm hit).
  */
 import { MetricUnit, Metrics as PowertoolsMetrics } from "@aws-lambda-powertools/metrics";
 import {
@@ -20,21 +25,65 @@ const EXTRA_DIMENSION: Partial<Record<MetricName, string>> = {
   [METRICS.renewals]: METRIC_DIMENSIONS.trigger,
 };
 
-/** Writes one EMF record per metric added, at once (nothing is buffered across requests). */
+/** Options of {@link EmfMetrics}. */
+export interface EmfMetricsOptions {
+  /**
+   * Aggregate and write every this many milliseconds (and on {@link EmfMetrics.flush}).
+   * @default 0: every metric is written at once
+   */
+  readonly flushIntervalMs?: number;
+}
+
+interface Pending {
+  readonly metric: MetricName;
+  readonly profile: string;
+  readonly dimension: string | undefined;
+  readonly values: number[];
+}
+
+/** Writes the service's metrics as EMF records. */
 export class EmfMetrics implements Metrics {
   readonly #emf: PowertoolsMetrics;
+  readonly #pending = new Map<string, Pending>();
+  readonly #timer: NodeJS.Timeout | undefined;
 
-  constructor() {
+  constructor(options: EmfMetricsOptions = {}) {
     this.#emf = new PowertoolsMetrics({ namespace: METRIC_NAMESPACE });
     this.#emf.clearDefaultDimensions();
+    const interval = options.flushIntervalMs ?? 0;
+    this.#timer = interval > 0 ? setInterval(() => this.flush(), interval).unref() : undefined;
   }
 
   add(metric: MetricName, profile: string, value: number, dimension?: string): void {
+    if (!this.#timer) {
+      this.#write({ metric, profile, dimension, values: [value] });
+      return;
+    }
+    const key = `${metric}\n${profile}\n${dimension ?? ""}`;
+    const pending = this.#pending.get(key);
+    if (!pending) this.#pending.set(key, { metric, profile, dimension, values: [value] });
+    else if (metric === METRICS.upstreamLatency) pending.values.push(value);
+    else pending.values[0] = (pending.values[0] ?? 0) + value;
+  }
+
+  /** Writes what was aggregated since the last write. */
+  flush(): void {
+    for (const pending of this.#pending.values()) this.#write(pending);
+    this.#pending.clear();
+  }
+
+  /** Writes what is left and stops the interval. */
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.flush();
+  }
+
+  #write({ metric, profile, dimension, values }: Pending): void {
     this.#emf.addDimension(PROFILE_DIMENSION, profile);
     const extra = EXTRA_DIMENSION[metric];
     if (extra !== undefined && dimension !== undefined) this.#emf.addDimension(extra, dimension);
     const unit = metric === METRICS.upstreamLatency ? MetricUnit.Milliseconds : MetricUnit.Count;
-    this.#emf.addMetric(metric, unit, value);
+    for (const value of values) this.#emf.addMetric(metric, unit, value);
     this.#emf.publishStoredMetrics();
   }
 }

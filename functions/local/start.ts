@@ -77,9 +77,12 @@ export async function startLocalServer(
 ): Promise<RunningLocalServer> {
   const logger = new Logger({ serviceName: "cyberark-token-vending-local" });
   const renewEvery = validRenewEvery(options.renewEverySeconds ?? 60);
+  // Aggregated over a second: a server answering many requests a second writes one record per
+  // metric and dimensions, not one per request.
+  const metrics = new EmfMetrics({ flushIntervalMs: 1000 });
   const backend = options.profilesFile
-    ? await profilesBackend(options.profilesFile, options, logger)
-    : await embeddedBackend(logger);
+    ? await profilesBackend(options.profilesFile, options, logger, metrics)
+    : await embeddedBackend(logger, metrics);
   const caller = options.caller ?? DEMO_CALLER;
   const server = createLocalServer({
     // The local server's events carry this API and stage (see `toRestEvent`).
@@ -91,6 +94,7 @@ export async function startLocalServer(
   try {
     port = await listen(server, options.port ?? 8787);
   } catch (error) {
+    metrics.close();
     await backend.close();
     throw error;
   }
@@ -102,6 +106,7 @@ export async function startLocalServer(
     close: async () => {
       await closeServer(server);
       await renewals.stop();
+      metrics.close();
       await backend.close();
     },
   };
@@ -114,7 +119,7 @@ interface Backend {
   close(): Promise<void>;
 }
 
-async function embeddedBackend(logger: Logger): Promise<Backend> {
+async function embeddedBackend(logger: Logger, metrics: EmfMetrics): Promise<Backend> {
   const simulator = new IdentitySimulator({
     clients: [
       { clientId: DEMO_CREDENTIALS.client_id, clientSecret: DEMO_CREDENTIALS.client_secret },
@@ -151,7 +156,7 @@ async function embeddedBackend(logger: Logger): Promise<Backend> {
     identity: new CyberArkIdentityClient(),
     clock: systemClock,
     logger,
-    metrics: new EmfMetrics(),
+    metrics,
   });
   return {
     vendor,
@@ -167,6 +172,7 @@ async function profilesBackend(
   file: string,
   options: LocalServerStartOptions,
   logger: Logger,
+  metrics: EmfMetrics,
 ): Promise<Backend> {
   const config: ProfilesConfig = loadProfilesFile(file, { allowLoopbackHttp: true });
   const table = options.table ?? DEFAULT_TABLE;
@@ -190,7 +196,7 @@ async function profilesBackend(
         dataKeys,
       },
       logger,
-      metrics: new EmfMetrics(),
+      metrics,
     }),
     description: `profiles from ${file}; secrets from Secrets Manager; table ${table}${created ? " (created)" : ""}; tokens sealed with ${options.kmsKeyId ? `KMS key ${options.kmsKeyId}` : "a key local to this process"}`,
     exampleProfile: [...config.profiles.keys()][0] ?? "<profile>",

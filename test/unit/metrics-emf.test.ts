@@ -200,4 +200,26 @@ describe("metrics in Embedded Metric Format", () => {
     for (const secret of [token, "secret-value", CALLER, STRANGER])
       expect(text).not.toContain(secret);
   });
+
+  it("aggregated (the local server): sums counts and lists latencies, one record per metric and dimensions", () => {
+    const metrics = new EmfMetrics({ flushIntervalMs: 60_000 });
+    output = captureOutput();
+    try {
+      for (let i = 0; i < 5; i += 1) metrics.add("Vended", "steady", 1, "memory");
+      metrics.add("Vended", "steady", 1, "table");
+      metrics.add("UpstreamLatency", "steady", 120);
+      metrics.add("UpstreamLatency", "steady", 80);
+      expect(emfRecords(output.text())).toEqual([]); // nothing before the interval ends
+      metrics.close();
+    } finally {
+      output.stop();
+    }
+    const records = emfRecords(output.text());
+
+    expect(metric(records, "Vended").map((m) => [m.dimensions, m.value])).toEqual([
+      [{ Profile: "steady", CacheLevel: "memory" }, 5],
+      [{ Profile: "steady", CacheLevel: "table" }, 1],
+    ]);
+    expect(metric(records, "UpstreamLatency").map((m) => m.value)).toEqual([[120, 80]]);
+  });
 });
