@@ -80,12 +80,13 @@ export class TokenExchange {
   }
 
   /**
-   * Holds back the profile until `until` (epoch ms), as another instance was told to. A recorded
-   * end further away than any back-off CyberArk may ask for (someone edited the table) is capped.
+   * Holds back the profile until `until` (epoch ms), as another instance was told to. An end
+   * further away than any back-off CyberArk may ask for was not written by this service (someone
+   * edited the table) and is ignored: capping it would renew the pause on every read, for ever.
    */
   holdBack(profile: string, until: number): void {
-    const capped = Math.min(until, this.#clock.now() + MAX_BACK_OFF_MS);
-    this.#backOffUntil.set(profile, Math.max(capped, this.#backOffUntil.get(profile) ?? 0));
+    if (until > this.#clock.now() + MAX_BACK_OFF_MS) return;
+    this.#backOffUntil.set(profile, Math.max(until, this.#backOffUntil.get(profile) ?? 0));
   }
 
   /** Forgets a remembered rejection (after a `DELETE`, the next request tries again). */

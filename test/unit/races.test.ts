@@ -323,3 +323,14 @@ describe("DELETE revokes what it deleted", () => {
     expect(h.identity.revocations.map((r) => r.token).sort()).toEqual([heldByA, "newer"].sort());
   });
 });
+
+describe("a back-off item edited into the table", () => {
+  it("is ignored when it ends later than any back-off CyberArk may ask for, so it cannot stop a profile", async () => {
+    const vendor = h.newVendor();
+    await h.store.putBackOff("ci-deployer", h.clock.now() + 365 * 24 * 3600 * 1000);
+
+    const result = await vendor.getToken(ciQuery());
+
+    expect(result.cache).toBe("upstream");
+  });
+});
