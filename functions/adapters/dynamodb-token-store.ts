@@ -12,6 +12,10 @@
  *   forged hints, but the item is still never served, and the next read remembers it, so the
  *   write after that replaces it.
  * Otherwise the ordering rule ({@link supersedesStored}) decides.
+ *
+ * A `DELETE` replaces the item with a record of when it was made (`deletedAt`, no token). A put of
+ * a token whose credentials were read before then is refused, unless that time is later than a
+ * genuine `DELETE` could have written (an edit, which must not block the profile).
  */
 import {
   type AttributeValue,
@@ -22,13 +26,17 @@ import {
   PutItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { describeUnknown } from "../core/errors.js";
-import type { Logger, TokenStore } from "../core/ports.js";
+import type { Logger, StoredItem, TokenStore, WriteBasis } from "../core/ports.js";
 import type { CachedToken } from "../core/token.js";
 import { HINTS, openTokenItem, SEALED_RECORD, sealTokenItem } from "./sealed-token-record.js";
 import type { TokenCipher } from "./token-cipher.js";
 import { backOffItemKey, leaseItemKey, TOKEN_TABLE_SCHEMA, tokenItemKey } from "./token-table.js";
 
 const { partitionKey, timeToLiveAttribute } = TOKEN_TABLE_SCHEMA;
+/** The attribute of a `DELETE`'s record: when it was made (epoch ms). */
+const DELETED_AT = "deletedAt";
+/** How long a `DELETE`'s record stays once no token has replaced it, in seconds. */
+const DELETION_KEPT_SECONDS = 24 * 3600;
 // Refused values are kept per profile; the bound only guards against a store asked for names
 // that are not configured profiles.
 const REFUSED_VALUES_KEPT = 256;
@@ -49,7 +57,7 @@ export class DynamoDbTokenStore implements TokenStore {
     this.#logger = logger;
   }
 
-  async get(profile: string): Promise<CachedToken | undefined> {
+  async get(profile: string): Promise<StoredItem> {
     const key = tokenItemKey(profile);
     const output = await this.#client.send(
       new GetItemCommand({
@@ -59,11 +67,13 @@ export class DynamoDbTokenStore implements TokenStore {
       }),
     );
     const item = output.Item;
-    if (!item) return undefined;
+    if (!item) return {};
+    const deletedAt = numberOf(item[DELETED_AT]);
+    if (deletedAt !== undefined && item[SEALED_RECORD] === undefined) return { deletedAt };
     const opened = await openTokenItem(this.#cipher, key, item);
     if ("token" in opened) {
       this.#refused.delete(profile);
-      return opened.token;
+      return { token: opened.token };
     }
     this.#rememberRefused(profile, item[SEALED_RECORD]?.S);
     if (opened.reason === "undecryptable") {
@@ -78,48 +88,67 @@ export class DynamoDbTokenStore implements TokenStore {
     } else {
       this.#logger.warn("token item is malformed; treating as a miss", { profile });
     }
-    return undefined;
+    return {};
   }
 
-  async put(profile: string, token: CachedToken): Promise<void> {
+  async put(profile: string, token: CachedToken, basis: WriteBasis): Promise<boolean> {
     const key = tokenItemKey(profile);
     const refused = this.#refused.get(profile);
-    const ordering = supersedesStored(token);
+    const ordering = supersedesStored(token, basis);
     const names: Record<string, string> = {
       "#pk": partitionKey,
       "#record": SEALED_RECORD,
+      "#deletedAt": DELETED_AT,
       ...ordering.names,
     };
-    const values: Record<string, AttributeValue> = { ":string": { S: "S" }, ...ordering.values };
-    const conditions = [
-      "attribute_not_exists(#pk)",
-      "NOT attribute_type(#record, :string)",
-      `(${ordering.expression})`,
-    ];
+    const values: Record<string, AttributeValue> = {
+      ":string": { S: "S" },
+      ":number": { S: "N" },
+      ":latestDeletion": { N: String(basis.latestDeletion) },
+      ...ordering.values,
+    };
+    // A token item: ours to order, or not ours to keep. A DELETE's record: older than our
+    // credentials, or not one a DELETE could have written.
+    const overToken = ["NOT attribute_type(#record, :string)", `(${ordering.expression})`];
     if (refused !== undefined) {
-      conditions.push("#record = :refused");
+      overToken.push("#record = :refused");
       values[":refused"] = { S: refused };
     }
+    const overDeletion = [
+      "NOT attribute_type(#deletedAt, :number)",
+      "#deletedAt < :credentialsReadAt",
+      "#deletedAt > :latestDeletion",
+    ];
+    const condition = [
+      "attribute_not_exists(#pk)",
+      `(attribute_not_exists(#deletedAt) AND (${overToken.join(" OR ")}))`,
+      `(attribute_exists(#deletedAt) AND (${overDeletion.join(" OR ")}))`,
+    ].join(" OR ");
     const written = await ignoringConditionFailure(
       this.#client.send(
         new PutItemCommand({
           TableName: this.#tableName,
           Item: { [partitionKey]: { S: key }, ...(await sealTokenItem(this.#cipher, key, token)) },
-          ConditionExpression: conditions.join(" OR "),
+          ConditionExpression: condition,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),
       ),
     );
     if (written) this.#refused.delete(profile);
+    return written;
   }
 
-  async delete(profile: string): Promise<CachedToken | undefined> {
+  async delete(profile: string, at: number): Promise<CachedToken | undefined> {
     const key = tokenItemKey(profile);
     const output = await this.#client.send(
-      new DeleteItemCommand({
+      new PutItemCommand({
         TableName: this.#tableName,
-        Key: { [partitionKey]: { S: key } },
+        Item: {
+          [partitionKey]: { S: key },
+          [DELETED_AT]: { N: String(at) },
+          [timeToLiveAttribute]: { N: String(Math.ceil(at / 1000) + DELETION_KEPT_SECONDS) },
+        },
         // What was deleted is what must be revoked, even if it was written after a read.
         ReturnValues: "ALL_OLD",
       }),
@@ -219,20 +248,26 @@ export class DynamoDbTokenStore implements TokenStore {
 
 /**
  * The ordering rule of the conditional write, on the stored item's plaintext hints: `token`
- * replaces a stored token of another identity, or one of the same identity issued earlier (by
- * issue time, not expiry: when a tenant shortens lifetimes, the newer, shorter token wins).
+ * replaces a stored token of the same identity issued earlier (by issue time, not expiry: when a
+ * tenant shortens lifetimes, the newer, shorter token wins), or one of another identity issued
+ * before our credentials were read (one issued later came from credentials read later than ours).
  */
-export function supersedesStored(token: CachedToken): {
+export function supersedesStored(
+  token: CachedToken,
+  basis: WriteBasis,
+): {
   expression: string;
   names: Record<string, string>;
   values: Record<string, AttributeValue>;
 } {
   return {
-    expression: "#cacheKey <> :cacheKey OR #issuedAt < :issuedAt",
+    expression:
+      "(#cacheKey = :cacheKey AND #issuedAt < :issuedAt) OR (#cacheKey <> :cacheKey AND #issuedAt < :credentialsReadAt)",
     names: { "#cacheKey": HINTS.cacheKey, "#issuedAt": HINTS.issuedAt },
     values: {
       ":cacheKey": { S: token.cacheKey },
       ":issuedAt": { N: String(token.issuedAt) },
+      ":credentialsReadAt": { N: String(basis.credentialsReadAt) },
     },
   };
 }

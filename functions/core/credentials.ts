@@ -87,6 +87,15 @@ export class CredentialsCache {
     return this.#entries.get(secretId)?.credentials;
   }
 
+  /**
+   * When the source last returned `credentials` for `secretId` (epoch ms); 0 when a later read
+   * returned others, so nothing is known to be current about them.
+   */
+  readAt(secretId: string, credentials: ClientCredentials): number {
+    const entry = this.#entries.get(secretId);
+    return entry?.credentials === credentials ? entry.readAt : 0;
+  }
+
   /** The current credentials, read from the source when missing, too old, or as `options` ask. */
   async get(secretId: string, options: CredentialsReadOptions = {}): Promise<ClientCredentials> {
     const entry = this.#entries.get(secretId);

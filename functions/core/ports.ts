@@ -27,18 +27,49 @@ export interface SecretSource {
   read(secretId: string): Promise<SecretValue>;
 }
 
+/** What the table holds for a profile. */
+export interface StoredItem {
+  /** The profile's token, when the item holds one this code can open. */
+  readonly token?: CachedToken;
+  /** When a `DELETE` emptied the item (epoch ms), until a token written after it replaces it. */
+  readonly deletedAt?: number;
+}
+
+/** What a token's write is weighed against, besides the stored item. */
+export interface WriteBasis {
+  /**
+   * When the credentials the token was obtained with were last read from the secret (epoch ms).
+   * Credentials read before a `DELETE` may be of the identity it was meant to drop.
+   */
+  readonly credentialsReadAt: number;
+  /**
+   * The latest deletion time a genuine `DELETE` can have recorded by now (now plus clock skew): a
+   * later one was edited into the table, and must not refuse every write of the profile.
+   */
+  readonly latestDeletion: number;
+}
+
 /** The shared token cache (DynamoDB): one token item and one refresh lease per profile. */
 export interface TokenStore {
   /** A strongly consistent read; the caller checks expiry itself. */
-  get(profile: string): Promise<CachedToken | undefined>;
+  get(profile: string): Promise<StoredItem>;
   /**
-   * Stores the token unless the stored one is a token of the same identity issued at the same
-   * time or later, so a slow or thawed writer never replaces a fresher token. Ordered by issue
-   * time, not expiry: when a tenant shortens lifetimes, the newer, shorter token must win.
+   * Stores the token unless
+   * - the item records a `DELETE` made at or after `basis.credentialsReadAt` (and not after
+   *   `basis.latestDeletion`): the token may be of the identity that `DELETE` was meant to drop;
+   * - the stored token is of the same identity and was issued at the same time or later, so a
+   *   slow or thawed writer never replaces a fresher token (ordered by issue time, not expiry:
+   *   when a tenant shortens lifetimes, the newer, shorter token must win);
+   * - the stored token is of another identity and was issued at or after
+   *   `basis.credentialsReadAt`: whoever wrote it read their credentials later than ours.
+   * @returns whether the token was stored.
    */
-  put(profile: string, token: CachedToken): Promise<void>;
-  /** Deletes the profile's token. @returns the token deleted, when the item held a usable one. */
-  delete(profile: string): Promise<CachedToken | undefined>;
+  put(profile: string, token: CachedToken, basis: WriteBasis): Promise<boolean>;
+  /**
+   * Replaces the profile's token with the record of a `DELETE` made at `at` (epoch ms).
+   * @returns the token deleted, when the item held a usable one.
+   */
+  delete(profile: string, at: number): Promise<CachedToken | undefined>;
   /**
    * Takes the profile's refresh lease until `until` (epoch ms), unless another owner holds one that
    * has not expired at `now`. Only the holder asks CyberArk, so instances do not stampede it.

@@ -6,7 +6,10 @@
  *
  * Identity: when the table holds nothing, a token of another identity, or cannot be read, a
  * `DELETE` or a rotation may have happened elsewhere, so credentials read before the work began
- * are read again before any decision. Memory is dropped only when the table disagrees with it.
+ * (or before the `DELETE` the table records) are read again before any decision. Memory is
+ * dropped only when the table disagrees with it. And because a `DELETE` or a rotation can also
+ * happen while an exchange is under way, the table refuses a token whose credentials were read
+ * before either (see `TokenStore.put`); such a token goes to its caller, but is never held.
  */
 import type { ClientCredentials, CredentialsCache } from "./credentials.js";
 import { UpstreamUnavailableError } from "./errors.js";
@@ -17,7 +20,7 @@ import type { Clock, Metrics } from "./ports.js";
 import type { Profile } from "./profiles.js";
 import type { LeaseHold, RefreshLease } from "./refresh-lease.js";
 import type { TableCache, TableRead } from "./table-cache.js";
-import { WORST_EXCHANGE_MS } from "./timing.js";
+import { MAX_CLOCK_SKEW_MS, WORST_EXCHANGE_MS } from "./timing.js";
 import {
   type CachedToken,
   cacheKey,
@@ -74,7 +77,7 @@ export class Refresher {
       this.#fromTable(profile, stored, credentials, min, fence, started) ??
       lease.runOrWait(
         profile.name,
-        (hold) => this.#underLease(profile, credentials, min, fence, hold),
+        (hold) => this.#underLease(profile, credentials, min, fence, hold, started),
         async () => {
           const polledAt = this.#p.clock.now();
           const polled = await table.read(profile.name);
@@ -143,7 +146,7 @@ export class Refresher {
       const stored = read.status === "hit" ? read.token : undefined;
       const current = this.#fromTable(profile, stored, credentials, 0, fence, readAt);
       if (current && stillFresh(current.token)) return "fresh" as const;
-      await this.#upstream(profile, credentials, fence, hold);
+      await this.#upstream(profile, credentials, fence, hold, readAt);
       this.#p.metrics.add(METRICS.renewals, profile.name, 1, trigger);
       return "renewed" as const;
     });
@@ -160,22 +163,28 @@ export class Refresher {
     const disagrees =
       read.status !== "hit" || read.token.cacheKey !== cacheKey(profile, credentials);
     if (!disagrees) return credentials;
-    return this.#p.credentials.get(profile.secretId, { readSince: started });
+    const deletedAt = read.status === "miss" ? (read.deletedAt ?? 0) : 0;
+    return this.#p.credentials.get(profile.secretId, { readSince: Math.max(started, deletedAt) });
   }
 
-  // Another instance may have finished between our read and our lease, so read once more.
+  // Another instance may have finished between our read and our lease (or a rotation or a DELETE
+  // happened meanwhile), so read once more, and the secret too when the table now disagrees.
   async #underLease(
     profile: Profile,
-    credentials: ClientCredentials,
+    known: ClientCredentials,
     min: number,
     fence: Fence,
     hold: LeaseHold,
+    started: number,
   ): Promise<VendedToken> {
     const readAt = this.#p.clock.now();
-    const stored = await this.#p.table.token(profile.name);
+    const read = await this.#p.table.read(profile.name);
+    const stored = read.status === "hit" ? read.token : undefined;
+    const agrees = stored?.cacheKey === cacheKey(profile, known);
+    const credentials = agrees ? known : await this.#currentCredentials(profile, read, started);
     const served = this.#fromTable(profile, stored, credentials, min, fence, readAt);
     if (served) return served;
-    const token = await this.#upstream(profile, credentials, fence, hold);
+    const token = await this.#upstream(profile, credentials, fence, hold, readAt);
     // A slow exchange of a short-lived token can end after the token is of no use to the caller.
     if (!isUsable(token, this.#p.clock.now(), min)) {
       throw new UpstreamUnavailableError("CyberArk granted a token too short-lived to serve", 1);
@@ -203,12 +212,15 @@ export class Refresher {
   }
 
   // Asks CyberArk (never with less of the lease left than an exchange may take), then stores the
-  // token in the table and memory unless a DELETE came meanwhile.
+  // token in the table, and in memory unless a DELETE on this instance came meanwhile. A token the
+  // table refused is not held (it may be of an identity dropped meanwhile); one whose write failed
+  // is held as confirmed when the table was last read, `readAt`: nothing later is known.
   async #upstream(
     profile: Profile,
     credentials: ClientCredentials,
     fence: Fence,
     hold: LeaseHold,
+    readAt: number,
   ): Promise<CachedToken> {
     // A back-off CyberArk asked of any instance holds for all (CyberArk is one tenant).
     const { exchange, table, clock } = this.#p;
@@ -225,10 +237,15 @@ export class Refresher {
       }
       throw error;
     }
-    if (this.#p.memory.isCurrent(fence)) {
-      const writtenAt = this.#p.clock.now();
-      await this.#p.table.write(profile.name, exchanged.token);
-      this.#p.memory.remember(fence, exchanged.token, exchanged.credentials, writtenAt);
+    if (!this.#p.memory.isCurrent(fence)) return exchanged.token;
+    const writtenAt = clock.now();
+    const written = await table.write(profile.name, exchanged.token, {
+      credentialsReadAt: this.#p.credentials.readAt(profile.secretId, exchanged.credentials),
+      latestDeletion: writtenAt + MAX_CLOCK_SKEW_MS,
+    });
+    if (written !== "refused") {
+      const confirmedAt = written === "stored" ? writtenAt : readAt;
+      this.#p.memory.remember(fence, exchanged.token, exchanged.credentials, confirmedAt);
     }
     return exchanged.token;
   }

@@ -8,7 +8,7 @@
  * table must not answer success, and the caller is told to retry.
  */
 import { describeUnknown, UpstreamUnavailableError } from "./errors.js";
-import type { Logger, TokenStore } from "./ports.js";
+import type { Logger, TokenStore, WriteBasis } from "./ports.js";
 import type { CachedToken } from "./token.js";
 
 const DELETE_RETRY_AFTER_SECONDS = 2;
@@ -16,8 +16,15 @@ const DELETE_RETRY_AFTER_SECONDS = 2;
 /** The outcome of reading a profile's item. */
 export type TableRead =
   | { readonly status: "hit"; readonly token: CachedToken }
-  | { readonly status: "miss" }
+  /** `deletedAt`: when a `DELETE` emptied the item, if that is why it is empty. */
+  | { readonly status: "miss"; readonly deletedAt?: number }
   | { readonly status: "unavailable" };
+
+/**
+ * What became of a token's write: stored; refused by the table (it holds something the token must
+ * not replace); or failed, so nobody knows.
+ */
+export type TableWrite = "stored" | "refused" | "failed";
 
 /** The shared token table behind a {@link TokenStore}. */
 export class TableCache {
@@ -35,8 +42,9 @@ export class TableCache {
       profile,
       "token table read failed; treating as a miss",
       async (): Promise<TableRead> => {
-        const token = await this.#store.get(profile);
-        return token ? { status: "hit", token } : { status: "miss" };
+        const { token, deletedAt } = await this.#store.get(profile);
+        if (token) return { status: "hit", token };
+        return deletedAt === undefined ? { status: "miss" } : { status: "miss", deletedAt };
       },
       { status: "unavailable" },
     );
@@ -48,10 +56,15 @@ export class TableCache {
     return read.status === "hit" ? read.token : undefined;
   }
 
-  /** Stores the token; a failure is logged, and the token is still served from memory. */
-  write(profile: string, token: CachedToken): Promise<void> {
+  /** Stores the token; a failure is logged, and the caller decides what to hold in memory. */
+  write(profile: string, token: CachedToken, basis: WriteBasis): Promise<TableWrite> {
     const message = "token table write failed; token served from memory only";
-    return this.#orWarn(profile, message, () => this.#store.put(profile, token), undefined);
+    return this.#orWarn(
+      profile,
+      message,
+      async () => ((await this.#store.put(profile, token, basis)) ? "stored" : "refused"),
+      "failed",
+    );
   }
 
   /**
@@ -70,12 +83,13 @@ export class TableCache {
   }
 
   /**
-   * Deletes the profile's token, and returns it (when it could be opened).
+   * Deletes the profile's token, recording that a `DELETE` was made at `at`, and returns the token
+   * (when it could be opened).
    * @throws {UpstreamUnavailableError} when the store failed: the token may still be cached.
    */
-  async delete(profile: string): Promise<CachedToken | undefined> {
+  async delete(profile: string, at: number): Promise<CachedToken | undefined> {
     try {
-      return await this.#store.delete(profile);
+      return await this.#store.delete(profile, at);
     } catch (error) {
       throw new UpstreamUnavailableError(
         `token table delete failed: ${describeUnknown(error)}`,

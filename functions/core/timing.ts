@@ -2,9 +2,10 @@
  * The timing budget: every duration the service depends on, in one place, with the ones that must
  * fit together derived from the others. `test/unit/timing.test.ts` proves the inequalities:
  *
- * - the worst refresh (table read, exchange with all its attempts and backoffs, the secret read
- *   and the rotation retry, table write) ends before the refresh lease does, so a live holder
- *   never loses its lease mid-exchange and no second instance asks CyberArk meanwhile;
+ * - the worst refresh (table read, a secret read, exchange with all its attempts and backoffs,
+ *   the secret read and the rotation retry, table write) ends before the refresh lease does, so
+ *   a live holder never loses its lease mid-exchange and no second instance asks CyberArk
+ *   meanwhile;
  * - the worst request (secret read, table read, the takeover window, a whole refresh, or a full
  *   wait for another holder) ends before the function times out;
  * - the function times out before API Gateway gives up on it (29 s), so a caller always gets the
@@ -42,12 +43,13 @@ export const WORST_AWS_CALL_MS =
 export const WORST_TABLE_CALL_MS = 2 * WORST_AWS_CALL_MS;
 
 /**
- * What the holder of the refresh lease does at its worst: read the table and the profile's
- * back-off, exchange, read the rotated secret and exchange once more (the rotation retry), write
- * the table.
+ * What the holder of the refresh lease does at its worst: read the table, read the secret again
+ * (the table disagrees with the credentials held), read the profile's back-off, exchange, read
+ * the rotated secret and exchange once more (the rotation retry), write the table.
  */
 export const WORST_REFRESH_MS =
   WORST_TABLE_CALL_MS +
+  WORST_AWS_CALL_MS +
   WORST_AWS_CALL_MS +
   WORST_EXCHANGE_MS +
   WORST_AWS_CALL_MS +
@@ -125,6 +127,12 @@ export const REJECTION_MEMORY_MS = 10_000;
 
 /** After a failed background renewal, how long before the next attempt. */
 export const RENEWAL_RETRY_MS = 5_000;
+
+/**
+ * How far apart the clocks of two instances may be. Lambda's are kept by the Amazon Time Sync
+ * Service to within milliseconds; this is the slack a `DELETE`'s recorded time is read with.
+ */
+export const MAX_CLOCK_SKEW_MS = 5_000;
 
 /** How long credentials stay in memory before Secrets Manager is read again. */
 export const CREDENTIALS_MAX_AGE_MS = 5 * 60_000;

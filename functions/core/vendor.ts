@@ -116,7 +116,9 @@ export class TokenVendor {
   /**
    * Drops the profile's cached token: from the table at once, from this instance's memory for
    * good (work in flight cannot put it back), from other instances within their recheck, and at
-   * CyberArk (revoked) for a profile with an `applicationId`.
+   * CyberArk (revoked) for a profile with an `applicationId`. The table records when: a token
+   * obtained with credentials read before then is never stored (see `TokenStore.put`), so no
+   * instance still holding a rotated-out secret refills it.
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not an admin.
    * @throws {UpstreamUnavailableError} when the table could not drop it.
    */
@@ -124,7 +126,7 @@ export class TokenVendor {
     const profile = this.#authorize(query.profile, query, () => this.#config.adminCallers);
     const held = this.#memory.held(profile.name)?.token;
     this.#forget(profile);
-    const deleted = await this.#table.delete(profile.name);
+    const deleted = await this.#table.delete(profile.name, this.#clock.now());
     // A request that read the item while it was being deleted may have held it meanwhile.
     this.#forget(profile);
     return this.#revocation.revoke(profile, [deleted, held]);

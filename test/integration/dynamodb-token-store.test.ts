@@ -1,4 +1,9 @@
-import { type AttributeValue, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoDbTokenStore } from "../../functions/adapters/dynamodb-token-store.js";
 import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
@@ -29,6 +34,25 @@ function token(name: string, issuedAt: number, lifetimeMs: number, scope?: strin
     issuedAt,
     expiresAt: issuedAt + lifetimeMs,
   };
+}
+
+// Credentials read when the token was issued, unless the test says otherwise.
+function put(
+  store: DynamoDbTokenStore,
+  stored: CachedToken,
+  credentialsReadAt = stored.issuedAt,
+): Promise<boolean> {
+  return store.put(PROFILE, stored, { credentialsReadAt, latestDeletion: Date.now() + 5_000 });
+}
+
+async function tokenOf(store: DynamoDbTokenStore): Promise<CachedToken | undefined> {
+  return (await store.get(PROFILE)).token;
+}
+
+async function removeItem(): Promise<void> {
+  await dynamodb.send(
+    new DeleteItemCommand({ TableName: tableName, Key: { pk: { S: tokenItemKey(PROFILE) } } }),
+  );
 }
 
 async function storedItem(): Promise<Record<string, AttributeValue>> {
@@ -82,54 +106,54 @@ beforeAll(async () => {
 
 beforeEach(async () => {
   logger = new MemoryLogger();
-  await newStore().delete(PROFILE);
+  await removeItem();
 });
 
 describe("DynamoDbTokenStore integrity: an item edited without the KMS key is a miss", () => {
   it("never serves an expired item whose plaintext attributes were all edited, and the next put replaces it", async () => {
     const store = newStore();
-    await store.put(PROFILE, token("expired-token", NOW - 2 * HOUR_MS, HOUR_MS, "Narrow"));
+    await put(store, token("expired-token", NOW - 2 * HOUR_MS, HOUR_MS, "Narrow"));
 
     const edited = await editEveryPlaintextAttribute();
     expect(edited.length).toBeGreaterThanOrEqual(3);
 
-    await expect(newStore().get(PROFILE)).resolves.toBeUndefined();
-    await expect(store.get(PROFILE)).resolves.toBeUndefined();
+    expect(await tokenOf(newStore())).toBeUndefined();
+    expect(await tokenOf(store)).toBeUndefined();
 
     const fresh = token("fresh-token", NOW, HOUR_MS);
-    await store.put(PROFILE, fresh);
-    await expect(newStore().get(PROFILE)).resolves.toEqual(fresh);
+    await put(store, fresh);
+    expect(await tokenOf(newStore())).toEqual(fresh);
   });
 
   it("never serves an expired item edited to expire tomorrow with another scope, and the next put replaces it", async () => {
     const store = newStore();
-    await store.put(PROFILE, token("expired-token", NOW - 2 * HOUR_MS, HOUR_MS, "Narrow"));
+    await put(store, token("expired-token", NOW - 2 * HOUR_MS, HOUR_MS, "Narrow"));
     // The identity left alone: only lifetimes (and a scope, where one is readable) move.
     await editEveryPlaintextAttribute(["cacheKey"]);
 
-    await expect(newStore().get(PROFILE)).resolves.toBeUndefined();
-    await expect(store.get(PROFILE)).resolves.toBeUndefined();
+    expect(await tokenOf(newStore())).toBeUndefined();
+    expect(await tokenOf(store)).toBeUndefined();
 
     const fresh = token("fresh-token", NOW, HOUR_MS);
-    await store.put(PROFILE, fresh);
-    await expect(newStore().get(PROFILE)).resolves.toEqual(fresh);
+    await put(store, fresh);
+    expect(await tokenOf(newStore())).toEqual(fresh);
   });
 
   it("never serves a valid item whose plaintext attributes were edited, and the next put replaces it", async () => {
     const store = newStore();
-    await store.put(PROFILE, token("valid-token", NOW, HOUR_MS, "Narrow"));
+    await put(store, token("valid-token", NOW, HOUR_MS, "Narrow"));
     await editEveryPlaintextAttribute();
 
-    await expect(store.get(PROFILE)).resolves.toBeUndefined();
+    expect(await tokenOf(store)).toBeUndefined();
 
     const fresh = token("fresh-token", NOW + 1000, HOUR_MS);
-    await store.put(PROFILE, fresh);
-    await expect(newStore().get(PROFILE)).resolves.toEqual(fresh);
+    await put(store, fresh);
+    expect(await tokenOf(newStore())).toEqual(fresh);
   });
 
   it("treats an item whose ciphertext does not open as a miss, and replaces it despite a far-future expiry", async () => {
     const store = newStore();
-    await store.put(PROFILE, token("real-token", NOW, HOUR_MS));
+    await put(store, token("real-token", NOW, HOUR_MS));
     const item = await storedItem();
     const forged: Record<string, AttributeValue> = {};
     for (const [name, value] of Object.entries(item)) {
@@ -139,11 +163,11 @@ describe("DynamoDbTokenStore integrity: an item edited without the KMS key is a 
     }
     await writeItem(forged);
 
-    await expect(store.get(PROFILE)).resolves.toBeUndefined();
+    expect(await tokenOf(store)).toBeUndefined();
     const fresh = token("fresh-token", NOW + 1000, HOUR_MS);
-    await store.put(PROFILE, fresh);
+    await put(store, fresh);
 
-    await expect(newStore().get(PROFILE)).resolves.toEqual(fresh);
+    expect(await tokenOf(newStore())).toEqual(fresh);
     expect(logger.lines.map((line) => line.message)).toContain(
       "token item does not decrypt; treating as a miss",
     );
@@ -160,13 +184,13 @@ describe("DynamoDbTokenStore integrity: an item edited without the KMS key is a 
     const store = newStore();
     const fresh = token("fresh-token", NOW, HOUR_MS);
 
-    await store.put(PROFILE, fresh);
+    await put(store, fresh);
 
-    await expect(store.get(PROFILE)).resolves.toEqual(fresh);
+    expect(await tokenOf(store)).toEqual(fresh);
   });
 
   it("keeps the scope and the token only inside the ciphertext", async () => {
-    await newStore().put(PROFILE, token("a-token", NOW, HOUR_MS, "VerySpecificScope"));
+    await put(newStore(), token("a-token", NOW, HOUR_MS, "VerySpecificScope"));
 
     const item = await storedItem();
     expect(JSON.stringify(item)).not.toContain("VerySpecificScope");
@@ -178,34 +202,69 @@ describe("DynamoDbTokenStore ordering (a slow writer never replaces a fresher to
   it("keeps a newer token of the same identity when an older one is put after it", async () => {
     const store = newStore();
     const newer = token("newer", NOW, 2 * HOUR_MS);
-    await store.put(PROFILE, newer);
-    await store.put(PROFILE, token("older", NOW - HOUR_MS, HOUR_MS));
+    await put(store, newer);
+    await put(store, token("older", NOW - HOUR_MS, HOUR_MS));
 
-    await expect(store.get(PROFILE)).resolves.toEqual(newer);
+    expect(await tokenOf(store)).toEqual(newer);
   });
 
-  it("replaces a token of another identity whatever its expiry", async () => {
+  it("replaces a token of another identity issued before our credentials were read, whatever its expiry", async () => {
     const store = newStore();
-    await store.put(PROFILE, token("old-identity", NOW, 10 * HOUR_MS));
-    const other = { ...token("new-identity", NOW, HOUR_MS), cacheKey: "identity-2" };
-    await store.put(PROFILE, other);
+    await put(store, token("old-identity", NOW, 10 * HOUR_MS));
+    const other = { ...token("new-identity", NOW + 1, HOUR_MS), cacheKey: "identity-2" };
+    await put(store, other);
 
-    await expect(store.get(PROFILE)).resolves.toEqual(other);
+    expect(await tokenOf(store)).toEqual(other);
   });
 
   it("replaces a forged item at the first write after a read saw it, even when it refused a blind write", async () => {
     const store = newStore();
-    await store.put(PROFILE, token("real-token", NOW - 2 * HOUR_MS, HOUR_MS));
+    await put(store, token("real-token", NOW - 2 * HOUR_MS, HOUR_MS));
     const item = await storedItem();
     const farFuture = NOW + 1000 * DAY_MS;
     await writeItem({ ...item, issuedAt: { N: String(farFuture) } });
     const fresh = token("fresh-token", NOW, HOUR_MS);
 
-    await store.put(PROFILE, fresh); // refused: the forged issue-time hint looks newer
-    await expect(store.get(PROFILE)).resolves.toBeUndefined();
-    await store.put(PROFILE, fresh);
+    await put(store, fresh); // refused: the forged issue-time hint looks newer
+    expect(await tokenOf(store)).toBeUndefined();
+    await put(store, fresh);
 
-    await expect(newStore().get(PROFILE)).resolves.toEqual(fresh);
+    expect(await tokenOf(newStore())).toEqual(fresh);
+  });
+});
+
+describe("DynamoDbTokenStore DELETE record (when the last DELETE was made)", () => {
+  it("replaces the token with the DELETE's time and a TTL a day later, and reads it back without a warning", async () => {
+    const store = newStore();
+    await put(store, token("dropped", NOW, HOUR_MS));
+
+    expect((await store.delete(PROFILE, NOW + 1000))?.accessToken).toBe("dropped");
+
+    const item = await storedItem();
+    expect(item.deletedAt).toEqual({ N: String(NOW + 1000) });
+    expect(Number(item.ttl?.N)).toBe(Math.ceil((NOW + 1000) / 1000) + 24 * 3600);
+    expect(await store.get(PROFILE)).toEqual({ deletedAt: NOW + 1000 });
+    expect(logger.lines).toEqual([]);
+  });
+
+  it("does not block writes when its time was edited into something that is not a number", async () => {
+    const store = newStore();
+    await store.delete(PROFILE, NOW);
+    await writeItem({ ...(await storedItem()), deletedAt: { S: "forged" } });
+    const fresh = token("fresh-token", NOW - 1000, HOUR_MS);
+
+    expect(await put(store, fresh)).toBe(true);
+    expect(await tokenOf(store)).toEqual(fresh);
+  });
+
+  it("does not block writes when an edit added it to a token item", async () => {
+    const store = newStore();
+    await put(store, token("real-token", NOW - HOUR_MS, HOUR_MS));
+    await writeItem({ ...(await storedItem()), deletedAt: { N: String(NOW + 1000 * DAY_MS) } });
+    const fresh = token("fresh-token", NOW, HOUR_MS);
+
+    expect(await put(store, fresh)).toBe(true);
+    expect(await tokenOf(store)).toEqual(fresh);
   });
 });
 

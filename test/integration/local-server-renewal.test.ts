@@ -85,7 +85,7 @@ describe("local server with --renew-every 1 and a prewarm profile of 20 s tokens
       let first: CachedToken | undefined;
       await vi.waitFor(
         async () => {
-          first = await tokens.get("warm");
+          first = (await tokens.get("warm")).token;
           expect(first).toBeDefined();
         },
         { timeout: 5_000, interval: 100 },
@@ -106,14 +106,14 @@ describe("local server with --renew-every 1 and a prewarm profile of 20 s tokens
       expect(body.access_token).not.toBe(first?.accessToken);
       // The first token had under 5 s left; the renewed one was issued after its half-life.
       expect(body.expires_in).toBeGreaterThan(LIFETIME_SECONDS - IDLE_MS / 1000);
-      expect((await tokens.get("warm"))?.accessToken).toBe(body.access_token);
+      expect((await tokens.get("warm")).token?.accessToken).toBe(body.access_token);
     },
     IDLE_MS + 15_000,
   );
 
   it("never fetches a token of a profile without prewarm unasked", async () => {
     expect(asked(COLD)).toBe(0);
-    expect(await tokens.get("cold")).toBeUndefined();
+    expect((await tokens.get("cold")).token).toBeUndefined();
 
     const response = await fetch(`${server.url}/tokens/cold`);
 

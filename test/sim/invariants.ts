@@ -24,7 +24,6 @@ import {
   WORST_TABLE_CALL_MS,
 } from "../../functions/core/timing.js";
 import { type CachedToken, isUsable, remainingSeconds } from "../../functions/core/token.js";
-import type { CacheLevel } from "../../functions/core/vendor-types.js";
 import { fp, type Trace } from "./trace.js";
 
 /** The invariants, by the promise each one holds. */
@@ -85,6 +84,8 @@ export interface GetRecord {
   readonly profile: string;
   readonly minValiditySeconds: number;
   readonly start: number;
+  /** Where the GET began in the order of events (several can share one instant). */
+  readonly order: number;
 }
 
 /** A DELETE under way or done. */
@@ -94,6 +95,8 @@ export interface DeleteRecord {
   readonly start: number;
   applied?: number;
   resolved?: number;
+  /** Where the 204 came in the order of events. */
+  resolvedOrder?: number;
   /** The item the delete removed from the table. */
   removed?: string;
 }
@@ -107,8 +110,12 @@ interface Held {
 /** Per instance and profile: what the instance was last seen to hold and read. */
 interface InstanceView {
   held?: Held;
-  /** When the table last confirmed the held token: served from the table or CyberArk, or read back. */
-  confirmedAt?: number;
+  /**
+   * Access token -> when the table last confirmed it to this instance: the sending time of the
+   * last read that returned it, or of the write of it that the table stored. A token the table
+   * never confirmed (its write refused or failed) is not one the instance must keep serving.
+   */
+  readonly confirmations: Map<string, number>;
   lastReadFailure?: number;
   /** Last successful table read that returned something other than the held token. */
   lastDisagreeingRead?: number;
@@ -128,6 +135,7 @@ export class Checker {
   readonly #lastDeleteStart = new Map<string, number>();
   readonly #table = new Map<string, { item: CachedToken | undefined; changed: number }>();
   readonly #views = new Map<string, InstanceView>();
+  #order = 0;
   readonly #inFlight = new Map<string, { instance: number; sentAt: number }[]>();
   readonly #lastIssued = new Map<string, TokenInfo>();
   readonly #lastThaw = new Map<number, number>();
@@ -191,19 +199,39 @@ export class Checker {
     this.#faultRunningTime.set(instance, this.#runningTime(instance));
   }
 
-  /** A table read of `instance` completed: `item` when it succeeded, `false` when it failed. */
-  tableRead(instance: number, profile: string, item: CachedToken | undefined | false): void {
+  /**
+   * A table read of `instance`, sent at `sentAt`, completed: `item` when it succeeded, `false` when
+   * it failed. A confirmation counts from when the read was sent, as the vendor counts it: the
+   * item may have changed while the answer was on its way.
+   */
+  tableRead(
+    instance: number,
+    profile: string,
+    item: CachedToken | undefined | false,
+    sentAt: number,
+  ): void {
     const view = this.#view(instance, profile);
-    if (item === false) view.lastReadFailure = this.#now();
-    else if (item?.accessToken !== view.held?.token.accessToken)
-      view.lastDisagreeingRead = this.#now();
-    else view.confirmedAt = this.#now();
+    if (item === false) {
+      view.lastReadFailure = this.#now();
+      return;
+    }
+    if (item?.accessToken !== view.held?.token.accessToken) view.lastDisagreeingRead = this.#now();
+    if (item) view.confirmations.set(item.accessToken, sentAt);
   }
 
   /** A table write landed; `item` is what the table holds now. */
-  tableWritten(profile: string, written: CachedToken, item: CachedToken | undefined): void {
+  tableWritten(
+    instance: number,
+    profile: string,
+    written: CachedToken,
+    item: CachedToken | undefined,
+    sentAt: number,
+  ): void {
     const info = this.tokens.get(written.accessToken);
     if (info) info.stored = true;
+    if (item?.accessToken === written.accessToken) {
+      this.#view(instance, profile).confirmations.set(written.accessToken, sentAt);
+    }
     this.#tableChanged(profile, item);
   }
 
@@ -242,7 +270,7 @@ export class Checker {
   // ---- what the callers see ----
 
   /** A GET returned `token`; checks every promise about a returned token. */
-  getReturned(get: GetRecord, token: CachedToken, cache: CacheLevel): void {
+  getReturned(get: GetRecord, token: CachedToken): void {
     const now = this.#now();
     const info = this.tokens.get(token.accessToken);
     const who = `i${get.instance} GET ${get.profile} (started ${this.#trace.time(get.start)})`;
@@ -259,11 +287,7 @@ export class Checker {
       this.#checkDropped(get, token, info, who);
       info.knownAt ??= now;
     }
-    const view = this.#view(get.instance, get.profile);
-    if (cache !== "memory" || view.held?.token.accessToken !== token.accessToken) {
-      view.confirmedAt = now;
-    }
-    view.held = { token, getStart: get.start, at: now };
+    this.#view(get.instance, get.profile).held = { token, getStart: get.start, at: now };
   }
 
   /** A GET failed; checks that the error is a contract error and nothing usable was cached. */
@@ -279,6 +303,12 @@ export class Checker {
     }
   }
 
+  /** The next position in the order of events. */
+  nextOrder(): number {
+    this.#order += 1;
+    return this.#order;
+  }
+
   /** A DELETE started. */
   deleteStarted(instance: number, profile: string): DeleteRecord {
     const record: DeleteRecord = { instance, profile, start: this.#now() };
@@ -290,6 +320,7 @@ export class Checker {
   /** A DELETE answered 204. */
   deleteResolved(record: DeleteRecord): void {
     record.resolved = this.#now();
+    record.resolvedOrder = this.nextOrder();
   }
 
   /** A DELETE failed. */
@@ -346,13 +377,17 @@ export class Checker {
   // held token is served, by design).
   #pastDelete(get: GetRecord, d: DeleteRecord): boolean {
     if (d.resolved === undefined) return false;
-    if (d.instance === get.instance) return get.start >= d.resolved;
+    // A GET that began before the 204, in the same instant, may still have joined work begun
+    // before the DELETE; one that began after it may not.
+    if (d.instance === get.instance) return get.order > (d.resolvedOrder ?? 0);
     const view = this.#view(get.instance, get.profile);
     // The instance could not check: its table read failed during this GET, or so recently that
     // it serves its held token unconfirmed until it tries again (the bound on that is the
-    // vendor's MAX_UNCONFIRMED_MS, held by the "available" rule and the race tests).
+    // vendor's MAX_UNCONFIRMED_MS, held by the "available" rule and the race tests). The retry
+    // is counted from when the vendor decided to serve unconfirmed, which may come a secret read
+    // after the failed table read.
     const lastFailure = view.lastReadFailure ?? Number.NEGATIVE_INFINITY;
-    const couldNotCheck = lastFailure >= get.start - UNCONFIRMED_RETRY_MS;
+    const couldNotCheck = lastFailure >= get.start - UNCONFIRMED_RETRY_MS - WORST_AWS_CALL_MS;
     return get.start >= (d.applied ?? d.resolved) + OTHERS_STOP_MS && !couldNotCheck;
   }
 
@@ -392,14 +427,16 @@ export class Checker {
     }
     // Held without the table's confirmation for too long, a token may have been deleted
     // elsewhere: the vendor rightly stops serving it then.
-    if (now - (view.confirmedAt ?? Number.NEGATIVE_INFINITY) >= MAX_UNCONFIRMED_MS)
-      return undefined;
+    const confirmedAt = view.confirmations.get(held.token.accessToken);
+    if (confirmedAt === undefined || now - confirmedAt >= MAX_UNCONFIRMED_MS) return undefined;
     if (!isUsable(held.token, now, get.minValiditySeconds)) return undefined;
     return `i${get.instance} held ${fp(held.token.accessToken)} (${remainingSeconds(held.token, now)}s left) and the table could not be read`;
   }
 
   // No request within a quarter lifetime of the last token, unless something disturbed the
-  // cache since: a DELETE, a rotation, a table failure, or this instance being frozen.
+  // cache since: a DELETE, a rotation, this instance being frozen, or a table failure, including
+  // one shortly before the last request (that request may have been made under a lease failed
+  // open, while its holder asked too).
   #checkSpacing(instance: number, profile: string, now: number): void {
     const last = this.#lastIssued.get(profile);
     if (!last) return;
@@ -412,7 +449,7 @@ export class Checker {
       last.version !== this.#currentVersion(profile) ||
       since(this.#lastDeleteStart, profile) >= last.sentAt - WORST_REQUEST_MS ||
       since(this.#lastRotation, profile) >= last.sentAt - ROTATION_WINDOW_MS - WORST_REQUEST_MS ||
-      this.#lastStoreFault >= last.sentAt ||
+      this.#lastStoreFault >= last.sentAt - FAIL_OPEN_MS ||
       since(this.#lastThaw, instance) >= last.sentAt;
     if (disturbed) return;
     this.#violate(
@@ -473,7 +510,7 @@ export class Checker {
     const key = `${instance}/${profile}`;
     let view = this.#views.get(key);
     if (!view) {
-      view = {};
+      view = { confirmations: new Map() };
       this.#views.set(key, view);
     }
     return view;

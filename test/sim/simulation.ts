@@ -118,6 +118,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       profile,
       minValiditySeconds: minValidity(),
       start: clock.now(),
+      order: checker.nextOrder(),
     };
     const instance = instances[i];
     if (!instance) return;
@@ -137,7 +138,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
             `i${i}`,
             `GET ${profile} -> ${world.describe(vended.token)} from ${vended.cache}`,
           );
-          checker.getReturned(record, vended.token, vended.cache);
+          checker.getReturned(record, vended.token);
         },
         (error: unknown) => {
           stats.getFailures += 1;

@@ -252,16 +252,17 @@ export class World {
       op: string,
       profile: string,
       latency: Latency,
-      apply: () => Promise<T>,
+      apply: (sentAt: number) => Promise<T>,
       describe: () => string,
       isRead = false,
-    ): Promise<T> =>
-      this.#scheduler.call(instance, this.#scheduler.sample(latency), latency.worst, () => {
+    ): Promise<T> => {
+      const sentAt = this.#now();
+      return this.#scheduler.call(instance, this.#scheduler.sample(latency), latency.worst, () => {
         if (this.#failing(this.storeEpisodes)) {
           const landed = !isRead && this.#random.chance(0.25);
-          if (landed) void apply();
+          if (landed) void apply(sentAt);
           checker()?.storeFault(instance);
-          if (isRead) checker()?.tableRead(instance, profile, false);
+          if (isRead) checker()?.tableRead(instance, profile, false, sentAt);
           this.#trace.add(
             this.#now(),
             who,
@@ -271,10 +272,18 @@ export class World {
           error.name = landed ? "TimeoutError" : "ProvisionedThroughputExceededException";
           throw error;
         }
-        const result = apply();
+        const result = apply(sentAt);
         this.#trace.add(this.#now(), who, `${op} ${profile} -> ${describe()}`);
         return result;
       }) as Promise<T>;
+    };
+
+    const describeItem = (profile: string) => {
+      const deletedAt = table.deletions.get(profile);
+      return deletedAt === undefined
+        ? this.describe(table.items.get(profile))
+        : `none (deleted at ${this.#trace.time(deletedAt)})`;
+    };
 
     return {
       get: (profile) =>
@@ -282,26 +291,26 @@ export class World {
           "table.get",
           profile,
           TABLE_ITEM,
-          () => {
-            checker()?.tableRead(instance, profile, table.items.get(profile));
+          (sentAt) => {
+            checker()?.tableRead(instance, profile, table.items.get(profile), sentAt);
             return table.get(profile);
           },
-          () => this.describe(table.items.get(profile)),
+          () => describeItem(profile),
           true,
         ),
-      put: (profile, token) =>
+      put: (profile, token, basis) =>
         call(
           "table.put",
           profile,
           TABLE_ITEM,
-          () => {
-            const written = table.put(profile, token);
-            checker()?.tableWritten(profile, token, table.items.get(profile));
+          (sentAt) => {
+            const written = table.put(profile, token, basis);
+            checker()?.tableWritten(instance, profile, token, table.items.get(profile), sentAt);
             return written;
           },
-          () => `${fp(token.accessToken)}: table holds ${this.describe(table.items.get(profile))}`,
+          () => `${fp(token.accessToken)}: table holds ${describeItem(profile)}`,
         ),
-      delete: (profile) => {
+      delete: (profile, at) => {
         let removed: CachedToken | undefined;
         return call(
           "table.delete",
@@ -309,7 +318,7 @@ export class World {
           TABLE_LEASE,
           () => {
             removed = table.items.get(profile);
-            const deleted = table.delete(profile);
+            const deleted = table.delete(profile, at);
             checker()?.tableDeleted(instance, profile, removed);
             return deleted;
           },

@@ -10,8 +10,10 @@ import type {
   RevocationRequest,
   SecretSource,
   SecretValue,
+  StoredItem,
   TokenRequest,
   TokenStore,
+  WriteBasis,
 } from "../../functions/core/ports.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../../functions/core/profiles.js";
 import type { CachedToken, TokenGrant } from "../../functions/core/token.js";
@@ -52,6 +54,8 @@ export class FakeSecrets implements SecretSource {
 /** A token table in a Map, with the same conditional-write rules; `failing` makes every call throw. */
 export class MemoryStore implements TokenStore {
   readonly items = new Map<string, CachedToken>();
+  /** Profile -> when a DELETE emptied its item (until a token replaces it). */
+  readonly deletions = new Map<string, number>();
   readonly leases = new Map<string, { owner: string; until: number }>();
   readonly backOffs = new Map<string, number>();
   failing = false;
@@ -67,16 +71,30 @@ export class MemoryStore implements TokenStore {
     return { release: () => release() };
   }
 
-  async get(profile: string): Promise<CachedToken | undefined> {
+  async get(profile: string): Promise<StoredItem> {
     this.gets += 1;
     this.#check();
-    return this.items.get(profile);
+    const token = this.items.get(profile);
+    const deletedAt = this.deletions.get(profile);
+    return token ? { token } : deletedAt === undefined ? {} : { deletedAt };
   }
-  async put(profile: string, token: CachedToken): Promise<void> {
+  async put(profile: string, token: CachedToken, basis: WriteBasis): Promise<boolean> {
     this.#check();
+    const deletedAt = this.deletions.get(profile);
+    const deletedSince =
+      deletedAt !== undefined &&
+      deletedAt >= basis.credentialsReadAt &&
+      deletedAt <= basis.latestDeletion;
     const stored = this.items.get(profile);
-    if (stored && stored.cacheKey === token.cacheKey && stored.issuedAt >= token.issuedAt) return;
+    const supersedes =
+      !stored ||
+      (stored.cacheKey === token.cacheKey
+        ? stored.issuedAt < token.issuedAt
+        : stored.issuedAt < basis.credentialsReadAt);
+    if (deletedSince || !supersedes) return false;
     this.items.set(profile, token);
+    this.deletions.delete(profile);
+    return true;
   }
   async acquireLease(profile: string, owner: string, now: number, until: number): Promise<boolean> {
     this.#check();
@@ -97,13 +115,14 @@ export class MemoryStore implements TokenStore {
     this.#check();
     return this.backOffs.get(profile);
   }
-  async delete(profile: string): Promise<CachedToken | undefined> {
+  async delete(profile: string, at: number): Promise<CachedToken | undefined> {
     this.#check();
     const gate = this.#deleteGate;
     this.#deleteGate = undefined;
     if (gate) await gate;
     const deleted = this.items.get(profile);
     this.items.delete(profile);
+    this.deletions.set(profile, at);
     return deleted;
   }
   #check(): void {

@@ -31,37 +31,42 @@ export function describeTokenStoreContract(
       store = await newStore();
     });
 
+    // Credentials read when the token was issued, unless the test says otherwise.
+    const put = (profile: string, t: CachedToken, credentialsReadAt = t.issuedAt) =>
+      store.put(profile, t, { credentialsReadAt, latestDeletion: credentialsReadAt + 5_000 });
+    const tokenOf = async (profile: string) => (await store.get(profile)).token;
+
     it("reads nothing for a profile never written", async () => {
-      expect(await store.get("p")).toBeUndefined();
+      expect(await store.get("p")).toEqual({});
     });
 
-    it("reads back exactly what was written", async () => {
-      await store.put("p", token());
-      expect(await store.get("p")).toEqual(token());
+    it("reads back exactly what was written, and says it stored it", async () => {
+      expect(await put("p", token())).toBe(true);
+      expect(await store.get("p")).toEqual({ token: token() });
     });
 
     it("keeps a token without a scope without one", async () => {
       const { scope: _scope, ...unscoped } = token();
-      await store.put("p", unscoped);
-      expect(await store.get("p")).toEqual(unscoped);
+      await put("p", unscoped);
+      expect(await tokenOf("p")).toEqual(unscoped);
     });
 
     it("keeps each profile's token apart", async () => {
-      await store.put("p", token());
-      await store.put("q", token({ accessToken: "token-q" }));
-      expect((await store.get("p"))?.accessToken).toBe("token-a");
-      expect((await store.get("q"))?.accessToken).toBe("token-q");
+      await put("p", token());
+      await put("q", token({ accessToken: "token-q" }));
+      expect((await tokenOf("p"))?.accessToken).toBe("token-a");
+      expect((await tokenOf("q"))?.accessToken).toBe("token-q");
     });
 
     it("replaces a token of the same identity by a newer one", async () => {
-      await store.put("p", token());
+      await put("p", token());
       const newer = token({
         accessToken: "newer",
         issuedAt: T0 + 60_000,
         expiresAt: T0 + 3_660_000,
       });
-      await store.put("p", newer);
-      expect((await store.get("p"))?.accessToken).toBe("newer");
+      expect(await put("p", newer)).toBe(true);
+      expect((await tokenOf("p"))?.accessToken).toBe("newer");
     });
 
     it("does not replace a newer token of the same identity with an older one", async () => {
@@ -70,36 +75,67 @@ export function describeTokenStoreContract(
         issuedAt: T0 + 60_000,
         expiresAt: T0 + 3_660_000,
       });
-      await store.put("p", newer);
-      await store.put("p", token({ accessToken: "older" }));
-      expect((await store.get("p"))?.accessToken).toBe("newer");
+      await put("p", newer);
+      expect(await put("p", token({ accessToken: "older" }))).toBe(false);
+      expect((await tokenOf("p"))?.accessToken).toBe("newer");
     });
 
     it("replaces a token of the same identity by one issued later that expires sooner", async () => {
-      await store.put("p", token());
+      await put("p", token());
       const shorter = token({
         accessToken: "shorter",
         issuedAt: T0 + 60_000,
         expiresAt: T0 + 660_000,
       });
-      await store.put("p", shorter);
-      expect((await store.get("p"))?.accessToken).toBe("shorter");
+      await put("p", shorter);
+      expect((await tokenOf("p"))?.accessToken).toBe("shorter");
     });
 
-    it("replaces a token of another identity, whatever its times", async () => {
-      await store.put("p", token({ expiresAt: T0 + 7_200_000 }));
-      await store.put("p", token({ cacheKey: "identity-b", accessToken: "rotated" }));
-      expect(await store.get("p")).toMatchObject({
-        cacheKey: "identity-b",
-        accessToken: "rotated",
-      });
+    it("replaces a token of another identity issued before the writer read its credentials, whatever its expiry", async () => {
+      await put("p", token({ expiresAt: T0 + 7_200_000 }));
+      const rotated = token({ cacheKey: "identity-b", accessToken: "rotated", issuedAt: T0 + 1 });
+      expect(await put("p", rotated, T0 + 1)).toBe(true);
+      expect(await tokenOf("p")).toMatchObject({ cacheKey: "identity-b", accessToken: "rotated" });
+    });
+
+    it("keeps a token of another identity issued after the writer read its credentials", async () => {
+      await put("p", token({ issuedAt: T0 + 60_000 }));
+      const stale = token({ cacheKey: "identity-b", accessToken: "stale", issuedAt: T0 + 90_000 });
+      expect(await put("p", stale, T0 + 60_000)).toBe(false);
+      expect((await tokenOf("p"))?.accessToken).toBe("token-a");
     });
 
     it("deletes a profile's token and returns it, and deleting nothing returns nothing", async () => {
-      await store.put("p", token());
-      expect(await store.delete("p")).toEqual(token());
-      expect(await store.delete("never-written")).toBeUndefined();
-      expect(await store.get("p")).toBeUndefined();
+      await put("p", token());
+      expect(await store.delete("p", T0 + 1_000)).toEqual(token());
+      expect(await store.delete("never-written", T0 + 1_000)).toBeUndefined();
+      expect(await tokenOf("p")).toBeUndefined();
+    });
+
+    it("records when a DELETE was made, until a token replaces the record", async () => {
+      await put("p", token());
+      await store.delete("p", T0 + 1_000);
+      expect(await store.get("p")).toEqual({ deletedAt: T0 + 1_000 });
+      const after = token({ accessToken: "after", issuedAt: T0 + 2_000 });
+      await put("p", after);
+      expect(await store.get("p")).toEqual({ token: after });
+    });
+
+    it("refuses a token whose credentials were read before a DELETE, whenever it was issued", async () => {
+      await store.delete("p", T0 + 1_000);
+      const issuedLater = token({ accessToken: "stale", issuedAt: T0 + 2_000 });
+      expect(await put("p", issuedLater, T0 + 1_000)).toBe(false);
+      expect(await store.get("p")).toEqual({ deletedAt: T0 + 1_000 });
+      expect(await put("p", issuedLater, T0 + 1_001)).toBe(true);
+    });
+
+    it("ignores a DELETE's record later than any DELETE could have made it (an edit)", async () => {
+      await store.delete("p", T0 + 3_600_000);
+      const fresh = token({ issuedAt: T0 + 2_000 });
+      expect(
+        await store.put("p", fresh, { credentialsReadAt: T0, latestDeletion: T0 + 5_000 }),
+      ).toBe(true);
+      expect(await tokenOf("p")).toEqual(fresh);
     });
 
     it("grants a free lease, and refuses it to another owner until it expires", async () => {
@@ -131,13 +167,13 @@ export function describeTokenStoreContract(
     });
 
     it("keeps leases and tokens independent, per profile", async () => {
-      await store.put("p", token());
+      await put("p", token());
       expect(await store.acquireLease("p", "a", T0, T0 + 15_000)).toBe(true);
       expect(await store.acquireLease("q", "b", T0, T0 + 15_000)).toBe(true);
-      await store.delete("p");
+      await store.delete("p", T0 + 1_000);
       expect(await store.acquireLease("p", "c", T0 + 1_000, T0 + 16_000)).toBe(false);
       await store.releaseLease("p", "a");
-      expect(await store.get("p")).toBeUndefined();
+      expect(await tokenOf("p")).toBeUndefined();
     });
   });
 }

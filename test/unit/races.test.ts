@@ -79,6 +79,53 @@ describe("race 1: a rotation plus a DELETE never leaves a token of the old ident
   });
 });
 
+describe("race 1b: a token asked for with credentials read before a DELETE never outlives it", () => {
+  // A and C read the old secret before it is rotated; B handles the DELETE. A's exchange, sent
+  // with the old secret before the DELETE, lands after it (a slow answer, or a freeze).
+  async function oldSecretExchangeLandingAfterDelete(beforeItLands?: () => Promise<unknown>) {
+    grantLifetime(200);
+    const [a, b, c] = [h.newVendor(), h.newVendor(), h.newVendor()];
+    await a.getToken(ciQuery()); // token-1, old secret
+    await c.getToken(ciQuery()); // C holds the old secret too
+    h.clock.advanceSeconds(120);
+    rotateSecret();
+    const land = h.heldResponse("asked-with-old-secret");
+    const fromA = a.getToken(ciQuery()); // token-1 is too short: A asks, with the old secret
+    await h.upstreamAsked(2);
+    h.clock.advanceSeconds(1);
+    await b.invalidate(ciDelete());
+    h.clock.advanceSeconds(1);
+    await beforeItLands?.();
+    land();
+    await fromA;
+    return { b, c };
+  }
+
+  it("does not land in the table the DELETE emptied", async () => {
+    const { c } = await oldSecretExchangeLandingAfterDelete();
+    h.clock.advanceSeconds(MEMORY_RECHECK_MS / 1000 + 5);
+
+    const fromC = await c.getToken(ciQuery());
+
+    expect(fromC.token.accessToken).not.toBe("asked-with-old-secret");
+    expect(h.identity.requests.at(-1)?.clientSecret).toBe("rotated");
+  });
+
+  it("does not replace a token of the new secret written after the DELETE", async () => {
+    const { c } = await oldSecretExchangeLandingAfterDelete(async () => {
+      h.clock.advanceSeconds(LEASE_MS / 1000); // A is frozen past its lease
+      const d = h.newVendor();
+      await d.getToken(ciQuery()); // reads the new secret: a token of the new identity
+    });
+    h.clock.advanceSeconds(MEMORY_RECHECK_MS / 1000 + 5);
+
+    const fromC = await c.getToken(ciQuery());
+
+    expect(fromC.token.accessToken).not.toBe("asked-with-old-secret");
+    expect(h.store.items.get(PROFILE)?.accessToken).toBe(fromC.token.accessToken);
+  });
+});
+
 describe("race 2: one CyberArk request at a time per profile, with a healthy table", () => {
   it("a holder whose exchange takes its worst time, rotation retry included, keeps the lease to the end", async () => {
     const vendor = h.newVendor();
@@ -315,7 +362,7 @@ describe("DELETE revokes what it deleted", () => {
     h.clock.advanceSeconds(60);
     const stored = h.store.items.get("reports-app");
     if (!stored) throw new Error("the table should hold A's token");
-    await h.store.put("reports-app", { ...stored, accessToken: "newer", issuedAt: h.clock.now() });
+    h.store.items.set("reports-app", { ...stored, accessToken: "newer", issuedAt: h.clock.now() });
 
     const revoked = await a.invalidate({ profile: "reports-app", caller: caller(ADMIN_ROLE) });
 
