@@ -107,8 +107,9 @@ export class DynamoDbTokenStore implements TokenStore {
       ":latestDeletion": { N: String(basis.latestDeletion) },
       ...ordering.values,
     };
-    // A token item: ours to order, or not ours to keep. A DELETE's record: older than our
-    // credentials, or not one a DELETE could have written.
+    // A token item: ours to order, or not ours to keep. A DELETE's record (a time and no record,
+    // as `get` reads it; a time beside a record is an edit, and the record decides): older than
+    // our credentials, or not one a DELETE could have written.
     const overToken = ["NOT attribute_type(#record, :string)", `(${ordering.expression})`];
     if (refused !== undefined) {
       overToken.push("#record = :refused");
@@ -121,8 +122,8 @@ export class DynamoDbTokenStore implements TokenStore {
     ];
     const condition = [
       "attribute_not_exists(#pk)",
-      `(attribute_not_exists(#deletedAt) AND (${overToken.join(" OR ")}))`,
-      `(attribute_exists(#deletedAt) AND (${overDeletion.join(" OR ")}))`,
+      `((attribute_exists(#record) OR attribute_not_exists(#deletedAt)) AND (${overToken.join(" OR ")}))`,
+      `(attribute_not_exists(#record) AND attribute_exists(#deletedAt) AND (${overDeletion.join(" OR ")}))`,
     ].join(" OR ");
     const written = await ignoringConditionFailure(
       this.#client.send(

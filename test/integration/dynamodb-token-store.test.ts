@@ -266,6 +266,20 @@ describe("DynamoDbTokenStore DELETE record (when the last DELETE was made)", () 
     expect(await put(store, fresh)).toBe(true);
     expect(await tokenOf(store)).toEqual(fresh);
   });
+
+  it("does not block writes when an edit added a plausible time to a token item", async () => {
+    // No DELETE ever writes a token and a time together, so the pair is an edit. Reads serve the
+    // token; a write that weighed the edited time would be refused until the writer re-reads its
+    // credentials (minutes), and every request meanwhile would ask CyberArk.
+    const store = newStore();
+    await put(store, token("real-token", NOW - HOUR_MS, HOUR_MS));
+    await writeItem({ ...(await storedItem()), deletedAt: { N: String(NOW) } });
+    const renewed = token("renewed", NOW, HOUR_MS);
+
+    expect((await store.get(PROFILE)).token?.accessToken).toBe("real-token");
+    expect(await put(store, renewed, NOW - 60_000)).toBe(true);
+    expect(await tokenOf(store)).toEqual(renewed);
+  });
 });
 
 describe("DynamoDbTokenStore lease (a forged lease never stops refreshes)", () => {
