@@ -27,6 +27,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { describeUnknown } from "../core/errors.js";
 import type { Logger, StoredItem, TokenStore, WriteBasis } from "../core/ports.js";
+import { MAX_CLOCK_SKEW_MS } from "../core/timing.js";
 import type { CachedToken } from "../core/token.js";
 import { HINTS, openTokenItem, SEALED_RECORD, sealTokenItem } from "./sealed-token-record.js";
 import type { TokenCipher } from "./token-cipher.js";
@@ -172,14 +173,15 @@ export class DynamoDbTokenStore implements TokenStore {
             [timeToLiveAttribute]: { N: String(Math.ceil(until / 1000) + 3600) },
           },
           // Free, expired, or not a lease this code could have written: a `leaseUntil` that is
-          // not a number, or later than any lease taken now could last, was put there by someone
-          // editing the table, and must not stop every refresh of the profile.
+          // not a number, or later than any lease taken now could last (on any instance's clock),
+          // was put there by someone editing the table, and must not stop every refresh of the
+          // profile. Without the skew, a lease just taken on a clock a little ahead looked forged.
           ConditionExpression:
-            "attribute_not_exists(#pk) OR NOT attribute_type(#leaseUntil, :number) OR #leaseUntil < :now OR #leaseUntil > :until",
+            "attribute_not_exists(#pk) OR NOT attribute_type(#leaseUntil, :number) OR #leaseUntil < :now OR #leaseUntil > :forgedAfter",
           ExpressionAttributeNames: { "#pk": partitionKey, "#leaseUntil": "leaseUntil" },
           ExpressionAttributeValues: {
             ":now": { N: String(now) },
-            ":until": { N: String(until) },
+            ":forgedAfter": { N: String(until + MAX_CLOCK_SKEW_MS) },
             ":number": { S: "N" },
           },
         }),

@@ -145,6 +145,17 @@ export function describeTokenStoreContract(
       expect(await store.acquireLease("p", "b", T0 + 15_001, T0 + 30_001)).toBe(true);
     });
 
+    it("refuses a lease just taken by an instance whose clock runs a little ahead", async () => {
+      // Clocks of two instances differ by milliseconds: a live lease must not look forged.
+      expect(await store.acquireLease("p", "ahead", T0 + 1_000, T0 + 16_000)).toBe(true);
+      expect(await store.acquireLease("p", "behind", T0, T0 + 15_000)).toBe(false);
+    });
+
+    it("takes over a lease that ends later than any lease taken now could (an edit)", async () => {
+      expect(await store.acquireLease("p", "forger", T0, T0 + 3_600_000)).toBe(true);
+      expect(await store.acquireLease("p", "me", T0 + 1_000, T0 + 16_000)).toBe(true);
+    });
+
     it("refuses a held lease to its own owner too: one holder, one refresh", async () => {
       expect(await store.acquireLease("p", "a", T0, T0 + 15_000)).toBe(true);
       expect(await store.acquireLease("p", "a", T0 + 1_000, T0 + 16_000)).toBe(false);

@@ -429,7 +429,8 @@ describe("TokenVendor: one upstream request across instances (refresh lease)", (
   });
 
   it("answers 503 with Retry-After, without asking CyberArk, when the holder never finishes", async () => {
-    store.leases.set("ci-deployer", { owner: "slow-instance", until: clock.now() + 60_000 });
+    // Taken just now, as long as any lease lasts (a longer one would be an edit, and taken over).
+    store.leases.set("ci-deployer", { owner: "slow-instance", until: clock.now() + LEASE_MS });
 
     await expect(newVendor().getToken(ci())).rejects.toMatchObject({
       code: "upstream_unavailable",
