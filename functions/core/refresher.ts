@@ -158,12 +158,18 @@ export class Refresher {
     read: TableRead,
     started: number,
   ): Promise<ClientCredentials> {
+    // Credentials read before the DELETE, or before now when it is recorded a little ahead of our
+    // clock (nothing later can be read yet): so one read here at most. A time later than any
+    // DELETE could have recorded is an edit, which the table ignores too, so it must not make
+    // every poll read the secret.
+    const now = this.#p.clock.now();
+    const recorded = read.status === "miss" ? (read.deletedAt ?? 0) : 0;
+    const deletedAt = recorded > now + MAX_CLOCK_SKEW_MS ? 0 : Math.min(recorded, now);
     const credentials = await this.#p.credentials.get(profile.secretId);
     // An unreadable table cannot tell us of a DELETE or a rotation elsewhere either.
     const disagrees =
       read.status !== "hit" || read.token.cacheKey !== cacheKey(profile, credentials);
     if (!disagrees) return credentials;
-    const deletedAt = read.status === "miss" ? (read.deletedAt ?? 0) : 0;
     return this.#p.credentials.get(profile.secretId, { readSince: Math.max(started, deletedAt) });
   }
 

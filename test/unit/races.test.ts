@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
 import { parseProfilesConfig } from "../../functions/core/profiles.js";
 import {
+  CREDENTIALS_MAX_AGE_MS,
   LEASE_MS,
   MAX_UNCONFIRMED_MS,
   MEMORY_RECHECK_MS,
@@ -123,6 +124,37 @@ describe("race 1b: a token asked for with credentials read before a DELETE never
 
     expect(fromC.token.accessToken).not.toBe("asked-with-old-secret");
     expect(h.store.items.get(PROFILE)?.accessToken).toBe(fromC.token.accessToken);
+  });
+});
+
+describe("race 1c: a DELETE's recorded time never makes an instance read the secret over and over", () => {
+  it("a time later than any DELETE could write (an edit) costs one secret read, not one per poll", async () => {
+    const vendor = h.newVendor();
+    await vendor.getToken(ciQuery());
+    h.clock.advanceSeconds(MEMORY_RECHECK_MS / 1000); // memory asks the table again
+    h.store.items.delete(PROFILE);
+    h.store.deletions.set(PROFILE, h.clock.now() + 24 * 3_600_000);
+    h.store.leases.set(PROFILE, { owner: "elsewhere", until: h.clock.now() + LEASE_MS });
+    const readsBefore = h.secrets.reads.length;
+
+    await expect(vendor.getToken(ciQuery())).rejects.toMatchObject({
+      code: "upstream_unavailable",
+    });
+
+    expect(h.secrets.reads.length - readsBefore).toBe(1);
+  });
+
+  it("a DELETE made on a clock a little ahead adds no secret read the timing budget does not count", async () => {
+    const vendor = h.newVendor();
+    await vendor.getToken(ciQuery());
+    h.clock.advanceSeconds(CREDENTIALS_MAX_AGE_MS / 1000); // credentials and memory both stale
+    await h.store.delete(PROFILE, h.clock.now() + 2_000);
+    const readsBefore = h.secrets.reads.length;
+
+    await vendor.getToken(ciQuery());
+
+    // The budget counts one secret read before the lease and one under it.
+    expect(h.secrets.reads.length - readsBefore).toBeLessThanOrEqual(2);
   });
 });
 
