@@ -68,23 +68,33 @@ export const LEASE_MS = WORST_REFRESH_MS + MARGIN_MS;
  */
 export const LEASE_TAKEOVER_MS = 2_000;
 
-/** How long a caller polls the table for another instance's refresh before answering 503. */
-export const LEASE_WAIT_MS = LEASE_MS;
+/**
+ * How long a caller keeps polling the table for another instance's refresh before answering 503:
+ * as long as that holder's worst refresh. (Its last poll, begun just before, is counted in
+ * {@link WORST_REQUEST_MS}.)
+ */
+export const LEASE_WAIT_MS = WORST_REFRESH_MS;
 
 /** Mean interval between polls of the table while another instance refreshes. */
 export const LEASE_POLL_MS = 150;
 
+/** The longest pause between two polls: the mean, jittered by up to half either way. */
+export const LEASE_POLL_MAX_MS = 1.5 * LEASE_POLL_MS;
+
+/** One poll at its worst: read the table, then the secret (the table disagrees). */
+export const WORST_POLL_MS = WORST_TABLE_CALL_MS + WORST_AWS_CALL_MS;
+
 /**
  * A request at its worst before it answers: read the secret and the table, then either take the
  * lease over within the takeover window and refresh (acquire, refresh, release), or wait the full
- * lease wait, whose last poll may still be reading.
+ * lease wait, then one more pause and poll (begun just before the wait ran out).
  */
 export const WORST_REQUEST_MS =
   WORST_AWS_CALL_MS +
   WORST_TABLE_CALL_MS +
   Math.max(
     LEASE_TAKEOVER_MS + WORST_AWS_CALL_MS + WORST_REFRESH_MS + WORST_AWS_CALL_MS,
-    LEASE_WAIT_MS + WORST_TABLE_CALL_MS,
+    LEASE_WAIT_MS + LEASE_POLL_MAX_MS + WORST_POLL_MS,
   );
 
 /**
