@@ -20,7 +20,7 @@ import type { Clock, Metrics } from "./ports.js";
 import type { Profile } from "./profiles.js";
 import type { LeaseHold, RefreshLease } from "./refresh-lease.js";
 import type { TableCache, TableRead } from "./table-cache.js";
-import { MAX_CLOCK_SKEW_MS, WORST_EXCHANGE_MS } from "./timing.js";
+import { MAX_CLOCK_SKEW_MS, WORST_EXCHANGE_MS, WORST_TABLE_CALL_MS } from "./timing.js";
 import {
   type CachedToken,
   cacheKey,
@@ -92,9 +92,15 @@ export class Refresher {
   /**
    * After CyberArk failed: a recently confirmed token of the current identity that lasts `min`,
    * held in memory, else in the table (which may have recovered since the failed refresh read
-   * it), else held by now (another request may have confirmed one meanwhile). Never throws.
+   * it), else held by now (another request may have confirmed one meanwhile). The table is read
+   * only when its worst read ends by `deadline` (epoch ms): an answer must not come after the
+   * function's timeout. Never throws.
    */
-  async fallback(profile: Profile, min: number): Promise<VendedToken | undefined> {
+  async fallback(
+    profile: Profile,
+    min: number,
+    deadline: number,
+  ): Promise<VendedToken | undefined> {
     const { credentials, memory, table } = this.#p;
     const held = () => {
       const current = credentials.last(profile.secretId);
@@ -104,6 +110,7 @@ export class Refresher {
     };
     const fromTable = async () => {
       const readAt = this.#p.clock.now();
+      if (readAt + WORST_TABLE_CALL_MS > deadline) return undefined;
       const read = await table.read(profile.name);
       const current = credentials.last(profile.secretId);
       if (read.status !== "hit" || !current) return undefined;

@@ -87,7 +87,8 @@ export const WORST_POLL_MS = WORST_TABLE_CALL_MS + WORST_AWS_CALL_MS;
 /**
  * A request at its worst before it answers: read the secret and the table, then either take the
  * lease over within the takeover window and refresh (acquire, refresh, release), or wait the full
- * lease wait, then one more pause and poll (begun just before the wait ran out).
+ * lease wait, then one more pause and poll (begun just before the wait ran out). After a failure,
+ * the fallback reads the table again only when that read still ends within this.
  */
 export const WORST_REQUEST_MS =
   WORST_AWS_CALL_MS +

@@ -32,6 +32,7 @@ import { RefreshLease } from "./refresh-lease.js";
 import { Refresher } from "./refresher.js";
 import { type Revoked, TokenRevocation } from "./revocation.js";
 import { TableCache } from "./table-cache.js";
+import { WORST_REQUEST_MS } from "./timing.js";
 import { isUsable } from "./token.js";
 import type { InvalidateQuery, RenewalReport, TokenQuery, VendedToken } from "./vendor-types.js";
 
@@ -183,6 +184,7 @@ export class TokenVendor {
   }
 
   async #miss(profile: Profile, min: number): Promise<VendedToken> {
+    const deadline = this.#clock.now() + WORST_REQUEST_MS;
     const refresh = () => this.#refresher.refresh(profile, min);
     try {
       const shared = await this.#flights.run(profile.name, refresh);
@@ -202,7 +204,7 @@ export class TokenVendor {
         error instanceof UpstreamUnavailableError ||
         (error instanceof UpstreamRejectedError && !error.isInvalidClient);
       if (!fallsBack) throw error;
-      const fallback = await this.#refresher.fallback(profile, min);
+      const fallback = await this.#refresher.fallback(profile, min, deadline);
       if (fallback) return fallback;
       throw error;
     }

@@ -14,6 +14,8 @@ import {
   UNCONFIRMED_RETRY_MS,
   WORST_AWS_CALL_MS,
   WORST_EXCHANGE_MS,
+  WORST_REQUEST_MS,
+  WORST_TABLE_CALL_MS,
 } from "../../functions/core/timing.js";
 import { ACCOUNT, ADMIN_ROLE, CI_ROLE, caller } from "../support/fakes.js";
 import { ciDelete, ciQuery, type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
@@ -365,6 +367,35 @@ describe("race 7: a fresh token is checked like any other", () => {
     const result = h.newVendor().getToken(ciQuery(0));
 
     await expect(result).rejects.toBeInstanceOf(UpstreamUnavailableError);
+  });
+});
+
+describe("a request answers within its worst-case time, fallback included", () => {
+  it("does not read the table for a fallback that would end after the request's worst case", async () => {
+    const [a, b] = [h.newVendor(), h.newVendor()];
+    await a.getToken(ciQuery()); // a token in the table, which B cannot read at first
+    h.store.failing = true;
+    h.identity.next.push(() => {
+      h.store.failing = false; // the table recovers, but the request's time is nearly spent
+      h.clock.advanceSeconds((WORST_REQUEST_MS - WORST_TABLE_CALL_MS) / 1000 + 1);
+      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+    });
+
+    await expect(b.getToken(ciQuery())).rejects.toMatchObject({ code: "upstream_unavailable" });
+  });
+
+  it("still falls back on the table's token when there is time for the read", async () => {
+    const [a, b] = [h.newVendor(), h.newVendor()];
+    const stored = await a.getToken(ciQuery());
+    h.store.failing = true;
+    h.identity.next.push(() => {
+      h.store.failing = false;
+      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+    });
+
+    const fallback = await b.getToken(ciQuery());
+
+    expect(fallback.token.accessToken).toBe(stored.token.accessToken);
   });
 });
 
