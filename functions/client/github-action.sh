@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The token step of the GitHub Action (action.yml at the repository root): runs this checkout's
 # CLI, then hands the token to the job as the output `token` and, with export-env, as
-# CYBERARK_TOKEN. Inputs arrive as INPUT_* variables; the step before installed the CLI's
-# runtime dependencies in GITHUB_ACTION_PATH.
+# CYBERARK_TOKEN. Inputs arrive as INPUT_* variables.
 set -euo pipefail
 
 fail() {
@@ -22,9 +21,10 @@ if [[ -n "${INPUT_MIN_VALIDITY:-}" ]]; then args+=(--min-validity "$INPUT_MIN_VA
 
 # With GITHUB_ACTIONS=true the CLI writes ::add-mask::<token> to stderr, which the runner reads,
 # before it prints the token: the token is masked before anything below can show or set it.
-# tsx runs the CLI's TypeScript as it is in this release, pinned to the version the repository
-# develops with. A failure has already printed its one line naming the error; set -e ends here.
-token="$(cd "$GITHUB_ACTION_PATH" && GITHUB_ACTIONS=true npx --yes tsx@4.23.15 functions/client/bin.ts "${args[@]}")"
+# The CLI is this release's committed bundle (built from functions/client/bin.ts and the locked
+# dependencies), so nothing is fetched at run time. A failure has already printed its one line
+# naming the error; set -e ends here.
+token="$(GITHUB_ACTIONS=true node "$GITHUB_ACTION_PATH/functions/client/github-action.mjs" "${args[@]}")"
 
 # One line each in the runner's NAME=value form: a value with a line break could add entries.
 if [[ -z "$token" || "$token" == *$'\n'* || "$token" == *$'\r'* ]]; then

@@ -1,10 +1,8 @@
 /**
  * The GitHub Action (action.yml) run as a runner runs it: the steps of the composite action, in
- * a fresh copy of the files a `uses:` checkout brings (the install step runs `npm ci` there, and
- * must not touch this working tree's node_modules), against the local server, with the file
- * commands parsed by the runner's rules. The first test runs every step; the others start at the
- * token step in the same, already installed, action path, which saves an `npm ci` each. The
- * server vends the profile the README's recipes name.
+ * a copy of the files the action uses and nothing else (no package.json, no node_modules: the
+ * committed CLI bundle must run alone), against the local server, with the file commands parsed
+ * by the runner's rules. The server vends the profile the README's recipes name.
  */
 import { cpSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,10 +22,8 @@ beforeAll(async () => {
   actionPath = mkdtempSync(join(tmpdir(), "ctv-action-"));
   for (const path of [
     "action.yml",
-    "package.json",
-    "package-lock.json",
-    "functions/client",
-    "functions/common",
+    "functions/client/github-action.sh",
+    "functions/client/github-action.mjs",
   ]) {
     cpSync(path, join(actionPath, path), { recursive: true });
   }
@@ -44,7 +40,7 @@ function expectMaskedOnly(run: ActionRun, token: string): void {
 }
 
 describe("the GitHub Action", () => {
-  it("installs its CLI, masks the token, and sets the output token; export-env false leaves the job's environment alone", async () => {
+  it("runs its bundled CLI with nothing installed, masks the token, and sets the output token; export-env false leaves the job's environment alone", async () => {
     const run = await runCompositeAction(
       actionPath,
       { profile: "ci-deployer", url: server.url },
@@ -62,7 +58,6 @@ describe("the GitHub Action", () => {
       actionPath,
       { profile: "ci-deployer", "export-env": "true", "min-validity": "60" },
       { ...process.env, CYBERARK_TOKEN_URL: server.url },
-      "token",
     );
 
     const token = run.outputs.get("token") ?? "";
@@ -76,7 +71,6 @@ describe("the GitHub Action", () => {
       actionPath,
       { profile: "no-such-profile", url: server.url },
       process.env,
-      "token",
     ).catch((error: { code: number; stderr: string }) => error);
 
     expect(failed).toMatchObject({
@@ -90,7 +84,6 @@ describe("the GitHub Action", () => {
       actionPath,
       { profile: "ci-deployer", url: server.url, "export-env": "yes" },
       process.env,
-      "token",
     ).catch((error: { code: number; stderr: string }) => error);
 
     expect(failed).toMatchObject({ code: 2, stderr: expect.stringContaining("export-env") });
@@ -108,12 +101,10 @@ describe("the GitHub Action", () => {
     expect(uses).toMatch(/\/cyberark-token-vending@v\d+$/);
     expect(recipe).toMatch(/^ +CYBERARK_TOKEN_URL: https:\/\//m);
 
-    const run = await runCompositeAction(
-      actionPath,
-      inputs,
-      { ...process.env, CYBERARK_TOKEN_URL: server.url },
-      "token",
-    );
+    const run = await runCompositeAction(actionPath, inputs, {
+      ...process.env,
+      CYBERARK_TOKEN_URL: server.url,
+    });
 
     const token = run.outputs.get("token") ?? "";
     expect(inputs).toEqual({ profile: "ci-deployer", "export-env": "true" });

@@ -120,14 +120,11 @@ export interface ActionRun {
 /**
  * Runs the composite action in `actionPath` with these inputs, as a runner would, in `env`
  * (GITHUB_ACTIONS=true added). A failing step rejects with its exit code and output.
- * `fromStep` (a step id) skips the steps before it, for runs in an action path whose earlier
- * steps (the install) already ran.
  */
 export async function runCompositeAction(
   actionPath: string,
   inputs: Record<string, string>,
   env: NodeJS.ProcessEnv,
-  fromStep?: string,
 ): Promise<ActionRun> {
   const action = readCompositeAction(readFileSync(join(actionPath, "action.yml"), "utf8"));
   if (action.runs.using !== "composite") throw new Error("not a composite action");
@@ -152,10 +149,7 @@ export async function runCompositeAction(
     });
   let stdout = "";
   let stderr = "";
-  const first = fromStep ? action.runs.steps.findIndex((step) => step.id === fromStep) : 0;
-  if (first < 0) throw new Error(`no step ${fromStep}`);
   for (const [index, step] of action.runs.steps.entries()) {
-    if (index < first) continue;
     if (step.shell !== "bash" || !step.run) throw new Error(`step ${index}: not a bash run step`);
     const outputFile = join(files, `output-${index}`);
     writeFileSync(outputFile, "");
