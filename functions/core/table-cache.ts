@@ -50,12 +50,6 @@ export class TableCache {
     );
   }
 
-  /** The profile's token, or `undefined` on a miss or a failure. */
-  async token(profile: string): Promise<CachedToken | undefined> {
-    const read = await this.read(profile);
-    return read.status === "hit" ? read.token : undefined;
-  }
-
   /** Stores the token; a failure is logged, and the caller decides what to hold in memory. */
   write(profile: string, token: CachedToken, basis: WriteBasis): Promise<TableWrite> {
     const message = "token table write failed; token served from memory only";
