@@ -1,8 +1,9 @@
 /**
  * The core's metrics as CloudWatch Embedded Metric Format lines in the function's log, written
  * with Powertools Metrics. Each record carries exactly the dimensions the dashboard and alarms
- * read: `Profile`, plus the metric's one extra dimension when it has one. Powertools' default
- * `service` dimension is cleared for that reason.
+ * read, in two sets: `Deployment`, `Profile` and the metric's one extra dimension when it has one
+ * (one series per profile), and `Deployment` alone (the deployment's total, a plain metric an
+ * alarm can watch). Powertools' default `service` dimension is cleared for that reason.
  *
  * Two ways to write: at once (the Lambda entry: an instance may be frozen or stopped right after
  * its invocation, so nothing waits), or aggregated over an interval (the local server, which
@@ -11,6 +12,8 @@
  */
 import { MetricUnit, Metrics as PowertoolsMetrics } from "@aws-lambda-powertools/metrics";
 import {
+  DEPLOYMENT_DIMENSION,
+  LOCAL_DEPLOYMENT,
   METRIC_DIMENSIONS,
   METRIC_NAMESPACE,
   METRICS,
@@ -32,6 +35,11 @@ export interface EmfMetricsOptions {
    * @default 0: every metric is written at once
    */
   readonly flushIntervalMs?: number;
+  /**
+   * The `Deployment` dimension: the construct's `name`, which it gives the function.
+   * @default "local"
+   */
+  readonly deployment?: string;
 }
 
 interface Pending {
@@ -50,6 +58,9 @@ export class EmfMetrics implements Metrics {
   constructor(options: EmfMetricsOptions = {}) {
     this.#emf = new PowertoolsMetrics({ namespace: METRIC_NAMESPACE });
     this.#emf.clearDefaultDimensions();
+    this.#emf.setDefaultDimensions({
+      [DEPLOYMENT_DIMENSION]: options.deployment ?? LOCAL_DEPLOYMENT,
+    });
     const interval = options.flushIntervalMs ?? 0;
     this.#timer = interval > 0 ? setInterval(() => this.flush(), interval).unref() : undefined;
   }
@@ -79,9 +90,13 @@ export class EmfMetrics implements Metrics {
   }
 
   #write({ metric, profile, dimension, values }: Pending): void {
-    this.#emf.addDimension(PROFILE_DIMENSION, profile);
     const extra = EXTRA_DIMENSION[metric];
-    if (extra !== undefined && dimension !== undefined) this.#emf.addDimension(extra, dimension);
+    // Two dimension sets, each with the default `Deployment`: per profile, and the total.
+    this.#emf.addDimensions({
+      [PROFILE_DIMENSION]: profile,
+      ...(extra !== undefined && dimension !== undefined ? { [extra]: dimension } : {}),
+    });
+    this.#emf.addDimensions({});
     const unit = metric === METRICS.upstreamLatency ? MetricUnit.Milliseconds : MetricUnit.Count;
     for (const value of values) this.#emf.addMetric(metric, unit, value);
     this.#emf.publishStoredMetrics();

@@ -15,6 +15,8 @@ export const FUNCTION_ENV = {
   apiId: "API_ID",
   /** The API stage allowed to invoke the function (`requestContext.stage`). */
   apiStage: "API_STAGE",
+  /** The deployment's name: the `Deployment` dimension of every metric. */
+  deploymentName: "DEPLOYMENT_NAME",
   /** Callers granted in CDK code, as compact JSON; see `granted-callers.ts`. */
   grantedCallers: "GRANTED_CALLERS",
 } as const;

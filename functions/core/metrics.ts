@@ -1,13 +1,24 @@
 /**
  * The names of the service's metrics: one definition for the function that emits them (CloudWatch
  * Embedded Metric Format) and the construct that charts and alarms on them. Every metric carries
- * the dimension {@link PROFILE_DIMENSION}; none carries a token, a secret or a caller ARN.
+ * the dimensions {@link DEPLOYMENT_DIMENSION} and {@link PROFILE_DIMENSION}, and is also written
+ * with {@link DEPLOYMENT_DIMENSION} alone (the deployment's total, which alarms and the
+ * construct's `metricXxx()` read); none carries a token, a secret or a caller ARN.
  */
 
 /** CloudWatch namespace of every metric the service emits. */
 export const METRIC_NAMESPACE = "CyberArkTokenVending";
 
-/** The dimension every metric carries: the profile name. */
+/**
+ * The dimension every metric carries: the deployment's name (the construct's `name`), so two
+ * deployments in one account never add to each other's metrics.
+ */
+export const DEPLOYMENT_DIMENSION = "Deployment";
+
+/** The `Deployment` of the local server's metrics. */
+export const LOCAL_DEPLOYMENT = "local";
+
+/** The dimension every metric carries beside the deployment: the profile name. */
 export const PROFILE_DIMENSION = "Profile";
 
 /** Metric names, with their unit and extra dimension. */

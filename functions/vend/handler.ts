@@ -38,7 +38,7 @@ const vendor = createAwsVendor({
     dataKeys: new KmsDataKeys(new KMSClient(DEPLOYED_SDK_CONFIG), requiredEnv("KMS_KEY_ID")),
   },
   logger,
-  metrics: new EmfMetrics(),
+  metrics: new EmfMetrics({ deployment: requiredEnv(FUNCTION_ENV.deploymentName) }),
 });
 
 const api = createHandler({

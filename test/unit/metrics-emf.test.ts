@@ -145,27 +145,45 @@ describe("metrics in Embedded Metric Format", () => {
       new Set(records.flatMap((r) => r._aws.CloudWatchMetrics.map((d) => d.Namespace))),
     ).toEqual(new Set([METRIC_NAMESPACE]));
     expect(metric(records, "Vended").map((m) => [m.dimensions, m.value, m.unit])).toEqual([
-      [{ Profile: "steady", CacheLevel: "upstream" }, 1, "Count"],
-      [{ Profile: "steady", CacheLevel: "memory" }, 1, "Count"],
-      [{ Profile: "steady", CacheLevel: "table" }, 1, "Count"],
+      [{ Deployment: "local", Profile: "steady", CacheLevel: "upstream" }, 1, "Count"],
+      [{ Deployment: "local", Profile: "steady", CacheLevel: "memory" }, 1, "Count"],
+      [{ Deployment: "local", Profile: "steady", CacheLevel: "table" }, 1, "Count"],
     ]);
     expect(metric(records, "Denied").map((m) => m.dimensions)).toEqual([
-      { Profile: "steady" },
-      { Profile: "(unknown)" }, // a caller's made-up name never becomes a dimension
+      { Deployment: "local", Profile: "steady" },
+      { Deployment: "local", Profile: "(unknown)" }, // a caller's made-up name never becomes a dimension
     ]);
     expect(metric(records, "UpstreamRequests").map((m) => m.dimensions)).toEqual([
-      { Profile: "steady" },
-      { Profile: "flaky" },
-      { Profile: "steady" },
+      { Deployment: "local", Profile: "steady" },
+      { Deployment: "local", Profile: "flaky" },
+      { Deployment: "local", Profile: "steady" },
     ]);
     expect(metric(records, "UpstreamLatency").every((m) => m.unit === "Milliseconds")).toBe(true);
     expect(metric(records, "UpstreamLatency")).toHaveLength(3);
     expect(metric(records, "UpstreamErrors").map((m) => m.dimensions)).toEqual([
-      { Profile: "flaky", Error: "timeout" },
+      { Deployment: "local", Profile: "flaky", Error: "timeout" },
     ]);
     expect(metric(records, "Renewals").map((m) => m.dimensions)).toEqual([
-      { Profile: "steady", Trigger: "schedule" },
+      { Deployment: "local", Profile: "steady", Trigger: "schedule" },
     ]);
+  });
+
+  it("writes every metric twice: per profile under its Deployment, and as the Deployment's total", () => {
+    const metrics = new EmfMetrics({ deployment: "prod-tokens" });
+    output = captureOutput();
+    try {
+      metrics.add("Vended", "steady", 1, "memory");
+      metrics.add("Denied", "steady", 1);
+    } finally {
+      output.stop();
+    }
+    const records = emfRecords(output.text());
+
+    expect(records.map((r) => r._aws.CloudWatchMetrics.map((d) => d.Dimensions))).toEqual([
+      [[["Deployment", "Profile", "CacheLevel"], ["Deployment"]]],
+      [[["Deployment", "Profile"], ["Deployment"]]],
+    ]);
+    expect(records.map((r) => r.Deployment)).toEqual(["prod-tokens", "prod-tokens"]);
   });
 
   it("counts a request that waited for another instance's lease", async () => {
@@ -180,7 +198,7 @@ describe("metrics in Embedded Metric Format", () => {
     }
 
     expect(metric(emfRecords(output.text()), "LeaseWaits").map((m) => m.dimensions)).toEqual([
-      { Profile: "steady" },
+      { Deployment: "local", Profile: "steady" },
     ]);
   });
 
@@ -217,8 +235,8 @@ describe("metrics in Embedded Metric Format", () => {
     const records = emfRecords(output.text());
 
     expect(metric(records, "Vended").map((m) => [m.dimensions, m.value])).toEqual([
-      [{ Profile: "steady", CacheLevel: "memory" }, 5],
-      [{ Profile: "steady", CacheLevel: "table" }, 1],
+      [{ Deployment: "local", Profile: "steady", CacheLevel: "memory" }, 5],
+      [{ Deployment: "local", Profile: "steady", CacheLevel: "table" }, 1],
     ]);
     expect(metric(records, "UpstreamLatency").map((m) => m.value)).toEqual([[120, 80]]);
   });
