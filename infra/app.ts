@@ -7,6 +7,7 @@
 import { App, Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 import { ProfilesConfigError } from "../functions/core/profiles.js";
+import { CallerAccountError } from "./caller-accounts.js";
 import { SettingsError, settingsFromContext } from "./settings.js";
 import { CyberArkTokenVending } from "./token-vending.js";
 import { TokenVendingStack } from "./token-vending-stack.js";
@@ -16,11 +17,15 @@ try {
   const { profilesFile, ...settings } = settingsFromContext((key) => app.node.tryGetContext(key));
   new TokenVendingStack(app, app.node.tryGetContext("stackName") ?? "CyberArkTokenVending", {
     ...settings,
-    profiles: CyberArkTokenVending.profilesFromFile(profilesFile),
+    ...CyberArkTokenVending.profilesFromFile(profilesFile),
   });
 } catch (error) {
-  if (!(error instanceof ProfilesConfigError || error instanceof SettingsError)) throw error;
-  const problems = error instanceof ProfilesConfigError ? error.problems : [error.message];
+  const known = [ProfilesConfigError, CallerAccountError, SettingsError];
+  if (!known.some((type) => error instanceof type)) throw error;
+  const problems =
+    error instanceof ProfilesConfigError || error instanceof CallerAccountError
+      ? error.problems
+      : [(error as Error).message];
   for (const problem of problems) process.stderr.write(`error: ${problem}\n`);
   process.exit(1);
 }

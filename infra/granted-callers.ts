@@ -10,6 +10,7 @@
 import { Lazy, Stack, Token } from "aws-cdk-lib";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
+import type { Construct } from "constructs";
 import { FUNCTION_ENV } from "../functions/core/function-environment.js";
 import type { GrantedCallers } from "../functions/core/granted-callers.js";
 
@@ -85,13 +86,29 @@ export class GrantedCallerList {
 
 /**
  * The IAM ARN that identifies the grantee's principal to the function.
- * @throws {Error} when the principal is neither a role nor a user, naming the grant method.
+ * @throws {Error} when the principal is neither a role nor a user, or is a role created in
+ *   another stack than `vendingStack` (naming the grant method and what to do instead).
  */
-export function callerArnOf(grantee: iam.IGrantable, grantMethod: string): string {
-  const principal = grantee.grantPrincipal as Partial<iam.IRole & iam.IUser>;
-  if (typeof principal.roleArn === "string") return principal.roleArn;
-  if (typeof principal.userArn === "string") return principal.userArn;
-  throw new Error(
-    `${grantMethod}: the grantee's principal is not an IAM role or user, so the function cannot recognise it as a caller; grant a role, or list the caller in the profiles file`,
-  );
+export function callerArnOf(
+  grantee: iam.IGrantable,
+  grantMethod: string,
+  vendingStack: Stack,
+): string {
+  const principal = grantee.grantPrincipal as Partial<iam.IRole & iam.IUser & Construct>;
+  const arn = principal.roleArn ?? principal.userArn;
+  if (typeof arn !== "string") {
+    throw new Error(
+      `${grantMethod}: the grantee's principal is not an IAM role or user, so the function cannot recognise it as a caller; grant a role, or list the caller in the profiles file`,
+    );
+  }
+  // A role created in another stack has an ARN only that stack knows: the function's environment
+  // would reference it while the role's policy references this API, a cycle CloudFormation
+  // cannot deploy. Say so in one line rather than let CDK report the cycle.
+  const theirs = principal.node ? Stack.of(principal as Construct) : vendingStack;
+  if (Token.isUnresolved(arn) && theirs !== vendingStack) {
+    throw new Error(
+      `${grantMethod}: the grantee's role is in stack ${theirs.stackName} and the token vending in ${vendingStack.stackName}, which would then depend on each other; give the role a fixed name and grant iam.Role.fromRoleName(<a scope in ${vendingStack.stackName}>, id, name) instead, or list its ARN in the profiles`,
+    );
+  }
+  return arn;
 }

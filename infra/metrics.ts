@@ -1,10 +1,12 @@
 /**
- * The service's CloudWatch metrics as CDK objects: one metric of a profile, or the sum over every
- * profile (and extra dimension) the function has emitted, which an alarm or a graph can use alike.
+ * The service's CloudWatch metrics as CDK objects, always of one deployment (`Deployment`
+ * dimension): the deployment's total or one profile's series as a plain metric, or a Metrics
+ * Insights sum over any dimensions left open, which an alarm or a graph can use alike.
  */
 import { Duration } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import {
+  DEPLOYMENT_DIMENSION,
   METRIC_DIMENSIONS,
   METRIC_NAMESPACE,
   METRICS,
@@ -41,35 +43,67 @@ function defaultStatistic(name: MetricName): string {
 }
 
 /**
- * One of the service's metrics. With every dimension of the metric given (`Profile`, and its
- * extra dimension if it has one) this is that exact CloudWatch metric. With fewer, it is a Metrics
- * Insights query summing (or averaging) over the dimensions left open, filtered by those given,
- * so `metric("UpstreamErrors")` counts every error of every profile; such a query has no
- * percentiles.
- * @throws {Error} for a name the service does not emit, or a percentile over open dimensions.
+ * One of the service's metrics of one deployment, as a plain CloudWatch metric: the
+ * deployment's total without `dimensionsMap`, or one series with every dimension of the metric
+ * (`Profile`, and its extra dimension if it has one).
+ * @throws {Error} for a name the service does not emit, or dimensions that name no series.
  */
-export function serviceMetric(
+export function deploymentMetric(
   name: MetricName,
+  deployment: string,
   props: cloudwatch.MetricOptions = {},
-): cloudwatch.IMetric {
+): cloudwatch.Metric {
+  const dimensionNames = dimensionNamesOf(name);
+  const given = Object.keys(props.dimensionsMap ?? {});
+  if (given.length > 0 && !sameNames(given, dimensionNames)) {
+    throw new Error(
+      `metric${name}: give no dimensionsMap (the deployment's total) or exactly ${dimensionNames.join(" and ")} (one series), not ${given.join(", ")}; metricQuery("${name}", ...) sums over any of them`,
+    );
+  }
+  return new cloudwatch.Metric({
+    ...props,
+    namespace: METRIC_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { ...props.dimensionsMap, [DEPLOYMENT_DIMENSION]: deployment },
+    statistic: props.statistic ?? defaultStatistic(name),
+    period: props.period ?? METRIC_PERIOD,
+  });
+}
+
+function dimensionNamesOf(name: MetricName): string[] {
   if (!(name in EXTRA_DIMENSION)) {
     throw new Error(
       `metric: "${name}" is not a metric of the service (${Object.keys(EXTRA_DIMENSION).join(", ")})`,
     );
   }
   const extra = EXTRA_DIMENSION[name];
-  const dimensionNames = [PROFILE_DIMENSION, ...(extra ? [extra] : [])];
+  return [PROFILE_DIMENSION, ...(extra ? [extra] : [])];
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((item) => b.includes(item));
+}
+
+/**
+ * One of the service's metrics of one deployment, for any dimensions. With every dimension of
+ * the metric given (`Profile`, and its extra dimension if it has one) this is that exact
+ * CloudWatch metric. With fewer, it is a Metrics Insights query summing (or averaging) over the
+ * dimensions left open, filtered by those given, so `metricQuery("Vended", { dimensionsMap: {
+ * Profile: "x" } })` counts one profile's tokens at every cache level; such a query has no
+ * percentiles.
+ * @throws {Error} for a name the service does not emit, or a percentile over open dimensions.
+ */
+export function insightsMetric(
+  name: MetricName,
+  deployment: string,
+  props: cloudwatch.MetricOptions = {},
+): cloudwatch.IMetric {
+  const dimensionNames = dimensionNamesOf(name);
   const given = props.dimensionsMap ?? {};
   const statistic = props.statistic ?? defaultStatistic(name);
   const period = props.period ?? METRIC_PERIOD;
   if (dimensionNames.every((dimension) => given[dimension] !== undefined)) {
-    return new cloudwatch.Metric({
-      ...props,
-      namespace: METRIC_NAMESPACE,
-      metricName: name,
-      statistic,
-      period,
-    });
+    return deploymentMetric(name, deployment, props);
   }
 
   const aggregate = INSIGHTS_FUNCTION[statistic];
@@ -78,10 +112,10 @@ export function serviceMetric(
       `metric: "${statistic}" of ${name} needs every dimension (${dimensionNames.join(", ")}); over several series only ${Object.keys(INSIGHTS_FUNCTION).join(", ")} are possible`,
     );
   }
-  const where = Object.entries(given)
+  const where = Object.entries({ ...given, [DEPLOYMENT_DIMENSION]: deployment })
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([dimension, value]) => `${dimension} = '${value.replaceAll("'", "''")}'`);
-  const schema = [METRIC_NAMESPACE, ...[...dimensionNames].sort()].join(", ");
+  const schema = [METRIC_NAMESPACE, ...[...dimensionNames, DEPLOYMENT_DIMENSION].sort()].join(", ");
   return new cloudwatch.MathExpression({
     expression: `SELECT ${aggregate}(${name}) FROM SCHEMA(${schema})${
       where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""
@@ -100,11 +134,12 @@ export function serviceMetric(
  */
 export function searchEach(
   name: MetricName,
+  deployment: string,
   statistic: string,
   label: string,
 ): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
-    expression: `SEARCH('${searchTerm(name, {})}', '${statistic}', ${METRIC_PERIOD.toSeconds()})`,
+    expression: `SEARCH('${searchTerm(name, { [DEPLOYMENT_DIMENSION]: deployment })}', '${statistic}', ${METRIC_PERIOD.toSeconds()})`,
     usingMetrics: {},
     period: METRIC_PERIOD,
     label,
@@ -114,11 +149,13 @@ export function searchEach(
 /** One dashboard line: the sum over every series SEARCH finds for the metric and filter. */
 export function searchSum(
   name: MetricName,
+  deployment: string,
   filter: Readonly<Record<string, string>>,
   label: string,
 ): cloudwatch.MathExpression {
+  const term = searchTerm(name, { ...filter, [DEPLOYMENT_DIMENSION]: deployment });
   return new cloudwatch.MathExpression({
-    expression: `SUM(SEARCH('${searchTerm(name, filter)}', 'Sum', ${METRIC_PERIOD.toSeconds()}))`,
+    expression: `SUM(SEARCH('${term}', 'Sum', ${METRIC_PERIOD.toSeconds()}))`,
     usingMetrics: {},
     period: METRIC_PERIOD,
     label,
@@ -127,7 +164,13 @@ export function searchSum(
 
 function searchTerm(name: MetricName, filter: Readonly<Record<string, string>>): string {
   const extra = EXTRA_DIMENSION[name];
-  const schema = [METRIC_NAMESPACE, ...(extra ? [extra] : []), PROFILE_DIMENSION].join(",");
+  const schema = [
+    METRIC_NAMESPACE,
+    ...(extra ? [extra] : []),
+    DEPLOYMENT_DIMENSION,
+    PROFILE_DIMENSION,
+  ].join(",");
+  // A name may hold only letters, digits, "-" and "_", so it needs no escaping in the term.
   const terms = Object.entries(filter).map(([dimension, value]) => ` ${dimension}="${value}"`);
   return `{${schema}} MetricName="${name}"${terms.join("")}`;
 }

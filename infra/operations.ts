@@ -2,7 +2,7 @@
  * What an operator watches: the alarms, the dashboard and the saved Logs Insights queries.
  * Construct IDs here are part of the contract (renaming one replaces the resource).
  */
-import { Duration, Names } from "aws-cdk-lib";
+import { Duration } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
@@ -12,7 +12,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import { METRIC_DIMENSIONS, METRICS } from "../functions/core/metrics.js";
-import { METRIC_PERIOD, searchEach, searchSum, serviceMetric } from "./metrics.js";
+import { deploymentMetric, METRIC_PERIOD, searchEach, searchSum } from "./metrics.js";
 
 /** The service's alarms, by what they watch. */
 export interface TokenVendingAlarms {
@@ -26,26 +26,30 @@ export interface TokenVendingAlarms {
   readonly api5xx: cloudwatch.Alarm;
 }
 
-/** What the alarms and the dashboard watch. */
+/** What the alarms and the dashboard watch, and what they are named after. */
 export interface WatchedResources {
+  /** The deployment's name: alarm and dashboard names, and the `Deployment` dimension. */
+  readonly name: string;
   readonly handler: lambda.Function;
   readonly api: apigateway.RestApi;
   readonly keyChangeRule: events.Rule;
-  readonly alarmTopic?: sns.ITopic | undefined;
+  readonly alarmTopic: sns.ITopic;
 }
 
 interface AlarmSpec {
+  /** The construct ID; the alarm is named `<deployment name>-<id without "Alarm">`. */
   readonly id: string;
   readonly metric: cloudwatch.IMetric;
   readonly threshold: number;
   readonly description: string;
 }
 
-/** Creates the alarms; each notifies the topic, when there is one, on alarm and on recovery. */
+/** Creates the alarms; each notifies the alarm topic on alarm and on recovery. */
 export function createAlarms(scope: Construct, watched: WatchedResources): TokenVendingAlarms {
   const period = METRIC_PERIOD;
   const alarm = ({ id, metric, threshold, description }: AlarmSpec) => {
     const created = new cloudwatch.Alarm(scope, id, {
+      alarmName: `${watched.name}-${id.replace(/Alarm$/, "")}`,
       metric,
       threshold,
       evaluationPeriods: 1,
@@ -53,10 +57,8 @@ export function createAlarms(scope: Construct, watched: WatchedResources): Token
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       alarmDescription: `${description}. See README, Operations.`,
     });
-    if (watched.alarmTopic) {
-      created.addAlarmAction(new SnsAction(watched.alarmTopic));
-      created.addOkAction(new SnsAction(watched.alarmTopic));
-    }
+    created.addAlarmAction(new SnsAction(watched.alarmTopic));
+    created.addOkAction(new SnsAction(watched.alarmTopic));
     return created;
   };
   return {
@@ -75,7 +77,7 @@ export function createAlarms(scope: Construct, watched: WatchedResources): Token
     // The ID predates the UpstreamErrors metric; kept so a deployed alarm updates in place.
     upstreamErrors: alarm({
       id: "UpstreamFailuresAlarm",
-      metric: serviceMetric(METRICS.upstreamErrors, { label: "UpstreamErrors (all profiles)" }),
+      metric: deploymentMetric(METRICS.upstreamErrors, watched.name),
       threshold: 3,
       description:
         "CyberArk Identity refused, failed or timed out on token requests (UpstreamErrors, every profile and code)",
@@ -102,10 +104,11 @@ export function createDashboard(
   watched: WatchedResources,
   alarms: TokenVendingAlarms,
 ): cloudwatch.Dashboard {
-  const { handler, api } = watched;
+  const { handler, api, name } = watched;
   const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
     new cloudwatch.GraphWidget({ title, left, right, width: 8, height: 6, period: METRIC_PERIOD });
   const dashboard = new cloudwatch.Dashboard(scope, "Dashboard", {
+    dashboardName: name,
     defaultInterval: Duration.hours(12),
   });
   dashboard.addWidgets(
@@ -120,26 +123,26 @@ export function createDashboard(
     graph(
       "Tokens vended by cache level",
       ["memory", "table", "upstream"].map((level) =>
-        searchSum(METRICS.vended, { [METRIC_DIMENSIONS.cacheLevel]: level }, level),
+        searchSum(METRICS.vended, name, { [METRIC_DIMENSIONS.cacheLevel]: level }, level),
       ),
     ),
-    graph("Denied requests, by profile", [searchEach(METRICS.denied, "Sum", PROFILE)]),
+    graph("Denied requests, by profile", [searchEach(METRICS.denied, name, "Sum", PROFILE)]),
     graph("Requests to CyberArk, by profile", [
-      searchEach(METRICS.upstreamRequests, "Sum", PROFILE),
+      searchEach(METRICS.upstreamRequests, name, "Sum", PROFILE),
     ]),
   );
   dashboard.addWidgets(
     graph("CyberArk latency p50 / p99 (ms), by profile", [
-      searchEach(METRICS.upstreamLatency, "p50", `p50 ${PROFILE}`),
-      searchEach(METRICS.upstreamLatency, "p99", `p99 ${PROFILE}`),
+      searchEach(METRICS.upstreamLatency, name, "p50", `p50 ${PROFILE}`),
+      searchEach(METRICS.upstreamLatency, name, "p99", `p99 ${PROFILE}`),
     ]),
     graph("CyberArk errors, by code and profile", [
-      searchEach(METRICS.upstreamErrors, "Sum", `${ERROR} ${PROFILE}`),
+      searchEach(METRICS.upstreamErrors, name, "Sum", `${ERROR} ${PROFILE}`),
     ]),
     graph(
       "Lease waits and renewals",
-      [searchEach(METRICS.leaseWaits, "Sum", `lease waits ${PROFILE}`)],
-      [searchEach(METRICS.renewals, "Sum", `renewals (${TRIGGER}) ${PROFILE}`)],
+      [searchEach(METRICS.leaseWaits, name, "Sum", `lease waits ${PROFILE}`)],
+      [searchEach(METRICS.renewals, name, "Sum", `renewals (${TRIGGER}) ${PROFILE}`)],
     ),
   );
   dashboard.addWidgets(
@@ -188,9 +191,10 @@ const AUDIT_LINE = 'message = "token request"';
 /** Saves the Logs Insights queries an operator asks most, beside the function's log. */
 export function createSavedQueries(
   scope: Construct,
+  name: string,
   functionLogs: logs.ILogGroup,
 ): logs.QueryDefinition[] {
-  const folder = `${Names.uniqueId(scope)}`;
+  const folder = name;
   const query = (id: string, name: string, queryString: logs.QueryString) =>
     new logs.QueryDefinition(scope, id, {
       queryDefinitionName: `${folder}/${name}`,

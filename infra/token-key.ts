@@ -2,7 +2,7 @@
  * The token key: only the vending function may use it, and changes to it are reported. Construct
  * IDs are the stack's: `TokenKey`, `TokenKeyChangeRule`.
  */
-import { RemovalPolicy } from "aws-cdk-lib";
+import type { RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -13,11 +13,11 @@ import type { Construct } from "constructs";
 // A key only the function may use for data keys: the key policy gives the account's
 // administrators key management but no cryptographic use, so neither IAM policies elsewhere in the
 // account nor a reader of the table or its backups can open a token.
-export function tokenKey(scope: Construct, role: iam.IRole): kms.Key {
+export function tokenKey(scope: Construct, role: iam.IRole, removalPolicy: RemovalPolicy): kms.Key {
   const key = new kms.Key(scope, "TokenKey", {
     description: "Envelope-encrypts tokens cached by cyberark-token-vending",
     enableKeyRotation: true,
-    removalPolicy: RemovalPolicy.RETAIN,
+    removalPolicy,
     policy: new iam.PolicyDocument({
       statements: [
         new iam.PolicyStatement({
@@ -42,11 +42,7 @@ export function tokenKey(scope: Construct, role: iam.IRole): kms.Key {
 // Changes to the token key are reported from CloudTrail's management events: PutKeyPolicy stays
 // with the account, so a changed policy (or a grant, a disabled or doomed key) must be seen.
 // Keys may be named by ID, ARN or alias in the request; CloudTrail's resources give the ARN.
-export function keyChangeRule(
-  scope: Construct,
-  key: kms.IKey,
-  topic: sns.ITopic | undefined,
-): events.Rule {
+export function keyChangeRule(scope: Construct, key: kms.IKey, topic: sns.ITopic): events.Rule {
   return new events.Rule(scope, "TokenKeyChangeRule", {
     description:
       "Changes to the cyberark-token-vending token key (policy, grants, disable, deletion)",
@@ -62,7 +58,7 @@ export function keyChangeRule(
         ],
       },
     },
-    targets: topic ? [new targets.SnsTopic(topic)] : [],
+    targets: [new targets.SnsTopic(topic)],
   });
 }
 

@@ -1,6 +1,7 @@
 /**
  * The properties of the `CyberArkTokenVending` construct, and the shapes they are made of.
  */
+import type { RemovalPolicy } from "aws-cdk-lib";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
 
@@ -87,10 +88,48 @@ export interface ApiThrottling {
 /** Properties of {@link CyberArkTokenVending}. */
 export interface CyberArkTokenVendingProps {
   /**
-   * The profiles, as in a profiles file; validated here, at synth. To use a file, read it in the
-   * app with {@link CyberArkTokenVending.profilesFromFile}.
+   * The profiles by name, as in a profiles file's `profiles` member; validated here, at synth.
+   * To use a file, read it in the app and spread the result into the props:
+   * `{ ...CyberArkTokenVending.profilesFromFile(path) }`.
    */
-  readonly profiles: ProfilesDefinition;
+  readonly profiles: ProfilesDefinition["profiles"];
+  /**
+   * Who may `DELETE /tokens/{profile}` (role or user ARNs, `*` in the name, or account IDs).
+   * @default nobody, unless granted with `grantInvalidate`
+   */
+  readonly adminCallers?: readonly string[];
+  /**
+   * Names this deployment: the API, the dashboard, the alarms and the saved queries' folder, and
+   * the `Deployment` dimension of every metric the function emits. Letters, digits, `-` and `_`.
+   * @default derived from the construct's path (the stack's name, then the construct IDs), so
+   *   two deployments in one account never share a name
+   */
+  readonly name?: string;
+  /**
+   * What happens to the stateful resources (the table, its key, the token key, the log groups)
+   * when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Concurrent executions reserved for the vending function (taken from the account's pool).
+   * @default none: the function shares the account's unreserved concurrency
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * The function's memory in MB (128 to 10240); CPU grows with it.
+   * @default 256
+   */
+  readonly memorySize?: number;
+  /**
+   * Whether to set API Gateway's account-wide CloudWatch Logs role (`AWS::ApiGateway::Account`),
+   * which the stage's access and error logs need. It is created at most once per stack (a second
+   * construct, or an API in the stack that already sets it, reuses it) and retained on delete,
+   * since every API of the account and region relies on it. Give `false` when the account
+   * already has the role.
+   * @default true
+   */
+  readonly cloudWatchRole?: boolean;
   /**
    * Who may reach the API.
    * @default the deploying account only
@@ -103,8 +142,9 @@ export interface CyberArkTokenVendingProps {
   readonly endpoint?: ApiEndpoint;
   /**
    * SNS topic that alarms notify (on alarm and on recovery), and that receives changes to the
-   * token key. Its policy must allow `events.amazonaws.com` to publish.
-   * @default no notifications; the alarms and the key-change rule still show in CloudWatch
+   * token key. Its policy must allow `events.amazonaws.com` and `cloudwatch.amazonaws.com` to
+   * publish (and, if it is encrypted, its key must let them use it).
+   * @default a topic of the construct's own, encrypted with a key of its own (see `alarmTopic`)
    */
   readonly alarmTopic?: sns.ITopic;
   /**

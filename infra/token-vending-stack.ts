@@ -1,5 +1,6 @@
 /**
- * The repository's own stack: the {@link CyberArkTokenVending} construct and two outputs.
+ * The repository's own stack: the {@link CyberArkTokenVending} construct and three outputs (the
+ * construct itself emits none).
  * The construct's ID is "Default", which CDK leaves out of logical IDs, so resources keep the IDs
  * they had when the stack built them itself and a deployed stack updates in place.
  */
@@ -14,7 +15,7 @@ export interface TokenVendingStackProps
     Omit<CyberArkTokenVendingProps, "alarmTopic"> {
   /**
    * ARN of an SNS topic that alarms and token-key changes notify.
-   * @default no notifications; the alarms still show in CloudWatch
+   * @default the construct's own encrypted topic (output `AlarmTopicArn`, to subscribe to)
    */
   readonly alarmTopicArn?: string;
 }
@@ -41,6 +42,10 @@ export class TokenVendingStack extends Stack {
     new CfnOutput(this, "TableName", {
       value: this.vending.table.tableName,
       description: "The token table",
+    });
+    new CfnOutput(this, "AlarmTopicArn", {
+      value: this.vending.alarmTopic.topicArn,
+      description: "The topic alarms and alerts notify: subscribe to it (email, chat, pager)",
     });
   }
 }

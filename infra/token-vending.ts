@@ -4,7 +4,7 @@
  * Construct IDs are part of the contract: renaming one replaces the resource on the next deploy.
  */
 import { readFileSync } from "node:fs";
-import { ArnFormat, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { Names, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
@@ -13,15 +13,19 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
+import type * as sns from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
 import { TOKEN_TABLE_SCHEMA } from "../functions/adapters/token-table.js";
 import { FUNCTION_ENV } from "../functions/core/function-environment.js";
-import type { MetricName } from "../functions/core/metrics.js";
+import { METRICS, type MetricName } from "../functions/core/metrics.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../functions/core/profiles.js";
 import { loadProfilesFile } from "../functions/core/profiles-file.js";
+import { defaultAlarmTopic } from "./alarm-topic.js";
+import { checkCallerAccounts } from "./caller-accounts.js";
 import { callerArnOf, GrantedCallerList } from "./granted-callers.js";
-import { serviceMetric } from "./metrics.js";
+import { deploymentMetric, insightsMetric } from "./metrics.js";
 import { renderForNag } from "./nag.js";
+import { acknowledgeFindings } from "./nag-acknowledgements.js";
 import {
   createAlarms,
   createDashboard,
@@ -29,11 +33,13 @@ import {
   type TokenVendingAlarms,
 } from "./operations.js";
 import { hasPrewarmProfiles, RenewalSchedule } from "./renewal-schedule.js";
+import { grantSecretReads } from "./secret-access.js";
 import { keyChangeRule, tokenKey } from "./token-key.js";
 import type { CyberArkTokenVendingProps, ProfilesDefinition } from "./token-vending-props.js";
 import { STAGE_NAME, vendingApi } from "./vending-api.js";
 import { vendingFunction } from "./vending-function.js";
 
+export { CallerAccountError } from "./caller-accounts.js";
 export type {
   ApiAccess,
   ApiEndpoint,
@@ -44,18 +50,27 @@ export type {
 } from "./token-vending-props.js";
 export { STAGE_NAME } from "./vending-api.js";
 
+// A deployment's name is a dashboard name too: letters, digits, "-" and "_".
+const DEPLOYMENT_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** The token-vending service, to add to a stack. */
 export class CyberArkTokenVending extends Construct {
   /**
-   * Reads and validates a profiles file, for the `profiles` prop. Call it in the app, not in a
-   * construct: it reads the file when called.
+   * Reads and validates a profiles file: its profiles and admin callers, to spread into the props
+   * (`{ ...CyberArkTokenVending.profilesFromFile(path), apiAccess }`). Call it in the app: a
+   * construct reads no files.
    * @throws {ProfilesConfigError} naming the file, with one line per problem.
    */
-  static profilesFromFile(path: string): ProfilesDefinition {
+  static profilesFromFile(
+    path: string,
+  ): Pick<CyberArkTokenVendingProps, "profiles" | "adminCallers"> {
     loadProfilesFile(path);
-    return JSON.parse(readFileSync(path, "utf8")) as ProfilesDefinition;
+    const { profiles, adminCallers } = JSON.parse(readFileSync(path, "utf8")) as ProfilesDefinition;
+    return { profiles, ...(adminCallers ? { adminCallers } : {}) };
   }
 
+  /** The deployment's name: API, dashboard, alarms, and the `Deployment` metric dimension. */
+  readonly name: string;
   /** The token cache. */
   readonly table: dynamodb.Table;
   /** The vending function. */
@@ -68,7 +83,9 @@ export class CyberArkTokenVending extends Construct {
   readonly tokenKey: kms.Key;
   /** The EventBridge rule that reports changes to the token key. */
   readonly tokenKeyChangeRule: events.Rule;
-  /** The CloudWatch dashboard. */
+  /** The topic every alarm and alert notifies: the `alarmTopic` prop, or the construct's own. */
+  readonly alarmTopic: sns.ITopic;
+  /** The CloudWatch dashboard, named after the deployment. */
   readonly dashboard: cloudwatch.Dashboard;
   /** The alarms, by what they watch. */
   readonly alarms: TokenVendingAlarms;
@@ -85,13 +102,25 @@ export class CyberArkTokenVending extends Construct {
 
   constructor(scope: Construct, id: string, props: CyberArkTokenVendingProps) {
     super(scope, id);
-    this.#config = parseProfilesConfig(props.profiles);
+    const definition: ProfilesDefinition = {
+      profiles: props.profiles,
+      ...(props.adminCallers ? { adminCallers: props.adminCallers } : {}),
+    };
+    this.#config = parseProfilesConfig(definition);
+    checkCallerAccounts(this.#config, props.apiAccess, Stack.of(this).account);
+    this.name = props.name ?? Names.uniqueResourceName(this, { maxLength: 64, separator: "-" });
+    if (!Token.isUnresolved(this.name) && !DEPLOYMENT_NAME.test(this.name)) {
+      throw new Error(
+        `CyberArkTokenVending: name "${this.name}" must be 1 to 64 letters, digits, "-" or "_"`,
+      );
+    }
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     const tableKey = new kms.Key(this, "TableKey", {
       description: "Encrypts the cyberark-token-vending token table at rest",
       enableKeyRotation: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy,
     });
     this.table = new dynamodb.Table(this, "TokenTable", {
       partitionKey: { name: TOKEN_TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
@@ -100,7 +129,7 @@ export class CyberArkTokenVending extends Construct {
       encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: tableKey,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy,
     });
 
     const role = new iam.Role(this, "VendFunctionRole", {
@@ -109,14 +138,17 @@ export class CyberArkTokenVending extends Construct {
     });
     this.logGroup = new logs.LogGroup(this, "VendFunctionLogs", {
       retention: logRetention,
-      removalPolicy: RemovalPolicy.RETAIN,
+      removalPolicy,
     });
     this.logGroup.grantWrite(role);
 
-    this.tokenKey = tokenKey(this, role);
+    this.tokenKey = tokenKey(this, role, removalPolicy);
     this.handler = vendingFunction(this, {
-      profiles: props.profiles,
+      profiles: definition,
+      name: this.name,
       tracing: props.tracing ?? false,
+      memorySize: props.memorySize ?? 256,
+      reservedConcurrency: props.reservedConcurrency,
       role,
       logGroup: this.logGroup,
       tableName: this.table.tableName,
@@ -127,13 +159,14 @@ export class CyberArkTokenVending extends Construct {
     // Exactly the calls the DynamoDB adapter makes (an infrastructure test compares the two).
     this.table.grant(this.handler, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem");
     tableKey.grantEncryptDecrypt(this.handler);
-    iam.Grant.addToPrincipal({
-      grantee: this.handler,
-      actions: ["secretsmanager:GetSecretValue"],
-      resourceArns: secretIdsOf(this.#config).flatMap((secretId) => this.#secretArns(secretId)),
-    });
+    grantSecretReads(this.handler, this.#config);
 
-    this.api = vendingApi(this, props, this.handler, logRetention);
+    this.api = vendingApi(this, props, {
+      name: this.name,
+      handler: this.handler,
+      logRetention,
+      removalPolicy,
+    });
     this.url = this.api.url;
     // The function refuses events from anywhere but this API's stage. A literal stage name, not a
     // reference to the Stage: the Stage depends on the function through the Method.
@@ -144,17 +177,19 @@ export class CyberArkTokenVending extends Construct {
       ? new RenewalSchedule(this, "RenewalSchedule", this.handler)
       : undefined;
 
-    this.tokenKeyChangeRule = keyChangeRule(this, this.tokenKey, props.alarmTopic);
+    this.alarmTopic = props.alarmTopic ?? defaultAlarmTopic(this, this.name, removalPolicy);
+    this.tokenKeyChangeRule = keyChangeRule(this, this.tokenKey, this.alarmTopic);
     const watched = {
+      name: this.name,
       handler: this.handler,
       api: this.api,
       keyChangeRule: this.tokenKeyChangeRule,
-      alarmTopic: props.alarmTopic,
+      alarmTopic: this.alarmTopic,
     };
     this.alarms = createAlarms(this, watched);
     this.dashboard = createDashboard(this, watched, this.alarms);
-    createSavedQueries(this, this.logGroup);
-    this.#acknowledgeFindings(role, props.tracing ?? false);
+    createSavedQueries(this, this.name, this.logGroup);
+    acknowledgeFindings(role, this.api, props.tracing ?? false);
   }
 
   /**
@@ -169,7 +204,11 @@ export class CyberArkTokenVending extends Construct {
         `grantGetToken: no profile "${profile}" in the profiles (${[...this.#config.profiles.keys()].join(", ")})`,
       );
     }
-    this.#grantedCallers.add(profile, callerArnOf(grantee, "grantGetToken"), "grantGetToken");
+    this.#grantedCallers.add(
+      profile,
+      callerArnOf(grantee, "grantGetToken", Stack.of(this)),
+      "grantGetToken",
+    );
     return iam.Grant.addToPrincipal({
       grantee,
       actions: ["execute-api:Invoke"],
@@ -182,7 +221,11 @@ export class CyberArkTokenVending extends Construct {
    * the grantee's role joins the admin callers.
    */
   grantInvalidate(grantee: iam.IGrantable): iam.Grant {
-    this.#grantedCallers.add(undefined, callerArnOf(grantee, "grantInvalidate"), "grantInvalidate");
+    this.#grantedCallers.add(
+      undefined,
+      callerArnOf(grantee, "grantInvalidate", Stack.of(this)),
+      "grantInvalidate",
+    );
     const resource = this.api.arnForExecuteApi("DELETE", "/tokens/*", STAGE_NAME);
     const grant = iam.Grant.addToPrincipal({
       grantee,
@@ -193,29 +236,50 @@ export class CyberArkTokenVending extends Construct {
     return grant;
   }
 
-  /**
-   * One of the service's metrics (`Vended`, `Denied`, `UpstreamRequests`, `UpstreamLatency`,
-   * `UpstreamErrors`, `LeaseWaits`, `Renewals`). Give `dimensionsMap` with `Profile` (and the
-   * metric's extra dimension) for one series; leave them out for the sum over all, which alarms
-   * can use too.
-   * @default statistic Sum (Average for UpstreamLatency), period 5 minutes
-   */
-  metric(name: MetricName, props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
-    return serviceMetric(name, props);
+  /** Tokens vended (Count; a series per `Profile` and `CacheLevel`). @default Sum, 5 minutes */
+  metricVended(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return deploymentMetric(METRICS.vended, this.name, props);
   }
 
-  // A name gets the six-character suffix Secrets Manager adds (`-??????` matches exactly that);
-  // an ARN is taken as written and also as a partial ARN, since a name may itself contain "-".
-  #secretArns(secretId: string): string[] {
-    if (secretId.startsWith("arn:")) return [secretId, `${secretId}-??????`];
-    return [
-      Stack.of(this).formatArn({
-        service: "secretsmanager",
-        resource: "secret",
-        resourceName: `${secretId}-??????`,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      }),
-    ];
+  /** Requests refused with `access_denied` (Count; a series per `Profile`). @default Sum */
+  metricDenied(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return deploymentMetric(METRICS.denied, this.name, props);
+  }
+
+  /** Token requests sent to CyberArk (Count; a series per `Profile`). @default Sum */
+  metricUpstreamRequests(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return deploymentMetric(METRICS.upstreamRequests, this.name, props);
+  }
+
+  /** Duration of one exchange with CyberArk (Milliseconds; per `Profile`). @default Average */
+  metricUpstreamLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return deploymentMetric(METRICS.upstreamLatency, this.name, props);
+  }
+
+  /** CyberArk refusals, failures and timeouts (Count; per `Profile` and `Error`). @default Sum */
+  metricUpstreamErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return deploymentMetric(METRICS.upstreamErrors, this.name, props);
+  }
+
+  /** Requests that waited for another instance's refresh (Count; per `Profile`). @default Sum */
+  metricLeaseWaits(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return deploymentMetric(METRICS.leaseWaits, this.name, props);
+  }
+
+  /** Tokens renewed before expiry (Count; per `Profile` and `Trigger`). @default Sum */
+  metricRenewals(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return deploymentMetric(METRICS.renewals, this.name, props);
+  }
+
+  /**
+   * One of the service's metrics of this deployment, filtered by any of its dimensions: the exact
+   * series when every dimension is given, otherwise a Metrics Insights sum (or average) over
+   * those left open, e.g. one profile's tokens at every cache level. The `metricXxx()` methods
+   * give each metric's total or one series as a plain `cloudwatch.Metric`.
+   * @default statistic Sum (Average for UpstreamLatency), period 5 minutes
+   */
+  metricQuery(name: MetricName, props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
+    return insightsMetric(name, this.name, props);
   }
 
   // `DELETE /tokens/*` is a wildcard by design (every profile's cache); cdk-nag would report it
@@ -231,56 +295,4 @@ export class CyberArkTokenVending extends Construct {
         "grantInvalidate: an admin may drop the cached token of any profile, so DELETE /tokens/* of this one API and stage is the intended scope.",
     });
   }
-
-  // cdk-nag findings that do not apply, each with the reason a security reviewer would ask for.
-  #acknowledgeFindings(role: iam.Role, tracing: boolean): void {
-    const rolePolicy = role.node.findChild("DefaultPolicy").node.findChild("Resource");
-    const acknowledge = (scope: Construct, rule: string, reason: string) =>
-      Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${rule}`, reason });
-
-    for (const action of ["kms:ReEncrypt*", "kms:GenerateDataKey*"]) {
-      acknowledge(
-        rolePolicy,
-        `IAM5[Action::${action}]`,
-        "CDK's standard grant for a DynamoDB table encrypted with a customer-managed key; it applies to the table key alone, never to the token key.",
-      );
-    }
-    if (tracing) {
-      acknowledge(
-        rolePolicy,
-        "IAM5[Resource::*]",
-        "Added by active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.",
-      );
-    }
-    acknowledge(
-      this.api.node.findChild("Resource"),
-      "APIG2",
-      "The function validates the path and query itself, because invalid requests must get the contract's JSON error with a request_id, which an API Gateway validator cannot produce.",
-    );
-    acknowledge(
-      this.api.node.findChild("CloudWatchRole").node.findChild("Resource"),
-      "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-      "API Gateway's account-level logging role; this AWS-managed policy is the one AWS documents for it and grants only CloudWatch Logs writes.",
-    );
-    for (const method of this.api.methods) {
-      acknowledge(
-        method.node.findChild("Resource"),
-        "COG4",
-        "Callers are AWS principals authenticated by SigV4 (AWS_IAM authorization); there are no end users for a Cognito user pool.",
-      );
-    }
-    acknowledge(
-      this.api.deploymentStage.node.findChild("Resource"),
-      "APIG3",
-      "Every request must carry a valid SigV4 signature of an allowed account (resource policy) before it reaches the function, and the stage is throttled; a WAF web ACL adds cost without a rule that would apply.",
-    );
-  }
 }
-
-function secretIdsOf(config: ProfilesConfig): string[] {
-  return [...new Set([...config.profiles.values()].map((profile) => profile.secretId))];
-}
-
-// Administration of the token key, listed one by one: no wildcard, so no cryptographic action and
-// no kms:CreateGrant (whose holder can grant itself Decrypt) can slip in. PutKeyPolicy stays:
-// KMS refuses a policy that would leave the key unmanageable, and the key-change rule reports it.

@@ -3,7 +3,7 @@
  * resource policy for who may reach it at all. Construct IDs are the stack's: `Api`,
  * `ApiAccessLogs`, `ApiVpcEndpoint<n>`.
  */
-import { Aws, RemovalPolicy } from "aws-cdk-lib";
+import { Aws, CfnResource, type RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as apigateway from "aws-cdk-lib/aws-apigateway";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -15,18 +15,30 @@ import type { ApiAccess, ApiEndpoint, CyberArkTokenVendingProps } from "./token-
 /** The API stage's name; the base URL ends in it. */
 export const STAGE_NAME = "v1";
 
+/** What {@link vendingApi} needs beside the props. */
+export interface VendingApiOptions {
+  readonly name: string;
+  readonly handler: lambda.IFunction;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
 export function vendingApi(
   scope: Construct,
   props: CyberArkTokenVendingProps,
-  handler: lambda.IFunction,
-  logRetention: logs.RetentionDays,
+  { name, handler, logRetention, removalPolicy }: VendingApiOptions,
 ): apigateway.RestApi {
   const endpoint = props.endpoint ?? { type: "REGIONAL" };
   const accessLogs = new logs.LogGroup(scope, "ApiAccessLogs", {
     retention: logRetention,
-    removalPolicy: RemovalPolicy.RETAIN,
+    removalPolicy,
   });
+  // API Gateway's CloudWatch Logs role is one setting per account and region: set it once per
+  // stack, and let every other API of the stack wait for it (a stage that logs fails without it).
+  const existingAccount =
+    props.cloudWatchRole === false ? undefined : apiGatewayAccountOf(Stack.of(scope));
   const api = new apigateway.RestApi(scope, "Api", {
+    restApiName: name,
     description: "cyberark-token-vending: GET/DELETE /tokens/{profile}, SigV4 only",
     endpointConfiguration:
       endpoint.type === "PRIVATE"
@@ -42,7 +54,7 @@ export function vendingApi(
           }
         : { types: [apigateway.EndpointType.REGIONAL] },
     policy: apiResourcePolicy(props.apiAccess, endpoint),
-    cloudWatchRole: true,
+    cloudWatchRole: props.cloudWatchRole !== false && existingAccount === undefined,
     deployOptions: {
       stageName: STAGE_NAME,
       accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
@@ -57,6 +69,9 @@ export function vendingApi(
     },
     defaultMethodOptions: { authorizationType: apigateway.AuthorizationType.IAM },
   });
+  if (existingAccount) api.deploymentStage.node.addDependency(existingAccount);
+  // RestApi adds an `Endpoint` output of its own; a construct leaves outputs to its stack.
+  api.node.tryRemoveChild("Endpoint");
   // ANY, so that other methods reach the function and get the contract's 405 JSON.
   api.root
     .addResource("tokens")
@@ -65,6 +80,15 @@ export function vendingApi(
       authorizationType: apigateway.AuthorizationType.IAM,
     });
   return api;
+}
+
+function apiGatewayAccountOf(stack: Stack): CfnResource | undefined {
+  return stack.node
+    .findAll()
+    .find(
+      (child): child is CfnResource =>
+        CfnResource.isCfnResource(child) && child.cfnResourceType === "AWS::ApiGateway::Account",
+    );
 }
 
 function apiResourcePolicy(

@@ -26,7 +26,11 @@ import type { ProfilesDefinition } from "./token-vending-props.js";
 /** What {@link vendingFunction} builds the function from. */
 export interface VendingFunctionOptions {
   readonly profiles: ProfilesDefinition;
+  /** The deployment's name, the `Deployment` dimension of the function's metrics. */
+  readonly name: string;
   readonly tracing: boolean;
+  readonly memorySize: number;
+  readonly reservedConcurrency: number | undefined;
   readonly role: iam.Role;
   readonly logGroup: logs.ILogGroup;
   readonly tableName: string;
@@ -46,7 +50,10 @@ export function vendingFunction(
   const common = {
     runtime: lambda.Runtime.NODEJS_24_X,
     architecture: lambda.Architecture.ARM_64,
-    memorySize: 256,
+    memorySize: options.memorySize,
+    ...(options.reservedConcurrency === undefined
+      ? {}
+      : { reservedConcurrentExecutions: options.reservedConcurrency }),
     timeout: FUNCTION_TIMEOUT,
     role,
     logGroup,
@@ -56,6 +63,7 @@ export function vendingFunction(
       [FUNCTION_ENV.tableName]: options.tableName,
       [FUNCTION_ENV.kmsKeyId]: options.tokenKeyArn,
       [FUNCTION_ENV.profilesFile]: `/var/task/${PROFILES_IN_BUNDLE}`,
+      [FUNCTION_ENV.deploymentName]: options.name,
       POWERTOOLS_SERVICE_NAME: "cyberark-token-vending",
     },
   };

@@ -19,7 +19,14 @@ describe("npx cdk synth", () => {
   it("works offline without AWS credentials and packages the function with its profiles file", async () => {
     const outdir = mkdtempSync(join(tmpdir(), "ctv-synth-"));
 
-    await cdkSynth("-c", "profiles=examples/profiles.json", "-o", outdir);
+    await cdkSynth(
+      "-c",
+      "profiles=examples/profiles.json",
+      "-c",
+      "apiAccounts=111122223333,444455556666",
+      "-o",
+      outdir,
+    );
 
     expect(existsSync(join(outdir, "CyberArkTokenVending.template.json"))).toBe(true);
     const assets = readdirSync(outdir).filter((entry) => entry.startsWith("asset."));
@@ -55,5 +62,27 @@ describe("npx cdk synth", () => {
       `error: ${file}: profile "ok" field "tenantUrl": must use https:// (http:// is accepted only by the local server, for loopback hosts)`,
     ]);
     expect(failure?.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  }, 120_000);
+
+  it("refuses callers of an account the API would never admit, one line per caller", async () => {
+    const outdir = mkdtempSync(join(tmpdir(), "ctv-synth-"));
+
+    const failure = await cdkSynth(
+      "-c",
+      "profiles=examples/profiles.json",
+      "-c",
+      "apiAccounts=111122223333",
+      "-o",
+      outdir,
+    ).then(
+      () => undefined,
+      (error: { stderr: string }) => error,
+    );
+
+    const lines = (failure?.stderr ?? "").split("\n").filter((line) => line.startsWith("error: "));
+    expect(lines).toEqual([
+      'error: profile "reports-app": caller 444455556666 (account 444455556666) can never reach the API: apiAccess admits only accounts 111122223333; add 444455556666 to apiAccess.accounts (-c apiAccounts=...) or remove the caller',
+    ]);
+    expect(failure?.stderr).not.toMatch(/\n\s+at /);
   }, 120_000);
 });

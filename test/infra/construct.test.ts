@@ -1,4 +1,4 @@
-import { App, Stack } from "aws-cdk-lib";
+import { App, Duration, Stack } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -8,12 +8,15 @@ import { withGrantedCallers } from "../../functions/core/granted-callers.js";
 import { parseProfilesConfig } from "../../functions/core/profiles.js";
 import { GRANTED_CALLERS_BUDGET } from "../../infra/granted-callers.js";
 import { CyberArkTokenVending } from "../../infra/token-vending.js";
-import { EXAMPLE_PROFILES, synthesizeStack } from "../support/stack.js";
+import { EXAMPLE_API_ACCESS, EXAMPLE_PROFILES, synthesizeStack } from "../support/stack.js";
 
 function consumer() {
   const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });
   const stack = new Stack(app, "Consumer");
-  const vending = new CyberArkTokenVending(stack, "Tokens", { profiles: EXAMPLE_PROFILES });
+  const vending = new CyberArkTokenVending(stack, "Tokens", {
+    ...EXAMPLE_PROFILES,
+    apiAccess: EXAMPLE_API_ACCESS,
+  });
   const role = (id: string) =>
     new iam.Role(stack, id, { assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com") });
   return { stack, vending, role };
@@ -136,44 +139,74 @@ describe("grantInvalidate", () => {
   });
 });
 
-describe("metric", () => {
+describe("metricXxx() and metricQuery()", () => {
   const { vending } = consumer();
   const stack = Stack.of(vending);
+  const deployment = stack.resolve(vending.name);
 
-  it("is the exact CloudWatch metric when every dimension is given", () => {
-    const metric = vending.metric("Vended", {
+  it("give each metric's total for this deployment as a cloudwatch.Metric, ready for createAlarm", () => {
+    const metrics = [
+      [vending.metricVended(), "Vended", "Sum"],
+      [vending.metricDenied(), "Denied", "Sum"],
+      [vending.metricUpstreamRequests(), "UpstreamRequests", "Sum"],
+      [vending.metricUpstreamLatency(), "UpstreamLatency", "Average"],
+      [vending.metricUpstreamErrors(), "UpstreamErrors", "Sum"],
+      [vending.metricLeaseWaits(), "LeaseWaits", "Sum"],
+      [vending.metricRenewals(), "Renewals", "Sum"],
+    ] as const;
+    for (const [metric, name, statistic] of metrics) {
+      expect(metric).toBeInstanceOf(cloudwatch.Metric);
+      expect([metric.namespace, metric.metricName, metric.statistic]).toEqual([
+        "CyberArkTokenVending",
+        name,
+        statistic,
+      ]);
+      expect(stack.resolve(metric.dimensions)).toEqual({ Deployment: deployment });
+    }
+    const alarm = vending
+      .metricDenied()
+      .with({ period: Duration.minutes(1) })
+      .createAlarm(stack, "A", {
+        threshold: 1,
+        evaluationPeriods: 1,
+      });
+    expect(alarm).toBeInstanceOf(cloudwatch.Alarm);
+  });
+
+  it("give one series with every dimension of the metric, and refuse a partial set", () => {
+    const metric = vending.metricVended({
       dimensionsMap: { Profile: "ci-deployer", CacheLevel: "memory" },
-    }) as cloudwatch.Metric;
-    expect(metric).toBeInstanceOf(cloudwatch.Metric);
-    expect(metric.namespace).toBe("CyberArkTokenVending");
-    expect(metric.metricName).toBe("Vended");
-    expect(metric.statistic).toBe("Sum");
+    });
     expect(stack.resolve(metric.dimensions)).toEqual({
+      Deployment: deployment,
       Profile: "ci-deployer",
       CacheLevel: "memory",
     });
+    expect(() => vending.metricVended({ dimensionsMap: { Profile: "ci-deployer" } })).toThrow(
+      /metricVended: give no dimensionsMap .* or exactly Profile and CacheLevel/,
+    );
   });
 
-  it("sums over the dimensions left open with a Metrics Insights query", () => {
-    const all = vending.metric("UpstreamErrors") as cloudwatch.MathExpression;
+  it("metricQuery sums over the dimensions left open with a Metrics Insights query of this deployment", () => {
+    const all = vending.metricQuery("UpstreamErrors") as cloudwatch.MathExpression;
     expect(all.expression).toBe(
-      "SELECT SUM(UpstreamErrors) FROM SCHEMA(CyberArkTokenVending, Error, Profile)",
+      `SELECT SUM(UpstreamErrors) FROM SCHEMA(CyberArkTokenVending, Deployment, Error, Profile) WHERE Deployment = '${deployment}'`,
     );
-    const one = vending.metric("Vended", {
+    const one = vending.metricQuery("Vended", {
       dimensionsMap: { CacheLevel: "upstream" },
     }) as cloudwatch.MathExpression;
     expect(one.expression).toBe(
-      "SELECT SUM(Vended) FROM SCHEMA(CyberArkTokenVending, CacheLevel, Profile) WHERE CacheLevel = 'upstream'",
+      `SELECT SUM(Vended) FROM SCHEMA(CyberArkTokenVending, CacheLevel, Deployment, Profile) WHERE CacheLevel = 'upstream' AND Deployment = '${deployment}'`,
     );
-    const latency = vending.metric("UpstreamLatency", {
+    const latency = vending.metricQuery("UpstreamLatency", {
       dimensionsMap: { Profile: "ci-deployer" },
     }) as cloudwatch.Metric;
     expect(latency.statistic).toBe("Average");
   });
 
-  it("refuses a name the service does not emit, and a percentile over several series", () => {
-    expect(() => vending.metric("Nope" as "Vended")).toThrow(/"Nope" is not a metric/);
-    expect(() => vending.metric("UpstreamLatency", { statistic: "p99" })).toThrow(
+  it("refuse a name the service does not emit, and a percentile over several series", () => {
+    expect(() => vending.metricQuery("Nope" as "Vended")).toThrow(/"Nope" is not a metric/);
+    expect(() => vending.metricQuery("UpstreamLatency", { statistic: "p99" })).toThrow(
       /"p99" of UpstreamLatency needs every dimension/,
     );
   });
@@ -190,9 +223,9 @@ describe("dashboard", () => {
     ["denied", 'MetricName=\\\\\\"Denied\\\\\\"'],
     ["upstream requests", 'MetricName=\\\\\\"UpstreamRequests\\\\\\"'],
     ["upstream latency p99", "'p99'"],
-    ["upstream errors by code", "{CyberArkTokenVending,Error,Profile}"],
+    ["upstream errors by code", "{CyberArkTokenVending,Error,Deployment,Profile}"],
     ["lease waits", 'MetricName=\\\\\\"LeaseWaits\\\\\\"'],
-    ["renewals", "{CyberArkTokenVending,Trigger,Profile}"],
+    ["renewals", "{CyberArkTokenVending,Trigger,Deployment,Profile}"],
     ["function duration", '\\"AWS/Lambda\\",\\"Duration\\"'],
     ["function errors", '\\"AWS/Lambda\\",\\"Errors\\"'],
     ["function throttles", '\\"AWS/Lambda\\",\\"Throttles\\"'],

@@ -47,7 +47,7 @@ import { CyberArkTokenVending } from "cyberark-token-vending/cdk";
 
 const app = new App({ outdir: "cdk.out" });
 const stack = new Stack(app, "PlatformStack");
-const tokens = new CyberArkTokenVending(stack, "Tokens", { profiles: ${JSON.stringify(PROFILES)} });
+const tokens = new CyberArkTokenVending(stack, "Tokens", ${JSON.stringify(PROFILES)});
 const lambdaPrincipal = new iam.ServicePrincipal("lambda.amazonaws.com");
 const reports = new iam.Role(stack, "ReportsRole", { assumedBy: lambdaPrincipal });
 const ops = new iam.Role(stack, "OpsRole", { assumedBy: lambdaPrincipal });

@@ -1,7 +1,7 @@
 import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { isRenewalEvent, RENEWAL_EVENT } from "../../functions/vend/renewal-event.js";
-import { PREWARM_PROFILES, synthesizeStack } from "../support/stack.js";
+import { EXAMPLE_API_ACCESS, PREWARM_PROFILES, synthesizeStack } from "../support/stack.js";
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
@@ -11,7 +11,7 @@ interface ScheduleTarget {
 }
 
 function prewarmStack() {
-  const { template } = synthesizeStack({ profiles: PREWARM_PROFILES });
+  const { template } = synthesizeStack({ ...PREWARM_PROFILES, apiAccess: EXAMPLE_API_ACCESS });
   const resources = template.toJSON().Resources as Resources;
   const [schedule] = Object.values(template.findResources("AWS::Scheduler::Schedule"));
   if (!schedule) throw new Error("no schedule in the template");

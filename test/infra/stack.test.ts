@@ -39,8 +39,8 @@ describe("token table", () => {
     });
   });
 
-  it("uses customer-managed keys with rotation on, both retained", () => {
-    template.resourceCountIs("AWS::KMS::Key", 2);
+  it("uses customer-managed keys with rotation on (table, token, alarm topic), all retained", () => {
+    template.resourceCountIs("AWS::KMS::Key", 3);
     template.allResources("AWS::KMS::Key", {
       DeletionPolicy: "Retain",
       Properties: { EnableKeyRotation: true },
@@ -171,6 +171,10 @@ describe("REST API", () => {
   });
 
   it("admits only the deploying account by default, on a regional endpoint", () => {
+    const oneAccount = {
+      profiles: { solo: { tenantUrl: "https://abc1234.id.cyberark.cloud", secretId: "s" } },
+    };
+    const { template } = synthesizeStack(oneAccount);
     template.hasResourceProperties("AWS::ApiGateway::RestApi", {
       EndpointConfiguration: { Types: ["REGIONAL"] },
       Policy: {
@@ -290,13 +294,10 @@ describe("alarms", () => {
     });
     template.hasResourceProperties("AWS::CloudWatch::Alarm", {
       Threshold: 3,
-      Metrics: [
-        Match.objectLike({
-          Expression:
-            "SELECT SUM(UpstreamErrors) FROM SCHEMA(CyberArkTokenVending, Error, Profile)",
-          Period: 300,
-        }),
-      ],
+      Namespace: "CyberArkTokenVending",
+      MetricName: "UpstreamErrors",
+      Dimensions: [{ Name: "Deployment", Value: "CyberArkTokenVending" }],
+      Period: 300,
     });
     template.resourceCountIs("AWS::Logs::MetricFilter", 0);
   });
@@ -311,16 +312,20 @@ describe("alarms", () => {
     }
   });
 
-  it("have no actions without a topic", () => {
+  it("notify the construct's own topic without one, on alarm and on recovery", () => {
+    const [topic] = Object.keys(template.findResources("AWS::SNS::Topic"));
     for (const alarm of Object.values(template.findResources("AWS::CloudWatch::Alarm"))) {
-      expect(alarm.Properties.AlarmActions).toBeUndefined();
+      expect(alarm.Properties).toMatchObject({
+        AlarmActions: [{ Ref: topic }],
+        OKActions: [{ Ref: topic }],
+      });
     }
   });
 });
 
 describe("profiles at synth", () => {
   it("fails synth for invalid profiles, with one line per problem", () => {
-    const invalid = { profiles: { Bad: { tenantUrl: "http://x", secretId: "s" } } };
+    const invalid = { Bad: { tenantUrl: "http://x", secretId: "s" } };
     expect(() => synthesizeStack({ profiles: invalid })).toThrow(ProfilesConfigError);
   });
 

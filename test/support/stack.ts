@@ -12,7 +12,11 @@ import { CyberArkTokenVending, type ProfilesDefinition } from "../../infra/token
 import { TokenVendingStack, type TokenVendingStackProps } from "../../infra/token-vending-stack.js";
 
 /** The example profiles file, read once. */
-export const EXAMPLE_PROFILES = CyberArkTokenVending.profilesFromFile("examples/profiles.json");
+export const EXAMPLE_PROFILES: ProfilesDefinition =
+  CyberArkTokenVending.profilesFromFile("examples/profiles.json");
+
+/** The accounts the example profiles name, which the API must admit (synth checks it). */
+export const EXAMPLE_API_ACCESS = { accounts: ["111122223333", "444455556666"] };
 
 /** {@link EXAMPLE_PROFILES}, ci-deployer kept warm: a deployment with the renewal schedule. */
 export const PREWARM_PROFILES: ProfilesDefinition = {
@@ -57,8 +61,10 @@ export function synthesizeStack(
 ): SynthesizedStack {
   const outdir = mkdtempSync(join(tmpdir(), "ctv-cdk-"));
   const app = new App({ outdir, context: { "aws:cdk:bundling-stacks": [] } });
+  // The example profiles name two accounts, which the API must admit (synth checks it).
+  const example = { ...EXAMPLE_PROFILES, apiAccess: EXAMPLE_API_ACCESS };
   const stack = new TokenVendingStack(app, "CyberArkTokenVending", {
-    profiles: EXAMPLE_PROFILES,
+    ...(props.profiles ? { profiles: props.profiles } : example),
     ...props,
   });
   extend(stack);
@@ -99,5 +105,5 @@ export const STACK_VARIANTS: [string, Partial<TokenVendingStackProps>, Extend?][
     { endpoint: { type: "PRIVATE", vpcEndpointIds: ["vpce-0123456789abcdef0"] } },
   ],
   ["roles granted in code", {}, withGrants],
-  ["prewarm profiles (renewal schedule)", { profiles: PREWARM_PROFILES }],
+  ["prewarm profiles (renewal schedule)", { ...PREWARM_PROFILES, apiAccess: EXAMPLE_API_ACCESS }],
 ];
