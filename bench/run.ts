@@ -259,6 +259,7 @@ async function bundle(): Promise<string[]> {
     KMS_KEY_ID: "k",
     API_ID: "a1b2c3d4e5",
     API_STAGE: "v1",
+    DEPLOYMENT_NAME: "bench",
     AWS_REGION: "eu-west-1",
     AWS_ACCESS_KEY_ID: "bench",
     AWS_SECRET_ACCESS_KEY: "bench",

@@ -48,6 +48,7 @@ describe("the function bundle", () => {
       KMS_KEY_ID: await createKey(),
       API_ID: "a1b2c3d4e5",
       API_STAGE: "v1",
+      DEPLOYMENT_NAME: "bundle-test",
       AWS_CONFIG_FILE: join(directory, "no-config"),
       AWS_SHARED_CREDENTIALS_FILE: join(directory, "no-credentials"),
       NODE_NO_WARNINGS: "1",

@@ -39,6 +39,7 @@ beforeEach(() => {
     KMS_KEY_ID: "alias/cold-start",
     API_ID,
     API_STAGE: STAGE,
+    DEPLOYMENT_NAME: "cold-start",
     GRANTED_CALLERS: JSON.stringify({ profiles: { "reports-app": [GRANTED_ROLE] } }),
   });
   vi.resetModules();
