@@ -1,5 +1,5 @@
 /**
- * `cyberark-token-vending/cdk`: the construct for CDK apps (peer dependencies `aws-cdk-lib` and
+ * `@cyberark-token-vending/aws/cdk`: the construct for CDK apps (peer dependencies `aws-cdk-lib` and
  * `constructs`).
  */
 export { METRIC_NAMESPACE, METRICS, type MetricName } from "../functions/core/metrics.js";

@@ -42,10 +42,10 @@ export const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /**
  * The prebuilt bundle the published package ships (`dist/function/index.mjs`). This module is
- * compiled to `dist/cdk/infra/`, so the bundle sits two levels up from it; from the repository's
- * sources the path does not exist, and the construct bundles from source instead.
+ * bundled into `dist/cdk/index.js` and `index.cjs`, so the bundle's folder is a sibling of theirs;
+ * from the repository's sources the path does not exist, and the construct bundles from source.
  */
-export const PREBUILT_BUNDLE_DIR = fileURLToPath(new URL("../../function", import.meta.url));
+export const PREBUILT_BUNDLE_DIR = fileURLToPath(new URL("../function", import.meta.url));
 
 /** The bundle's file name; the Lambda handler is `index.handler`. */
 export const BUNDLE_FILE = "index.mjs";

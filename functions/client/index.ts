@@ -1,7 +1,7 @@
 /**
- * `cyberark-token-vending/client`: get CyberArk Identity tokens from the token-vending API.
+ * `@cyberark-token-vending/aws/client`: get CyberArk Identity tokens from the token-vending API.
  *
- *   import { TokenVendingClient } from "cyberark-token-vending/client";
+ *   import { TokenVendingClient } from "@cyberark-token-vending/aws/client";
  *   const tokens = new TokenVendingClient({ url: process.env.CYBERARK_TOKEN_URL! });
  *   const { access_token } = await tokens.getToken("reports-app");
  */

@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CliIo, runCli } from "../../functions/client/cli.js";
@@ -252,44 +251,6 @@ describe("cyberark-token get", () => {
     ]) {
       expect(result.stdout).toContain(text);
     }
-  });
-});
-
-describe("the built package", () => {
-  beforeAll(async () => {
-    await run("npm", ["run", "build", "--silent"]);
-  }, 60_000);
-
-  it("exposes ./client with type declarations", async () => {
-    expect(existsSync("dist/client/index.d.ts")).toBe(true);
-    const { stdout } = await run(process.execPath, [
-      "--input-type=module",
-      "-e",
-      "const m = await import('cyberark-token-vending/client'); console.log(typeof m.TokenVendingClient, typeof m.TokenVendingError)",
-    ]);
-    expect(stdout.trim()).toBe("function function");
-  });
-
-  it("runs as the cyberark-token executable from plain Node", async () => {
-    const { stdout } = await run(process.execPath, [
-      "dist/client/bin.js",
-      "get",
-      "demo",
-      "--url",
-      allowed.url,
-    ]);
-    expect(stdout).toMatch(/^ey[\w.-]+\n$/);
-    const failed = await run(process.execPath, [
-      "dist/client/bin.js",
-      "get",
-      "demo",
-      "--url",
-      denied.url,
-    ]).catch((error: { code: number; stderr: string }) => error);
-    expect(failed).toMatchObject({
-      code: 1,
-      stderr: expect.stringMatching(/^cyberark-token: access_denied: /),
-    });
   });
 });
 
