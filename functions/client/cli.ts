@@ -30,8 +30,12 @@ error code, e.g. access_denied, or credentials_error when no AWS credentials wer
 with); 2 bad usage.
 
 Examples:
-  TOKEN="$(npx cyberark-token get ci-deployer --url "$CYBERARK_TOKEN_URL")"
-  npx cyberark-token get ci-deployer --format env >> "$GITHUB_ENV"`;
+  TOKEN="$(cyberark-token get ci-deployer --url "$CYBERARK_TOKEN_URL")"
+  cyberark-token get ci-deployer --format env >> "$GITHUB_ENV"
+
+Install it pinned, from a lockfile or a release tarball checked against its SHA-256 (README,
+"Installing the package"); in a project, npx --no cyberark-token runs the installed one. Never a
+bare npx: where the package is missing, it fetches whatever the registry holds under that name.`;
 
 /** Where the command reads and writes; `process` in real use. */
 export interface CliIo {

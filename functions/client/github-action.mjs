@@ -81,8 +81,12 @@ error code, e.g. access_denied, or credentials_error when no AWS credentials wer
 with); 2 bad usage.
 
 Examples:
-  TOKEN="$(npx cyberark-token get ci-deployer --url "$CYBERARK_TOKEN_URL")"
-  npx cyberark-token get ci-deployer --format env >> "$GITHUB_ENV"`,Q0=["token","json","env"],mF=/^[\x21-\x7E]{1,16384}$/;function hF(t){return t.replaceAll("%","%25").replaceAll("\r","%0D").replaceAll(`
+  TOKEN="$(cyberark-token get ci-deployer --url "$CYBERARK_TOKEN_URL")"
+  cyberark-token get ci-deployer --format env >> "$GITHUB_ENV"
+
+Install it pinned, from a lockfile or a release tarball checked against its SHA-256 (README,
+"Installing the package"); in a project, npx --no cyberark-token runs the installed one. Never a
+bare npx: where the package is missing, it fetches whatever the registry holds under that name.`,Q0=["token","json","env"],mF=/^[\x21-\x7E]{1,16384}$/;function hF(t){return t.replaceAll("%","%25").replaceAll("\r","%0D").replaceAll(`
 `,"%0A")}var Ir=class extends Error{};function gF(t,e){let{values:r,positionals:o}=pF({args:t,allowPositionals:!0,strict:!0,options:{url:{type:"string"},"min-validity":{type:"string"},format:{type:"string"},region:{type:"string"},help:{type:"boolean",short:"h"}}});if(r.help)return{help:!0};let[n,s,...i]=o;if(n!=="get")throw new Ir(n?`unknown command "${n}"`:"missing command: get");if(!s)throw new Ir("missing <profile>");if(i.length>0)throw new Ir(`unexpected argument "${i[0]}"`);let a=r.url??e.CYBERARK_TOKEN_URL;if(!a)throw new Ir("missing --url (or CYBERARK_TOKEN_URL)");try{Oi(a)}catch(l){throw new Ir(`--url ${l.message}`)}let c=r["min-validity"]??"300",d=/^\d{1,4}$/.test(c)?Number(c):Number.NaN;if(!(d<=3600))throw new Ir("--min-validity must be a whole number of seconds from 0 to 3600");let f=r.format??"token";if(!Q0.includes(f))throw new Ir(`--format must be one of ${Q0.join(", ")}`);return{help:!1,profile:s,url:a,minValidity:d,format:f,...r.region?{region:r.region}:{}}}async function Z0(t,e){let r;try{r=gF(t,e.env)}catch(o){return e.stderr(`cyberark-token: ${o.message}
 
 ${X0}

@@ -12,7 +12,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
 import { parseFileCommands } from "../support/github-runner.js";
-import { npxShim, readmeRecipe, startRecipeServer } from "../support/readme-recipes.js";
+import { npmShim, readmeRecipe, startRecipeServer } from "../support/readme-recipes.js";
 
 const run = promisify(execFile);
 
@@ -20,7 +20,7 @@ let recipes: Awaited<ReturnType<typeof startRecipeServer>>;
 let shim: string;
 beforeAll(async () => {
   recipes = await startRecipeServer(inject("simulatorTls"));
-  shim = npxShim();
+  shim = npmShim();
 });
 afterAll(async () => {
   await recipes.close();
@@ -61,7 +61,9 @@ function linesWith(text: string, token: string): string[] {
 describe("README recipes", () => {
   it("From GitHub Actions, without the action: the env file gets exactly CYBERARK_TOKEN, masked first", async () => {
     const recipe = readmeRecipe("github-cli");
-    const script = /^\s*run: (.+)$/m.exec(recipe)?.[1] ?? "";
+    // The step's `run: |` block, its indentation removed.
+    const block = recipe.slice(recipe.indexOf("run: |\n") + "run: |\n".length);
+    const script = block.replace(/^ {10}/gm, "");
     expect(recipe).toMatch(/CYBERARK_TOKEN_URL: https:\/\//);
 
     const step = await runStep(script, { GITHUB_ACTIONS: "true" });
@@ -99,7 +101,7 @@ describe("README recipes", () => {
     );
 
     const token = await currentToken();
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(4);
     expect(readFileSync(join(directory, "deployed-with"), "utf8")).toBe(token);
     expect(linesWith(step.stdout + step.stderr, token)).toEqual([]);
   });

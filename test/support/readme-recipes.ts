@@ -1,11 +1,13 @@
 /**
  * The README's recipes, and what running them as written needs: a local server that vends the
- * profile they name, and an `npx` that runs this working tree's CLI.
+ * profile they name, and an `npm` whose `npm ci --prefix <tool project>` installs this working
+ * tree's CLI.
  *
- * Substitutions, and only these: `npx --yes cyberark-token-vending@<version>` (and `npx
- * cyberark-token`) run this working tree's CLI through a stand-in `npx` first on PATH, which
- * insists on the version in package.json; the API URL the recipes name
- * (CYBERARK_TOKEN_URL) is the local server's; files the CI system would provide are temp files.
+ * Substitutions, and only these: `npm ci --prefix DIR` is a stand-in `npm` first on PATH, which
+ * puts `DIR/node_modules/.bin/cyberark-token` (running this working tree's CLI) where the tool
+ * project's lockfile would install it, and refuses any other npm command; the API URL the recipes
+ * name (CYBERARK_TOKEN_URL) is the local server's; files the CI system would provide are temp
+ * files.
  */
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,25 +30,30 @@ export function readmeRecipe(name: string): string {
   return block[1];
 }
 
-/** A directory holding the stand-in `npx`, to put first on PATH. */
-export function npxShim(): string {
-  const { version } = JSON.parse(readFileSync("package.json", "utf8")) as { version: string };
+/** A directory holding the stand-in `npm`, to put first on PATH. */
+export function npmShim(): string {
   const directory = join(mkdtempSync(join(tmpdir(), "ctv-shim-")), "bin");
   mkdirSync(directory);
-  const npx = join(directory, "npx");
+  const cli = `exec ${JSON.stringify(resolve("node_modules/.bin/tsx"))} ${JSON.stringify(resolve("functions/client/bin.ts"))} "$@"`;
   writeFileSync(
-    npx,
+    join(directory, "npm"),
     `#!/usr/bin/env bash
-# Stand-in for npx in README recipe tests: runs the working tree's CLI for the package named.
-if [[ "$1" == "--yes" ]]; then shift; fi
-case "$1" in
-  cyberark-token-vending@${version} | cyberark-token) shift ;;
-  *) echo "npx stand-in: unexpected package $1 (the README must name cyberark-token-vending@${version})" >&2; exit 127 ;;
-esac
-exec ${JSON.stringify(resolve("node_modules/.bin/tsx"))} ${JSON.stringify(resolve("functions/client/bin.ts"))} "$@"
+# Stand-in for npm in README recipe tests: "npm ci --prefix DIR" installs the working tree's CLI.
+set -euo pipefail
+if [[ "$1" != "ci" || "$2" != "--prefix" ]]; then
+  echo "npm stand-in: unexpected command: npm $* (the README must install with npm ci --prefix)" >&2
+  exit 127
+fi
+mkdir -p "$3/node_modules/.bin"
+cat > "$3/node_modules/.bin/cyberark-token" <<'WRAPPER'
+#!/usr/bin/env bash
+${cli}
+WRAPPER
+chmod +x "$3/node_modules/.bin/cyberark-token"
 `,
+    { mode: 0o755 },
   );
-  chmodSync(npx, 0o755);
+  chmodSync(join(directory, "npm"), 0o755);
   return directory;
 }
 
