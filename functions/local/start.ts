@@ -17,13 +17,13 @@ import {
   EnvelopeCipher,
   ProcessKeyProvider,
 } from "../adapters/token-cipher.js";
-import { describeUnknown } from "../core/errors.js";
 import type { SecretSource, SecretValue } from "../core/ports.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../core/profiles.js";
 import { loadProfilesFile } from "../core/profiles-file.js";
 import { TokenVendor } from "../core/vendor.js";
 import { createHandler } from "../vend/app.js";
 import { createAwsVendor, systemClock } from "../vend/aws-vendor.js";
+import { describeSetupError } from "./aws-setup-errors.js";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.js";
 import { IdentitySimulator } from "./identity-simulator.js";
 import { startRenewalTimer, validRenewEvery } from "./renewal-timer.js";
@@ -208,8 +208,7 @@ async function reachable<T>(service: string, call: () => Promise<T>): Promise<T>
   try {
     return await call();
   } catch (error) {
-    const where = process.env.AWS_ENDPOINT_URL ? ` at ${process.env.AWS_ENDPOINT_URL}` : "";
-    throw new Error(`cannot use ${service}${where}: ${describeUnknown(error)}`);
+    throw new Error(describeSetupError(service, error));
   }
 }
 

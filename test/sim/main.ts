@@ -7,22 +7,52 @@ import { parseArgs } from "node:util";
 import type { Invariant } from "./invariants.js";
 import { formatViolation, runSimulation } from "./simulation.js";
 
-const { values } = parseArgs({
-  options: {
-    seeds: { type: "string", default: "100" },
-    from: { type: "string", default: "1" },
-    seed: { type: "string" },
-    hours: { type: "string", default: "2" },
-    trace: { type: "boolean", default: false },
-  },
-});
+const USAGE = `Usage: npm run sim -- [--seeds N] [--from S] [--hours H]
+       npm run sim -- --seed S [--trace] [--hours H]
 
+Runs the interleaving simulation: instances, the table, CyberArk and the clock under one seeded
+scheduler, checking the caching invariants at every step.
+
+Options:
+  --seeds N    how many seeds to run (default 100)
+  --from S     the first seed (default 1)
+  --seed S     run this one seed (with --trace: print its whole trace)
+  --hours H    simulated hours per seed (default 2)
+  --trace      print every step
+  -h, --help   show this help
+
+Exits 1 when an invariant broke, 2 on bad usage.`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        seeds: { type: "string", default: "100" },
+        from: { type: "string", default: "1" },
+        seed: { type: "string" },
+        hours: { type: "string", default: "2" },
+        trace: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (error) {
+    // An unknown option: one line and the usage, never a stack trace.
+    console.error(`error: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const values = parseOptions();
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const hours = Number(values.hours);
 const single = values.seed === undefined ? undefined : Number(values.seed);
 const from = single ?? Number(values.from);
 const seeds = single === undefined ? Number(values.seeds) : 1;
 if (![hours, from, seeds].every(Number.isFinite)) {
-  console.error("usage: npm run sim -- --seeds N [--from S] [--hours H] | --seed S [--trace]");
+  console.error(`error: --seeds, --from, --seed and --hours take numbers\n\n${USAGE}`);
   process.exit(2);
 }
 
