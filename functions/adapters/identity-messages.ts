@@ -3,6 +3,8 @@
  * capped body read, and the parsing of token responses, OAuth2 errors and `Retry-After`. The
  * client (`cyberark-identity.ts`) decides what to send and when to retry.
  */
+
+import { isB64Token, NOT_A_B64TOKEN } from "../common/b64token.js";
 import type { TokenRequest } from "../core/ports.js";
 import type { TokenGrant } from "../core/token.js";
 
@@ -23,7 +25,6 @@ export class RetryableFailure extends Error {
 
 /** The largest upstream body read; a token response is a few KiB. */
 const MAX_BODY_BYTES = 64 * 1024;
-const PRINTABLE_TOKEN = /^[\x21-\x7E]{1,16384}$/;
 const OAUTH_ERROR_CODE = /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 
 /**
@@ -96,10 +97,10 @@ export function parseGrant(contentType: string | null, body: string): TokenGrant
   if (typeof fields.access_token !== "string" || fields.access_token.length === 0) {
     throw new RetryableFailure("token response has no access_token");
   }
-  // Printable ASCII without spaces, as every OAuth2 token is: a token with line breaks or
-  // controls would reach callers' logs and shells as more than one line.
-  if (!PRINTABLE_TOKEN.test(fields.access_token)) {
-    throw new RetryableFailure("token response has an access_token with unprintable characters");
+  // An RFC 6750 b64token, as a bearer token must be: anything else (shell syntax, quotes, line
+  // breaks) would reach callers' shells, logs and headers. The message never holds the token.
+  if (!isB64Token(fields.access_token)) {
+    throw new RetryableFailure(`token response is unusable: ${NOT_A_B64TOKEN}`);
   }
   if (typeof fields.token_type !== "string" || fields.token_type.toLowerCase() !== "bearer") {
     throw new RetryableFailure("token response is not a Bearer token");
