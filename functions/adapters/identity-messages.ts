@@ -1,7 +1,8 @@
 /**
  * What travels to and from a CyberArk Identity tenant, as data: the client's authentication, a
- * capped body read, and the parsing of token responses, OAuth2 errors and `Retry-After`. The
- * client (`cyberark-identity.ts`) decides what to send and when to retry.
+ * capped body read, and the parsing of token responses and OAuth2 errors. The
+ * client (`cyberark-identity.ts`) decides what to send and when to retry (with `Retry-After` and
+ * the back-off of `common/backoff.ts`).
  */
 
 import { isB64Token, NOT_A_B64TOKEN } from "../common/b64token.js";
@@ -121,18 +122,4 @@ export function oauthErrorCode(body: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-// RFC 9110: delay-seconds (digits, here with an optional fraction), or an HTTP date with its
-// weekday. Anything else ("-5", "1e400") counts as no header rather than as a date or infinity.
-const DELAY_SECONDS = /^\d{1,9}(\.\d{1,3})?$/;
-const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-
-export function parseRetryAfterMs(header: string | null, now: number): number | undefined {
-  const value = header?.trim();
-  if (!value) return undefined;
-  if (DELAY_SECONDS.test(value)) return Number(value) * 1000;
-  if (!HTTP_DATE.test(value)) return undefined;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
