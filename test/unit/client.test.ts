@@ -3,8 +3,8 @@ import { InvalidApiUrlError } from "../../functions/client/api-url.js";
 import {
   TokenVendingClient,
   type TokenVendingClientOptions,
-  TokenVendingError,
 } from "../../functions/client/client.js";
+import { TokenVendingError } from "../../functions/client/errors.js";
 import { regionFor } from "../../functions/client/signing.js";
 
 const API = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/v1/";
@@ -105,14 +105,14 @@ describe("TokenVendingClient", () => {
     expect(sleeps).toEqual([2000]);
   });
 
-  it("gives up on 503 when the next wait would pass maxRetryTimeMs, with the service's error", async () => {
+  it("gives up on 503 when the next wait would pass the call's timeout (10 s), with the service's error", async () => {
     const unavailable = {
       error: "upstream_unavailable",
       error_description: "CyberArk is down.",
       request_id: "r-9",
     };
     answers.push(
-      ...Array.from({ length: 3 }, () => json(503, unavailable, { "retry-after": "20" })),
+      ...Array.from({ length: 3 }, () => json(503, unavailable, { "retry-after": "6" })),
     );
 
     const error = await newClient()
@@ -120,8 +120,8 @@ describe("TokenVendingClient", () => {
       .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(TokenVendingError);
-    expect(error).toMatchObject({ status: 503, error: "upstream_unavailable", requestId: "r-9" });
-    expect(sleeps).toEqual([20_000]);
+    expect(error).toMatchObject({ status: 503, error: "upstream_unavailable", request_id: "r-9" });
+    expect(sleeps).toEqual([6_000]);
   });
 
   it.each([
@@ -141,8 +141,8 @@ describe("TokenVendingClient", () => {
     ],
     [
       "a non-JSON failure",
-      () => new Response("<html>", { status: 502 }),
-      502,
+      () => new Response("<html>", { status: 500 }),
+      500,
       "http_error",
       undefined,
     ],
@@ -151,15 +151,19 @@ describe("TokenVendingClient", () => {
     await expect(newClient().getToken("ci")).rejects.toMatchObject({
       status,
       error: code,
-      requestId,
+      code,
+      request_id: requestId,
     });
   });
 
-  it("throws network_error with status 0 when nothing answers", async () => {
+  it("throws network_error with status 0 when nothing answers, after its retries", async () => {
     await expect(newClient().getToken("ci")).rejects.toMatchObject({
       status: 0,
       error: "network_error",
+      code: "network_error",
+      retryable: true,
     });
+    expect(requests).toHaveLength(4);
   });
 });
 
