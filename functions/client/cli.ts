@@ -5,7 +5,7 @@
 import { isB64Token, NOT_A_B64TOKEN } from "../common/b64token.js";
 import { type Command, parseCommand, USAGE, USAGE_HINT, UsageError } from "./cli-args.js";
 import { TokenVendingClient, type TokenVendingClientOptions } from "./client.js";
-import { TokenVendingError } from "./errors.js";
+import { failureLine } from "./errors.js";
 
 export { USAGE };
 
@@ -72,16 +72,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stdout(`${output}\n`);
     return 0;
   } catch (error) {
-    io.stderr(`cyberark-token: ${errorLine(error)}\n`);
+    io.stderr(`cyberark-token: ${failureLine(error)}\n`);
     return 1;
   }
-}
-
-/** A failure as one line: the error code, the description, the request id to quote. */
-export function errorLine(error: unknown): string {
-  if (error instanceof TokenVendingError) {
-    const requestId = error.request_id ? ` (request_id ${error.request_id})` : "";
-    return `${error.error}: ${error.description}${requestId}`;
-  }
-  return `error: ${error instanceof Error ? error.message : String(error)}`;
 }

@@ -120,3 +120,15 @@ function codeOf(status: number, error: string | undefined): TokenVendingErrorCod
   if (status === 429) return "throttled";
   return "http_error";
 }
+
+/**
+ * A failure as one line for a person: the error code, the description and the request id to
+ * quote to an operator, e.g. `access_denied: The caller is not allowed. (request_id 5f1c...)`.
+ */
+export function failureLine(error: unknown): string {
+  if (error instanceof TokenVendingError) {
+    const requestId = error.request_id ? ` (request_id ${error.request_id})` : "";
+    return `${error.error}: ${error.description}${requestId}`;
+  }
+  return `error: ${error instanceof Error ? error.message : String(error)}`;
+}
