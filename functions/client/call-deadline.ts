@@ -66,6 +66,10 @@ export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
       reject(signal.reason);
       return;
     }
+    if (ms <= 0) {
+      resolve();
+      return;
+    }
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal.reason);
