@@ -6,6 +6,8 @@
  *
  * - stalled: the server accepts every connection and never answers.
  * - 503 burst: three `503`s with `Retry-After: 1`, then the token.
+ * - 503 burst at the service's own pace: two `503`s with `Retry-After: 5` (what the function
+ *   sends when CyberArk fails and gave no `Retry-After`), then the token.
  * - 502/504 burst: a `502` and a `504` from a gateway (no `Retry-After`), then the token.
  *
  * `CLIENT_MODULE=<path>` measures another build of the client (e.g. an older commit's
@@ -37,6 +39,15 @@ const scenarios: [string, Behaviour[]][] = [
       kind: "status" as const,
       status: 503,
       retryAfter: "1",
+      body: { error: "upstream_unavailable", error_description: "busy", request_id: "r" },
+    })),
+  ],
+  [
+    "503 burst (2 x Retry-After: 5)",
+    Array.from({ length: 2 }, () => ({
+      kind: "status" as const,
+      status: 503,
+      retryAfter: "5",
       body: { error: "upstream_unavailable", error_description: "busy", request_id: "r" },
     })),
   ],

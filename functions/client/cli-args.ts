@@ -22,7 +22,7 @@ Options:
                       https://, or http:// only for 127.0.0.1, localhost and [::1]
   --min-validity N    seconds the token must stay valid, 0 to 3600 (default: 300)
   --scope S           the scopes to ask for, space-separated (default: the profile's)
-  --timeout S         seconds the command may take, retries included (default: 10); network
+  --timeout S         seconds the command may take, retries included (default: 30); network
                       errors, 429, 502, 503 and 504 are retried with back-off within that time
   --format FORMAT     token  the bare access token (default)
                       json   the whole response: access_token, token_type, expires_in, expires_at, scope, profile
@@ -44,6 +44,13 @@ Examples:
   npx cyberark-token get ci-deployer --format env >> "$GITHUB_ENV"
   npx cyberark-token delete ci-deployer --url "$CYBERARK_TOKEN_URL"`;
 
+/**
+ * Seconds the command and the GitHub Action may take by default, retries included: longer than
+ * the library's 10 s, because a CI job would rather wait out a short outage of CyberArk (the
+ * service's `503` asks for 5 s) than fail.
+ */
+export const DEFAULT_CLI_TIMEOUT_SECONDS = 30;
+
 /** The one line printed after a usage error. */
 export const USAGE_HINT = `Usage: cyberark-token get|delete <profile> --url URL [options]; see cyberark-token --help`;
 
@@ -57,7 +64,7 @@ export type Command =
       readonly profile: string;
       readonly url: string;
       readonly region?: string;
-      readonly timeoutMs?: number;
+      readonly timeoutMs: number;
       readonly minValidity: number;
       readonly scope?: string;
       readonly format: (typeof FORMATS)[number];
@@ -67,7 +74,7 @@ export type Command =
       readonly profile: string;
       readonly url: string;
       readonly region?: string;
-      readonly timeoutMs?: number;
+      readonly timeoutMs: number;
     };
 
 /** Bad usage: the command exits 2 with the message and {@link USAGE_HINT}. */
@@ -103,7 +110,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
     profile,
     url: urlOf(values.url ?? env.CYBERARK_TOKEN_URL),
     ...(values.region ? { region: values.region } : {}),
-    ...(values.timeout === undefined ? {} : { timeoutMs: timeoutMsOf(values.timeout) }),
+    timeoutMs: timeoutMsOf(values.timeout ?? String(DEFAULT_CLI_TIMEOUT_SECONDS)),
   };
   if (command === "delete") {
     for (const option of ["min-validity", "scope", "format"] as const) {

@@ -39,7 +39,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const client = (io.newClient ?? ((options) => new TokenVendingClient(options)))({
       url: command.url,
       ...(command.region ? { region: command.region } : {}),
-      ...(command.timeoutMs === undefined ? {} : { timeoutMs: command.timeoutMs }),
+      timeoutMs: command.timeoutMs,
     });
     if (command.command === "delete") {
       await client.invalidate(command.profile);

@@ -13,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import { appendFileSync } from "node:fs";
 import { isB64Token, NOT_A_B64TOKEN } from "../common/b64token.js";
 import { InvalidApiUrlError, parseApiUrl } from "./api-url.js";
+import { DEFAULT_CLI_TIMEOUT_SECONDS } from "./cli-args.js";
 import { TokenVendingClient, type TokenVendingClientOptions } from "./client.js";
 import { failureLine } from "./errors.js";
 
@@ -33,6 +34,7 @@ export async function runAction(io: ActionIo): Promise<number> {
     const inputs = readInputs(io.env);
     const client = (io.newClient ?? ((options) => new TokenVendingClient(options)))({
       url: inputs.url,
+      timeoutMs: DEFAULT_CLI_TIMEOUT_SECONDS * 1000,
     });
     const token = await client.getToken(inputs.profile, {
       minValidity: inputs.minValidity,

@@ -228,7 +228,7 @@ describe("cyberark-token get", () => {
       });
 
       expect(result).toEqual({ code: 0, stdout: "eyA.eyB.C\n", stderr: "" });
-      expect(clients).toEqual([{ url }]);
+      expect(clients).toEqual([{ url, timeoutMs: 30_000 }]);
     },
   );
 
