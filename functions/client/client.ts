@@ -191,8 +191,9 @@ export class TokenVendingClient {
     };
   }
 
-  // Concurrent callers of one profile and scope set share one request; a forced refresh shares
-  // only with other forced refreshes, so it never gets the answer of a request sent before it.
+  // Concurrent callers of one profile and scope set share one request. A forced refresh joins
+  // only other forced refreshes: an ordinary request already on its way may bring back the very
+  // token its caller saw rejected.
   #sharedGet(ask: Ask, call: CallDeadline): Promise<Held> {
     const generation = this.#generation(ask.profile);
     const key = JSON.stringify([ask.forced, generation, ask.profile, ask.scope]);

@@ -290,6 +290,21 @@ describe("TokenVendingClient cache", () => {
     expect(api.requests.map((r) => r.method)).toEqual(["GET", "DELETE", "GET"]);
   });
 
+  it("returns, but does not keep, a token asked for before an invalidate, and a later call does not join that request", async () => {
+    api.script({ kind: "status", status: 503, retryAfter: "0.3", body: {} });
+    const client = realClockClient();
+    const before = client.getToken("ci");
+    await expect.poll(() => api.requests.length).toBe(1);
+
+    await client.invalidate("ci");
+    const joinedLater = client.getToken("ci");
+
+    const [early, late] = await Promise.all([before, joinedLater]);
+    expect(early.access_token).not.toBe(late.access_token);
+    expect((await client.getToken("ci")).access_token).toBe(late.access_token);
+    expect(api.requests.map((r) => r.method)).toEqual(["GET", "DELETE", "GET", "GET"]);
+  });
+
   it("does not retry a DELETE", async () => {
     api.script({ kind: "status", status: 503, retryAfter: "1", body: {} });
 
