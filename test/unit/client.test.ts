@@ -70,6 +70,19 @@ describe("TokenVendingClient", () => {
     );
   });
 
+  it("signs for lambda in the URL's region when the URL is a Lambda function URL", async () => {
+    answers.push(json(200, tokenBody("t1")));
+
+    await newClient("https://abcdefghij0123456789.lambda-url.eu-central-1.on.aws/").getToken("ci");
+
+    expect(requests[0]?.url).toBe(
+      "https://abcdefghij0123456789.lambda-url.eu-central-1.on.aws/tokens/ci?min_validity=300",
+    );
+    expect(requests[0]?.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20261121\/eu-central-1\/lambda\/aws4_request, /,
+    );
+  });
+
   it("reuses the token in memory until it falls below minValidity", async () => {
     answers.push(json(200, tokenBody("t1")), json(200, tokenBody("t2")));
     const client = newClient();
@@ -245,6 +258,7 @@ describe("region to sign for", () => {
     ["https://tokens.example.com/", undefined, { AWS_REGION: "ap-south-1" }, "ap-south-1"],
     ["https://tokens.example.com/", undefined, { AWS_DEFAULT_REGION: "sa-east-1" }, "sa-east-1"],
     ["https://abc.execute-api.eu-west-1.amazonaws.com/v1", "us-west-2", {}, "us-west-2"],
+    ["https://abcdefghij0123456789.lambda-url.eu-central-1.on.aws/", undefined, {}, "eu-central-1"],
     ["http://127.0.0.1:8787", undefined, {}, "us-east-1"],
   ])("%s (option %s, env %j) -> %s", (url, option, env, region) => {
     expect(regionFor(new URL(url), option, env)).toBe(region);
