@@ -11,6 +11,7 @@
  * attempts (`maxBackoffMs`) is waited out; a longer one ends the request at once, and the error
  * carries it (`backOffSeconds`, at most 300) so the profile sends nothing until it has passed.
  */
+import { fullJitterMs, parseRetryAfterMs } from "../common/backoff.js";
 import {
   describeUnknown,
   UpstreamRejectedError,
@@ -28,7 +29,6 @@ import {
   type ClientRequest,
   oauthErrorCode,
   parseGrant,
-  parseRetryAfterMs,
   RetryableFailure,
   readCapped,
 } from "./identity-messages.js";
@@ -117,9 +117,8 @@ export class CyberArkIdentityClient implements IdentityProvider {
   // when to come back; either way capped, so retries stay inside the function's time budget.
   #backoffMs(attempt: number, retryAfterMs: number | undefined): number {
     if (retryAfterMs !== undefined) return Math.min(retryAfterMs, this.#maxBackoffMs);
-    // Attempt 2 waits up to BASE_BACKOFF_MS, attempt 3 up to twice that, and so on.
-    const ceiling = Math.min(this.#maxBackoffMs, BASE_BACKOFF_MS * 2 ** (attempt - 2));
-    return Math.floor(this.#random() * ceiling);
+    // Attempt 2 (the first retry) waits up to BASE_BACKOFF_MS, attempt 3 up to twice that.
+    return fullJitterMs(attempt - 1, BASE_BACKOFF_MS, this.#maxBackoffMs, this.#random);
   }
 
   async #attemptToken(request: TokenRequest): Promise<TokenGrant> {

@@ -1,8 +1,11 @@
 /**
  * What travels to and from a CyberArk Identity tenant, as data: the client's authentication, a
- * capped body read, and the parsing of token responses, OAuth2 errors and `Retry-After`. The
- * client (`cyberark-identity.ts`) decides what to send and when to retry.
+ * capped body read, and the parsing of token responses and OAuth2 errors. The
+ * client (`cyberark-identity.ts`) decides what to send and when to retry (with `Retry-After` and
+ * the back-off of `common/backoff.ts`).
  */
+
+import { isB64Token, NOT_A_B64TOKEN } from "../common/b64token.js";
 import type { TokenRequest } from "../core/ports.js";
 import type { TokenGrant } from "../core/token.js";
 
@@ -23,7 +26,6 @@ export class RetryableFailure extends Error {
 
 /** The largest upstream body read; a token response is a few KiB. */
 const MAX_BODY_BYTES = 64 * 1024;
-const PRINTABLE_TOKEN = /^[\x21-\x7E]{1,16384}$/;
 const OAUTH_ERROR_CODE = /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/;
 
 /**
@@ -96,10 +98,10 @@ export function parseGrant(contentType: string | null, body: string): TokenGrant
   if (typeof fields.access_token !== "string" || fields.access_token.length === 0) {
     throw new RetryableFailure("token response has no access_token");
   }
-  // Printable ASCII without spaces, as every OAuth2 token is: a token with line breaks or
-  // controls would reach callers' logs and shells as more than one line.
-  if (!PRINTABLE_TOKEN.test(fields.access_token)) {
-    throw new RetryableFailure("token response has an access_token with unprintable characters");
+  // An RFC 6750 b64token, as a bearer token must be: anything else (shell syntax, quotes, line
+  // breaks) would reach callers' shells, logs and headers. The message never holds the token.
+  if (!isB64Token(fields.access_token)) {
+    throw new RetryableFailure(`token response is unusable: ${NOT_A_B64TOKEN}`);
   }
   if (typeof fields.token_type !== "string" || fields.token_type.toLowerCase() !== "bearer") {
     throw new RetryableFailure("token response is not a Bearer token");
@@ -120,18 +122,4 @@ export function oauthErrorCode(body: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-// RFC 9110: delay-seconds (digits, here with an optional fraction), or an HTTP date with its
-// weekday. Anything else ("-5", "1e400") counts as no header rather than as a date or infinity.
-const DELAY_SECONDS = /^\d{1,9}(\.\d{1,3})?$/;
-const HTTP_DATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-
-export function parseRetryAfterMs(header: string | null, now: number): number | undefined {
-  const value = header?.trim();
-  if (!value) return undefined;
-  if (DELAY_SECONDS.test(value)) return Number(value) * 1000;
-  if (!HTTP_DATE.test(value)) return undefined;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

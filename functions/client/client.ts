@@ -1,46 +1,21 @@
 /**
- * `TokenVendingClient`: the callers' side of the API. Signs with the default AWS
- * credential chain, reuses a token until it falls below `minValidity`, shares one request among
- * concurrent callers, and retries `503` within a bounded time.
+ * `TokenVendingClient`: the callers' side of the API. Signs with the default AWS credential chain,
+ * reuses a token (per profile and scope set) until it falls below `minValidity`, shares one
+ * request among concurrent callers, never waits longer than `timeoutMs`, and retries what may
+ * succeed a moment later (`retry-policy.ts`). `invalidate` sends the admin `DELETE`.
  */
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 import type { TokenResponse } from "../common/api.js";
-import { SingleFlight } from "../common/single-flight.js";
-import { isLoopback, parseApiUrl } from "./api-url.js";
-import { regionFor, signRequest } from "./signing.js";
+import { parseApiUrl } from "./api-url.js";
+import { abortableSleep, CallDeadline } from "./call-deadline.js";
+import { TokenVendingError } from "./errors.js";
+import { type ApiAnswer, type RequestSigner, sendRequest, tokenOf } from "./request.js";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from "./retry-policy.js";
+import { SharedWork } from "./shared-work.js";
+import { regionFor } from "./signing.js";
 
 export type { TokenResponse };
-
-/**
- * A failed request: the service's `error` code, `network_error` when there was no answer, or
- * `credentials_error` when no AWS credentials could be found to sign a request to a remote API.
- */
-export class TokenVendingError extends Error {
-  /** HTTP status; 0 when no response arrived. */
-  readonly status: number;
-  /** The contract's `error` code, e.g. `access_denied`, `upstream_unavailable`. */
-  readonly error: string;
-  /** The service's `request_id`, when it sent one. */
-  readonly requestId: string | undefined;
-  /** The service's one-sentence `error_description`. */
-  readonly description: string;
-
-  constructor(
-    status: number,
-    error: string,
-    description: string,
-    requestId?: string,
-    cause?: unknown,
-  ) {
-    super(`${error}: ${description}`, { cause });
-    this.name = "TokenVendingError";
-    this.status = status;
-    this.error = error;
-    this.description = description;
-    this.requestId = requestId;
-  }
-}
 
 /** Options of {@link TokenVendingClient}. */
 export interface TokenVendingClientOptions {
@@ -53,20 +28,48 @@ export interface TokenVendingClientOptions {
   readonly region?: string;
   /** @default the default AWS credential chain (environment, SSO, profiles, web identity, IMDS, ECS) */
   readonly credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
-  /** Longest time spent retrying `503` answers. @default 30000 */
-  readonly maxRetryTimeMs?: number;
+  /** Longest time a call takes, attempts and waits between them included. @default 10000 */
+  readonly timeoutMs?: number;
+  /**
+   * Longest wait for one answer; a stalled attempt is abandoned and tried again on a new
+   * connection while the call has time. @default half the call's timeoutMs
+   */
+  readonly attemptTimeoutMs?: number;
+  /** Retry limits of a `GET`. @default {@link DEFAULT_RETRY_POLICY} */
+  readonly retry?: Partial<RetryPolicy>;
   /** Injected by tests. @default globalThis.fetch */
   readonly fetch?: typeof fetch;
   /** Epoch milliseconds; injected by tests. @default Date.now */
   readonly now?: () => number;
-  /** Injected by tests. @default setTimeout */
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** Waits between attempts; injected by tests. @default setTimeout, cut short by the signal */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Source of jitter in [0, 1); injected by tests. @default Math.random */
+  readonly random?: () => number;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Cancels the call; it then rejects with `code: "aborted"`. */
+  readonly signal?: AbortSignal;
+  /** Longest time this call takes. @default the client's timeoutMs */
+  readonly timeoutMs?: number;
 }
 
 /** Options of {@link TokenVendingClient.getToken}. */
-export interface GetTokenOptions {
+export interface GetTokenOptions extends CallOptions {
   /** Seconds the token must stay valid. @default 300 */
   readonly minValidity?: number;
+  /**
+   * The scopes to ask for, space-separated or as a list; each set is its own cached token.
+   * @default the profile's scope
+   */
+  readonly scope?: string | readonly string[];
+  /**
+   * Ask the service again, even when a token held in memory is still valid: for when a resource
+   * server rejected that token. The service still decides whether its own cached token is valid.
+   * @default false
+   */
+  readonly forceRefresh?: boolean;
 }
 
 interface Held {
@@ -76,7 +79,7 @@ interface Held {
 }
 
 const DEFAULT_MIN_VALIDITY = 300;
-const MAX_RETRIES = 4;
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
  * Gets tokens from the token-vending API. One instance per process; it is safe to share.
@@ -85,42 +88,95 @@ const MAX_RETRIES = 4;
  */
 export class TokenVendingClient {
   readonly #base: URL;
-  readonly #region: string;
-  readonly #credentials: AwsCredentialIdentity | AwsCredentialIdentityProvider;
-  readonly #maxRetryTimeMs: number;
+  readonly #signer: RequestSigner;
+  readonly #timeoutMs: number;
+  readonly #attemptTimeoutMs: number | undefined;
+  readonly #retry: RetryPolicy;
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
-  readonly #sleep: (ms: number) => Promise<void>;
-  readonly #held = new Map<string, Held>();
-  readonly #inFlight = new SingleFlight<string, Held>();
+  readonly #sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  readonly #random: () => number;
+  /** Profile, then normalised scope set, to the token held for it. */
+  readonly #held = new Map<string, Map<string, Held>>();
+  /**
+   * Per profile, how many invalidations have begun or ended: a token asked for before the latest
+   * one is returned to its callers but never kept, and later callers do not join its request.
+   */
+  readonly #generations = new Map<string, number>();
+  readonly #requests = new SharedWork<string, Held>();
 
   constructor(options: TokenVendingClientOptions) {
     const url = parseApiUrl(options.url);
     if (!url.pathname.endsWith("/")) url.pathname = `${url.pathname}/`;
     this.#base = url;
-    this.#region = regionFor(this.#base, options.region);
-    this.#credentials = options.credentials ?? defaultProvider();
-    this.#maxRetryTimeMs = options.maxRetryTimeMs ?? 30_000;
-    this.#fetch = options.fetch ?? globalThis.fetch;
     this.#now = options.now ?? Date.now;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#signer = {
+      region: regionFor(url, options.region),
+      credentials: options.credentials ?? defaultProvider(),
+      now: this.#now,
+    };
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#attemptTimeoutMs = options.attemptTimeoutMs;
+    this.#retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#sleep = options.sleep ?? abortableSleep;
+    this.#random = options.random ?? Math.random;
   }
 
   /**
    * The profile's token, valid for at least `minValidity` seconds: the one held in memory while it
-   * is, else a new answer from the service (shared by concurrent callers).
-   * @throws {TokenVendingError} carrying `status`, `error` and `requestId`.
+   * is (unless `forceRefresh`), else a new answer from the service (shared by concurrent callers).
+   * @throws {TokenVendingError} with a stable `code`, `status`, `error`, `retryable` and `request_id`.
    */
   async getToken(profile: string, options: GetTokenOptions = {}): Promise<TokenResponse> {
     const minValidity = options.minValidity ?? DEFAULT_MIN_VALIDITY;
-    const held = this.#held.get(profile);
-    if (held && this.#validFor(held, minValidity)) return this.#withRemaining(held);
+    const scope = normaliseScope(options.scope);
+    const held = this.#held.get(profile)?.get(scope);
+    if (!options.forceRefresh && held && this.#validFor(held, minValidity)) {
+      return this.#withRemaining(held);
+    }
+    const call = this.#callOf(options);
+    try {
+      const ask = { profile, scope, minValidity, forced: options.forceRefresh === true };
+      let fetched = await this.#sharedGet(ask, call);
+      // A shared request made for a smaller minValidity may not satisfy this caller.
+      if (!this.#validFor(fetched, minValidity)) fetched = await this.#sharedGet(ask, call);
+      return this.#withRemaining(fetched);
+    } finally {
+      call.dispose();
+    }
+  }
 
-    let fetched = await this.#fetchOnce(profile, minValidity);
-    // A shared request made for a smaller minValidity may not satisfy this caller.
-    if (!this.#validFor(fetched, minValidity))
-      fetched = await this.#fetchOnce(profile, minValidity);
-    return this.#withRemaining(fetched);
+  /**
+   * Drops the profile's cached tokens at the service (`DELETE /tokens/{profile}`, admin callers
+   * only: every scope set, and a revocation at CyberArk for a profile with an `applicationId`) and
+   * every copy this client holds. Sent once: a `DELETE` is not retried.
+   * @throws {TokenVendingError} as {@link getToken} does.
+   */
+  async invalidate(profile: string, options: CallOptions = {}): Promise<void> {
+    this.#drop(profile);
+    const call = this.#callOf(options);
+    try {
+      const answer = await this.#send("DELETE", this.#tokenUrl(profile), call.signal, call);
+      if (answer.status < 200 || answer.status > 299) throw answer.error();
+    } finally {
+      // A token asked for while the DELETE was on its way may predate it.
+      this.#drop(profile);
+      call.dispose();
+    }
+  }
+
+  #callOf(options: CallOptions): CallDeadline {
+    return new CallDeadline(options.timeoutMs ?? this.#timeoutMs, options.signal, this.#now());
+  }
+
+  #drop(profile: string): void {
+    this.#held.delete(profile);
+    this.#generations.set(profile, this.#generation(profile) + 1);
+  }
+
+  #generation(profile: string): number {
+    return this.#generations.get(profile) ?? 0;
   }
 
   #validFor(held: Held, minValidity: number): boolean {
@@ -135,142 +191,97 @@ export class TokenVendingClient {
     };
   }
 
-  // Concurrent callers of one profile share one request.
-  #fetchOnce(profile: string, minValidity: number): Promise<Held> {
-    return this.#inFlight.run(profile, () => this.#fetchWithRetries(profile, minValidity));
+  // Concurrent callers of one profile and scope set share one request. A forced refresh joins
+  // only other forced refreshes: an ordinary request already on its way may bring back the very
+  // token its caller saw rejected.
+  #sharedGet(ask: Ask, call: CallDeadline): Promise<Held> {
+    const generation = this.#generation(ask.profile);
+    const key = JSON.stringify([ask.forced, generation, ask.profile, ask.scope]);
+    return this.#requests.run(
+      key,
+      (signal) => this.#getWithRetries(ask, generation, signal, call),
+      call.signal,
+    );
   }
 
-  async #fetchWithRetries(profile: string, minValidity: number): Promise<Held> {
-    const deadline = this.#now() + this.#maxRetryTimeMs;
-    for (let attempt = 1; ; attempt += 1) {
+  async #getWithRetries(
+    ask: Ask,
+    generation: number,
+    signal: AbortSignal,
+    call: CallDeadline,
+  ): Promise<Held> {
+    const url = this.#tokenUrl(ask.profile);
+    url.searchParams.set("min_validity", String(ask.minValidity));
+    if (ask.scope !== "") url.searchParams.set("scope", ask.scope);
+    for (let attempts = 1; ; attempts += 1) {
+      let failure: TokenVendingError;
+      let retryAfterMs: number | undefined;
       try {
-        const held = await this.#fetchToken(profile, minValidity);
-        this.#held.set(profile, held);
-        return held;
+        const answer = await this.#send("GET", url, signal, call);
+        if (answer.status === 200) return this.#keep(ask, generation, tokenOf(answer));
+        failure = answer.error();
+        retryAfterMs = answer.retryAfterMs;
       } catch (error) {
-        const retryAfterMs = error instanceof RetryableAnswer ? error.retryAfterMs : undefined;
-        if (
-          retryAfterMs === undefined ||
-          attempt > MAX_RETRIES ||
-          this.#now() + retryAfterMs > deadline
-        ) {
-          throw error instanceof RetryableAnswer ? error.failure : error;
-        }
-        await this.#sleep(retryAfterMs);
+        if (!(error instanceof TokenVendingError) || signal.aborted) throw error;
+        failure = error;
       }
+      const remainingMs = call.deadline - this.#now();
+      const delay = retryDelayMs(
+        this.#retry,
+        { attempts, error: failure, retryAfterMs, remainingMs },
+        this.#random,
+      );
+      if (delay === undefined) throw failure;
+      await this.#sleep(delay, signal);
     }
   }
 
-  async #fetchToken(profile: string, minValidity: number): Promise<Held> {
-    const url = new URL(`tokens/${encodeURIComponent(profile)}`, this.#base);
-    url.searchParams.set("min_validity", String(minValidity));
-    const headers = await this.#signedHeaders(url);
-    let response: Response;
-    let text: string;
-    try {
-      response = await this.#fetch(url, { headers, redirect: "error" });
-      text = await response.text();
-    } catch (error) {
-      throw new TokenVendingError(
-        0,
-        "network_error",
-        `no answer from ${url.origin}`,
-        undefined,
-        error,
-      );
-    }
-    const body = parseJson(text);
-    if (response.status === 200 && isTokenResponse(body)) {
-      return { body, expiresAt: this.#now() + body.expires_in * 1000 };
-    }
-    const failure = errorOf(response.status, body);
-    if (response.status === 503) {
-      const seconds = Number(response.headers.get("retry-after") ?? "1");
-      throw new RetryableAnswer(
-        failure,
-        (Number.isFinite(seconds) && seconds >= 0 ? seconds : 1) * 1000,
-      );
-    }
-    throw failure;
+  #keep(ask: Ask, generation: number, body: TokenResponse): Held {
+    const held = { body, expiresAt: this.#now() + body.expires_in * 1000 };
+    if (this.#generation(ask.profile) !== generation) return held;
+    const byScope = this.#held.get(ask.profile) ?? new Map<string, Held>();
+    byScope.set(ask.scope, held);
+    this.#held.set(ask.profile, byScope);
+    return held;
   }
 
-  /**
-   * The SigV4 headers for a GET of `url`. The local server (a loopback URL) ignores signatures, so
-   * without credentials the request goes unsigned there; anywhere else a request that cannot be
-   * signed is refused by API Gateway, so it is not sent, and the error says why.
-   */
-  async #signedHeaders(url: URL): Promise<Record<string, string>> {
-    let credentials: AwsCredentialIdentity;
-    try {
-      credentials =
-        typeof this.#credentials === "function" ? await this.#credentials() : this.#credentials;
-    } catch (error) {
-      if (isLoopback(url)) return {};
-      throw new TokenVendingError(
-        0,
-        "credentials_error",
-        "no AWS credentials found to sign the request (looked for AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared config and credentials files, SSO, web identity, and container or instance metadata)",
-        undefined,
-        error,
-      );
-    }
-    return signRequest("GET", url, {
-      region: this.#region,
-      credentials,
-      signingDate: new Date(this.#now()),
+  #tokenUrl(profile: string): URL {
+    return new URL(`tokens/${encodeURIComponent(profile)}`, this.#base);
+  }
+
+  // An attempt may take the client's attemptTimeoutMs (by default half the call's time, so a
+  // stalled connection is abandoned and tried once more on a new one), never past the deadline.
+  #send(
+    method: "GET" | "DELETE",
+    url: URL,
+    signal: AbortSignal,
+    call: CallDeadline,
+  ): Promise<ApiAnswer> {
+    const attemptTimeoutMs = Math.min(
+      this.#attemptTimeoutMs ?? Math.ceil((call.deadline - call.start) / 2),
+      call.deadline - this.#now(),
+    );
+    return sendRequest({
+      method,
+      url,
+      signal,
+      attemptTimeoutMs,
+      signer: this.#signer,
+      fetch: this.#fetch,
     });
   }
 }
 
-/** A `503`, to be retried after `retryAfterMs` while time allows. */
-class RetryableAnswer extends Error {
-  readonly failure: TokenVendingError;
-  readonly retryAfterMs: number;
-  constructor(failure: TokenVendingError, retryAfterMs: number) {
-    super(failure.message);
-    this.failure = failure;
-    this.retryAfterMs = retryAfterMs;
-  }
+interface Ask {
+  readonly profile: string;
+  /** Normalised: see {@link normaliseScope}. */
+  readonly scope: string;
+  readonly minValidity: number;
+  readonly forced: boolean;
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function isTokenResponse(body: unknown): body is TokenResponse {
-  const fields = body as Partial<TokenResponse> | undefined;
-  return typeof fields?.access_token === "string" && typeof fields.expires_in === "number";
-}
-
-// The service's JSON error, or API Gateway's own `{"message"}` answers (a missing or refused
-// signature never reaches the function).
-function errorOf(status: number, body: unknown): TokenVendingError {
-  const fields = (body ?? {}) as {
-    error?: unknown;
-    error_description?: unknown;
-    request_id?: unknown;
-    message?: unknown;
-  };
-  const code =
-    typeof fields.error === "string"
-      ? fields.error
-      : status === 403 || status === 401
-        ? "access_denied"
-        : "http_error";
-  const description =
-    typeof fields.error_description === "string"
-      ? fields.error_description
-      : typeof fields.message === "string"
-        ? fields.message
-        : `the service answered HTTP ${status}`;
-  return new TokenVendingError(
-    status,
-    code,
-    description,
-    typeof fields.request_id === "string" ? fields.request_id : undefined,
-  );
+/** A scope set as one string: deduplicated, sorted, space-separated; `""` for none. */
+export function normaliseScope(scope: string | readonly string[] | undefined): string {
+  const scopes = typeof scope === "string" ? scope.split(" ") : (scope ?? []);
+  return [...new Set(scopes.filter((s) => s !== ""))].sort().join(" ");
 }

@@ -7,9 +7,11 @@
  */
 export { InvalidApiUrlError } from "./api-url.js";
 export {
+  type CallOptions,
   type GetTokenOptions,
   type TokenResponse,
   TokenVendingClient,
   type TokenVendingClientOptions,
-  TokenVendingError,
 } from "./client.js";
+export { TokenVendingError, type TokenVendingErrorCode } from "./errors.js";
+export type { RetryPolicy } from "./retry-policy.js";

@@ -1,6 +1,7 @@
 /**
- * SigV4 signing of a request to the API, for the `execute-api` service, with Smithy's maintained
- * signer: the same code the AWS SDK signs with.
+ * SigV4 signing of a request to the API with Smithy's maintained signer (the same code the AWS SDK
+ * signs with): for `execute-api` (the REST API), or for `lambda` when the URL is a Lambda function
+ * URL (`https://<id>.lambda-url.<region>.on.aws/`).
  */
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
@@ -27,7 +28,7 @@ export async function signRequest(
   options: SigningOptions,
 ): Promise<Record<string, string>> {
   const signer = new SignatureV4({
-    service: "execute-api",
+    service: serviceFor(url),
     region: options.region,
     credentials: options.credentials,
     sha256: Sha256,
@@ -54,6 +55,12 @@ export async function signRequest(
 }
 
 const EXECUTE_API_HOST = /\.execute-api\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$/;
+const FUNCTION_URL_HOST = /^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$/;
+
+/** The service a request to `url` is signed for: `lambda` for a function URL, else `execute-api`. */
+export function serviceFor(url: URL): "lambda" | "execute-api" {
+  return FUNCTION_URL_HOST.test(url.hostname) ? "lambda" : "execute-api";
+}
 
 /**
  * The region to sign for: the option, else the API's host name, else `AWS_REGION` or
@@ -67,7 +74,11 @@ export function regionFor(
   env: NodeJS.ProcessEnv = process.env,
 ): string {
   const region =
-    option ?? EXECUTE_API_HOST.exec(url.hostname)?.[1] ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+    option ??
+    EXECUTE_API_HOST.exec(url.hostname)?.[1] ??
+    FUNCTION_URL_HOST.exec(url.hostname)?.[1] ??
+    env.AWS_REGION ??
+    env.AWS_DEFAULT_REGION;
   if (region) return region;
   if (isLoopback(url)) return "us-east-1";
   throw new Error(

@@ -6,10 +6,16 @@ import {
   type TokenResponse,
   TokenVendingClient,
   type TokenVendingClientOptions,
-  TokenVendingError,
 } from "../../functions/client/client.js";
+import { TokenVendingError } from "../../functions/client/errors.js";
 import { signRequest } from "../../functions/client/signing.js";
-import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
+import {
+  DEMO_ADMIN,
+  type RunningLocalServer,
+  startLocalServer,
+} from "../../functions/local/start.js";
+import { startFlakyApi } from "../support/flaky-api.js";
+import { HOSTILE_TOKENS } from "../support/hostile-tokens.js";
 import { withoutAwsCredentials } from "../support/no-aws-credentials.js";
 
 const run = promisify(execFile);
@@ -24,15 +30,17 @@ const tokenShape = {
 
 let allowed: RunningLocalServer;
 let denied: RunningLocalServer;
+let admin: RunningLocalServer;
 beforeAll(async () => {
   // The local server takes the caller from --caller; the client signs with the test credentials.
-  [allowed, denied] = await Promise.all([
+  [allowed, denied, admin] = await Promise.all([
     startLocalServer({ port: 0 }),
     startLocalServer({ port: 0, caller: STRANGER }),
+    startLocalServer({ port: 0, caller: DEMO_ADMIN }),
   ]);
 });
 afterAll(async () => {
-  await Promise.all([allowed.close(), denied.close()]);
+  await Promise.all([allowed.close(), denied.close(), admin.close()]);
 });
 
 /** What the command wrote to stderr, warnings of the runtime aside. */
@@ -78,7 +86,9 @@ describe("TokenVendingClient against the local server", () => {
     expect(error).toMatchObject({
       status: 403,
       error: "access_denied",
-      requestId: expect.any(String),
+      code: "access_denied",
+      retryable: false,
+      request_id: expect.any(String),
     });
   });
 });
@@ -101,7 +111,12 @@ describe("cyberark-token get", () => {
       "--min-validity",
       "60",
     ]);
-    expect(JSON.parse(result.stdout)).toMatchObject({ token_type: "Bearer", profile: "demo" });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      token_type: "Bearer",
+      profile: "demo",
+      expires_in: expect.any(Number),
+      expires_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    });
   });
 
   it("prints CYBERARK_TOKEN=... with --format env, taking the URL from CYBERARK_TOKEN_URL", async () => {
@@ -164,7 +179,11 @@ describe("cyberark-token get", () => {
   ])("exits 2 with the usage text for bad usage: %j", async (args) => {
     const result = await cli(args);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain("Usage: cyberark-token get <profile>");
+    expect(result.stderr.split("\n")).toEqual([
+      expect.stringMatching(/^cyberark-token: \S/),
+      "Usage: cyberark-token get|delete <profile> --url URL [options]; see cyberark-token --help",
+      "",
+    ]);
   });
 
   it.each([
@@ -177,7 +196,10 @@ describe("cyberark-token get", () => {
       const clients: TokenVendingClientOptions[] = [];
       const result = await cli(["get", "demo", "--url", url], {}, (options) => {
         clients.push(options);
-        return { getToken: async () => Promise.reject(new Error("no request may be made")) };
+        return {
+          getToken: async () => Promise.reject(new Error("no request may be made")),
+          invalidate: async () => Promise.reject(new Error("no request may be made")),
+        };
       });
 
       expect(result.code).toBe(2);
@@ -198,11 +220,14 @@ describe("cyberark-token get", () => {
       const clients: TokenVendingClientOptions[] = [];
       const result = await cli(["get", "demo", "--url", url], {}, (options) => {
         clients.push(options);
-        return { getToken: async () => ({ ...tokenShape, access_token: "eyA.eyB.C" }) };
+        return {
+          getToken: async () => ({ ...tokenShape, access_token: "eyA.eyB.C" }),
+          invalidate: async () => {},
+        };
       });
 
       expect(result).toEqual({ code: 0, stdout: "eyA.eyB.C\n", stderr: "" });
-      expect(clients).toEqual([{ url }]);
+      expect(clients).toEqual([{ url, timeoutMs: 30_000 }]);
     },
   );
 
@@ -246,11 +271,120 @@ describe("cyberark-token get", () => {
       "CYBERARK_TOKEN_URL",
       "--min-validity",
       "--format",
+      "--timeout",
+      "--scope",
+      "cyberark-token delete <profile>",
+      "b64token",
       "::add-mask::",
       "Exit codes",
     ]) {
       expect(result.stdout).toContain(text);
     }
+  });
+});
+
+describe("cyberark-token delete", () => {
+  it("sends the DELETE as an admin: 204, exit 0, nothing printed", async () => {
+    const result = await cli(["delete", "demo", "--url", admin.url]);
+
+    expect(result).toEqual({ code: 0, stdout: "", stderr: "" });
+  });
+
+  it("makes the next get obtain a new token from the same server", async () => {
+    const api = await startFlakyApi();
+    try {
+      const first = await cli(["get", "demo", "--url", api.url]);
+      const deleted = await cli(["delete", "demo", "--url", api.url]);
+      const second = await cli(["get", "demo", "--url", api.url]);
+
+      expect(deleted.code).toBe(0);
+      expect(api.requests.map((r) => r.method)).toEqual(["GET", "DELETE", "GET"]);
+      expect(api.requests[1]?.url).toBe("/v1/tokens/demo");
+      expect(second.stdout).not.toBe(first.stdout);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it("exits 1 with access_denied and the request id for a caller that is not an admin (403)", async () => {
+    const result = await cli(["delete", "demo", "--url", allowed.url]);
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatch(/^cyberark-token: access_denied: .+ \(request_id [\w-]+\)\n$/);
+  });
+
+  it("exits 2 for get-only options", async () => {
+    const result = await cli(["delete", "demo", "--url", admin.url, "--format", "json"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^cyberark-token: --format is for get only\n/);
+  });
+});
+
+describe("cyberark-token --timeout and --scope", () => {
+  it.each([
+    ["get", ["get", "demo"]],
+    ["delete", ["delete", "demo"]],
+  ])(
+    "%s gives up on a server that never answers after --timeout seconds: exit 1, timeout",
+    async (_, args) => {
+      const api = await startFlakyApi();
+      try {
+        api.script({ kind: "stall" }, { kind: "stall" });
+
+        const result = await cli([...args, "--url", api.url, "--timeout", "0.3"]);
+
+        expect(result.code).toBe(1);
+        expect(result.stdout).toBe("");
+        expect(result.stderr).toMatch(/^cyberark-token: timeout: no answer .*\n$/);
+      } finally {
+        await api.close();
+      }
+    },
+  );
+
+  it("retries as the client does: a 503 with Retry-After, then the token", async () => {
+    const api = await startFlakyApi();
+    try {
+      api.script({ kind: "status", status: 503, retryAfter: "0.1", body: {} });
+
+      const result = await cli(["get", "demo", "--url", api.url]);
+
+      expect(result).toEqual({ code: 0, stdout: "token-1\n", stderr: "" });
+      expect(api.requests).toHaveLength(2);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it("passes --timeout and --scope to the client", async () => {
+    const seen: unknown[] = [];
+    const result = await cli(
+      ["get", "demo", "--url", "http://127.0.0.1:8787", "--timeout", "2.5", "--scope", "b a"],
+      {},
+      (options) => {
+        seen.push(options);
+        return {
+          getToken: async (profile, getOptions) => {
+            seen.push(getOptions);
+            return { ...tokenShape, profile, access_token: "eyA" };
+          },
+          invalidate: async () => {},
+        };
+      },
+    );
+
+    expect(result.code).toBe(0);
+    expect(seen).toEqual([
+      { url: "http://127.0.0.1:8787", timeoutMs: 2500 },
+      { minValidity: 300, scope: "b a" },
+    ]);
+  });
+
+  it.each(["0", "-1", "abc", "3601", "1e3"])("exits 2 for --timeout %s", async (timeout) => {
+    const result = await cli(["get", "demo", "--url", "http://127.0.0.1:1", "--timeout", timeout]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--timeout/);
   });
 });
 
@@ -294,7 +428,7 @@ print(request.headers["Authorization"])
   });
 });
 
-describe("cyberark-token with a token that is not one printable line", () => {
+describe("cyberark-token with a token that is not an RFC 6750 b64token", () => {
   const answering =
     (accessToken: string): CliIo["newClient"] =>
     () => ({
@@ -305,35 +439,59 @@ describe("cyberark-token with a token that is not one printable line", () => {
         expires_at: "2026-11-22T12:00:00Z",
         profile,
       }),
+      invalidate: async () => {},
     });
 
-  it.each(["token", "env", "json"])(
-    "prints nothing of a token with a line break (--format %s), and exits 1",
-    async (format) => {
-      const injected = "PART-ONE\nSECRET-PART-TWO\n::add-mask::x";
-      const { code, stdout, stderr } = await cli(
-        ["get", "demo", "--url", "http://127.0.0.1:8787", "--format", format],
-        { GITHUB_ACTIONS: "true" },
-        answering(injected),
-      );
+  describe.each(["token", "env", "json"])("--format %s", (format) => {
+    it.each(HOSTILE_TOKENS)(
+      "refuses a token with %s: nothing on stdout, no mask line, one invalid_token line, exit 1",
+      async (_, token) => {
+        const { code, stdout, stderr } = await cli(
+          ["get", "demo", "--url", "http://127.0.0.1:8787", "--format", format],
+          { GITHUB_ACTIONS: "true" },
+          answering(token),
+        );
 
-      expect(code).toBe(1);
-      expect(stdout).toBe("");
-      expect(stderr).not.toContain("SECRET-PART-TWO");
-      expect(stderr).not.toContain("PART-ONE");
-      expect(errorLines(stderr)).toEqual([expect.stringContaining("invalid_token")]);
-    },
-  );
+        expect(code).toBe(1);
+        expect(stdout).toBe("");
+        expect(stderr.split("\n")).toEqual([
+          expect.stringMatching(/^cyberark-token: invalid_token: .*b64token/),
+          "",
+        ]);
+        expect(stderr).not.toContain(token);
+      },
+    );
+  });
 
-  it("escapes the mask's data as the runner expects, so a token with % is masked exactly", async () => {
+  it("refuses the same tokens when they come from a real server, with the same line", async () => {
+    const api = await startFlakyApi();
+    try {
+      for (const [, token] of HOSTILE_TOKENS) {
+        api.script({ kind: "token", token });
+        const { code, stdout, stderr } = await cli(["get", "demo", "--url", api.url], {
+          GITHUB_ACTIONS: "true",
+        });
+        expect({ code, stdout }).toEqual({ code: 1, stdout: "" });
+        expect(stderr).toMatch(/^cyberark-token: invalid_token: .*b64token.*\n$/);
+        expect(stderr).not.toContain(token);
+      }
+    } finally {
+      await api.close();
+    }
+  });
+
+  it("prints a b64token with every character of the alphabet and padding, masked first", async () => {
+    const token = "AZaz09-._~+/==";
     const { code, stdout, stderr } = await cli(
-      ["get", "demo", "--url", "http://127.0.0.1:8787"],
+      ["get", "demo", "--url", "http://127.0.0.1:8787", "--format", "env"],
       { GITHUB_ACTIONS: "true" },
-      answering("abc%41def"),
+      answering(token),
     );
 
-    expect(code).toBe(0);
-    expect(stderr.split("\n")[0]).toBe("::add-mask::abc%2541def");
-    expect(stdout).toBe("abc%41def\n");
+    expect({ code, stdout, stderr }).toEqual({
+      code: 0,
+      stdout: `CYBERARK_TOKEN=${token}\n`,
+      stderr: `::add-mask::${token}\n`,
+    });
   });
 });

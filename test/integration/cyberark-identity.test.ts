@@ -7,6 +7,7 @@ import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions
 import type { TokenRequest } from "../../functions/core/ports.js";
 import { IDENTITY_MAX_BACKOFF_MS } from "../../functions/core/timing.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
+import { HOSTILE_TOKENS } from "../support/hostile-tokens.js";
 
 const simulator = new IdentitySimulator({
   tls: inject("simulatorTls"),
@@ -259,14 +260,30 @@ describe("CyberArkIdentityClient over HTTPS", () => {
     });
   });
 
-  it("refuses a token with a line break or a control character as unusable, after its retries", async () => {
-    const body = JSON.stringify({ access_token: "a\nb", token_type: "Bearer", expires_in: 60 });
-    simulator.failNext({ kind: "body", contentType: "application/json", body }, 3);
+  it.each(HOSTILE_TOKENS)(
+    "refuses a token with %s as an unusable body (upstream_unavailable after its retries), its value in no message",
+    async (_, token) => {
+      const body = JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: 60 });
+      simulator.failNext({ kind: "body", contentType: "application/json", body }, 3);
 
-    const error = await client.requestToken(request()).catch((e: unknown) => e);
+      const error = await client.requestToken(request()).catch((e: unknown) => e);
 
-    expect(error).toBeInstanceOf(UpstreamUnavailableError);
-    expect(simulator.requests).toHaveLength(3);
+      expect(error).toBeInstanceOf(UpstreamUnavailableError);
+      expect(simulator.requests).toHaveLength(3);
+      const messages: string[] = [];
+      for (let e: unknown = error; e instanceof Error; e = e.cause) messages.push(e.message);
+      expect(messages.join(" ")).toMatch(/b64token/);
+      expect(messages.join(" ")).not.toContain(token);
+    },
+  );
+
+  it("accepts a b64token of exactly 16 KiB with every character of the alphabet and its padding", async () => {
+    const alphabet = "ABCxyz019-._~+/";
+    const token = `${alphabet}${"A".repeat(16 * 1024 - alphabet.length - 2)}==`;
+    const body = JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: 60 });
+    simulator.failNext({ kind: "body", contentType: "application/json", body });
+
+    await expect(client.requestToken(request())).resolves.toMatchObject({ accessToken: token });
   });
 
   it.each(["-5", "1e400", "soon", "Tomorrow"])(

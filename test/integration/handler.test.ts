@@ -16,6 +16,7 @@ import {
 } from "../support/aws.js";
 import { captureOutput } from "../support/capture-output.js";
 import type { EventOptions } from "../support/events.js";
+import { HOSTILE_TOKENS } from "../support/hostile-tokens.js";
 import { newInstance as newTestInstance } from "../support/instance.js";
 import { expectNeverLogged } from "../support/never-logged.js";
 
@@ -242,6 +243,25 @@ describe("the vending handler against moto and the HTTPS Identity simulator", ()
     expect(response.json.error).toBe("upstream_unavailable");
     expect(Number(response.headers?.["Retry-After"])).toBeGreaterThan(0);
   });
+
+  it.each(HOSTILE_TOKENS)(
+    "answers 503 upstream_unavailable when CyberArk's token has %s, and logs why without the token",
+    async (_, token) => {
+      const body = JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: 600 });
+      simulator.failNext({ kind: "body", contentType: "application/json", body }, 3);
+      const logged = output.text().length;
+
+      const response = await newInstance()({ requestId: "hostile-req" });
+
+      expect(response.statusCode).toBe(503);
+      expect(response.json.error).toBe("upstream_unavailable");
+      expect(JSON.stringify(response.json)).not.toContain(token);
+      const log = output.text().slice(logged);
+      expect(log).toMatch(/b64token/);
+      expect(log).not.toContain(token);
+      expect(log).not.toContain(JSON.stringify(token).slice(1, -1));
+    },
+  );
 
   it("writes one audit line per request with the token's hash, never the token", async () => {
     const token = (await newInstance()({ requestId: "audit-req" })).json.access_token;

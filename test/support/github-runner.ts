@@ -1,16 +1,14 @@
 /**
- * Just enough of a GitHub Actions runner to run this repository's composite action and the
- * README's recipes as a runner would: the file commands ($GITHUB_OUTPUT, $GITHUB_ENV) parsed with
- * the runner's rules, `${{ inputs.* }}` and `${{ steps.*.outputs.* }}` expressions, and
- * `shell: bash` run as `bash --noprofile --norc -eo pipefail`.
+ * Just enough of a GitHub Actions runner to run this repository's JavaScript action and the
+ * README's recipes as a runner would: a `node24` action's `main` run with `INPUT_*` variables (the
+ * runner's names: upper case, hyphens kept) and the action's defaults, the file commands
+ * ($GITHUB_OUTPUT, $GITHUB_ENV) parsed with the runner's rules, and the workflow commands it
+ * writes to stdout (`::add-mask::`, `::error::`) picked out.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-
-const run = promisify(execFile);
 
 /**
  * Parses a file command file ($GITHUB_ENV, $GITHUB_OUTPUT) as the runner does: `NAME=value`
@@ -43,61 +41,40 @@ export function parseFileCommands(text: string): Map<string, string> {
   return entries;
 }
 
-/** One step of a composite action. */
-export interface ActionStep {
-  readonly name?: string;
-  readonly id?: string;
-  readonly shell?: string;
-  readonly run?: string;
-  readonly env?: Record<string, string>;
-}
-
-/** The parts of action.yml the runner uses. */
-export interface CompositeAction {
+/** The parts of action.yml the runner uses for a JavaScript action. */
+export interface NodeAction {
   readonly inputs: Record<string, { required?: string; default?: string }>;
-  readonly outputs: Record<string, { value?: string }>;
-  readonly runs: { using?: string; steps: ActionStep[] };
+  readonly outputs: Record<string, { description?: string }>;
+  readonly runs: { using?: string; main?: string };
 }
 
 /**
- * Reads an action.yml of the simple shape this repository keeps: nested maps and a list of
- * maps, one scalar per line, comments. Anything richer fails loudly rather than being misread.
+ * Reads an action.yml of the simple shape this repository keeps: nested maps, one scalar per
+ * line, comments. Anything richer fails loudly rather than being misread.
  */
-export function readCompositeAction(text: string): CompositeAction {
+export function readActionYaml(text: string): NodeAction {
   const root: Record<string, unknown> = {};
-  // Each open container with the indentation of its keys (-1: not known yet).
-  const stack: { indent: number; node: Record<string, unknown> | unknown[] }[] = [
-    { indent: 0, node: root },
-  ];
+  // Each open map with the indentation of its keys (-1: not known yet).
+  const stack: { indent: number; node: Record<string, unknown> }[] = [{ indent: 0, node: root }];
   for (const raw of text.split("\n")) {
     if (/^\s*(#.*)?$/.test(raw)) continue;
     const indent = raw.length - raw.trimStart().length;
-    let line = raw.trim();
     while ((stack.at(-1)?.indent ?? 0) > indent) stack.pop();
-    let top = stack.at(-1);
+    const top = stack.at(-1);
     if (!top) throw new Error(`action.yml: bad indentation: ${raw}`);
     if (top.indent === -1) top.indent = indent;
-    if (line.startsWith("- ")) {
-      if (!Array.isArray(top.node)) throw new Error(`action.yml: unexpected list item: ${raw}`);
-      const item: Record<string, unknown> = {};
-      top.node.push(item);
-      stack.push({ indent: indent + 2, node: item });
-      top = stack.at(-1);
-      line = line.slice(2);
-    }
-    const match = /^([\w-]+):(?: (.*))?$/.exec(line);
-    if (!match || !top || Array.isArray(top.node))
-      throw new Error(`action.yml: cannot read: ${raw}`);
+    const match = /^([\w-]+):(?: (.*))?$/.exec(raw.trim());
+    if (!match) throw new Error(`action.yml: cannot read: ${raw}`);
     const [, key = "", value] = match;
     if (value === undefined) {
-      const child: Record<string, unknown> | unknown[] = key === "steps" ? [] : {};
+      const child: Record<string, unknown> = {};
       top.node[key] = child;
       stack.push({ indent: -1, node: child });
     } else {
       top.node[key] = scalar(value, raw);
     }
   }
-  return root as unknown as CompositeAction;
+  return root as unknown as NodeAction;
 }
 
 function scalar(value: string, raw: string): string {
@@ -109,70 +86,80 @@ function scalar(value: string, raw: string): string {
   return value;
 }
 
-/** What a run of the action left: its outputs, the job environment it added, the step logs. */
+/** What a run of the action left: its exit code, outputs, job environment, logs and commands. */
 export interface ActionRun {
+  readonly code: number;
   readonly outputs: Map<string, string>;
   readonly jobEnv: Map<string, string>;
   readonly stdout: string;
   readonly stderr: string;
+  /** The values of `::add-mask::` lines, in order. */
+  readonly masks: string[];
+  /** The messages of `::error::` lines (unescaped), in order. */
+  readonly errors: string[];
 }
 
 /**
- * Runs the composite action in `actionPath` with these inputs, as a runner would, in `env`
- * (GITHUB_ACTIONS=true added). A failing step rejects with its exit code and output.
+ * Runs the JavaScript action in `actionPath` with these inputs, as a runner runs a `node24`
+ * action: `node <main>` with the job's `env`, `INPUT_*` for every declared input (given, else its
+ * default), GITHUB_ACTIONS=true, and fresh GITHUB_OUTPUT and GITHUB_ENV files; in a workspace of
+ * its own. The Node.js is this one (the runner's would be 24).
  */
-export async function runCompositeAction(
+export async function runNodeAction(
   actionPath: string,
   inputs: Record<string, string>,
   env: NodeJS.ProcessEnv,
 ): Promise<ActionRun> {
-  const action = readCompositeAction(readFileSync(join(actionPath, "action.yml"), "utf8"));
-  if (action.runs.using !== "composite") throw new Error("not a composite action");
-  const values: Record<string, string> = {};
-  for (const [name, input] of Object.entries(action.inputs)) {
-    const value = inputs[name] ?? input.default ?? "";
-    if (input.required === "true" && value === "") throw new Error(`input ${name} is required`);
-    values[name] = value;
+  const action = readActionYaml(readFileSync(join(actionPath, "action.yml"), "utf8"));
+  if (action.runs.using !== "node24" || !action.runs.main) {
+    throw new Error("not a node24 JavaScript action");
   }
-  const files = mkdtempSync(join(tmpdir(), "ctv-runner-"));
-  const envFile = join(files, "env");
+  const workspace = mkdtempSync(join(tmpdir(), "ctv-runner-"));
+  const outputFile = join(workspace, "github-output");
+  const envFile = join(workspace, "github-env");
+  writeFileSync(outputFile, "");
   writeFileSync(envFile, "");
-  const stepOutputs: Record<string, Map<string, string>> = {};
-  const expand = (text: string) =>
-    text.replace(/\$\{\{\s*([\w.-]+)\s*\}\}/g, (_, path: string) => {
-      const [scope, name, kind, output] = path.split(".");
-      if (scope === "inputs" && name !== undefined) return values[name] ?? "";
-      if (scope === "steps" && name && kind === "outputs" && output) {
-        return stepOutputs[name]?.get(output) ?? "";
-      }
-      throw new Error(`unsupported expression ${path}`);
-    });
-  let stdout = "";
-  let stderr = "";
-  for (const [index, step] of action.runs.steps.entries()) {
-    if (step.shell !== "bash" || !step.run) throw new Error(`step ${index}: not a bash run step`);
-    const outputFile = join(files, `output-${index}`);
-    writeFileSync(outputFile, "");
-    const stepEnv: NodeJS.ProcessEnv = {
-      ...env,
-      ...Object.fromEntries(parseFileCommands(readFileSync(envFile, "utf8"))),
-      ...Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, expand(v)])),
-      GITHUB_ACTIONS: "true",
-      GITHUB_ACTION_PATH: actionPath,
-      GITHUB_OUTPUT: outputFile,
-      GITHUB_ENV: envFile,
-    };
-    const result = await run(
-      "bash",
-      ["--noprofile", "--norc", "-eo", "pipefail", "-c", expand(step.run)],
-      { env: stepEnv, cwd: files },
-    );
-    stdout += result.stdout;
-    stderr += result.stderr;
-    if (step.id) stepOutputs[step.id] = parseFileCommands(readFileSync(outputFile, "utf8"));
-  }
-  const outputs = new Map(
-    Object.entries(action.outputs).map(([name, output]) => [name, expand(output.value ?? "")]),
+  const inputEnv = Object.fromEntries(
+    Object.entries(action.inputs).map(([name, input]) => [
+      `INPUT_${name.replaceAll(" ", "_").toUpperCase()}`,
+      inputs[name] ?? input.default ?? "",
+    ]),
   );
-  return { outputs, jobEnv: parseFileCommands(readFileSync(envFile, "utf8")), stdout, stderr };
+  const result = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+    execFile(
+      process.execPath,
+      [join(actionPath, action.runs.main ?? "")],
+      {
+        cwd: workspace,
+        env: {
+          ...env,
+          ...inputEnv,
+          GITHUB_ACTIONS: "true",
+          GITHUB_ACTION_PATH: actionPath,
+          GITHUB_WORKSPACE: workspace,
+          GITHUB_OUTPUT: outputFile,
+          GITHUB_ENV: envFile,
+        },
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
+  const commands = (name: string) =>
+    [...result.stdout.matchAll(new RegExp(`^::${name}(?: [^:]*)?::(.*)$`, "gm"))].map((m) =>
+      unescapeData(m[1] ?? ""),
+    );
+  return {
+    ...result,
+    outputs: parseFileCommands(readFileSync(outputFile, "utf8")),
+    jobEnv: parseFileCommands(readFileSync(envFile, "utf8")),
+    masks: commands("add-mask"),
+    errors: commands("error"),
+  };
+}
+
+function unescapeData(value: string): string {
+  return value.replaceAll("%0D", "\r").replaceAll("%0A", "\n").replaceAll("%25", "%");
 }

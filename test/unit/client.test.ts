@@ -3,8 +3,8 @@ import { InvalidApiUrlError } from "../../functions/client/api-url.js";
 import {
   TokenVendingClient,
   type TokenVendingClientOptions,
-  TokenVendingError,
 } from "../../functions/client/client.js";
+import { TokenVendingError } from "../../functions/client/errors.js";
 import { regionFor } from "../../functions/client/signing.js";
 
 const API = "https://abc123defg.execute-api.eu-west-1.amazonaws.com/v1/";
@@ -70,6 +70,19 @@ describe("TokenVendingClient", () => {
     );
   });
 
+  it("signs for lambda in the URL's region when the URL is a Lambda function URL", async () => {
+    answers.push(json(200, tokenBody("t1")));
+
+    await newClient("https://abcdefghij0123456789.lambda-url.eu-central-1.on.aws/").getToken("ci");
+
+    expect(requests[0]?.url).toBe(
+      "https://abcdefghij0123456789.lambda-url.eu-central-1.on.aws/tokens/ci?min_validity=300",
+    );
+    expect(requests[0]?.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20261121\/eu-central-1\/lambda\/aws4_request, /,
+    );
+  });
+
   it("reuses the token in memory until it falls below minValidity", async () => {
     answers.push(json(200, tokenBody("t1")), json(200, tokenBody("t2")));
     const client = newClient();
@@ -105,14 +118,14 @@ describe("TokenVendingClient", () => {
     expect(sleeps).toEqual([2000]);
   });
 
-  it("gives up on 503 when the next wait would pass maxRetryTimeMs, with the service's error", async () => {
+  it("gives up on 503 when the next wait would pass the call's timeout (10 s), with the service's error", async () => {
     const unavailable = {
       error: "upstream_unavailable",
       error_description: "CyberArk is down.",
       request_id: "r-9",
     };
     answers.push(
-      ...Array.from({ length: 3 }, () => json(503, unavailable, { "retry-after": "20" })),
+      ...Array.from({ length: 3 }, () => json(503, unavailable, { "retry-after": "6" })),
     );
 
     const error = await newClient()
@@ -120,8 +133,8 @@ describe("TokenVendingClient", () => {
       .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(TokenVendingError);
-    expect(error).toMatchObject({ status: 503, error: "upstream_unavailable", requestId: "r-9" });
-    expect(sleeps).toEqual([20_000]);
+    expect(error).toMatchObject({ status: 503, error: "upstream_unavailable", request_id: "r-9" });
+    expect(sleeps).toEqual([6_000]);
   });
 
   it.each([
@@ -141,8 +154,8 @@ describe("TokenVendingClient", () => {
     ],
     [
       "a non-JSON failure",
-      () => new Response("<html>", { status: 502 }),
-      502,
+      () => new Response("<html>", { status: 500 }),
+      500,
       "http_error",
       undefined,
     ],
@@ -151,15 +164,19 @@ describe("TokenVendingClient", () => {
     await expect(newClient().getToken("ci")).rejects.toMatchObject({
       status,
       error: code,
-      requestId,
+      code,
+      request_id: requestId,
     });
   });
 
-  it("throws network_error with status 0 when nothing answers", async () => {
+  it("throws network_error with status 0 when nothing answers, after its retries", async () => {
     await expect(newClient().getToken("ci")).rejects.toMatchObject({
       status: 0,
       error: "network_error",
+      code: "network_error",
+      retryable: true,
     });
+    expect(requests).toHaveLength(4);
   });
 });
 
@@ -241,6 +258,7 @@ describe("region to sign for", () => {
     ["https://tokens.example.com/", undefined, { AWS_REGION: "ap-south-1" }, "ap-south-1"],
     ["https://tokens.example.com/", undefined, { AWS_DEFAULT_REGION: "sa-east-1" }, "sa-east-1"],
     ["https://abc.execute-api.eu-west-1.amazonaws.com/v1", "us-west-2", {}, "us-west-2"],
+    ["https://abcdefghij0123456789.lambda-url.eu-central-1.on.aws/", undefined, {}, "eu-central-1"],
     ["http://127.0.0.1:8787", undefined, {}, "us-east-1"],
   ])("%s (option %s, env %j) -> %s", (url, option, env, region) => {
     expect(regionFor(new URL(url), option, env)).toBe(region);

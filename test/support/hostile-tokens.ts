@@ -1,0 +1,19 @@
+/**
+ * Tokens a hostile or broken tenant might send, none of them an RFC 6750 b64token: each place a
+ * token crosses a boundary (the identity client, the client, the CLI, the GitHub Action) is tested
+ * with all of them.
+ */
+export const HOSTILE_TOKENS: readonly (readonly [what: string, token: string])[] = [
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell's ${IFS}, not a template
+  ["shell metacharacters", "x;touch${IFS}PWNED;#"],
+  ["a command substitution", "ey$(id)x"],
+  ["a double quote", 'ey"x'],
+  ["a single quote", "ey'x"],
+  ["a space", "ey x"],
+  ["a line break", "PART-ONE\nSECRET-PART-TWO\n::add-mask::x"],
+  ["a carriage return", "ey\rx"],
+  ["a control character", "ey\u0001x"],
+  ["a percent sign", "ey%0Ax"],
+  ["padding before the end", "ey=x"],
+  ["more than 16 KiB", "e".repeat(16 * 1024 + 1)],
+];
