@@ -10,10 +10,10 @@ import type { Construct } from "constructs";
 const acknowledge = (scope: Construct, rule: string, reason: string) =>
   Validations.of(scope).acknowledge({ id: `AwsSolutions::AwsSolutions-${rule}`, reason });
 
-/** Acknowledges the findings on the function's role and the API. */
+/** Acknowledges the findings on the function's role and the API (the REST API door's). */
 export function acknowledgeFindings(
   role: iam.Role,
-  api: apigateway.RestApi,
+  api: apigateway.RestApi | undefined,
   tracing: boolean,
 ): void {
   const rolePolicy = role.node.findChild("DefaultPolicy").node.findChild("Resource");
@@ -31,6 +31,10 @@ export function acknowledgeFindings(
       "Added by active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.",
     );
   }
+  if (api) acknowledgeApiFindings(api);
+}
+
+function acknowledgeApiFindings(api: apigateway.RestApi): void {
   acknowledge(
     api.node.findChild("Resource"),
     "APIG2",

@@ -3,7 +3,6 @@
  * Construct IDs here are part of the contract (renaming one replaces the resource).
  */
 import { Duration } from "aws-cdk-lib";
-import type * as apigateway from "aws-cdk-lib/aws-apigateway";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import type * as events from "aws-cdk-lib/aws-events";
@@ -12,6 +11,7 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import { METRIC_DIMENSIONS, METRICS } from "../functions/core/metrics.js";
+import type { FrontDoorWatch } from "./front-door.js";
 import { deploymentMetric, METRIC_PERIOD, searchEach, searchSum } from "./metrics.js";
 
 /** The service's alarms, by what they watch. */
@@ -22,7 +22,7 @@ export interface TokenVendingAlarms {
   readonly functionThrottles: cloudwatch.Alarm;
   /** CyberArk refused, failed or timed out (`UpstreamErrors`, every profile and code). */
   readonly upstreamErrors: cloudwatch.Alarm;
-  /** The API answered 5xx. */
+  /** The front door (the API, or the function URL) answered 5xx. */
   readonly api5xx: cloudwatch.Alarm;
 }
 
@@ -31,7 +31,8 @@ export interface WatchedResources {
   /** The deployment's name: alarm and dashboard names, and the `Deployment` dimension. */
   readonly name: string;
   readonly handler: lambda.Function;
-  readonly api: apigateway.RestApi;
+  /** The front door's alarm and graphs. */
+  readonly door: FrontDoorWatch;
   readonly keyChangeRule: events.Rule;
   readonly alarmTopic: sns.ITopic;
 }
@@ -82,13 +83,7 @@ export function createAlarms(scope: Construct, watched: WatchedResources): Token
       description:
         "CyberArk Identity refused, failed or timed out on token requests (UpstreamErrors, every profile and code)",
     }),
-    api5xx: alarm({
-      id: "Api5xxAlarm",
-      metric: watched.api.metricServerError({ period, statistic: "Sum" }),
-      threshold: 5,
-      description:
-        "The API answered 5xx: configuration errors, CyberArk failures or function errors",
-    }),
+    api5xx: alarm({ ...watched.door.serverErrorAlarm, threshold: 5 }),
   };
 }
 
@@ -98,13 +93,13 @@ const PROFILE = dynamicLabel("Profile");
 const ERROR = dynamicLabel("Error");
 const TRIGGER = dynamicLabel("Trigger");
 
-/** Creates the dashboard: callers and caches, CyberArk, the function, the API. */
+/** Creates the dashboard: callers and caches, CyberArk, the function, the front door. */
 export function createDashboard(
   scope: Construct,
   watched: WatchedResources,
   alarms: TokenVendingAlarms,
 ): cloudwatch.Dashboard {
-  const { handler, api, name } = watched;
+  const { handler, door, name } = watched;
   const graph = (title: string, left: cloudwatch.IMetric[], right: cloudwatch.IMetric[] = []) =>
     new cloudwatch.GraphWidget({ title, left, right, width: 8, height: 6, period: METRIC_PERIOD });
   const dashboard = new cloudwatch.Dashboard(scope, "Dashboard", {
@@ -163,14 +158,7 @@ export function createDashboard(
     ]),
   );
   dashboard.addWidgets(
-    graph("API 4xx and 5xx", [
-      api.metricClientError({ statistic: "Sum", period: METRIC_PERIOD }),
-      api.metricServerError({ statistic: "Sum", period: METRIC_PERIOD }),
-    ]),
-    graph("API latency p50 / p99 (ms)", [
-      api.metricLatency({ statistic: "p50", period: METRIC_PERIOD }),
-      api.metricLatency({ statistic: "p99", period: METRIC_PERIOD }),
-    ]),
+    ...door.graphs.map(({ title, left, right }) => graph(title, left, right)),
     graph("Token key changes (PutKeyPolicy, CreateGrant, DisableKey, ScheduleKeyDeletion)", [
       new cloudwatch.Metric({
         namespace: "AWS/Events",

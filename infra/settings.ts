@@ -3,12 +3,14 @@
  */
 import { resolve } from "node:path";
 import * as logs from "aws-cdk-lib/aws-logs";
-import type { ApiAccess, ApiEndpoint } from "./token-vending.js";
+import type { ApiAccess, ApiEndpoint, FrontDoorKind } from "./token-vending.js";
 
 /** The app's settings, as read from context. */
 export interface Settings {
   /** Absolute path of the profiles file. */
   readonly profilesFile: string;
+  /** @default "rest-api" */
+  readonly frontDoor?: FrontDoorKind;
   /** @default the deploying account only */
   readonly apiAccess?: ApiAccess;
   /** @default { type: "REGIONAL" } */
@@ -32,7 +34,7 @@ const VPC_ENDPOINT = /^vpce-[0-9a-f]{8,17}$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$/;
 
 /**
- * Reads the context keys `profiles` (required), `apiAccounts`, `organizationId`, `endpointType`,
+ * Reads the context keys `profiles` (required), `frontDoor`, `apiAccounts`, `organizationId`, `endpointType`,
  * `vpcEndpointIds`, `alarmTopicArn`, `tracing` and `logRetentionDays`.
  * @throws {SettingsError} naming the first unusable key.
  */
@@ -42,6 +44,10 @@ export function settingsFromContext(get: (key: string) => unknown): Settings {
     throw new SettingsError(
       "no profiles file: pass -c profiles=path/to/profiles.json (examples/profiles.json shows the format)",
     );
+  }
+  const frontDoor = text(get, "frontDoor");
+  if (frontDoor !== undefined && frontDoor !== "rest-api" && frontDoor !== "function-url") {
+    throw new SettingsError(`frontDoor: "${frontDoor}" must be rest-api or function-url`);
   }
   const accounts = list(get, "apiAccounts");
   const organizationId = text(get, "organizationId");
@@ -62,6 +68,11 @@ export function settingsFromContext(get: (key: string) => unknown): Settings {
   const vpcEndpointIds = list(get, "vpcEndpointIds");
   if (endpointType !== "REGIONAL" && endpointType !== "PRIVATE") {
     throw new SettingsError(`endpointType: "${endpointType}" must be REGIONAL or PRIVATE`);
+  }
+  if (endpointType === "PRIVATE" && frontDoor === "function-url") {
+    throw new SettingsError(
+      "endpointType PRIVATE needs frontDoor rest-api: a function URL has no private endpoint",
+    );
   }
   if (endpointType === "PRIVATE" && vpcEndpointIds.length === 0) {
     throw new SettingsError(
@@ -91,6 +102,7 @@ export function settingsFromContext(get: (key: string) => unknown): Settings {
 
   return {
     profilesFile: resolve(profiles),
+    ...(frontDoor ? { frontDoor } : {}),
     ...(accounts.length > 0 ? { apiAccess: { accounts } } : {}),
     ...(organizationId ? { apiAccess: { organizationId } } : {}),
     endpoint:

@@ -4,6 +4,7 @@
 import type { RemovalPolicy } from "aws-cdk-lib";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
+import type { FrontDoorKind } from "./front-door.js";
 
 /** One profile, as written in the profiles file. */
 export interface ProfileDefinition {
@@ -122,21 +123,31 @@ export interface CyberArkTokenVendingProps {
    */
   readonly memorySize?: number;
   /**
+   * How callers reach the function: `rest-api`, an IAM-only API Gateway REST API (private
+   * endpoints, WAF, stage throttling; a charge per request), or `function-url`, a Lambda function
+   * URL with `AWS_IAM` auth (no request charge; signed for service `lambda`; reserved concurrency
+   * is its only throttle). See README, Choosing a front door.
+   * @default "rest-api"
+   */
+  readonly frontDoor?: FrontDoorKind;
+  /**
    * Whether to set API Gateway's account-wide CloudWatch Logs role (`AWS::ApiGateway::Account`),
    * which the stage's access and error logs need. It is created at most once per stack (a second
    * construct, or an API in the stack that already sets it, reuses it) and retained on delete,
    * since every API of the account and region relies on it. Give `false` when the account
-   * already has the role.
+   * already has the role. The function URL door has no API and ignores it.
    * @default true
    */
   readonly cloudWatchRole?: boolean;
   /**
-   * Who may reach the API.
+   * Who may reach the front door: the REST API's resource policy, or the function's (with the
+   * function URL door).
    * @default the deploying account only
    */
   readonly apiAccess?: ApiAccess;
   /**
-   * `REGIONAL`, or `PRIVATE` (reachable only through the given interface VPC endpoints).
+   * `REGIONAL`, or `PRIVATE` (reachable only through the given interface VPC endpoints). The
+   * REST API door's alone: the function URL door refuses `PRIVATE`.
    * @default { type: "REGIONAL" }
    */
   readonly endpoint?: ApiEndpoint;
@@ -158,7 +169,8 @@ export interface CyberArkTokenVendingProps {
    */
   readonly logRetention?: logs.RetentionDays;
   /**
-   * Request limits of the API stage.
+   * Request limits of the API stage. The REST API door's alone: the function URL door refuses
+   * it (limit that door with `reservedConcurrency`).
    * @default { rateLimit: 50, burstLimit: 100 }
    */
   readonly throttling?: ApiThrottling;

@@ -1,10 +1,10 @@
 /**
- * The `CyberArkTokenVending` construct: token table, keys, vending function, IAM-only REST API,
- * alarms, dashboard and saved queries, with one-line grants for callers in the same app.
+ * The `CyberArkTokenVending` construct: token table, keys, vending function, an IAM-only front
+ * door (REST API or function URL), alarms, dashboard and saved queries, with one-line grants for callers in the same app.
  * Construct IDs are part of the contract: renaming one replaces the resource on the next deploy.
  */
 import { readFileSync } from "node:fs";
-import { Names, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
+import { Names, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
@@ -22,9 +22,10 @@ import { type ProfilesConfig, parseProfilesConfig } from "../functions/core/prof
 import { loadProfilesFile } from "../functions/core/profiles-file.js";
 import { defaultAlarmTopic } from "./alarm-topic.js";
 import { checkCallerAccounts } from "./caller-accounts.js";
+import { type FrontDoor, functionUrlFrontDoor, restApiFrontDoor } from "./front-door.js";
+import { functionUrlDoor } from "./function-url-door.js";
 import { callerArnOf, GrantedCallerList } from "./granted-callers.js";
 import { deploymentMetric, insightsMetric } from "./metrics.js";
-import { renderForNag } from "./nag.js";
 import { acknowledgeFindings } from "./nag-acknowledgements.js";
 import {
   createAlarms,
@@ -40,6 +41,7 @@ import { STAGE_NAME, vendingApi } from "./vending-api.js";
 import { vendingFunction } from "./vending-function.js";
 
 export { CallerAccountError } from "./caller-accounts.js";
+export type { FrontDoorKind } from "./front-door.js";
 export type {
   ApiAccess,
   ApiEndpoint,
@@ -75,9 +77,11 @@ export class CyberArkTokenVending extends Construct {
   readonly table: dynamodb.Table;
   /** The vending function. */
   readonly handler: lambda.Function;
-  /** The REST API. */
-  readonly api: apigateway.RestApi;
-  /** The base URL of the API (for the client and CLI); tokens at `<url>tokens/<profile>`. */
+  /** The REST API, with `frontDoor: "rest-api"` (the default). */
+  readonly api: apigateway.RestApi | undefined;
+  /** The function URL, with `frontDoor: "function-url"`. */
+  readonly functionUrl: lambda.FunctionUrl | undefined;
+  /** The front door's base URL (for the client and CLI); tokens at `<url>tokens/<profile>`. */
   readonly url: string;
   /** The KMS key that seals cached tokens; only the function may use it. */
   readonly tokenKey: kms.Key;
@@ -99,6 +103,7 @@ export class CyberArkTokenVending extends Construct {
 
   readonly #config: ProfilesConfig;
   readonly #grantedCallers: GrantedCallerList;
+  readonly #door: FrontDoor;
 
   constructor(scope: Construct, id: string, props: CyberArkTokenVendingProps) {
     super(scope, id);
@@ -161,17 +166,25 @@ export class CyberArkTokenVending extends Construct {
     tableKey.grantEncryptDecrypt(this.handler);
     grantSecretReads(this.handler, this.#config);
 
-    this.api = vendingApi(this, props, {
-      name: this.name,
-      handler: this.handler,
-      logRetention,
-      removalPolicy,
-    });
-    this.url = this.api.url;
-    // The function refuses events from anywhere but this API's stage. A literal stage name, not a
-    // reference to the Stage: the Stage depends on the function through the Method.
-    this.handler.addEnvironment(FUNCTION_ENV.apiId, this.api.restApiId);
-    this.handler.addEnvironment(FUNCTION_ENV.apiStage, STAGE_NAME);
+    if (props.frontDoor === "function-url") {
+      this.api = undefined;
+      this.functionUrl = functionUrlDoor(this, props, { handler: this.handler, role });
+      this.#door = functionUrlFrontDoor(this.functionUrl, this.handler);
+    } else {
+      this.functionUrl = undefined;
+      this.api = vendingApi(this, props, {
+        name: this.name,
+        handler: this.handler,
+        logRetention,
+        removalPolicy,
+      });
+      this.#door = restApiFrontDoor(this.api);
+      // The function refuses events from anywhere but this API's stage. A literal stage name, not
+      // a reference to the Stage: the Stage depends on the function through the Method.
+      this.handler.addEnvironment(FUNCTION_ENV.apiId, this.api.restApiId);
+      this.handler.addEnvironment(FUNCTION_ENV.apiStage, STAGE_NAME);
+    }
+    this.url = this.#door.url;
 
     this.renewalSchedule = hasPrewarmProfiles(this.#config)
       ? new RenewalSchedule(this, "RenewalSchedule", this.handler)
@@ -182,7 +195,7 @@ export class CyberArkTokenVending extends Construct {
     const watched = {
       name: this.name,
       handler: this.handler,
-      api: this.api,
+      door: this.#door.watch,
       keyChangeRule: this.tokenKeyChangeRule,
       alarmTopic: this.alarmTopic,
     };
@@ -193,9 +206,11 @@ export class CyberArkTokenVending extends Construct {
   }
 
   /**
-   * Lets the grantee get `profile`'s token: `execute-api:Invoke` on exactly
-   * `GET /tokens/{profile}` of this API, and the grantee's role joins the profile's allowed
-   * callers (at deploy time, beside the profiles file's own).
+   * Lets the grantee get `profile`'s token, and the grantee's role joins the profile's allowed
+   * callers (at deploy time, beside the profiles file's own). Through the REST API:
+   * `execute-api:Invoke` on exactly `GET /tokens/{profile}`. Through the function URL:
+   * `lambda:InvokeFunctionUrl` (auth type `AWS_IAM`) and `lambda:InvokeFunction` only via the
+   * URL, on the function; the allow-lists then decide which profile.
    * @throws {Error} at synth for a profile the profiles do not define.
    */
   grantGetToken(grantee: iam.IGrantable, profile: string): iam.Grant {
@@ -209,16 +224,13 @@ export class CyberArkTokenVending extends Construct {
       callerArnOf(grantee, "grantGetToken", Stack.of(this)),
       "grantGetToken",
     );
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ["execute-api:Invoke"],
-      resourceArns: [this.api.arnForExecuteApi("GET", `/tokens/${profile}`, STAGE_NAME)],
-    });
+    return this.#door.grantGet(grantee, profile);
   }
 
   /**
-   * Lets the grantee invalidate cached tokens: `execute-api:Invoke` on `DELETE /tokens/*`, and
-   * the grantee's role joins the admin callers.
+   * Lets the grantee invalidate cached tokens, and the grantee's role joins the admin callers.
+   * Through the REST API: `execute-api:Invoke` on `DELETE /tokens/*`. Through the function URL:
+   * the same permissions as {@link grantGetToken}; `adminCallers` decides.
    */
   grantInvalidate(grantee: iam.IGrantable): iam.Grant {
     this.#grantedCallers.add(
@@ -226,14 +238,7 @@ export class CyberArkTokenVending extends Construct {
       callerArnOf(grantee, "grantInvalidate", Stack.of(this)),
       "grantInvalidate",
     );
-    const resource = this.api.arnForExecuteApi("DELETE", "/tokens/*", STAGE_NAME);
-    const grant = iam.Grant.addToPrincipal({
-      grantee,
-      actions: ["execute-api:Invoke"],
-      resourceArns: [resource],
-    });
-    this.#acknowledgeInvalidateWildcard(grantee, resource);
-    return grant;
+    return this.#door.grantDelete(grantee);
   }
 
   /** Tokens vended (Count; a series per `Profile` and `CacheLevel`). @default Sum, 5 minutes */
@@ -280,19 +285,5 @@ export class CyberArkTokenVending extends Construct {
    */
   metricQuery(name: MetricName, props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
     return insightsMetric(name, this.name, props);
-  }
-
-  // `DELETE /tokens/*` is a wildcard by design (every profile's cache); cdk-nag would report it
-  // on the grantee's policy, which is the grantee's, so the acknowledgement names that resource.
-  #acknowledgeInvalidateWildcard(grantee: iam.IGrantable, resource: string): void {
-    const principal = grantee.grantPrincipal as Partial<iam.Role>;
-    const policy = principal.node?.tryFindChild("DefaultPolicy")?.node.tryFindChild("Resource");
-    if (!policy) return;
-    const rendered = renderForNag(Stack.of(this).resolve(resource));
-    Validations.of(policy).acknowledge({
-      id: `AwsSolutions::AwsSolutions-IAM5[Resource::${rendered}]`,
-      reason:
-        "grantInvalidate: an admin may drop the cached token of any profile, so DELETE /tokens/* of this one API and stage is the intended scope.",
-    });
   }
 }
