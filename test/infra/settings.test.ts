@@ -66,4 +66,24 @@ describe("stack settings from CDK context", () => {
     expect(() => from({ ...profiles, ...context })).toThrow(SettingsError);
     expect(() => from({ ...profiles, ...context })).toThrow(message);
   });
+
+  it("reads frontDoor, and refuses a PRIVATE endpoint for the function URL door", () => {
+    expect(from({ profiles: "p.json", frontDoor: "function-url" })).toMatchObject({
+      frontDoor: "function-url",
+    });
+    expect(from({ profiles: "p.json", frontDoor: "rest-api" })).toMatchObject({
+      frontDoor: "rest-api",
+    });
+    expect(() => from({ profiles: "p.json", frontDoor: "lambda" })).toThrow(
+      /frontDoor: "lambda" must be rest-api or function-url/,
+    );
+    expect(() =>
+      from({
+        profiles: "p.json",
+        frontDoor: "function-url",
+        endpointType: "PRIVATE",
+        vpcEndpointIds: "vpce-0123456789abcdef0",
+      }),
+    ).toThrow(/a function URL has no private endpoint/);
+  });
 });

@@ -106,4 +106,18 @@ export const STACK_VARIANTS: [string, Partial<TokenVendingStackProps>, Extend?][
   ],
   ["roles granted in code", {}, withGrants],
   ["prewarm profiles (renewal schedule)", { ...PREWARM_PROFILES, apiAccess: EXAMPLE_API_ACCESS }],
+  [
+    "function URL door, accounts and roles granted in code",
+    { frontDoor: "function-url" },
+    withGrants,
+  ],
+  [
+    "function URL door, organization, tracing, renewal schedule",
+    {
+      ...PREWARM_PROFILES,
+      frontDoor: "function-url",
+      apiAccess: { organizationId: "o-abcdefghij" },
+      tracing: true,
+    },
+  ],
 ];
