@@ -1,6 +1,7 @@
 /**
  * The properties of the `CyberArkTokenVending` construct, and the shapes they are made of.
  */
+import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
 
@@ -107,6 +108,12 @@ export interface CyberArkTokenVendingProps {
    * @default no notifications; the alarms and the key-change rule still show in CloudWatch
    */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * A role that may write the token table's items besides the function's role, for an operator's
+   * break-glass repairs. Every other principal is denied item writes by the table's policy.
+   * @default only the function's role writes items
+   */
+  readonly breakGlassRole?: iam.IRole;
   /**
    * Active X-Ray tracing for the function and the API stage.
    * @default false

@@ -29,6 +29,8 @@ import {
   type TokenVendingAlarms,
 } from "./operations.js";
 import { hasPrewarmProfiles, RenewalSchedule } from "./renewal-schedule.js";
+import { type ServiceChangeRules, serviceChangeRules } from "./service-change-rules.js";
+import { denyOtherTableWriters } from "./table-policy.js";
 import { keyChangeRule, tokenKey } from "./token-key.js";
 import type { CyberArkTokenVendingProps, ProfilesDefinition } from "./token-vending-props.js";
 import { STAGE_NAME, vendingApi } from "./vending-api.js";
@@ -68,6 +70,8 @@ export class CyberArkTokenVending extends Construct {
   readonly tokenKey: kms.Key;
   /** The EventBridge rule that reports changes to the token key. */
   readonly tokenKeyChangeRule: events.Rule;
+  /** The EventBridge rules that report changes to the API, function, roles, table and schedule. */
+  readonly serviceChangeRules: ServiceChangeRules;
   /** The CloudWatch dashboard. */
   readonly dashboard: cloudwatch.Dashboard;
   /** The alarms, by what they watch. */
@@ -144,6 +148,7 @@ export class CyberArkTokenVending extends Construct {
       ? new RenewalSchedule(this, "RenewalSchedule", this.handler)
       : undefined;
 
+    denyOtherTableWriters(this.table, role, props.breakGlassRole);
     this.tokenKeyChangeRule = keyChangeRule(this, this.tokenKey, props.alarmTopic);
     const watched = {
       handler: this.handler,
@@ -151,6 +156,13 @@ export class CyberArkTokenVending extends Construct {
       keyChangeRule: this.tokenKeyChangeRule,
       alarmTopic: props.alarmTopic,
     };
+    const { table, renewalSchedule } = this;
+    this.serviceChangeRules = serviceChangeRules(this, {
+      ...watched,
+      role,
+      table,
+      renewalSchedule,
+    });
     this.alarms = createAlarms(this, watched);
     this.dashboard = createDashboard(this, watched, this.alarms);
     createSavedQueries(this, this.logGroup);
