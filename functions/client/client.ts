@@ -6,6 +6,7 @@
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 import type { TokenResponse } from "../common/api.js";
+import { localServerHeaders } from "../common/local-secret.js";
 import { SingleFlight } from "../common/single-flight.js";
 import { isLoopback, parseApiUrl } from "./api-url.js";
 import { regionFor, signRequest } from "./signing.js";
@@ -164,7 +165,8 @@ export class TokenVendingClient {
   async #fetchToken(profile: string, minValidity: number): Promise<Held> {
     const url = new URL(`tokens/${encodeURIComponent(profile)}`, this.#base);
     url.searchParams.set("min_validity", String(minValidity));
-    const headers = await this.#signedHeaders(url);
+    // The local server in --profiles mode wants its per-start secret (never sent anywhere else).
+    const headers = { ...(await this.#signedHeaders(url)), ...localServerHeaders(url) };
     let response: Response;
     let text: string;
     try {
