@@ -56,6 +56,7 @@ export interface ServiceChangeRules {
 }
 
 const CLOUDTRAIL = "AWS API Call via CloudTrail";
+const LAMBDA_UNIVERSAL_TARGET = `arn:${Aws.PARTITION}:scheduler:::aws-sdk:lambda:`;
 // Reads change nothing. An ENABLED rule never receives read-only events; should the rule ever be
 // switched to receive them too, the commonest reads stay out (one prefix: the documented form).
 const NOT_A_READ = events.Match.anythingButPrefix("Get");
@@ -139,6 +140,8 @@ export function serviceChangeRules(
           { requestParameters: { tableArn: [table.tableArn] } },
           { requestParameters: { sourceTableName: [table.tableName] } },
           { requestParameters: { sourceTableArn: [table.tableArn] } },
+          // A table made again under this name (after DeleteTable) would come without the policy.
+          { requestParameters: { targetTableName: [table.tableName] } },
         ],
       },
     ),
@@ -150,6 +153,8 @@ export function serviceChangeRules(
         eventName: NOT_A_READ,
         ...anyOf([
           { requestParameters: { target: { arn: functionArns } } },
+          // A universal target names the function in its input, which CloudTrail may not show.
+          { requestParameters: { target: { arn: events.Match.prefix(LAMBDA_UNIVERSAL_TARGET) } } },
           ...(renewalSchedule
             ? [
                 { requestParameters: { name: [renewalSchedule.schedule.scheduleName] } },

@@ -178,6 +178,8 @@ describe("service change rules", () => {
           targetTableName: "x",
         }),
         withParams("RestoreTableToPointInTime", { sourceTableArn: tableArn, targetTableName: "x" }),
+        withParams("RestoreTableFromBackup", { backupArn: "b", targetTableName: tableName }),
+        withParams("CreateTable", { tableName }),
       ],
       [
         withParams("PutResourcePolicy", {
@@ -208,6 +210,10 @@ describe("service change rules", () => {
         withParams("CreateSchedule", {
           name: "x",
           target: { arn: otherFunction, roleArn: values.arn(scheduleRole) },
+        }),
+        withParams("CreateSchedule", {
+          name: "x",
+          target: { arn: "arn:aws:scheduler:::aws-sdk:lambda:invoke", roleArn: attackerRole },
         }),
       ],
       [
