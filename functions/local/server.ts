@@ -123,8 +123,10 @@ export function createRequestHandling(options: LocalServerOptions): LocalRequest
       // API Gateway answers unknown paths before any function runs; so does this server.
       return errorAnswer(404, "invalid_request", "Only /tokens/{profile} exists.", randomUUID());
     }
+    // The secret stops here: the handler (and anything it might log) never sees it.
+    const { [LOCAL_SECRET_HEADER]: _secret, ...headers } = request.headers;
     const event = toRestEvent(
-      request,
+      { ...request, headers },
       url,
       decodePathParameter(match[1] ?? ""),
       options.defaultCaller,

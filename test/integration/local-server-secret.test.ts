@@ -18,6 +18,8 @@ import {
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
 import { createSecret, uniqueName } from "../support/aws.js";
+import { captureOutput } from "../support/capture-output.js";
+import { expectNeverLogged } from "../support/never-logged.js";
 
 const run = promisify(execFile);
 const ACCOUNT = "111122223333";
@@ -29,8 +31,12 @@ const simulator = new IdentitySimulator({
   tls: inject("simulatorTls"),
   clients: [{ clientId: CLIENT.client_id, clientSecret: CLIENT.client_secret }],
 });
+const output = captureOutput();
 let server: RunningLocalServer;
 let secret: string;
+// The secret, and the tokens, stay out of the server's log.
+const vended: string[] = [];
+expectNeverLogged(output, () => [secret, ...vended, CLIENT.client_secret]);
 let profilesFile: string;
 
 async function request(path: string, headers: Record<string, string> = {}, method = "GET") {
@@ -64,6 +70,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  output.stop();
   await server.close();
   await simulator.stop();
 });
@@ -103,6 +110,7 @@ describe("local server, --profiles mode: the per-start secret", () => {
       headers: { ...withSecret, "x-caller-arn": ADMIN },
     });
 
+    vended.push((asDefault.json as unknown as { access_token: string }).access_token);
     expect(asDefault.status).toBe(200);
     // Refused by the profile's allowedCallers, not by the server: the claim was honoured.
     expect(asStranger.status).toBe(403);
