@@ -34,6 +34,8 @@ import {
 } from "./operations.js";
 import { hasPrewarmProfiles, RenewalSchedule } from "./renewal-schedule.js";
 import { grantSecretReads } from "./secret-access.js";
+import { type ServiceChangeRules, serviceChangeRules } from "./service-change-rules.js";
+import { denyOtherTableWriters } from "./table-policy.js";
 import { keyChangeRule, tokenKey } from "./token-key.js";
 import type { CyberArkTokenVendingProps, ProfilesDefinition } from "./token-vending-props.js";
 import { STAGE_NAME, vendingApi } from "./vending-api.js";
@@ -85,6 +87,8 @@ export class CyberArkTokenVending extends Construct {
   readonly tokenKeyChangeRule: events.Rule;
   /** The topic every alarm and alert notifies: the `alarmTopic` prop, or the construct's own. */
   readonly alarmTopic: sns.ITopic;
+  /** The EventBridge rules that report changes to the API, function, roles, table and schedule. */
+  readonly serviceChangeRules: ServiceChangeRules;
   /** The CloudWatch dashboard, named after the deployment. */
   readonly dashboard: cloudwatch.Dashboard;
   /** The alarms, by what they watch. */
@@ -178,6 +182,7 @@ export class CyberArkTokenVending extends Construct {
       : undefined;
 
     this.alarmTopic = props.alarmTopic ?? defaultAlarmTopic(this, this.name, removalPolicy);
+    denyOtherTableWriters(this.table, role, props.breakGlassRole);
     this.tokenKeyChangeRule = keyChangeRule(this, this.tokenKey, this.alarmTopic);
     const watched = {
       name: this.name,
@@ -186,6 +191,13 @@ export class CyberArkTokenVending extends Construct {
       keyChangeRule: this.tokenKeyChangeRule,
       alarmTopic: this.alarmTopic,
     };
+    const { table, renewalSchedule } = this;
+    this.serviceChangeRules = serviceChangeRules(this, {
+      ...watched,
+      role,
+      table,
+      renewalSchedule,
+    });
     this.alarms = createAlarms(this, watched);
     this.dashboard = createDashboard(this, watched, this.alarms);
     createSavedQueries(this, this.name, this.logGroup);
