@@ -9,10 +9,13 @@ import type * as apigateway from "aws-cdk-lib/aws-apigateway";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
-import { grantUrlInvoke } from "./function-url-door.js";
+import type { Construct } from "constructs";
+import { FUNCTION_ENV } from "../functions/core/function-environment.js";
+import { functionUrlDoor, grantUrlInvoke } from "./function-url-door.js";
 import { METRIC_PERIOD } from "./metrics.js";
 import { renderForNag } from "./nag.js";
-import { STAGE_NAME } from "./vending-api.js";
+import type { CyberArkTokenVendingProps } from "./token-vending-props.js";
+import { STAGE_NAME, type VendingApiOptions, vendingApi } from "./vending-api.js";
 
 /** The front doors: the IAM-only REST API (the default), or a function URL with IAM auth. */
 export type FrontDoorKind = "rest-api" | "function-url";
@@ -45,6 +48,32 @@ export interface FrontDoor {
   grantGet(grantee: iam.IGrantable, profile: string): iam.Grant;
   /** Lets the grantee call `DELETE /tokens/*`, as narrowly as the door can say it. */
   grantDelete(grantee: iam.IGrantable): iam.Grant;
+}
+
+/** The door `props.frontDoor` names, built, with what the construct asks of it. */
+export interface BuiltFrontDoor {
+  readonly api: apigateway.RestApi | undefined;
+  readonly functionUrl: lambda.FunctionUrl | undefined;
+  readonly door: FrontDoor;
+}
+
+/** Builds the REST API (the default) or the function URL, as `props.frontDoor` says. */
+export function buildFrontDoor(
+  scope: Construct,
+  props: CyberArkTokenVendingProps,
+  options: VendingApiOptions & { readonly handler: lambda.Function; readonly role: iam.IRole },
+): BuiltFrontDoor {
+  const { handler, role } = options;
+  if (props.frontDoor === "function-url") {
+    const functionUrl = functionUrlDoor(scope, props, { handler, role });
+    return { api: undefined, functionUrl, door: functionUrlFrontDoor(functionUrl, handler) };
+  }
+  const api = vendingApi(scope, props, options);
+  // The function refuses events from anywhere but this API's stage. A literal stage name, not a
+  // reference to the Stage: the Stage depends on the function through the Method.
+  handler.addEnvironment(FUNCTION_ENV.apiId, api.restApiId);
+  handler.addEnvironment(FUNCTION_ENV.apiStage, STAGE_NAME);
+  return { api, functionUrl: undefined, door: restApiFrontDoor(api) };
 }
 
 /** The REST API door: `execute-api:Invoke` on one method and path of its stage. */

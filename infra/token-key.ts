@@ -9,6 +9,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
+import { TOKEN_KEY_ENCRYPTION_CONTEXT } from "../functions/adapters/token-key-context.js";
 
 // A key only the function may use for data keys: the key policy gives the account's
 // administrators key management but no cryptographic use, so neither IAM policies elsewhere in the
@@ -29,14 +30,29 @@ export function tokenKey(scope: Construct, role: iam.IRole, removalPolicy: Remov
       ],
     }),
   });
+  // Only with the adapter's encryption context: the role's use of the key is this service's data
+  // keys, not anything else someone might seal under it.
   iam.Grant.addToPrincipalAndResource({
     grantee: role,
     actions: ["kms:GenerateDataKey", "kms:Decrypt"],
     resourceArns: [key.keyArn],
     resource: key,
     resourceSelfArns: ["*"],
+    conditions: tokenKeyContextConditions(),
   });
   return key;
+}
+
+/** The conditions of the function's grant: exactly the adapter's encryption context. */
+export function tokenKeyContextConditions(): Record<string, Record<string, unknown>> {
+  const pairs = Object.entries(TOKEN_KEY_ENCRYPTION_CONTEXT);
+  return {
+    StringEquals: Object.fromEntries(
+      pairs.map(([name, value]) => [`kms:EncryptionContext:${name}`, value]),
+    ),
+    // No other context key rides along (a context with more pairs is another context).
+    "ForAllValues:StringEquals": { "kms:EncryptionContextKeys": pairs.map(([name]) => name) },
+  };
 }
 
 // Changes to the token key are reported from CloudTrail's management events: PutKeyPolicy stays

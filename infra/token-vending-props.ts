@@ -2,6 +2,7 @@
  * The properties of the `CyberArkTokenVending` construct, and the shapes they are made of.
  */
 import type { RemovalPolicy } from "aws-cdk-lib";
+import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type { FrontDoorKind } from "./front-door.js";
@@ -158,6 +159,12 @@ export interface CyberArkTokenVendingProps {
    * @default a topic of the construct's own, encrypted with a key of its own (see `alarmTopic`)
    */
   readonly alarmTopic?: sns.ITopic;
+  /**
+   * A role that may write the token table's items besides the function's role, for an operator's
+   * break-glass repairs. Every other principal is denied item writes by the table's policy.
+   * @default only the function's role writes items
+   */
+  readonly breakGlassRole?: iam.IRole;
   /**
    * Active X-Ray tracing for the function and the API stage.
    * @default false

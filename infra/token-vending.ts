@@ -16,14 +16,12 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import { Construct } from "constructs";
 import { TOKEN_TABLE_SCHEMA } from "../functions/adapters/token-table.js";
-import { FUNCTION_ENV } from "../functions/core/function-environment.js";
 import { METRICS, type MetricName } from "../functions/core/metrics.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../functions/core/profiles.js";
 import { loadProfilesFile } from "../functions/core/profiles-file.js";
 import { defaultAlarmTopic } from "./alarm-topic.js";
 import { checkCallerAccounts } from "./caller-accounts.js";
-import { type FrontDoor, functionUrlFrontDoor, restApiFrontDoor } from "./front-door.js";
-import { functionUrlDoor } from "./function-url-door.js";
+import { buildFrontDoor, type FrontDoor } from "./front-door.js";
 import { callerArnOf, GrantedCallerList } from "./granted-callers.js";
 import { deploymentMetric, insightsMetric } from "./metrics.js";
 import { acknowledgeFindings } from "./nag-acknowledgements.js";
@@ -35,9 +33,10 @@ import {
 } from "./operations.js";
 import { hasPrewarmProfiles, RenewalSchedule } from "./renewal-schedule.js";
 import { grantSecretReads } from "./secret-access.js";
+import { type ServiceChangeRules, serviceChangeRules } from "./service-change-rules.js";
+import { denyOtherTableWriters } from "./table-policy.js";
 import { keyChangeRule, tokenKey } from "./token-key.js";
 import type { CyberArkTokenVendingProps, ProfilesDefinition } from "./token-vending-props.js";
-import { STAGE_NAME, vendingApi } from "./vending-api.js";
 import { vendingFunction } from "./vending-function.js";
 
 export { CallerAccountError } from "./caller-accounts.js";
@@ -89,6 +88,8 @@ export class CyberArkTokenVending extends Construct {
   readonly tokenKeyChangeRule: events.Rule;
   /** The topic every alarm and alert notifies: the `alarmTopic` prop, or the construct's own. */
   readonly alarmTopic: sns.ITopic;
+  /** The EventBridge rules that report changes to the API, function, roles, table and schedule. */
+  readonly serviceChangeRules: ServiceChangeRules;
   /** The CloudWatch dashboard, named after the deployment. */
   readonly dashboard: cloudwatch.Dashboard;
   /** The alarms, by what they watch. */
@@ -166,24 +167,16 @@ export class CyberArkTokenVending extends Construct {
     tableKey.grantEncryptDecrypt(this.handler);
     grantSecretReads(this.handler, this.#config);
 
-    if (props.frontDoor === "function-url") {
-      this.api = undefined;
-      this.functionUrl = functionUrlDoor(this, props, { handler: this.handler, role });
-      this.#door = functionUrlFrontDoor(this.functionUrl, this.handler);
-    } else {
-      this.functionUrl = undefined;
-      this.api = vendingApi(this, props, {
-        name: this.name,
-        handler: this.handler,
-        logRetention,
-        removalPolicy,
-      });
-      this.#door = restApiFrontDoor(this.api);
-      // The function refuses events from anywhere but this API's stage. A literal stage name, not
-      // a reference to the Stage: the Stage depends on the function through the Method.
-      this.handler.addEnvironment(FUNCTION_ENV.apiId, this.api.restApiId);
-      this.handler.addEnvironment(FUNCTION_ENV.apiStage, STAGE_NAME);
-    }
+    const { api, functionUrl, door } = buildFrontDoor(this, props, {
+      name: this.name,
+      handler: this.handler,
+      role,
+      logRetention,
+      removalPolicy,
+    });
+    this.api = api;
+    this.functionUrl = functionUrl;
+    this.#door = door;
     this.url = this.#door.url;
 
     this.renewalSchedule = hasPrewarmProfiles(this.#config)
@@ -191,6 +184,7 @@ export class CyberArkTokenVending extends Construct {
       : undefined;
 
     this.alarmTopic = props.alarmTopic ?? defaultAlarmTopic(this, this.name, removalPolicy);
+    denyOtherTableWriters(this.table, role, props.breakGlassRole);
     this.tokenKeyChangeRule = keyChangeRule(this, this.tokenKey, this.alarmTopic);
     const watched = {
       name: this.name,
@@ -199,6 +193,14 @@ export class CyberArkTokenVending extends Construct {
       keyChangeRule: this.tokenKeyChangeRule,
       alarmTopic: this.alarmTopic,
     };
+    const { table, renewalSchedule } = this;
+    this.serviceChangeRules = serviceChangeRules(this, {
+      ...watched,
+      api,
+      role,
+      table,
+      renewalSchedule,
+    });
     this.alarms = createAlarms(this, watched);
     this.dashboard = createDashboard(this, watched, this.alarms);
     createSavedQueries(this, this.name, this.logGroup);

@@ -76,7 +76,9 @@ export function vendingApi(
   api.root
     .addResource("tokens")
     .addResource("{profile}")
-    .addMethod("ANY", new apigateway.LambdaIntegration(handler), {
+    // No test-invoke permission: the console's "Test" events carry no caller the function could
+    // trust, and it refuses them; a permission nobody should use is one more thing to audit.
+    .addMethod("ANY", new apigateway.LambdaIntegration(handler, { allowTestInvoke: false }), {
       authorizationType: apigateway.AuthorizationType.IAM,
     });
   return api;

@@ -27,7 +27,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { describeUnknown } from "../core/errors.js";
 import type { Logger, StoredItem, TokenStore, WriteBasis } from "../core/ports.js";
-import { MAX_CLOCK_SKEW_MS } from "../core/timing.js";
+import { MAX_BACK_OFF_MS, MAX_CLOCK_SKEW_MS } from "../core/timing.js";
 import type { CachedToken } from "../core/token.js";
 import { HINTS, openTokenItem, SEALED_RECORD, sealTokenItem } from "./sealed-token-record.js";
 import type { TokenCipher } from "./token-cipher.js";
@@ -121,6 +121,11 @@ export class DynamoDbTokenStore implements TokenStore {
       "#deletedAt < :credentialsReadAt",
       "#deletedAt > :latestDeletion",
     ];
+    // The very record the credentials were read after, whatever its time (deletion-record.ts).
+    if (basis.deletionRead !== undefined) {
+      overDeletion.push("#deletedAt = :deletionRead");
+      values[":deletionRead"] = { N: String(basis.deletionRead) };
+    }
     const condition = [
       "attribute_not_exists(#pk)",
       `((attribute_exists(#record) OR attribute_not_exists(#deletedAt)) AND (${overToken.join(" OR ")}))`,
@@ -161,8 +166,8 @@ export class DynamoDbTokenStore implements TokenStore {
   }
 
   async acquireLease(profile: string, owner: string, now: number, until: number): Promise<boolean> {
-    try {
-      await this.#client.send(
+    return ignoringConditionFailure(
+      this.#client.send(
         new PutItemCommand({
           TableName: this.#tableName,
           Item: {
@@ -185,12 +190,8 @@ export class DynamoDbTokenStore implements TokenStore {
             ":number": { S: "N" },
           },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async putBackOff(profile: string, until: number): Promise<void> {
@@ -203,10 +204,16 @@ export class DynamoDbTokenStore implements TokenStore {
             backOffUntil: { N: String(until) },
             [timeToLiveAttribute]: { N: String(Math.ceil(until / 1000) + 3600) },
           },
-          // A later end stays: a back-off is never shortened by a slower writer.
-          ConditionExpression: "attribute_not_exists(#pk) OR #until < :until",
+          // A later end stays (a slower writer never shortens a back-off), unless no genuine one
+          // can have it: an edit readers ignore must not keep the real back-off out either.
+          ConditionExpression:
+            "attribute_not_exists(#pk) OR NOT attribute_type(#until, :number) OR #until < :until OR #until > :forgedAfter",
           ExpressionAttributeNames: { "#pk": partitionKey, "#until": "backOffUntil" },
-          ExpressionAttributeValues: { ":until": { N: String(until) } },
+          ExpressionAttributeValues: {
+            ":until": { N: String(until) },
+            ":forgedAfter": { N: String(until + MAX_BACK_OFF_MS + MAX_CLOCK_SKEW_MS) },
+            ":number": { S: "N" },
+          },
         }),
       ),
     );

@@ -3,9 +3,11 @@
  */
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from "@aws-sdk/client-kms";
 import type { DataKeyProvider } from "./token-cipher.js";
+import { TOKEN_KEY_ENCRYPTION_CONTEXT } from "./token-key-context.js";
 
-// Bound to every data key, so a key wrapped for this service opens for nothing else.
-const ENCRYPTION_CONTEXT = { service: "cyberark-token-vending" };
+// Bound to every data key, so a key wrapped for this service opens for nothing else (and the
+// function's grant on the key requires it).
+const ENCRYPTION_CONTEXT = { ...TOKEN_KEY_ENCRYPTION_CONTEXT };
 
 /** `GenerateDataKey` / `Decrypt` with the stack's key. */
 export class KmsDataKeys implements DataKeyProvider {

@@ -6,6 +6,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smit
 import type { TokenResponse } from "../common/api.js";
 import { isB64Token, NOT_A_B64TOKEN } from "../common/b64token.js";
 import { parseRetryAfterMs } from "../common/backoff.js";
+import { localServerHeaders } from "../common/local-secret.js";
 import { isLoopback } from "./api-url.js";
 import { timedOut } from "./call-deadline.js";
 import { answerError, TokenVendingError } from "./errors.js";
@@ -48,7 +49,11 @@ export interface ApiAnswer {
  */
 export async function sendRequest(request: ApiRequest): Promise<ApiAnswer> {
   // Credentials may take a while (SSO, instance metadata): the call's time counts them too.
-  const headers = await untilAborted(signedHeaders(request), request.signal);
+  const headers = {
+    ...(await untilAborted(signedHeaders(request), request.signal)),
+    // The local server in --profiles mode wants its per-start secret (read only for loopback URLs).
+    ...localServerHeaders(request.url),
+  };
   const attempt = new AbortController();
   const timer = setTimeout(() => attempt.abort(), request.attemptTimeoutMs);
   try {

@@ -47,6 +47,11 @@ export interface WriteBasis {
    * later one was edited into the table, and must not refuse every write of the profile.
    */
   readonly latestDeletion: number;
+  /**
+   * The `DELETE` record the credentials were read after (see `deletion-record.ts`): the write may
+   * replace exactly that record, whatever its time.
+   */
+  readonly deletionRead?: number;
 }
 
 /** The shared token cache (DynamoDB): one token item and one refresh lease per profile. */
@@ -56,7 +61,8 @@ export interface TokenStore {
   /**
    * Stores the token unless
    * - the item records a `DELETE` made at or after `basis.credentialsReadAt` (and not after
-   *   `basis.latestDeletion`): the token may be of the identity that `DELETE` was meant to drop;
+   *   `basis.latestDeletion`), other than `basis.deletionRead`: the token may be of the identity
+   *   that `DELETE` was meant to drop;
    * - the stored token is of the same identity and was issued at the same time or later, so a
    *   slow or thawed writer never replaces a fresher token (ordered by issue time, not expiry:
    *   when a tenant shortens lifetimes, the newer, shorter token must win);

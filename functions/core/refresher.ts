@@ -12,6 +12,7 @@
  * before either (see `TokenStore.put`); such a token goes to its caller, but is never held.
  */
 import type { ClientCredentials, CredentialsCache } from "./credentials.js";
+import { honouredDeletion } from "./deletion-record.js";
 import { UpstreamUnavailableError } from "./errors.js";
 import type { Exchanged, TokenExchange } from "./exchange.js";
 import type { Fence, MemoryCache } from "./memory-cache.js";
@@ -153,7 +154,14 @@ export class Refresher {
       const stored = read.status === "hit" ? read.token : undefined;
       const current = this.#fromTable(profile, stored, credentials, 0, fence, readAt);
       if (current && stillFresh(current.token)) return "fresh" as const;
-      await this.#upstream(profile, credentials, fence, hold, readAt);
+      await this.#upstream(
+        profile,
+        credentials,
+        fence,
+        hold,
+        readAt,
+        honouredDeletion(read, readAt),
+      );
       this.#p.metrics.add(METRICS.renewals, profile.name, 1, trigger);
       return "renewed" as const;
     });
@@ -170,8 +178,7 @@ export class Refresher {
     // DELETE could have recorded is an edit, which the table ignores too, so it must not make
     // every poll read the secret.
     const now = this.#p.clock.now();
-    const recorded = read.status === "miss" ? (read.deletedAt ?? 0) : 0;
-    const deletedAt = recorded > now + MAX_CLOCK_SKEW_MS ? 0 : Math.min(recorded, now);
+    const deletedAt = Math.min(honouredDeletion(read, now) ?? 0, now);
     const credentials = await this.#p.credentials.get(profile.secretId);
     // An unreadable table cannot tell us of a DELETE or a rotation elsewhere either.
     const disagrees =
@@ -197,7 +204,9 @@ export class Refresher {
     const credentials = agrees ? known : await this.#currentCredentials(profile, read, started);
     const served = this.#fromTable(profile, stored, credentials, min, fence, readAt);
     if (served) return served;
-    const token = await this.#upstream(profile, credentials, fence, hold, readAt);
+    // A DELETE record is read only on a miss, and then the credentials were read after it.
+    const deletionRead = honouredDeletion(read, readAt);
+    const token = await this.#upstream(profile, credentials, fence, hold, readAt, deletionRead);
     // A slow exchange of a short-lived token can end after the token is of no use to the caller.
     if (!isUsable(token, this.#p.clock.now(), min)) {
       throw new UpstreamUnavailableError("CyberArk granted a token too short-lived to serve", 1);
@@ -234,6 +243,7 @@ export class Refresher {
     fence: Fence,
     hold: LeaseHold,
     readAt: number,
+    deletionRead: number | undefined,
   ): Promise<CachedToken> {
     // A back-off CyberArk asked of any instance holds for all (CyberArk is one tenant).
     const { exchange, table, clock } = this.#p;
@@ -255,6 +265,7 @@ export class Refresher {
     const written = await table.write(profile.name, exchanged.token, {
       credentialsReadAt: this.#p.credentials.readAt(profile.secretId, exchanged.credentials),
       latestDeletion: writtenAt + MAX_CLOCK_SKEW_MS,
+      ...(deletionRead === undefined ? {} : { deletionRead }),
     });
     if (written !== "refused") {
       const confirmedAt = written === "stored" ? writtenAt : readAt;

@@ -11,7 +11,10 @@ const USAGE = `Usage: npm start -- [options]
 Runs the token-vending handler on http://127.0.0.1:8787. Without --profiles: an embedded
 DynamoDB-compatible store, a CyberArk Identity simulator and a demo profile, nothing to set up.
 It answers only requests whose Host is 127.0.0.1:PORT, localhost:PORT or [::1]:PORT and that
-carry no Origin header (403 otherwise), so no web page can get a token from it.
+carry no Origin header (403 otherwise), so no web page can get a token from it. With --profiles
+(real tokens) it also wants a secret made at each start, kept in a file only you can read
+(~/.cyberark-token-vending/local-PORT.header, or under CYBERARK_TOKEN_LOCAL_DIR); the ready
+commands and the CLI send it, so other users of the host get 403.
 
 Options:
   --port N            listen port (also PORT; default 8787)
@@ -19,7 +22,8 @@ Options:
                       through the standard AWS environment (AWS_REGION, credentials, AWS_ENDPOINT_URL)
   --table NAME        DynamoDB table, created if missing (with --profiles; default cyberark-token-vending-local)
   --kms-key-id ID     KMS key sealing cached tokens (with --profiles; default: a key local to this process)
-  --caller ARN        caller identity for requests without an x-caller-arn header
+  --caller ARN        caller identity for requests without an x-caller-arn header (with
+                      --profiles, x-caller-arn counts only beside the secret)
   --renew-every N     seconds between scheduled renewals of profiles with "prewarm": true, the
                       first at start (default 60; 0 turns them off)
   -h, --help          show this help`;

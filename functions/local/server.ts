@@ -14,7 +14,9 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
+import { LOCAL_SECRET_HEADER, type LocalSecret } from "../common/local-secret.js";
 import { readBody } from "./http-body.js";
+import { refusalReason } from "./loopback-guard.js";
 import { decodePathParameter, localContext, toRestEvent } from "./rest-event.js";
 
 /** The deployed handler's shape. */
@@ -36,6 +38,12 @@ export interface LocalServerOptions {
   readonly defaultCaller: string;
   /** Receives refused requests and failures, never a header value or a body. */
   readonly logger: LocalServerLogger;
+  /**
+   * With real tokens (`--profiles`): only requests carrying this per-start secret are served, so
+   * no other user or container on the host can get a token or claim a caller (`x-caller-arn`).
+   * @default none: the embedded demo answers any local process
+   */
+  readonly secret?: Pick<LocalSecret, "matches">;
 }
 
 /** One HTTP request as the server received it, body read. */
@@ -57,7 +65,6 @@ export interface LocalRequest {
 export type LocalRequestHandling = (request: LocalRequest) => Promise<APIGatewayProxyResult>;
 
 const TOKENS_PATH = /^\/tokens\/([^/]*)$/;
-const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
 // Errors must not be stored by a browser or a proxy either.
 const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" } as const;
 
@@ -96,7 +103,7 @@ export function createLocalServer(options: LocalServerOptions): Server {
  */
 export function createRequestHandling(options: LocalServerOptions): LocalRequestHandling {
   return async (request) => {
-    const refusal = refusalReason(request);
+    const refusal = refusalReason(request) ?? secretRefusal(options, request);
     if (refusal) {
       const requestId = randomUUID();
       // The reason only: Host and Origin are chosen by whoever sent the request.
@@ -104,7 +111,9 @@ export function createRequestHandling(options: LocalServerOptions): LocalRequest
       return errorAnswer(
         403,
         "access_denied",
-        "The local server answers only requests addressed to its own loopback address and port, and none from a web page.",
+        refusal === "local_secret_missing"
+          ? `The local server answers only requests carrying its per-start secret (header ${LOCAL_SECRET_HEADER}; the CLI sends it, see the ready message).`
+          : "The local server answers only requests addressed to its own loopback address and port, and none from a web page.",
         requestId,
       );
     }
@@ -114,8 +123,10 @@ export function createRequestHandling(options: LocalServerOptions): LocalRequest
       // API Gateway answers unknown paths before any function runs; so does this server.
       return errorAnswer(404, "invalid_request", "Only /tokens/{profile} exists.", randomUUID());
     }
+    // The secret stops here: the handler (and anything it might log) never sees it.
+    const { [LOCAL_SECRET_HEADER]: _secret, ...headers } = request.headers;
     const event = toRestEvent(
-      request,
+      { ...request, headers },
       url,
       decodePathParameter(match[1] ?? ""),
       options.defaultCaller,
@@ -128,19 +139,13 @@ export function createRequestHandling(options: LocalServerOptions): LocalRequest
   };
 }
 
-/**
- * Why a request must not be served, if it must not. A web page can make a browser send requests
- * to 127.0.0.1, and with DNS rebinding even read the answers, but it cannot make the browser send
- * a loopback `Host` for a name it controls, nor leave out `Origin` on a cross-origin request.
- */
-function refusalReason(request: LocalRequest): string | undefined {
-  if (request.headers.origin !== undefined) return "origin_header_present";
-  const host = request.headers.host;
-  if (host === undefined) return "host_missing";
-  const allowed = LOOPBACK_HOSTS.map((name) => `${name}:${request.localPort}`);
-  // A browser leaves out the default port.
-  if (request.localPort === 80) allowed.push(...LOOPBACK_HOSTS);
-  return allowed.includes(host.toLowerCase()) ? undefined : "host_not_loopback";
+// In --profiles mode, the secret or nothing: a header Node joined from several lines is refused.
+function secretRefusal(options: LocalServerOptions, request: LocalRequest): string | undefined {
+  if (!options.secret) return undefined;
+  const value = request.headers[LOCAL_SECRET_HEADER];
+  return typeof value === "string" && options.secret.matches(value)
+    ? undefined
+    : "local_secret_missing";
 }
 
 // Only origin-form targets ("/path?query") name a path of this server; anything else

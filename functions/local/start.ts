@@ -17,6 +17,7 @@ import {
   EnvelopeCipher,
   ProcessKeyProvider,
 } from "../adapters/token-cipher.js";
+import { type LocalSecret, writeLocalSecret } from "../common/local-secret.js";
 import type { SecretSource, SecretValue } from "../core/ports.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../core/profiles.js";
 import { loadProfilesFile } from "../core/profiles-file.js";
@@ -84,16 +85,21 @@ export async function startLocalServer(
     ? await profilesBackend(options.profilesFile, options, logger, metrics)
     : await embeddedBackend(logger, metrics);
   const caller = options.caller ?? DEMO_CALLER;
+  // With real tokens, only requests carrying the per-start secret (written once the port is known).
+  let secret: LocalSecret | undefined;
   const server = createLocalServer({
     // The local server's events carry this API and stage (see `toRestEvent`).
     handler: createHandler({ vendor: backend.vendor, clock: systemClock, logger, api: LOCAL_API }),
     defaultCaller: caller,
     logger,
+    ...(options.profilesFile ? { secret: { matches: (v) => secret?.matches(v) ?? false } } : {}),
   });
   let port: number;
   try {
     port = await listen(server, options.port ?? 8787);
+    if (options.profilesFile) secret = writeLocalSecret(port);
   } catch (error) {
+    await closeServer(server);
     metrics.close();
     await backend.close();
     throw error;
@@ -102,8 +108,9 @@ export async function startLocalServer(
   const renewals = startRenewalTimer(() => backend.vendor.renewScheduled(), renewEvery, logger);
   return {
     url,
-    readyMessage: readyMessage(url, caller, backend),
+    readyMessage: readyMessage(url, caller, backend, secret?.file),
     close: async () => {
+      secret?.remove();
       await closeServer(server);
       await renewals.stop();
       metrics.close();
@@ -212,15 +219,28 @@ async function reachable<T>(service: string, call: () => Promise<T>): Promise<T>
   }
 }
 
-function readyMessage(url: string, caller: string, backend: Backend): string {
+function readyMessage(
+  url: string,
+  caller: string,
+  backend: Backend,
+  secretFile: string | undefined,
+): string {
   const tokenUrl = `${url}/tokens/${backend.exampleProfile}`;
+  // curl reads the header line from the file, so the secret shows on no command line.
+  const withSecret = secretFile ? ` -H ${shellQuote(`@${secretFile}`)}` : "";
   return [
     `cyberark-token-vending local server listening on ${url}`,
     `  ${backend.description}`,
     `  caller: ${caller} (per request: header x-caller-arn)`,
+    ...(secretFile
+      ? [
+          `  answers only requests with its per-start secret, in ${secretFile} (readable by you`,
+          "  alone; the CLI sends it by itself)",
+        ]
+      : []),
     "",
     "Fetch a token:",
-    `  curl -s --fail-with-body ${tokenUrl}`,
+    `  curl -s --fail-with-body${withSecret} ${tokenUrl}`,
     `  npm run --silent cyberark-token -- get ${backend.exampleProfile} --url ${url}`,
     ...(backend.exampleProfile === DEMO_PROFILE
       ? [
@@ -242,6 +262,10 @@ class InMemorySecrets implements SecretSource {
   async read(secretId: string): Promise<SecretValue> {
     return { secretString: this.#values[secretId], versionId: "local" };
   }
+}
+
+function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -86,10 +86,11 @@ describe("token key policy", () => {
 
 describe("changes to the token key", () => {
   it("are matched by an EventBridge rule on CloudTrail management events for this key", () => {
-    const rules = template.findResources("AWS::Events::Rule");
-    const [rule] = Object.values(rules);
-    expect(Object.keys(rules)).toHaveLength(1);
-    const pattern = rule?.Properties.EventPattern;
+    const rules = Object.entries(template.findResources("AWS::Events::Rule")).filter(([id]) =>
+      id.startsWith("TokenKeyChangeRule"),
+    );
+    expect(rules).toHaveLength(1);
+    const pattern = rules[0]?.[1].Properties.EventPattern;
     expect(pattern.source).toEqual(["aws.kms"]);
     expect(pattern["detail-type"]).toEqual(["AWS API Call via CloudTrail"]);
     expect([...pattern.detail.eventName].sort()).toEqual([

@@ -11,6 +11,11 @@ const before: Record<string, string> = JSON.parse(
 // Resources allowed to go: a Deployment's ID carries a hash of the API by design (a new one on
 // every API change), and the log metric filter gave way to the UpstreamErrors metric.
 const REPLACEABLE_TYPES = new Set(["AWS::ApiGateway::Deployment", "AWS::Logs::MetricFilter"]);
+// Removed on purpose: API Gateway's test-invoke permission on the function (the console's test
+// events carry no caller the function could trust; it refuses them, so nothing should send them).
+const REMOVED = new Set([
+  "ApitokensprofileANYApiPermissionTestCyberArkTokenVendingApi320EAEF6ANYtokensprofileD18D9D0D",
+]);
 
 describe("logical IDs", () => {
   it("keep every resource of the stack as it was before the construct, with the same type", () => {
@@ -18,7 +23,9 @@ describe("logical IDs", () => {
       string,
       { Type: string }
     >;
-    const kept = Object.entries(before).filter(([, type]) => !REPLACEABLE_TYPES.has(type));
+    const kept = Object.entries(before).filter(
+      ([id, type]) => !REPLACEABLE_TYPES.has(type) && !REMOVED.has(id),
+    );
     expect(kept.length).toBeGreaterThan(15);
 
     const now = Object.fromEntries(kept.map(([id]) => [id, resources[id]?.Type ?? "(missing)"]));

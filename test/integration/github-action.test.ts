@@ -178,7 +178,7 @@ describe("the GitHub Action", () => {
     const inputs = Object.fromEntries(
       [...(withLines ?? "").matchAll(/^ +([\w-]+): (.+)$/gm)].map((m) => [m[1], m[2]]),
     );
-    expect(uses).toMatch(/\/cyberark-token-vending@v\d+$/);
+    expect(uses).toMatch(/\/cyberark-token-vending@<full-commit-sha>$/);
     expect(recipe).toMatch(/^ +CYBERARK_TOKEN_URL: https:\/\//m);
 
     const run = await runNodeAction(actionPath, inputs, {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { DynamoDbTokenStore } from "../../functions/adapters/dynamodb-token-store.js";
 import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
 import { EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
+import { localServerHeaders } from "../../functions/common/local-secret.js";
 import type { CachedToken } from "../../functions/core/token.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
@@ -96,7 +97,9 @@ describe("local server with --renew-every 1 and a prewarm profile of 20 s tokens
       await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
       const before = simulator.requests.length;
       // A small min_validity, so the GET itself does not start a refresh ahead of need.
-      const response = await fetch(`${server.url}/tokens/warm?min_validity=1`);
+      const response = await fetch(`${server.url}/tokens/warm?min_validity=1`, {
+        headers: localServerHeaders(new URL(server.url)),
+      });
       const body = (await response.json()) as { access_token: string; expires_in: number };
       const during = simulator.requests.length - before;
 
@@ -115,7 +118,9 @@ describe("local server with --renew-every 1 and a prewarm profile of 20 s tokens
     expect(asked(COLD)).toBe(0);
     expect((await tokens.get("cold")).token).toBeUndefined();
 
-    const response = await fetch(`${server.url}/tokens/cold`);
+    const response = await fetch(`${server.url}/tokens/cold`, {
+      headers: localServerHeaders(new URL(server.url)),
+    });
 
     expect(response.status).toBe(200);
     expect(asked(COLD)).toBe(1);

@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { DescribeTableCommand, DescribeTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { TOKEN_TABLE_SCHEMA } from "../../functions/adapters/token-table.js";
+import { localServerHeaders } from "../../functions/common/local-secret.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import {
   DEMO_ADMIN,
@@ -138,7 +139,10 @@ describe("local server, --profiles mode against moto (in-process)", () => {
   });
 
   it("vends a token with secrets from Secrets Manager and the HTTPS tenant", async () => {
-    const response = await getJson(`${server.url}/tokens/dev`);
+    // The server's per-start secret, read as the CLI reads it.
+    const response = await getJson(`${server.url}/tokens/dev`, {
+      headers: localServerHeaders(new URL(server.url)),
+    });
     expect(response.status).toBe(200);
     expect(simulator.requests).toMatchObject([{ clientId: "svc-local@example.com" }]);
   });

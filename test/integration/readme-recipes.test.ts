@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { localServerHeaders } from "../../functions/common/local-secret.js";
 import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
 import { parseFileCommands } from "../support/github-runner.js";
 import { npmShim, readmeRecipe, startRecipeServer } from "../support/readme-recipes.js";
@@ -28,7 +29,9 @@ afterAll(async () => {
 
 /** The token the server vends to the recipes' caller right now (from its cache). */
 async function currentToken(): Promise<string> {
-  const response = await fetch(`${recipes.server.url}/tokens/ci-deployer`);
+  const response = await fetch(`${recipes.server.url}/tokens/ci-deployer`, {
+    headers: localServerHeaders(new URL(recipes.server.url)),
+  });
   return ((await response.json()) as { access_token: string }).access_token;
 }
 

@@ -16,7 +16,7 @@ import type {
   WriteBasis,
 } from "../../functions/core/ports.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../../functions/core/profiles.js";
-import { MAX_CLOCK_SKEW_MS } from "../../functions/core/timing.js";
+import { MAX_BACK_OFF_MS, MAX_CLOCK_SKEW_MS } from "../../functions/core/timing.js";
 import type { CachedToken, TokenGrant } from "../../functions/core/token.js";
 
 /** A clock that moves only when told. */
@@ -84,6 +84,7 @@ export class MemoryStore implements TokenStore {
     const deletedAt = this.deletions.get(profile);
     const deletedSince =
       deletedAt !== undefined &&
+      deletedAt !== basis.deletionRead &&
       deletedAt >= basis.credentialsReadAt &&
       deletedAt <= basis.latestDeletion;
     const stored = this.items.get(profile);
@@ -111,7 +112,10 @@ export class MemoryStore implements TokenStore {
   }
   async putBackOff(profile: string, until: number): Promise<void> {
     this.#check();
-    this.backOffs.set(profile, Math.max(until, this.backOffs.get(profile) ?? 0));
+    const stored = this.backOffs.get(profile) ?? 0;
+    // As the DynamoDB adapter: an end no genuine back-off can have is an edit, and is replaced.
+    const forged = stored > until + MAX_BACK_OFF_MS + MAX_CLOCK_SKEW_MS;
+    this.backOffs.set(profile, forged ? until : Math.max(until, stored));
   }
   async getBackOff(profile: string): Promise<number | undefined> {
     this.#check();

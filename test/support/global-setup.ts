@@ -32,6 +32,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     AWS_SECRET_ACCESS_KEY: "testing",
   });
   delete process.env.AWS_PROFILE;
+  // Local servers started by the tests (and the CLIs they run) keep their secrets here, not in ~.
+  process.env.CYBERARK_TOKEN_LOCAL_DIR = join(directory, "local-secrets");
 
   return async () => {
     moto.kill("SIGTERM");

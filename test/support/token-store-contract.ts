@@ -138,6 +138,23 @@ export function describeTokenStoreContract(
       expect(await tokenOf("p")).toEqual(fresh);
     });
 
+    it("replaces the very DELETE record its credentials were read after, though it is ahead of the writer's clock", async () => {
+      // Recorded 4 s ahead (a DELETE on a clock ahead, or an edit within the skew): the refresh
+      // read it, then read its credentials; its write may replace exactly that record.
+      await store.delete("p", T0 + 4_000);
+      const fresh = token({ issuedAt: T0 + 200 });
+      const basis = { credentialsReadAt: T0 + 100, latestDeletion: T0 + 5_300 };
+      expect(await store.put("p", fresh, { ...basis, deletionRead: T0 + 3_000 })).toBe(false);
+      expect(await store.put("p", fresh, { ...basis, deletionRead: T0 + 4_000 })).toBe(true);
+      expect(await tokenOf("p")).toEqual(fresh);
+    });
+
+    it("takes over a back-off that ends later than any CyberArk may ask for (an edit)", async () => {
+      await store.putBackOff("p", T0 + 86_400_000);
+      await store.putBackOff("p", T0 + 30_000);
+      expect(await store.getBackOff("p")).toBe(T0 + 30_000);
+    });
+
     it("grants a free lease, and refuses it to another owner until it expires", async () => {
       expect(await store.acquireLease("p", "a", T0, T0 + 15_000)).toBe(true);
       expect(await store.acquireLease("p", "b", T0 + 1_000, T0 + 16_000)).toBe(false);

@@ -41,6 +41,8 @@ describe("README facts", () => {
     const variables = new Set(README.match(/\b[A-Z][A-Z_]*_URL\b/g));
     variables.delete("AWS_ENDPOINT_URL");
     expect([...variables]).toEqual(["CYBERARK_TOKEN_URL"]);
-    expect(readFileSync("functions/client/cli.ts", "utf8")).toContain("CYBERARK_TOKEN_URL");
+    expect(readFileSync("functions/client/cli-args.ts", "utf8")).toContain(
+      "env.CYBERARK_TOKEN_URL",
+    );
   });
 });
