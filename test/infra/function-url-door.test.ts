@@ -6,12 +6,14 @@ import { isAllowed, parseCaller } from "../../functions/core/callers.js";
 import { withGrantedCallers } from "../../functions/core/granted-callers.js";
 import { parseProfilesConfig } from "../../functions/core/profiles.js";
 import { CyberArkTokenVending } from "../../infra/token-vending.js";
+import { matchesPattern } from "../support/event-pattern.js";
 import {
   EXAMPLE_API_ACCESS,
   EXAMPLE_PROFILES,
   PREWARM_PROFILES,
   synthesizeStack,
 } from "../support/stack.js";
+import { ACCOUNT, REGION, TemplateValues } from "../support/template-values.js";
 
 // A template's resources, as far as these checks read them.
 type Resources = Record<
@@ -35,6 +37,7 @@ interface Statement {
 }
 
 const URL_DOOR = { frontDoor: "function-url" } as const;
+const TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:platform-alerts`;
 const FUNCTION_ARN = { "Fn::GetAtt": [Match.stringLikeRegexp("^VendFunction"), "Arn"] };
 const VIA_URL = { Bool: { "lambda:InvokedViaFunctionUrl": "true" } };
 const IAM_AUTH = { StringEquals: { "lambda:FunctionUrlAuthType": "AWS_IAM" } };
@@ -363,5 +366,48 @@ describe("frontDoor rest-api (the default)", () => {
     expect(fn?.Properties.Environment.Variables).not.toHaveProperty("FRONT_DOOR");
     expect(stack.vending.functionUrl).toBeUndefined();
     expect(stack.vending.alarms.api5xx.node.id).toBe("Api5xxAlarm");
+  });
+});
+
+describe("service change alerts with the function URL door", () => {
+  const { stack, template } = synthesizeStack({ ...URL_DOOR, alarmTopicArn: TOPIC });
+  const values = new TemplateValues(template);
+  const fn = values.logicalId("AWS::Lambda::Function", "VendFunction");
+  const [functionName, functionArn] = [values.ref(fn), values.arn(fn)];
+  const ruleId = values.logicalId("AWS::Events::Rule", "FunctionChangeRule");
+  const rule = resourcesOf(template)[ruleId]?.Properties as Record<string, unknown>;
+  const pattern = values.resolve(rule.EventPattern);
+  const lambdaCall = (eventName: string, name: string) => ({
+    source: "aws.lambda",
+    "detail-type": "AWS API Call via CloudTrail",
+    detail: {
+      eventSource: "lambda.amazonaws.com",
+      eventName,
+      requestParameters: { functionName: name },
+    },
+  });
+
+  it("report changes to the URL's config and to the function's resource policy", () => {
+    for (const eventName of [
+      "CreateFunctionUrlConfig20211031",
+      "UpdateFunctionUrlConfig20211031",
+      "DeleteFunctionUrlConfig20211031",
+      "AddPermission20150331v2",
+      "RemovePermission20150331v2",
+    ]) {
+      expect(matchesPattern(pattern, lambdaCall(eventName, functionName)), eventName).toBe(true);
+      expect(matchesPattern(pattern, lambdaCall(eventName, functionArn)), eventName).toBe(true);
+      expect(matchesPattern(pattern, lambdaCall(eventName, "another-function")), eventName).toBe(
+        false,
+      );
+    }
+    expect(rule.Targets).toEqual([expect.objectContaining({ Arn: TOPIC })]);
+  });
+
+  it("watch no API, since there is none", () => {
+    expect(stack.vending.serviceChangeRules.api).toBeUndefined();
+    expect(Object.keys(resourcesOf(template)).some((id) => id.startsWith("ApiChangeRule"))).toBe(
+      false,
+    );
   });
 });
