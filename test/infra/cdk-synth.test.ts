@@ -40,6 +40,30 @@ describe("npx cdk synth", () => {
     expect(JSON.parse(bundled)).toEqual(JSON.parse(readFileSync("examples/profiles.json", "utf8")));
   }, 120_000);
 
+  it("builds the function URL door, and no API, with -c frontDoor=function-url", async () => {
+    const outdir = mkdtempSync(join(tmpdir(), "ctv-synth-"));
+
+    await cdkSynth(
+      "-c",
+      "profiles=examples/profiles.json",
+      "-c",
+      "apiAccounts=111122223333,444455556666",
+      "-c",
+      "frontDoor=function-url",
+      "-o",
+      outdir,
+    );
+
+    const template = JSON.parse(
+      readFileSync(join(outdir, "CyberArkTokenVending.template.json"), "utf8"),
+    );
+    const types = Object.values(template.Resources as Record<string, { Type: string }>).map(
+      (resource) => resource.Type,
+    );
+    expect(types).toContain("AWS::Lambda::Url");
+    expect(types.filter((type) => type.startsWith("AWS::ApiGateway::"))).toEqual([]);
+  }, 120_000);
+
   it("fails with one clear line per problem for an invalid profiles file", async () => {
     const directory = mkdtempSync(join(tmpdir(), "ctv-bad-profiles-"));
     const file = join(directory, "profiles.json");
