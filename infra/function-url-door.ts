@@ -15,6 +15,13 @@
  * sent with `lambda:InvokeFunction` that claims another host, or none, is refused with 403.
  * Like the REST door's API-id check it cannot stop a principal that may invoke the function
  * directly and copies the host; the grants below leave callers no such permission.
+ *
+ * The price: one Lambda control-plane call per new instance, under the account's shared quota
+ * for such calls (15 a second per region), so the function looks up once per instance, when the
+ * first URL event arrives, shares that one call among concurrent requests, and keeps the answer.
+ * The alternatives cost more: a parameter in Systems Manager (another resource, writable by its
+ * own administrators), or a custom resource rewriting the function's environment after the URL
+ * exists (which the next deploy undoes).
  */
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
