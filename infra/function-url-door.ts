@@ -9,8 +9,8 @@
  * cannot name the URL (a cycle), and a statement naming the function's ARN in the role's default
  * policy cycles too (the function waits for that policy). So the role gets one more policy of its
  * own, `FunctionUrlLookupPolicy`: `lambda:GetFunctionUrlConfig` on exactly this function. That
- * policy waits for the function, not the other way round. At cold start the function reads its
- * URL's configuration by its own name and answers only events whose `requestContext.domainName`
+ * policy waits for the function, not the other way round. Once per instance, at its first URL
+ * event, the function reads its URL's configuration by its own name and answers only events whose `requestContext.domainName`
  * is that URL's host (and none while the URL's auth type is anything but `AWS_IAM`); an event
  * sent with `lambda:InvokeFunction` that claims another host, or none, is refused with 403.
  * Like the REST door's API-id check it cannot stop a principal that may invoke the function

@@ -33,8 +33,8 @@ export const FUNCTION_URL_FRONT_DOOR = "function-url";
 /**
  * Variables Lambda itself sets in every function, which the deployment cannot set. The function
  * URL door relies on them: its URL is created after the function (it names the function), so the
- * function's environment cannot carry the URL's identity without a cycle. At cold start the
- * function calls `lambda:GetFunctionUrlConfig` on its own name (its role may do exactly that) and
+ * function's environment cannot carry the URL's identity without a cycle. Once per instance (at
+ * its first URL event) the function calls `lambda:GetFunctionUrlConfig` on its own name (its role may do exactly that) and
  * answers only events whose `requestContext.domainName` is that URL's host.
  */
 export const LAMBDA_RUNTIME_ENV = {
