@@ -6,8 +6,11 @@
  *
  * Identity: when the table holds nothing, a token of another identity, or cannot be read, a
  * `DELETE` or a rotation may have happened elsewhere, so credentials read before the work began
- * (or before the `DELETE` the table records) are read again before any decision. Memory is
- * dropped only when the table disagrees with it. And because a `DELETE` or a rotation can also
+ * (or before the `DELETE` the table records) are read again before any decision, and so are
+ * credentials that have not yet been read since the table first showed a token of another
+ * identity (a rotation elsewhere). Memory is dropped whenever a read of the table answers with
+ * anything but the held token: a superseded or deleted token is never served again, not even as
+ * a fallback when CyberArk fails. And because a `DELETE` or a rotation can also
  * happen while an exchange is under way, the table refuses a token whose credentials were read
  * before either (see `TokenStore.put`); such a token goes to its caller, but is never held.
  */
@@ -55,17 +58,11 @@ export class Refresher {
 
   /** A token valid for `min` seconds from the table, or from CyberArk under the lease. */
   async refresh(profile: Profile, min: number): Promise<VendedToken> {
-    const { memory, table, lease } = this.#p;
+    const { memory, lease } = this.#p;
     const fence = memory.fence(profile.name);
     const started = this.#p.clock.now();
-    const read = await table.read(profile.name);
+    const read = await this.#read(profile);
     const stored = read.status === "hit" ? read.token : undefined;
-    // Memory goes when the table disagrees with it (the item is gone: a DELETE; or of another
-    // identity: a rotation), before anything else can fail and fall back on it.
-    const held = memory.held(profile.name);
-    if (read.status === "miss" || (held && stored && held.token.cacheKey !== stored.cacheKey)) {
-      memory.drop(profile.name);
-    }
     let credentials = await this.#currentCredentials(profile, read, started);
     const key = cacheKey(profile, credentials);
 
@@ -80,7 +77,7 @@ export class Refresher {
         (hold) => this.#underLease(profile, credentials, min, fence, hold, started),
         async () => {
           const polledAt = this.#p.clock.now();
-          const polled = await table.read(profile.name);
+          const polled = await this.#read(profile);
           credentials = await this.#currentCredentials(profile, polled, started);
           const token = polled.status === "hit" ? polled.token : undefined;
           return this.#fromTable(profile, token, credentials, min, fence, polledAt);
@@ -101,7 +98,7 @@ export class Refresher {
     min: number,
     deadline: number,
   ): Promise<VendedToken | undefined> {
-    const { credentials, memory, table } = this.#p;
+    const { credentials, memory } = this.#p;
     const held = () => {
       const current = credentials.last(profile.secretId);
       const key = current && cacheKey(profile, current);
@@ -111,7 +108,7 @@ export class Refresher {
     const fromTable = async () => {
       const readAt = this.#p.clock.now();
       if (readAt + WORST_TABLE_CALL_MS > deadline) return undefined;
-      const read = await table.read(profile.name);
+      const read = await this.#read(profile);
       const current = credentials.last(profile.secretId);
       if (read.status !== "hit" || !current) return undefined;
       return this.#fromTable(profile, read.token, current, min, memory.fence(profile.name), readAt);
@@ -140,12 +137,12 @@ export class Refresher {
     trigger: "ahead" | "schedule",
     stillFresh: (token: CachedToken) => boolean,
   ): Promise<ScheduledRenewal> {
-    const { memory, table, lease } = this.#p;
+    const { memory, lease } = this.#p;
     const fence = memory.fence(profile.name);
     const started = this.#p.clock.now();
     const run = await lease.tryRun(profile.name, async (hold) => {
       const readAt = this.#p.clock.now();
-      const read = await table.read(profile.name);
+      const read = await this.#read(profile);
       if (read.status === "unavailable") {
         throw new UpstreamUnavailableError("the token table cannot be read; renewal skipped", 5);
       }
@@ -158,6 +155,20 @@ export class Refresher {
       return "renewed" as const;
     });
     return run.ran ? run.value : "busy";
+  }
+
+  // Every read of the profile's item goes through here. One that answers with anything but the
+  // token held in memory (nothing: a DELETE; another token: a renewal elsewhere, maybe since
+  // deleted too, or a rotation) drops the held one before anything can fall back on it: what
+  // the table no longer holds is superseded, and memory must not outlive the table's answer.
+  async #read(profile: Profile): Promise<TableRead> {
+    const read = await this.#p.table.read(profile.name);
+    if (read.status === "unavailable") return read;
+    const stored = read.status === "hit" ? read.token.accessToken : undefined;
+    if (this.#p.memory.held(profile.name)?.token.accessToken !== stored) {
+      this.#p.memory.drop(profile.name);
+    }
+    return read;
   }
 
   async #currentCredentials(
@@ -191,7 +202,7 @@ export class Refresher {
     started: number,
   ): Promise<VendedToken> {
     const readAt = this.#p.clock.now();
-    const read = await this.#p.table.read(profile.name);
+    const read = await this.#read(profile);
     const stored = read.status === "hit" ? read.token : undefined;
     const agrees = stored?.cacheKey === cacheKey(profile, known);
     const credentials = agrees ? known : await this.#currentCredentials(profile, read, started);
