@@ -45,6 +45,9 @@ export interface RefresherParts {
   readonly metrics: Metrics;
 }
 
+/** The cache keys of the table tokens one piece of work has seen. */
+type SeenIdentities = Set<string>;
+
 /** What a scheduled renewal of one profile did. */
 export type ScheduledRenewal = "renewed" | "fresh" | "busy";
 
@@ -63,7 +66,8 @@ export class Refresher {
     const started = this.#p.clock.now();
     const read = await this.#read(profile);
     const stored = read.status === "hit" ? read.token : undefined;
-    let credentials = await this.#currentCredentials(profile, read, started);
+    const seen: SeenIdentities = new Set();
+    let credentials = await this.#currentCredentials(profile, read, started, started, seen);
     const key = cacheKey(profile, credentials);
 
     // The table could not confirm or deny what we hold: serve it for a while, unconfirmed.
@@ -74,11 +78,11 @@ export class Refresher {
       this.#fromTable(profile, stored, credentials, min, fence, started) ??
       lease.runOrWait(
         profile.name,
-        (hold) => this.#underLease(profile, credentials, min, fence, hold, started),
+        (hold) => this.#underLease(profile, credentials, min, fence, hold, started, seen),
         async () => {
           const polledAt = this.#p.clock.now();
           const polled = await this.#read(profile);
-          credentials = await this.#currentCredentials(profile, polled, started);
+          credentials = await this.#currentCredentials(profile, polled, started, polledAt, seen);
           const token = polled.status === "hit" ? polled.token : undefined;
           return this.#fromTable(profile, token, credentials, min, fence, polledAt);
         },
@@ -146,7 +150,7 @@ export class Refresher {
       if (read.status === "unavailable") {
         throw new UpstreamUnavailableError("the token table cannot be read; renewal skipped", 5);
       }
-      const credentials = await this.#currentCredentials(profile, read, started);
+      const credentials = await this.#currentCredentials(profile, read, started, readAt, new Set());
       const stored = read.status === "hit" ? read.token : undefined;
       const current = this.#fromTable(profile, stored, credentials, 0, fence, readAt);
       if (current && stillFresh(current.token)) return "fresh" as const;
@@ -171,15 +175,22 @@ export class Refresher {
     return read;
   }
 
+  // The credentials to judge `read` by, sent at `readAt` by work begun at `started`. When the
+  // table disagrees with the credentials held, they are read again if they were read before the
+  // work began or before the DELETE the table records, or if the table shows a token of an
+  // identity this work has not seen yet (`seen`): a rotation may have happened since, and another
+  // instance may already hold a token of the new identity. So at most one secret read per table
+  // read, and one per identity seen while polling, however long the wait.
   async #currentCredentials(
     profile: Profile,
     read: TableRead,
     started: number,
+    readAt: number,
+    seen: SeenIdentities,
   ): Promise<ClientCredentials> {
     // Credentials read before the DELETE, or before now when it is recorded a little ahead of our
-    // clock (nothing later can be read yet): so one read here at most. A time later than any
-    // DELETE could have recorded is an edit, which the table ignores too, so it must not make
-    // every poll read the secret.
+    // clock (nothing later can be read yet). A time later than any DELETE could have recorded is
+    // an edit, which the table ignores too, so it must not make every poll read the secret.
     const now = this.#p.clock.now();
     const recorded = read.status === "miss" ? (read.deletedAt ?? 0) : 0;
     const deletedAt = recorded > now + MAX_CLOCK_SKEW_MS ? 0 : Math.min(recorded, now);
@@ -188,7 +199,10 @@ export class Refresher {
     const disagrees =
       read.status !== "hit" || read.token.cacheKey !== cacheKey(profile, credentials);
     if (!disagrees) return credentials;
-    return this.#p.credentials.get(profile.secretId, { readSince: Math.max(started, deletedAt) });
+    const unseen = read.status === "hit" && !seen.has(read.token.cacheKey);
+    if (read.status === "hit") seen.add(read.token.cacheKey);
+    const since = Math.max(unseen ? readAt : started, deletedAt);
+    return this.#p.credentials.get(profile.secretId, { readSince: since });
   }
 
   // Another instance may have finished between our read and our lease (or a rotation or a DELETE
@@ -200,12 +214,15 @@ export class Refresher {
     fence: Fence,
     hold: LeaseHold,
     started: number,
+    seen: SeenIdentities,
   ): Promise<VendedToken> {
     const readAt = this.#p.clock.now();
     const read = await this.#read(profile);
     const stored = read.status === "hit" ? read.token : undefined;
     const agrees = stored?.cacheKey === cacheKey(profile, known);
-    const credentials = agrees ? known : await this.#currentCredentials(profile, read, started);
+    const credentials = agrees
+      ? known
+      : await this.#currentCredentials(profile, read, started, readAt, seen);
     const served = this.#fromTable(profile, stored, credentials, min, fence, readAt);
     if (served) return served;
     const token = await this.#upstream(profile, credentials, fence, hold, readAt);
