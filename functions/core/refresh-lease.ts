@@ -6,7 +6,10 @@
  *
  * Policy when the table cannot be written: the lease **fails open**. Callers keep getting tokens,
  * and the in-instance single flight still bounds CyberArk to one request per instance and profile.
- * Failing closed would turn a DynamoDB outage into a token outage for every caller.
+ * Failing closed would turn a DynamoDB outage into a token outage for every caller. A lease that
+ * failed open ends when the lease it stands for would have: work thawed after a Lambda freeze
+ * must not ask CyberArk long after, when the table works again and another instance may hold the
+ * real lease (or has been told to back off).
  */
 import { randomUUID } from "node:crypto";
 import { describeUnknown, UpstreamUnavailableError } from "./errors.js";
@@ -41,9 +44,6 @@ export interface LeaseHold {
 
 /** The outcome of {@link RefreshLease.tryRun}. */
 export type LeaseRun<T> = { readonly ran: true; readonly value: T } | { readonly ran: false };
-
-// Held without a table (the lease failed open): nothing to outlive.
-const UNBOUNDED: LeaseHold = { ensureLeft: () => {} };
 
 /** Seconds a caller is told to wait when another instance's refresh did not finish in time. */
 const LEASE_RETRY_AFTER_SECONDS = 2;
@@ -110,17 +110,17 @@ export class RefreshLease {
   async #acquire(profile: string, owner: string): Promise<LeaseHold | undefined> {
     const { clock } = this.#deps;
     const until = clock.now() + LEASE_MS;
+    const hold: LeaseHold = { ensureLeft: (ms) => ensureLeft(profile, until - clock.now(), ms) };
     try {
-      const taken = await this.#deps.store.acquireLease(profile, owner, clock.now(), until);
-      return taken
-        ? { ensureLeft: (ms) => ensureLeft(profile, until - clock.now(), ms) }
+      return (await this.#deps.store.acquireLease(profile, owner, clock.now(), until))
+        ? hold
         : undefined;
     } catch (error) {
       this.#deps.logger.warn("refresh lease unavailable; refreshing without it", {
         profile,
         reason: describeUnknown(error),
       });
-      return UNBOUNDED; // fail open: see the module's policy
+      return hold; // fail open, for as long as the lease would have lasted: see the module's policy
     }
   }
 
