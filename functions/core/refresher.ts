@@ -16,7 +16,7 @@
  */
 import type { ClientCredentials, CredentialsCache } from "./credentials.js";
 import { UpstreamUnavailableError } from "./errors.js";
-import type { Exchanged, TokenExchange } from "./exchange.js";
+import type { TokenExchange } from "./exchange.js";
 import type { Fence, MemoryCache } from "./memory-cache.js";
 import { METRICS } from "./metrics.js";
 import type { Clock, Metrics } from "./ports.js";
@@ -263,21 +263,11 @@ export class Refresher {
     hold: LeaseHold,
     readAt: number,
   ): Promise<CachedToken> {
-    // A back-off CyberArk asked of any instance holds for all (CyberArk is one tenant).
+    // A back-off CyberArk asked of any instance holds for all: the exchange reads and records it.
     const { exchange, table, clock } = this.#p;
-    const backOffUntil = await table.backOffUntil(profile.name);
-    if (backOffUntil !== undefined) exchange.holdBack(profile.name, backOffUntil);
-    let exchanged: Exchanged;
-    try {
-      exchanged = await exchange.obtain(profile, credentials, () =>
-        hold.ensureLeft(WORST_EXCHANGE_MS),
-      );
-    } catch (error) {
-      if (error instanceof UpstreamUnavailableError && error.backOffSeconds !== undefined) {
-        await table.recordBackOff(profile.name, clock.now() + error.backOffSeconds * 1000);
-      }
-      throw error;
-    }
+    const exchanged = await exchange.obtain(profile, credentials, () =>
+      hold.ensureLeft(WORST_EXCHANGE_MS),
+    );
     if (!this.#p.memory.isCurrent(fence)) return exchanged.token;
     const writtenAt = clock.now();
     const written = await table.write(profile.name, exchanged.token, {

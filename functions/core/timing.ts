@@ -45,7 +45,8 @@ export const WORST_TABLE_CALL_MS = 2 * WORST_AWS_CALL_MS;
 /**
  * What the holder of the refresh lease does at its worst: read the table, read the secret again
  * (the table disagrees with the credentials held), read the profile's back-off, exchange, read
- * the rotated secret and exchange once more (the rotation retry), write the table.
+ * the rotated secret (and the back-off again, at the same time) and exchange once more (the
+ * rotation retry), write the table.
  */
 export const WORST_REFRESH_MS =
   WORST_TABLE_CALL_MS +
@@ -129,6 +130,13 @@ export const UNCONFIRMED_RETRY_MS = 2_000;
  * token only if CyberArk fails too.
  */
 export const MAX_UNCONFIRMED_MS = 2 * MEMORY_RECHECK_MS;
+
+/**
+ * A back-off read from the table longer ago than this when a request is about to go is read
+ * again. No read takes longer ({@link WORST_AWS_CALL_MS}), so without a freeze of the instance
+ * there is never a second read, and the budget above needs none.
+ */
+export const BACK_OFF_READ_MAX_AGE_MS = WORST_AWS_CALL_MS;
 
 /** The longest back-off CyberArk may ask for that is honoured (its `Retry-After`, capped). */
 export const MAX_BACK_OFF_MS = 300_000;

@@ -88,7 +88,13 @@ export class TokenVendor {
     this.#credentials = new CredentialsCache(deps.secrets, clock);
     this.#memory = new MemoryCache(clock);
     this.#table = new TableCache(deps.store, logger);
-    this.#exchange = new TokenExchange(this.#credentials, deps.identity, clock, metrics);
+    this.#exchange = new TokenExchange(
+      this.#credentials,
+      deps.identity,
+      clock,
+      metrics,
+      this.#table,
+    );
     const lease = new RefreshLease({ ...deps, metrics });
     this.#refresher = new Refresher({
       ...{ credentials: this.#credentials, memory: this.#memory, table: this.#table },

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   API_GATEWAY_TIMEOUT_MS,
   AWS_ATTEMPT_TIMEOUT_MS,
+  BACK_OFF_READ_MAX_AGE_MS,
   AWS_MAX_ATTEMPTS,
   FUNCTION_TIMEOUT_SECONDS,
   IDENTITY_ATTEMPT_TIMEOUT_MS,
@@ -53,6 +54,10 @@ describe("the timing budget", () => {
     const fullWait = beforeLease + LEASE_WAIT_MS + lastPoll + MARGIN_MS;
     expect(WORST_REQUEST_MS + MARGIN_MS).toBeGreaterThanOrEqual(Math.max(takeover, fullWait));
     expect(FUNCTION_TIMEOUT_SECONDS * 1000).toBeGreaterThanOrEqual(Math.max(takeover, fullWait));
+  });
+
+  it("reads a back-off again before a request only after a freeze, so the budget needs no second read", () => {
+    expect(BACK_OFF_READ_MAX_AGE_MS).toBeGreaterThanOrEqual(awsCall);
   });
 
   it("keeps waiting for another holder at least as long as that holder may refresh", () => {
