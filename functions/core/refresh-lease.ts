@@ -15,7 +15,14 @@ import { randomUUID } from "node:crypto";
 import { describeUnknown, UpstreamUnavailableError } from "./errors.js";
 import { METRICS } from "./metrics.js";
 import { type Clock, type Logger, type Metrics, NO_METRICS, type TokenStore } from "./ports.js";
-import { LEASE_MS, LEASE_POLL_MS, LEASE_TAKEOVER_MS, LEASE_WAIT_MS } from "./timing.js";
+import {
+  LEASE_MS,
+  LEASE_POLL_MS,
+  LEASE_TAKEOVER_MS,
+  LEASE_WAIT_MS,
+  WORST_LEASED_REFRESH_MS,
+  WORST_POLL_ROUND_MS,
+} from "./timing.js";
 
 /** What {@link RefreshLease} needs. */
 export interface RefreshLeaseDependencies {
@@ -79,23 +86,27 @@ export class RefreshLease {
   /**
    * Runs `work` under the lease, or, while another instance holds it, polls with `poll` until
    * that one's result is in the table. Takes a dead holder's lease over only within the first
-   * {@link LEASE_TAKEOVER_MS} of waiting.
-   * @throws {UpstreamUnavailableError} when the holder did not finish within {@link LEASE_WAIT_MS}.
+   * {@link LEASE_TAKEOVER_MS} of waiting. Begins nothing that may end after `deadline` (epoch ms,
+   * the request's): a refresh under the lease, or a pause and a poll.
+   * @throws {UpstreamUnavailableError} when the holder did not finish within {@link LEASE_WAIT_MS}
+   * or by the deadline.
    */
   async runOrWait<T>(
     profile: string,
     work: (hold: LeaseHold) => Promise<T>,
     poll: () => Promise<T | undefined>,
+    deadline: number,
   ): Promise<T> {
-    const started = this.#deps.clock.now();
+    const { clock } = this.#deps;
+    const started = clock.now();
     for (let round = 0; ; round += 1) {
-      const waited = this.#deps.clock.now() - started;
-      if (waited < LEASE_TAKEOVER_MS) {
+      const waited = clock.now() - started;
+      if (waited < LEASE_TAKEOVER_MS && clock.now() + WORST_LEASED_REFRESH_MS <= deadline) {
         const run = await this.tryRun(profile, work);
         if (run.ran) return run.value;
       }
       if (round === 0) (this.#deps.metrics ?? NO_METRICS).add(METRICS.leaseWaits, profile, 1);
-      if (waited >= LEASE_WAIT_MS) {
+      if (waited >= LEASE_WAIT_MS || clock.now() + WORST_POLL_ROUND_MS > deadline) {
         throw new UpstreamUnavailableError(
           `another instance held the refresh lease of "${profile}" for over ${LEASE_WAIT_MS} ms`,
           LEASE_RETRY_AFTER_SECONDS,

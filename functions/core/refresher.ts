@@ -59,8 +59,11 @@ export class Refresher {
     this.#p = parts;
   }
 
-  /** A token valid for `min` seconds from the table, or from CyberArk under the lease. */
-  async refresh(profile: Profile, min: number): Promise<VendedToken> {
+  /**
+   * A token valid for `min` seconds from the table, or from CyberArk under the lease; waiting
+   * for another holder, or taking the lease, only as long as it can end by `deadline` (epoch ms).
+   */
+  async refresh(profile: Profile, min: number, deadline: number): Promise<VendedToken> {
     const { memory, lease } = this.#p;
     const fence = memory.fence(profile.name);
     const started = this.#p.clock.now();
@@ -86,6 +89,7 @@ export class Refresher {
           const token = polled.status === "hit" ? polled.token : undefined;
           return this.#fromTable(profile, token, credentials, min, fence, polledAt);
         },
+        deadline,
       )
     );
   }

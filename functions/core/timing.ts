@@ -85,19 +85,27 @@ export const LEASE_POLL_MAX_MS = 1.5 * LEASE_POLL_MS;
 /** One poll at its worst: read the table, then the secret (the table disagrees). */
 export const WORST_POLL_MS = WORST_TABLE_CALL_MS + WORST_AWS_CALL_MS;
 
+/** What a request does before it turns to the lease, at its worst: read the table, then the secret. */
+export const WORST_BEFORE_LEASE_MS = WORST_TABLE_CALL_MS + WORST_AWS_CALL_MS;
+
+/** A refresh under the lease at its worst, from asking for the lease to giving it back. */
+export const WORST_LEASED_REFRESH_MS = WORST_AWS_CALL_MS + WORST_REFRESH_MS + WORST_AWS_CALL_MS;
+
+/** One round of waiting for another holder at its worst: the longest pause, then a poll. */
+export const WORST_POLL_ROUND_MS = LEASE_POLL_MAX_MS + WORST_POLL_MS;
+
 /**
- * A request at its worst before it answers: read the secret and the table, then either take the
+ * A request at its worst before it answers: read the table and the secret, then either take the
  * lease over within the takeover window and refresh (acquire, refresh, release), or wait the full
- * lease wait, then one more pause and poll (begun just before the wait ran out). After a failure,
- * the fallback reads the table again only when that read still ends within this.
+ * lease wait, then one more pause and poll (begun just before the wait ran out). Every request
+ * has this long from its start (its deadline): a step that cannot end by then is not begun, so a
+ * request that must start a second flight (its joined flight's token was too short for it) waits
+ * or takes the lease over only as long as its deadline allows; after a failure, the fallback reads
+ * the table again only when that read still ends by then.
  */
 export const WORST_REQUEST_MS =
-  WORST_AWS_CALL_MS +
-  WORST_TABLE_CALL_MS +
-  Math.max(
-    LEASE_TAKEOVER_MS + WORST_AWS_CALL_MS + WORST_REFRESH_MS + WORST_AWS_CALL_MS,
-    LEASE_WAIT_MS + LEASE_POLL_MAX_MS + WORST_POLL_MS,
-  );
+  WORST_BEFORE_LEASE_MS +
+  Math.max(LEASE_TAKEOVER_MS + WORST_LEASED_REFRESH_MS, LEASE_WAIT_MS + WORST_POLL_ROUND_MS);
 
 /**
  * A `DELETE` at its worst: delete the item (and open what it held), then revoke, twice at most,

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   API_GATEWAY_TIMEOUT_MS,
   AWS_ATTEMPT_TIMEOUT_MS,
-  BACK_OFF_READ_MAX_AGE_MS,
   AWS_MAX_ATTEMPTS,
+  BACK_OFF_READ_MAX_AGE_MS,
   FUNCTION_TIMEOUT_SECONDS,
   IDENTITY_ATTEMPT_TIMEOUT_MS,
   IDENTITY_MAX_ATTEMPTS,
@@ -58,6 +58,15 @@ describe("the timing budget", () => {
 
   it("reads a back-off again before a request only after a freeze, so the budget needs no second read", () => {
     expect(BACK_OFF_READ_MAX_AGE_MS).toBeGreaterThanOrEqual(awsCall);
+  });
+
+  it("lets a request's deadline cut short only a second flight: a first one fits its takeover window and its full wait", () => {
+    const beforeLease = tableCall + awsCall; // the table, then the secret
+    const leasedRefresh = awsCall + WORST_REFRESH_MS + awsCall; // acquire, refresh, release
+    const pollRound = 1.5 * LEASE_POLL_MS + tableCall + awsCall;
+    // The last takeover attempt begins just inside the window; the last poll just inside the wait.
+    expect(beforeLease + LEASE_TAKEOVER_MS + leasedRefresh).toBeLessThanOrEqual(WORST_REQUEST_MS);
+    expect(beforeLease + LEASE_WAIT_MS + pollRound).toBeLessThanOrEqual(WORST_REQUEST_MS);
   });
 
   it("keeps waiting for another holder at least as long as that holder may refresh", () => {
