@@ -108,7 +108,7 @@ export class RefreshLease {
       if (round === 0) (this.#deps.metrics ?? NO_METRICS).add(METRICS.leaseWaits, profile, 1);
       if (waited >= LEASE_WAIT_MS || clock.now() + WORST_POLL_ROUND_MS > deadline) {
         throw new UpstreamUnavailableError(
-          `another instance held the refresh lease of "${profile}" for over ${LEASE_WAIT_MS} ms`,
+          `another instance held the refresh lease of "${profile}" longer than this request could wait`,
           LEASE_RETRY_AFTER_SECONDS,
         );
       }
