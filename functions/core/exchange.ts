@@ -172,9 +172,11 @@ export class TokenExchange {
     backOffReadAt: number,
   ): Promise<CachedToken> {
     // A read this old was held up by a freeze: another instance may have been told to back off
-    // since. Nothing is awaited between this check and the request, so none can come between.
+    // since. Nothing is awaited between this check and the request, so none can come between;
+    // and reads slowed down again and again stop when too little of the lease is left.
     let readAt = backOffReadAt;
     while (this.#clock.now() - readAt > BACK_OFF_READ_MAX_AGE_MS) {
+      beforeRequest();
       readAt = await this.#readSharedBackOff(profile.name);
     }
     this.#checkBackOff(profile.name);
