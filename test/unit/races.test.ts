@@ -535,6 +535,22 @@ describe("race 10: a back-off recorded in the table holds for every instance, fr
   });
 });
 
+describe("race 10b: the rotation retry honours a back-off recorded during the first attempt", () => {
+  it("reads the table's back-off again, with the secret, before the retry", async () => {
+    const vendor = h.newVendor();
+    h.identity.next.push(async () => {
+      // Meanwhile an instance whose lease failed open was told to back off, and recorded it.
+      await h.store.putBackOff(PROFILE, h.clock.now() + 60_000);
+      throw new UpstreamRejectedError(401, "invalid_client");
+    });
+
+    const result = vendor.getToken(ciQuery());
+
+    await expect(result).rejects.toMatchObject({ code: "upstream_unavailable" });
+    expect(h.identity.requests).toHaveLength(1);
+  });
+});
+
 describe("race 11: a request answers within its worst case, second flight included", () => {
   it("a caller whose joined flight brought a token too short for it does not outwait the function", async () => {
     const [w, v] = [h.newVendor(), h.newVendor()];
