@@ -34,8 +34,12 @@ export const WORST_EXCHANGE_MS =
 export const AWS_ATTEMPT_TIMEOUT_MS = 500;
 /** Attempts per AWS SDK call, the first included. */
 export const AWS_MAX_ATTEMPTS = 2;
-/** The SDK's standard backoff before a second attempt stays under this. */
-const AWS_MAX_BACKOFF_MS = 200;
+/**
+ * The longest pause before a retry of an AWS SDK call. The deployed clients' retry strategy
+ * (`CappedRetryStrategy`) holds to it for every kind of error: the SDK's standard strategy may
+ * wait a second before retrying a throttling error, and longer when the service hints one.
+ */
+export const AWS_MAX_BACKOFF_MS = 200;
 /** One AWS SDK call at its worst. */
 export const WORST_AWS_CALL_MS =
   AWS_MAX_ATTEMPTS * AWS_ATTEMPT_TIMEOUT_MS + (AWS_MAX_ATTEMPTS - 1) * AWS_MAX_BACKOFF_MS;
