@@ -7,13 +7,18 @@
  * for the identity that got it, so a misconfigured profile does not hammer the tenant; and a
  * back-off the tenant asked for (`Retry-After` on a 429 or 503) is kept for the profile, during
  * which nothing is sent and callers get a 503 carrying the time that remains.
+ *
+ * A back-off holds for every instance (CyberArk is one tenant), so it is also recorded in the
+ * shared table, and read from there before each request: once before the first, again (at the
+ * same time as the secret) before the rotation retry, and again whenever the last read is older
+ * than {@link BACK_OFF_READ_MAX_AGE_MS}, which only a freeze of the instance can make it.
  */
 import type { ClientCredentials, CredentialsCache } from "./credentials.js";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "./errors.js";
 import { METRICS } from "./metrics.js";
 import type { Clock, IdentityProvider, Metrics } from "./ports.js";
 import type { Profile } from "./profiles.js";
-import { MAX_BACK_OFF_MS, REJECTION_MEMORY_MS } from "./timing.js";
+import { BACK_OFF_READ_MAX_AGE_MS, MAX_BACK_OFF_MS, REJECTION_MEMORY_MS } from "./timing.js";
 import { type CachedToken, cacheKey, tokenEndpointPath, tokenFromGrant } from "./token.js";
 
 /** A token and the credentials that obtained it (after a rotation retry, the re-read ones). */
@@ -24,6 +29,17 @@ export interface Exchanged {
 
 /** Called before each token request; throws when the request must not be sent. */
 export type BeforeRequest = () => void;
+
+/**
+ * Where back-offs are shared between instances (the token table). Failures are the store's to
+ * handle: a read that fails answers `undefined`, a record that fails is logged.
+ */
+export interface SharedBackOffs {
+  /** The end of the profile's recorded back-off (epoch ms), if any. */
+  backOffUntil(profile: string): Promise<number | undefined>;
+  /** Records a back-off of the profile until `until` (epoch ms) for every instance. */
+  recordBackOff(profile: string, until: number): Promise<void>;
+}
 
 interface Rejection {
   readonly cacheKey: string;
@@ -37,6 +53,7 @@ export class TokenExchange {
   readonly #identity: IdentityProvider;
   readonly #clock: Clock;
   readonly #metrics: Metrics;
+  readonly #shared: SharedBackOffs;
   readonly #rejections = new Map<string, Rejection>();
   readonly #backOffUntil = new Map<string, number>();
 
@@ -45,11 +62,13 @@ export class TokenExchange {
     identity: IdentityProvider,
     clock: Clock,
     metrics: Metrics,
+    shared: SharedBackOffs,
   ) {
     this.#credentials = credentials;
     this.#identity = identity;
     this.#clock = clock;
     this.#metrics = metrics;
+    this.#shared = shared;
   }
 
   /**
@@ -66,15 +85,22 @@ export class TokenExchange {
     this.#checkMemories(profile, credentials);
     let used = credentials;
     try {
+      let backOffReadAt = await this.#readSharedBackOff(profile.name);
       try {
-        return { token: await this.#request(profile, used, beforeRequest), credentials: used };
+        const token = await this.#request(profile, used, beforeRequest, backOffReadAt);
+        return { token, credentials: used };
       } catch (error) {
         if (!(error instanceof UpstreamRejectedError && error.isInvalidClient)) throw error;
-        used = await this.#credentials.get(profile.secretId, { fresh: true });
-        return { token: await this.#request(profile, used, beforeRequest), credentials: used };
+        // Both reads at once: the timing budget counts one call for them.
+        [used, backOffReadAt] = await Promise.all([
+          this.#credentials.get(profile.secretId, { fresh: true }),
+          this.#readSharedBackOff(profile.name),
+        ]);
+        const token = await this.#request(profile, used, beforeRequest, backOffReadAt);
+        return { token, credentials: used };
       }
     } catch (error) {
-      this.#remember(profile, used, error);
+      await this.#remember(profile, used, error);
       throw error;
     }
   }
@@ -94,9 +120,17 @@ export class TokenExchange {
     this.#rejections.delete(profile);
   }
 
-  #checkMemories(profile: Profile, credentials: ClientCredentials): void {
+  // Reads the back-off every instance was told of, and returns when the read was sent.
+  async #readSharedBackOff(profile: string): Promise<number> {
+    const sentAt = this.#clock.now();
+    const until = await this.#shared.backOffUntil(profile);
+    if (until !== undefined) this.holdBack(profile, until);
+    return sentAt;
+  }
+
+  #checkBackOff(profile: string): void {
     const now = this.#clock.now();
-    const backOffUntil = this.#backOffUntil.get(profile.name) ?? 0;
+    const backOffUntil = this.#backOffUntil.get(profile) ?? 0;
     if (now < backOffUntil) {
       const seconds = Math.ceil((backOffUntil - now) / 1000);
       throw new UpstreamUnavailableError(
@@ -104,13 +138,18 @@ export class TokenExchange {
         seconds,
       );
     }
+  }
+
+  #checkMemories(profile: Profile, credentials: ClientCredentials): void {
+    this.#checkBackOff(profile.name);
+    const now = this.#clock.now();
     const rejection = this.#rejections.get(profile.name);
     if (rejection?.cacheKey === cacheKey(profile, credentials) && now < rejection.until) {
       throw rejection.error;
     }
   }
 
-  #remember(profile: Profile, used: ClientCredentials, error: unknown): void {
+  async #remember(profile: Profile, used: ClientCredentials, error: unknown): Promise<void> {
     const now = this.#clock.now();
     if (error instanceof UpstreamRejectedError) {
       this.#rejections.set(profile.name, {
@@ -120,7 +159,9 @@ export class TokenExchange {
       });
     }
     if (error instanceof UpstreamUnavailableError && error.backOffSeconds !== undefined) {
-      this.#backOffUntil.set(profile.name, now + error.backOffSeconds * 1000);
+      const until = now + error.backOffSeconds * 1000;
+      this.#backOffUntil.set(profile.name, until);
+      await this.#shared.recordBackOff(profile.name, until);
     }
   }
 
@@ -128,7 +169,17 @@ export class TokenExchange {
     profile: Profile,
     credentials: ClientCredentials,
     beforeRequest: BeforeRequest,
+    backOffReadAt: number,
   ): Promise<CachedToken> {
+    // A read this old was held up by a freeze: another instance may have been told to back off
+    // since. Nothing is awaited between this check and the request, so none can come between;
+    // and reads slowed down again and again stop when too little of the lease is left.
+    let readAt = backOffReadAt;
+    while (this.#clock.now() - readAt > BACK_OFF_READ_MAX_AGE_MS) {
+      beforeRequest();
+      readAt = await this.#readSharedBackOff(profile.name);
+    }
+    this.#checkBackOff(profile.name);
     beforeRequest();
     const issuedAt = this.#clock.now();
     this.#metrics.add(METRICS.upstreamRequests, profile.name, 1);

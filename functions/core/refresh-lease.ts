@@ -6,13 +6,23 @@
  *
  * Policy when the table cannot be written: the lease **fails open**. Callers keep getting tokens,
  * and the in-instance single flight still bounds CyberArk to one request per instance and profile.
- * Failing closed would turn a DynamoDB outage into a token outage for every caller.
+ * Failing closed would turn a DynamoDB outage into a token outage for every caller. A lease that
+ * failed open ends when the lease it stands for would have: work thawed after a Lambda freeze
+ * must not ask CyberArk long after, when the table works again and another instance may hold the
+ * real lease (or has been told to back off).
  */
 import { randomUUID } from "node:crypto";
 import { describeUnknown, UpstreamUnavailableError } from "./errors.js";
 import { METRICS } from "./metrics.js";
 import { type Clock, type Logger, type Metrics, NO_METRICS, type TokenStore } from "./ports.js";
-import { LEASE_MS, LEASE_POLL_MS, LEASE_TAKEOVER_MS, LEASE_WAIT_MS } from "./timing.js";
+import {
+  LEASE_MS,
+  LEASE_POLL_MS,
+  LEASE_TAKEOVER_MS,
+  LEASE_WAIT_MS,
+  WORST_LEASED_REFRESH_MS,
+  WORST_POLL_ROUND_MS,
+} from "./timing.js";
 
 /** What {@link RefreshLease} needs. */
 export interface RefreshLeaseDependencies {
@@ -41,9 +51,6 @@ export interface LeaseHold {
 
 /** The outcome of {@link RefreshLease.tryRun}. */
 export type LeaseRun<T> = { readonly ran: true; readonly value: T } | { readonly ran: false };
-
-// Held without a table (the lease failed open): nothing to outlive.
-const UNBOUNDED: LeaseHold = { ensureLeft: () => {} };
 
 /** Seconds a caller is told to wait when another instance's refresh did not finish in time. */
 const LEASE_RETRY_AFTER_SECONDS = 2;
@@ -79,25 +86,29 @@ export class RefreshLease {
   /**
    * Runs `work` under the lease, or, while another instance holds it, polls with `poll` until
    * that one's result is in the table. Takes a dead holder's lease over only within the first
-   * {@link LEASE_TAKEOVER_MS} of waiting.
-   * @throws {UpstreamUnavailableError} when the holder did not finish within {@link LEASE_WAIT_MS}.
+   * {@link LEASE_TAKEOVER_MS} of waiting. Begins nothing that may end after `deadline` (epoch ms,
+   * the request's): a refresh under the lease, or a pause and a poll.
+   * @throws {UpstreamUnavailableError} when the holder did not finish within {@link LEASE_WAIT_MS}
+   * or by the deadline.
    */
   async runOrWait<T>(
     profile: string,
     work: (hold: LeaseHold) => Promise<T>,
     poll: () => Promise<T | undefined>,
+    deadline: number,
   ): Promise<T> {
-    const started = this.#deps.clock.now();
+    const { clock } = this.#deps;
+    const started = clock.now();
     for (let round = 0; ; round += 1) {
-      const waited = this.#deps.clock.now() - started;
-      if (waited < LEASE_TAKEOVER_MS) {
+      const waited = clock.now() - started;
+      if (waited < LEASE_TAKEOVER_MS && clock.now() + WORST_LEASED_REFRESH_MS <= deadline) {
         const run = await this.tryRun(profile, work);
         if (run.ran) return run.value;
       }
       if (round === 0) (this.#deps.metrics ?? NO_METRICS).add(METRICS.leaseWaits, profile, 1);
-      if (waited >= LEASE_WAIT_MS) {
+      if (waited >= LEASE_WAIT_MS || clock.now() + WORST_POLL_ROUND_MS > deadline) {
         throw new UpstreamUnavailableError(
-          `another instance held the refresh lease of "${profile}" for over ${LEASE_WAIT_MS} ms`,
+          `another instance held the refresh lease of "${profile}" longer than this request could wait`,
           LEASE_RETRY_AFTER_SECONDS,
         );
       }
@@ -110,17 +121,17 @@ export class RefreshLease {
   async #acquire(profile: string, owner: string): Promise<LeaseHold | undefined> {
     const { clock } = this.#deps;
     const until = clock.now() + LEASE_MS;
+    const hold: LeaseHold = { ensureLeft: (ms) => ensureLeft(profile, until - clock.now(), ms) };
     try {
-      const taken = await this.#deps.store.acquireLease(profile, owner, clock.now(), until);
-      return taken
-        ? { ensureLeft: (ms) => ensureLeft(profile, until - clock.now(), ms) }
+      return (await this.#deps.store.acquireLease(profile, owner, clock.now(), until))
+        ? hold
         : undefined;
     } catch (error) {
       this.#deps.logger.warn("refresh lease unavailable; refreshing without it", {
         profile,
         reason: describeUnknown(error),
       });
-      return UNBOUNDED; // fail open: see the module's policy
+      return hold; // fail open, for as long as the lease would have lasted: see the module's policy
     }
   }
 

@@ -6,15 +6,18 @@
  *
  * Identity: when the table holds nothing, a token of another identity, or cannot be read, a
  * `DELETE` or a rotation may have happened elsewhere, so credentials read before the work began
- * (or before the `DELETE` the table records) are read again before any decision. Memory is
- * dropped only when the table disagrees with it. And because a `DELETE` or a rotation can also
+ * (or before the `DELETE` the table records) are read again before any decision, and so are
+ * credentials that have not yet been read since the table first showed a token of another
+ * identity (a rotation elsewhere). Memory is dropped whenever a read of the table answers with
+ * anything but the held token: a superseded or deleted token is never served again, not even as
+ * a fallback when CyberArk fails. And because a `DELETE` or a rotation can also
  * happen while an exchange is under way, the table refuses a token whose credentials were read
  * before either (see `TokenStore.put`); such a token goes to its caller, but is never held.
  */
 import type { ClientCredentials, CredentialsCache } from "./credentials.js";
 import { honouredDeletion } from "./deletion-record.js";
 import { UpstreamUnavailableError } from "./errors.js";
-import type { Exchanged, TokenExchange } from "./exchange.js";
+import type { TokenExchange } from "./exchange.js";
 import type { Fence, MemoryCache } from "./memory-cache.js";
 import { METRICS } from "./metrics.js";
 import type { Clock, Metrics } from "./ports.js";
@@ -43,6 +46,9 @@ export interface RefresherParts {
   readonly metrics: Metrics;
 }
 
+/** The cache keys of the table tokens one piece of work has seen. */
+type SeenIdentities = Set<string>;
+
 /** What a scheduled renewal of one profile did. */
 export type ScheduledRenewal = "renewed" | "fresh" | "busy";
 
@@ -54,20 +60,18 @@ export class Refresher {
     this.#p = parts;
   }
 
-  /** A token valid for `min` seconds from the table, or from CyberArk under the lease. */
-  async refresh(profile: Profile, min: number): Promise<VendedToken> {
-    const { memory, table, lease } = this.#p;
+  /**
+   * A token valid for `min` seconds from the table, or from CyberArk under the lease; waiting
+   * for another holder, or taking the lease, only as long as it can end by `deadline` (epoch ms).
+   */
+  async refresh(profile: Profile, min: number, deadline: number): Promise<VendedToken> {
+    const { memory, lease } = this.#p;
     const fence = memory.fence(profile.name);
     const started = this.#p.clock.now();
-    const read = await table.read(profile.name);
+    const read = await this.#read(profile);
     const stored = read.status === "hit" ? read.token : undefined;
-    // Memory goes when the table disagrees with it (the item is gone: a DELETE; or of another
-    // identity: a rotation), before anything else can fail and fall back on it.
-    const held = memory.held(profile.name);
-    if (read.status === "miss" || (held && stored && held.token.cacheKey !== stored.cacheKey)) {
-      memory.drop(profile.name);
-    }
-    let credentials = await this.#currentCredentials(profile, read, started);
+    const seen: SeenIdentities = new Set();
+    let credentials = await this.#currentCredentials(profile, read, started, started, seen);
     const key = cacheKey(profile, credentials);
 
     // The table could not confirm or deny what we hold: serve it for a while, unconfirmed.
@@ -78,14 +82,15 @@ export class Refresher {
       this.#fromTable(profile, stored, credentials, min, fence, started) ??
       lease.runOrWait(
         profile.name,
-        (hold) => this.#underLease(profile, credentials, min, fence, hold, started),
+        (hold) => this.#underLease(profile, credentials, min, fence, hold, started, seen),
         async () => {
           const polledAt = this.#p.clock.now();
-          const polled = await table.read(profile.name);
-          credentials = await this.#currentCredentials(profile, polled, started);
+          const polled = await this.#read(profile);
+          credentials = await this.#currentCredentials(profile, polled, started, polledAt, seen);
           const token = polled.status === "hit" ? polled.token : undefined;
           return this.#fromTable(profile, token, credentials, min, fence, polledAt);
         },
+        deadline,
       )
     );
   }
@@ -102,7 +107,7 @@ export class Refresher {
     min: number,
     deadline: number,
   ): Promise<VendedToken | undefined> {
-    const { credentials, memory, table } = this.#p;
+    const { credentials, memory } = this.#p;
     const held = () => {
       const current = credentials.last(profile.secretId);
       const key = current && cacheKey(profile, current);
@@ -112,7 +117,7 @@ export class Refresher {
     const fromTable = async () => {
       const readAt = this.#p.clock.now();
       if (readAt + WORST_TABLE_CALL_MS > deadline) return undefined;
-      const read = await table.read(profile.name);
+      const read = await this.#read(profile);
       const current = credentials.last(profile.secretId);
       if (read.status !== "hit" || !current) return undefined;
       return this.#fromTable(profile, read.token, current, min, memory.fence(profile.name), readAt);
@@ -141,16 +146,16 @@ export class Refresher {
     trigger: "ahead" | "schedule",
     stillFresh: (token: CachedToken) => boolean,
   ): Promise<ScheduledRenewal> {
-    const { memory, table, lease } = this.#p;
+    const { memory, lease } = this.#p;
     const fence = memory.fence(profile.name);
     const started = this.#p.clock.now();
     const run = await lease.tryRun(profile.name, async (hold) => {
       const readAt = this.#p.clock.now();
-      const read = await table.read(profile.name);
+      const read = await this.#read(profile);
       if (read.status === "unavailable") {
         throw new UpstreamUnavailableError("the token table cannot be read; renewal skipped", 5);
       }
-      const credentials = await this.#currentCredentials(profile, read, started);
+      const credentials = await this.#currentCredentials(profile, read, started, readAt, new Set());
       const stored = read.status === "hit" ? read.token : undefined;
       const current = this.#fromTable(profile, stored, credentials, 0, fence, readAt);
       if (current && stillFresh(current.token)) return "fresh" as const;
@@ -168,15 +173,36 @@ export class Refresher {
     return run.ran ? run.value : "busy";
   }
 
+  // Every read of the profile's item goes through here. One that answers with anything but the
+  // token held in memory (nothing: a DELETE; another token: a renewal elsewhere, maybe since
+  // deleted too, or a rotation) drops the held one before anything can fall back on it: what
+  // the table no longer holds is superseded, and memory must not outlive the table's answer.
+  async #read(profile: Profile): Promise<TableRead> {
+    const read = await this.#p.table.read(profile.name);
+    if (read.status === "unavailable") return read;
+    const stored = read.status === "hit" ? read.token.accessToken : undefined;
+    if (this.#p.memory.held(profile.name)?.token.accessToken !== stored) {
+      this.#p.memory.drop(profile.name);
+    }
+    return read;
+  }
+
+  // The credentials to judge `read` by, sent at `readAt` by work begun at `started`. When the
+  // table disagrees with the credentials held, they are read again if they were read before the
+  // work began or before the DELETE the table records, or if the table shows a token of an
+  // identity this work has not seen yet (`seen`): a rotation may have happened since, and another
+  // instance may already hold a token of the new identity. So at most one secret read per table
+  // read, and one per identity seen while polling, however long the wait.
   async #currentCredentials(
     profile: Profile,
     read: TableRead,
     started: number,
+    readAt: number,
+    seen: SeenIdentities,
   ): Promise<ClientCredentials> {
     // Credentials read before the DELETE, or before now when it is recorded a little ahead of our
-    // clock (nothing later can be read yet): so one read here at most. A time later than any
-    // DELETE could have recorded is an edit, which the table ignores too, so it must not make
-    // every poll read the secret.
+    // clock (nothing later can be read yet). A time later than any DELETE could have recorded is
+    // an edit, which the table ignores too, so it must not make every poll read the secret.
     const now = this.#p.clock.now();
     const deletedAt = Math.min(honouredDeletion(read, now) ?? 0, now);
     const credentials = await this.#p.credentials.get(profile.secretId);
@@ -184,7 +210,10 @@ export class Refresher {
     const disagrees =
       read.status !== "hit" || read.token.cacheKey !== cacheKey(profile, credentials);
     if (!disagrees) return credentials;
-    return this.#p.credentials.get(profile.secretId, { readSince: Math.max(started, deletedAt) });
+    const unseen = read.status === "hit" && !seen.has(read.token.cacheKey);
+    if (read.status === "hit") seen.add(read.token.cacheKey);
+    const since = Math.max(unseen ? readAt : started, deletedAt);
+    return this.#p.credentials.get(profile.secretId, { readSince: since });
   }
 
   // Another instance may have finished between our read and our lease (or a rotation or a DELETE
@@ -196,12 +225,15 @@ export class Refresher {
     fence: Fence,
     hold: LeaseHold,
     started: number,
+    seen: SeenIdentities,
   ): Promise<VendedToken> {
     const readAt = this.#p.clock.now();
-    const read = await this.#p.table.read(profile.name);
+    const read = await this.#read(profile);
     const stored = read.status === "hit" ? read.token : undefined;
     const agrees = stored?.cacheKey === cacheKey(profile, known);
-    const credentials = agrees ? known : await this.#currentCredentials(profile, read, started);
+    const credentials = agrees
+      ? known
+      : await this.#currentCredentials(profile, read, started, readAt, seen);
     const served = this.#fromTable(profile, stored, credentials, min, fence, readAt);
     if (served) return served;
     // A DELETE record is read only on a miss, and then the credentials were read after it.
@@ -245,21 +277,11 @@ export class Refresher {
     readAt: number,
     deletionRead: number | undefined,
   ): Promise<CachedToken> {
-    // A back-off CyberArk asked of any instance holds for all (CyberArk is one tenant).
+    // A back-off CyberArk asked of any instance holds for all: the exchange reads and records it.
     const { exchange, table, clock } = this.#p;
-    const backOffUntil = await table.backOffUntil(profile.name);
-    if (backOffUntil !== undefined) exchange.holdBack(profile.name, backOffUntil);
-    let exchanged: Exchanged;
-    try {
-      exchanged = await exchange.obtain(profile, credentials, () =>
-        hold.ensureLeft(WORST_EXCHANGE_MS),
-      );
-    } catch (error) {
-      if (error instanceof UpstreamUnavailableError && error.backOffSeconds !== undefined) {
-        await table.recordBackOff(profile.name, clock.now() + error.backOffSeconds * 1000);
-      }
-      throw error;
-    }
+    const exchanged = await exchange.obtain(profile, credentials, () =>
+      hold.ensureLeft(WORST_EXCHANGE_MS),
+    );
     if (!this.#p.memory.isCurrent(fence)) return exchanged.token;
     const writtenAt = clock.now();
     const written = await table.write(profile.name, exchanged.token, {

@@ -34,8 +34,12 @@ export const WORST_EXCHANGE_MS =
 export const AWS_ATTEMPT_TIMEOUT_MS = 500;
 /** Attempts per AWS SDK call, the first included. */
 export const AWS_MAX_ATTEMPTS = 2;
-/** The SDK's standard backoff before a second attempt stays under this. */
-const AWS_MAX_BACKOFF_MS = 200;
+/**
+ * The longest pause before a retry of an AWS SDK call. The deployed clients' retry strategy
+ * (`CappedRetryStrategy`) holds to it for every kind of error: the SDK's standard strategy may
+ * wait a second before retrying a throttling error, and longer when the service hints one.
+ */
+export const AWS_MAX_BACKOFF_MS = 200;
 /** One AWS SDK call at its worst. */
 export const WORST_AWS_CALL_MS =
   AWS_MAX_ATTEMPTS * AWS_ATTEMPT_TIMEOUT_MS + (AWS_MAX_ATTEMPTS - 1) * AWS_MAX_BACKOFF_MS;
@@ -45,7 +49,8 @@ export const WORST_TABLE_CALL_MS = 2 * WORST_AWS_CALL_MS;
 /**
  * What the holder of the refresh lease does at its worst: read the table, read the secret again
  * (the table disagrees with the credentials held), read the profile's back-off, exchange, read
- * the rotated secret and exchange once more (the rotation retry), write the table.
+ * the rotated secret (and the back-off again, at the same time) and exchange once more (the
+ * rotation retry), write the table.
  */
 export const WORST_REFRESH_MS =
   WORST_TABLE_CALL_MS +
@@ -84,19 +89,27 @@ export const LEASE_POLL_MAX_MS = 1.5 * LEASE_POLL_MS;
 /** One poll at its worst: read the table, then the secret (the table disagrees). */
 export const WORST_POLL_MS = WORST_TABLE_CALL_MS + WORST_AWS_CALL_MS;
 
+/** What a request does before it turns to the lease, at its worst: read the table, then the secret. */
+export const WORST_BEFORE_LEASE_MS = WORST_TABLE_CALL_MS + WORST_AWS_CALL_MS;
+
+/** A refresh under the lease at its worst, from asking for the lease to giving it back. */
+export const WORST_LEASED_REFRESH_MS = WORST_AWS_CALL_MS + WORST_REFRESH_MS + WORST_AWS_CALL_MS;
+
+/** One round of waiting for another holder at its worst: the longest pause, then a poll. */
+export const WORST_POLL_ROUND_MS = LEASE_POLL_MAX_MS + WORST_POLL_MS;
+
 /**
- * A request at its worst before it answers: read the secret and the table, then either take the
+ * A request at its worst before it answers: read the table and the secret, then either take the
  * lease over within the takeover window and refresh (acquire, refresh, release), or wait the full
- * lease wait, then one more pause and poll (begun just before the wait ran out). After a failure,
- * the fallback reads the table again only when that read still ends within this.
+ * lease wait, then one more pause and poll (begun just before the wait ran out). Every request
+ * has this long from its start (its deadline): a step that cannot end by then is not begun, so a
+ * request that must start a second flight (its joined flight's token was too short for it) waits
+ * or takes the lease over only as long as its deadline allows; after a failure, the fallback reads
+ * the table again only when that read still ends by then.
  */
 export const WORST_REQUEST_MS =
-  WORST_AWS_CALL_MS +
-  WORST_TABLE_CALL_MS +
-  Math.max(
-    LEASE_TAKEOVER_MS + WORST_AWS_CALL_MS + WORST_REFRESH_MS + WORST_AWS_CALL_MS,
-    LEASE_WAIT_MS + LEASE_POLL_MAX_MS + WORST_POLL_MS,
-  );
+  WORST_BEFORE_LEASE_MS +
+  Math.max(LEASE_TAKEOVER_MS + WORST_LEASED_REFRESH_MS, LEASE_WAIT_MS + WORST_POLL_ROUND_MS);
 
 /**
  * A `DELETE` at its worst: delete the item (and open what it held), then revoke, twice at most,
@@ -129,6 +142,13 @@ export const UNCONFIRMED_RETRY_MS = 2_000;
  * token only if CyberArk fails too.
  */
 export const MAX_UNCONFIRMED_MS = 2 * MEMORY_RECHECK_MS;
+
+/**
+ * A back-off read from the table longer ago than this when a request is about to go is read
+ * again. No read takes longer ({@link WORST_AWS_CALL_MS}), so without a freeze of the instance
+ * there is never a second read, and the budget above needs none.
+ */
+export const BACK_OFF_READ_MAX_AGE_MS = WORST_AWS_CALL_MS;
 
 /** The longest back-off CyberArk may ask for that is honoured (its `Retry-After`, capped). */
 export const MAX_BACK_OFF_MS = 300_000;

@@ -32,7 +32,7 @@ import { RefreshLease } from "./refresh-lease.js";
 import { Refresher } from "./refresher.js";
 import { type Revoked, TokenRevocation } from "./revocation.js";
 import { TableCache } from "./table-cache.js";
-import { WORST_REQUEST_MS } from "./timing.js";
+import { WORST_BEFORE_LEASE_MS, WORST_REQUEST_MS } from "./timing.js";
 import { isUsable } from "./token.js";
 import type { InvalidateQuery, RenewalReport, TokenQuery, VendedToken } from "./vendor-types.js";
 
@@ -88,7 +88,13 @@ export class TokenVendor {
     this.#credentials = new CredentialsCache(deps.secrets, clock);
     this.#memory = new MemoryCache(clock);
     this.#table = new TableCache(deps.store, logger);
-    this.#exchange = new TokenExchange(this.#credentials, deps.identity, clock, metrics);
+    this.#exchange = new TokenExchange(
+      this.#credentials,
+      deps.identity,
+      clock,
+      metrics,
+      this.#table,
+    );
     const lease = new RefreshLease({ ...deps, metrics });
     this.#refresher = new Refresher({
       ...{ credentials: this.#credentials, memory: this.#memory, table: this.#table },
@@ -185,13 +191,19 @@ export class TokenVendor {
 
   async #miss(profile: Profile, min: number): Promise<VendedToken> {
     const deadline = this.#clock.now() + WORST_REQUEST_MS;
-    const refresh = () => this.#refresher.refresh(profile, min);
+    const refresh = () => this.#refresher.refresh(profile, min, deadline);
     try {
       const shared = await this.#flights.run(profile.name, refresh);
       // A flight started by a caller with a smaller min_validity may return a token too short for
       // this one; then this caller starts its own (which goes upstream at most once), or joins
-      // the next one, whose token is checked for it too.
+      // the one that another such caller, resumed before it, has just started (that caller
+      // joined earlier, so its deadline is no later), whose token is checked for it too. Its own
+      // keeps this request's deadline: it reads the table only if that can end in time, and
+      // waits or takes the lease over only as long as it can.
       if (isUsable(shared.token, this.#clock.now(), min)) return shared;
+      if (this.#clock.now() + WORST_BEFORE_LEASE_MS > deadline) {
+        throw new UpstreamUnavailableError("no token lasting the requested min_validity", 1);
+      }
       const own = await this.#flights.run(profile.name, refresh);
       if (isUsable(own.token, this.#clock.now(), min)) return own;
       throw new UpstreamUnavailableError("no token lasting the requested min_validity", 1);

@@ -5,6 +5,7 @@
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { CappedRetryStrategy } from "../adapters/capped-retry-strategy.js";
 import { DynamoDbTokenStore } from "../adapters/dynamodb-token-store.js";
 import { SecretsManagerSource } from "../adapters/secrets-manager.js";
 import { type DataKeyProvider, EnvelopeCipher } from "../adapters/token-cipher.js";
@@ -36,11 +37,13 @@ export interface AwsVendorOptions {
 }
 
 /**
- * Settings of the deployed function's AWS SDK clients: attempts and timeouts from the timing
- * budget, so a slow AWS call cannot push a request past the function timeout.
+ * Settings of the deployed function's AWS SDK clients: attempts, pauses between them and timeouts
+ * from the timing budget, so a slow or throttled AWS call cannot push a request past the
+ * function timeout.
  */
 export const DEPLOYED_SDK_CONFIG = {
   maxAttempts: AWS_MAX_ATTEMPTS,
+  retryStrategy: new CappedRetryStrategy(),
   requestHandler: {
     connectionTimeout: AWS_ATTEMPT_TIMEOUT_MS,
     requestTimeout: AWS_ATTEMPT_TIMEOUT_MS,

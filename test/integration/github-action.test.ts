@@ -29,8 +29,12 @@ beforeAll(async () => {
   server = recipes.server;
   actionPath = mkdtempSync(join(tmpdir(), "ctv-action-"));
   for (const path of ACTION_FILES) cpSync(path, join(actionPath, path), { recursive: true });
+  // The job's own CYBERARK_TOKEN and CYBERARK_TOKEN_URL are left out; CYBERARK_TOKEN_LOCAL_DIR
+  // stays, since it is where this run's local server keeps its per-start secret.
   jobEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !/^(GITHUB_|INPUT_|CYBERARK_TOKEN)/.test(name)),
+    Object.entries(process.env).filter(
+      ([name]) => !/^(GITHUB_|INPUT_|CYBERARK_TOKEN$|CYBERARK_TOKEN_URL$)/.test(name),
+    ),
   );
 });
 afterAll(async () => {

@@ -14,12 +14,14 @@ import {
   UpstreamUnavailableError,
 } from "../../functions/core/errors.js";
 import {
+  BACK_OFF_READ_MAX_AGE_MS,
   CREDENTIALS_MAX_AGE_MS,
   LEASE_MS,
   MAX_UNCONFIRMED_MS,
   MEMORY_RECHECK_MS,
   UNCONFIRMED_RETRY_MS,
   WORST_AWS_CALL_MS,
+  WORST_DELETE_MS,
   WORST_REQUEST_MS,
   WORST_TABLE_CALL_MS,
 } from "../../functions/core/timing.js";
@@ -30,11 +32,15 @@ import { fp, type Trace } from "./trace.js";
 export const INVARIANTS = {
   expired: "never an expired token",
   minValidity: "a returned token lasts the capped min_validity",
-  available: "no error while a cached token lasts the capped min_validity",
+  available: "no error while a servable token of the current identity is in a healthy table",
+  availableHeld: "no error while the held token would do and the table cannot be read",
   rotation: "never an old-identity token after the rotation window",
   deletingInstance: "the deleting instance never serves the dropped token",
-  otherInstances: "other instances stop serving a dropped token within 30 s",
+  otherInstances: "other instances stop serving a dropped token within 30 s (healthy table)",
+  unconfirmed: "a dropped token is served unconfirmed at most 60 s after its last confirmation",
   oneInFlight: "one CyberArk request per profile at a time (healthy table)",
+  backOff: "no CyberArk request inside a back-off recorded in the table",
+  requestTime: "every request answers within its worst-case time (no freeze)",
   perLifetime: "at most one CyberArk request per quarter token lifetime (undisturbed)",
   contractErrors: "every failure is a contract error",
   unhandled: "no unhandled rejection",
@@ -59,8 +65,17 @@ export const ROTATION_WINDOW_MS = CREDENTIALS_MAX_AGE_MS + WORST_AWS_CALL_MS;
  * DELETE and the instance processed just after.
  */
 export const OTHERS_STOP_MS = MEMORY_RECHECK_MS + WORST_TABLE_CALL_MS;
-/** How long a table failure may leave the lease failed open: one lease, then one whole request. */
+/**
+ * How long after a table failure the last request may have been made without the table's help
+ * (a lease failed open, or a token the table could not confirm or store): one lease, then one
+ * whole request.
+ */
 const FAIL_OPEN_MS = LEASE_MS + WORST_REQUEST_MS;
+/**
+ * After the last confirmation of a held token, how long a GET may still be served it while the
+ * table cannot be read: the vendor's bound, plus the failed read that decides it.
+ */
+const UNCONFIRMED_CEILING_MS = MAX_UNCONFIRMED_MS + WORST_TABLE_CALL_MS;
 // How long before a GET the flight it joined may have started.
 const FLIGHT_START_SLACK_MS = 60_000;
 
@@ -76,6 +91,8 @@ export interface TokenInfo {
   knownAt: number | undefined;
   /** Whether a table write of it landed without an error (kept or refused by the condition). */
   stored: boolean;
+  /** When a write of it first landed. */
+  storedAt?: number;
 }
 
 /** A GET under way. */
@@ -99,6 +116,8 @@ export interface DeleteRecord {
   resolvedOrder?: number;
   /** The item the delete removed from the table. */
   removed?: string;
+  /** Whether the DELETE failed (its table delete did not land, or only its answer was lost). */
+  failed?: boolean;
 }
 
 interface Held {
@@ -120,6 +139,10 @@ interface InstanceView {
   /** Last successful table read that returned something other than the held token. */
   lastDisagreeingRead?: number;
   lastIssued?: number;
+  /** Whether this instance's last read of the profile's back-off failed (it then counts none). */
+  backOffReadFailed?: boolean;
+  /** The windows (from, to) in which this instance refreshes without a lease (it failed open). */
+  readonly failedOpen: { readonly from: number; readonly to: number }[];
 }
 
 /** Watches the run and records every violation, at most one per invariant. */
@@ -139,9 +162,10 @@ export class Checker {
   readonly #inFlight = new Map<string, { instance: number; sentAt: number }[]>();
   readonly #lastIssued = new Map<string, TokenInfo>();
   readonly #lastThaw = new Map<number, number>();
-  readonly #frozenSince = new Map<number, number>();
-  readonly #frozenTotal = new Map<number, number>();
-  readonly #faultRunningTime = new Map<number, number>();
+  /** Per instance, every freeze (from, to), the current one with `to` infinite. */
+  readonly #freezes = new Map<number, { from: number; to: number }[]>();
+  /** Per profile, every back-off recorded in the table: when it landed, and its end. */
+  readonly #backOffs = new Map<string, { readonly at: number; readonly until: number }[]>();
   #lastStoreFault = Number.NEGATIVE_INFINITY;
   #lastSecretFault = Number.NEGATIVE_INFINITY;
 
@@ -165,13 +189,17 @@ export class Checker {
     const inFlight = this.#inFlight.get(profile) ?? [];
     const request = { instance, sentAt: now };
     const busy = inFlight[0];
-    if (busy && this.#healthy([instance, ...inFlight.map((r) => r.instance)])) {
+    const failedOpen =
+      this.#failedOpenAt(instance, profile, now) ||
+      inFlight.some((r) => this.#failedOpenAt(r.instance, profile, r.sentAt));
+    if (busy && !failedOpen) {
       this.#violate(
         INVARIANTS.oneInFlight,
         `i${instance} asked CyberArk for ${profile} while i${busy.instance}'s request sent at ${this.#trace.time(busy.sentAt)} was in flight${this.#thawNote(busy.instance, busy.sentAt)}${this.#thawNote(instance, now)}`,
       );
     }
     this.#checkSpacing(instance, profile, now);
+    this.#checkBackOff(instance, profile, now);
     inFlight.push(request);
     this.#inFlight.set(profile, inFlight);
     return request;
@@ -194,9 +222,28 @@ export class Checker {
   }
 
   /** A table call failed (or its answer was lost) for `instance`. */
-  storeFault(instance: number): void {
+  storeFault(_instance: number): void {
     this.#lastStoreFault = this.#now();
-    this.#faultRunningTime.set(instance, this.#runningTime(instance));
+  }
+
+  /**
+   * The lease acquisition `instance` sent at `sentAt` failed: it refreshes without a lease, for as
+   * long as the lease it asked for would have lasted.
+   */
+  leaseFailedOpen(instance: number, profile: string, sentAt: number): void {
+    this.#view(instance, profile).failedOpen.push({ from: sentAt, to: sentAt + LEASE_MS });
+  }
+
+  /** A back-off of the profile until `until` landed in the table. */
+  backOffRecorded(profile: string, until: number): void {
+    const records = this.#backOffs.get(profile) ?? [];
+    records.push({ at: this.#now(), until });
+    this.#backOffs.set(profile, records);
+  }
+
+  /** A read of the profile's back-off by `instance` completed (`ok`) or failed. */
+  backOffRead(instance: number, profile: string, ok: boolean): void {
+    this.#view(instance, profile).backOffReadFailed = !ok;
   }
 
   /**
@@ -219,17 +266,24 @@ export class Checker {
     if (item) view.confirmations.set(item.accessToken, sentAt);
   }
 
-  /** A table write landed; `item` is what the table holds now. */
+  /**
+   * A table write landed; `item` is what the table holds now. `answered`: the instance was told
+   * (a write whose answer was lost confirms nothing to it).
+   */
   tableWritten(
     instance: number,
     profile: string,
     written: CachedToken,
     item: CachedToken | undefined,
     sentAt: number,
+    answered: boolean,
   ): void {
     const info = this.tokens.get(written.accessToken);
-    if (info) info.stored = true;
-    if (item?.accessToken === written.accessToken) {
+    if (info) {
+      info.stored = true;
+      info.storedAt ??= this.#now();
+    }
+    if (answered && item?.accessToken === written.accessToken) {
       this.#view(instance, profile).confirmations.set(written.accessToken, sentAt);
     }
     this.#tableChanged(profile, item);
@@ -237,8 +291,10 @@ export class Checker {
 
   /** A table delete landed for `instance`. */
   tableDeleted(instance: number, profile: string, removed: CachedToken | undefined): void {
+    // A DELETE that failed never lands later: it is not the one landing now.
     const pending = this.#deletes.find(
-      (d) => d.instance === instance && d.profile === profile && d.applied === undefined,
+      (d) =>
+        d.instance === instance && d.profile === profile && d.applied === undefined && !d.failed,
     );
     if (pending) {
       pending.applied = this.#now();
@@ -254,16 +310,15 @@ export class Checker {
 
   /** An instance was frozen. */
   frozen(instance: number): void {
-    this.#frozenSince.set(instance, this.#now());
+    const freezes = this.#freezes.get(instance) ?? [];
+    freezes.push({ from: this.#now(), to: Number.POSITIVE_INFINITY });
+    this.#freezes.set(instance, freezes);
   }
 
   /** An instance thawed. */
   thawed(instance: number): void {
-    const since = this.#frozenSince.get(instance);
-    if (since !== undefined) {
-      this.#frozenTotal.set(instance, (this.#frozenTotal.get(instance) ?? 0) + this.#now() - since);
-    }
-    this.#frozenSince.delete(instance);
+    const last = this.#freezes.get(instance)?.at(-1);
+    if (last && last.to === Number.POSITIVE_INFINITY) last.to = this.#now();
     this.#lastThaw.set(instance, this.#now());
   }
 
@@ -287,20 +342,21 @@ export class Checker {
       this.#checkDropped(get, token, info, who);
       info.knownAt ??= now;
     }
+    this.#checkDuration(get.instance, get.start, WORST_REQUEST_MS, who);
     this.#view(get.instance, get.profile).held = { token, getStart: get.start, at: now };
   }
 
   /** A GET failed; checks that the error is a contract error and nothing usable was cached. */
   getFailed(get: GetRecord, error: unknown): void {
+    const who = `i${get.instance} GET ${get.profile} (started ${this.#trace.time(get.start)})`;
+    this.#checkDuration(get.instance, get.start, WORST_REQUEST_MS, who);
     if (!this.#isContractError(error, `i${get.instance} GET ${get.profile}`)) return;
-    const available = this.#available(get);
-    if (available) {
-      const name = (error as Error).name;
-      this.#violate(
-        INVARIANTS.available,
-        `i${get.instance} GET ${get.profile} min=${get.minValiditySeconds} failed with ${name} although ${available}`,
-      );
-    }
+    const name = (error as Error).name;
+    const failed = `${who} min=${get.minValiditySeconds} failed with ${name} although`;
+    const inTable = this.#availableInTable(get);
+    if (inTable) this.#violate(INVARIANTS.available, `${failed} ${inTable}`);
+    const held = this.#availableHeld(get);
+    if (held) this.#violate(INVARIANTS.availableHeld, `${failed} ${held}`);
   }
 
   /** The next position in the order of events. */
@@ -321,11 +377,16 @@ export class Checker {
   deleteResolved(record: DeleteRecord): void {
     record.resolved = this.#now();
     record.resolvedOrder = this.nextOrder();
+    const who = `i${record.instance} DELETE ${record.profile}`;
+    this.#checkDuration(record.instance, record.start, WORST_DELETE_MS, who);
   }
 
   /** A DELETE failed. */
   deleteFailed(record: DeleteRecord, error: unknown): void {
-    this.#isContractError(error, `i${record.instance} DELETE ${record.profile}`);
+    record.failed = true;
+    const who = `i${record.instance} DELETE ${record.profile}`;
+    this.#checkDuration(record.instance, record.start, WORST_DELETE_MS, who);
+    this.#isContractError(error, who);
   }
 
   /** A promise rejected with nobody listening. */
@@ -346,7 +407,7 @@ export class Checker {
     }
     for (const d of this.#deletes) {
       if (d.profile !== get.profile || d.resolved === undefined || d.start <= replacedAt) continue;
-      if (this.#pastDelete(get, d)) {
+      if (this.#pastDelete(get, d) === "yes") {
         this.#violate(
           INVARIANTS.rotation,
           `${what}: after i${d.instance}'s DELETE at ${this.#trace.time(d.start)} that followed the rotation`,
@@ -361,57 +422,72 @@ export class Checker {
       if (d.profile !== get.profile || d.resolved === undefined) continue;
       const dropped =
         (info.knownAt !== undefined && info.knownAt < d.start) || d.removed === token.accessToken;
-      if (!dropped || !this.#pastDelete(get, d)) continue;
+      if (!dropped) continue;
+      const what = `${who} got ${fp(token.accessToken)}, dropped by i${d.instance}'s DELETE at ${this.#trace.time(d.start)} (table at ${this.#trace.time(d.applied ?? d.start)}, 204 at ${this.#trace.time(d.resolved)})`;
+      const past = this.#pastDelete(get, d);
+      if (past === "unchecked") {
+        // The instance could not ask the table; it may serve what it holds, but only so long.
+        const view = this.#view(get.instance, get.profile);
+        const issuedHere = info.instance === get.instance ? info.sentAt : undefined;
+        const confirmedAt = view.confirmations.get(token.accessToken) ?? issuedHere;
+        if (confirmedAt === undefined || get.start >= confirmedAt + UNCONFIRMED_CEILING_MS) {
+          const last = confirmedAt === undefined ? "never" : this.#trace.time(confirmedAt);
+          this.#violate(INVARIANTS.unconfirmed, `${what}; last confirmed ${last}`);
+          return;
+        }
+      }
+      if (past !== "yes") continue;
       const invariant =
         d.instance === get.instance ? INVARIANTS.deletingInstance : INVARIANTS.otherInstances;
-      this.#violate(
-        invariant,
-        `${who} got ${fp(token.accessToken)}, dropped by i${d.instance}'s DELETE at ${this.#trace.time(d.start)} (table at ${this.#trace.time(d.applied ?? d.start)}, 204 at ${this.#trace.time(d.resolved)})`,
-      );
+      this.#violate(invariant, what);
       return;
     }
   }
 
   // Whether the GET started late enough that the DELETE must show: at once on the deleting
-  // instance, within OTHERS_STOP_MS elsewhere unless the GET's own table read failed (then the
-  // held token is served, by design).
-  #pastDelete(get: GetRecord, d: DeleteRecord): boolean {
-    if (d.resolved === undefined) return false;
+  // instance, within OTHERS_STOP_MS elsewhere unless the instance's table reads failed then
+  // ("unchecked": the held token is served, by design, within the unconfirmed ceiling).
+  #pastDelete(get: GetRecord, d: DeleteRecord): "yes" | "no" | "unchecked" {
+    if (d.resolved === undefined) return "no";
     // A GET that began before the 204, in the same instant, may still have joined work begun
     // before the DELETE; one that began after it may not.
-    if (d.instance === get.instance) return get.order > (d.resolvedOrder ?? 0);
+    if (d.instance === get.instance) return get.order > (d.resolvedOrder ?? 0) ? "yes" : "no";
+    if (get.start < (d.applied ?? d.resolved) + OTHERS_STOP_MS) return "no";
     const view = this.#view(get.instance, get.profile);
     // The instance could not check: its table read failed during this GET, or so recently that
-    // it serves its held token unconfirmed until it tries again (the bound on that is the
-    // vendor's MAX_UNCONFIRMED_MS, held by the "available" rule and the race tests). The retry
-    // is counted from when the vendor decided to serve unconfirmed, which may come a secret read
-    // after the failed table read.
+    // it serves its held token unconfirmed until it tries again. The retry is counted from when
+    // the vendor decided to serve unconfirmed, which may come a secret read after the failed
+    // table read.
     const lastFailure = view.lastReadFailure ?? Number.NEGATIVE_INFINITY;
     const couldNotCheck = lastFailure >= get.start - UNCONFIRMED_RETRY_MS - WORST_AWS_CALL_MS;
-    return get.start >= (d.applied ?? d.resolved) + OTHERS_STOP_MS && !couldNotCheck;
+    return couldNotCheck ? "unchecked" : "yes";
   }
 
-  // A token the vendor should have served instead of failing: (a) one that stood in a healthy
-  // table throughout the GET, or (b) the one this instance last served, while every table read
-  // since then failed and nothing (a DELETE, a rotation, a newer token) replaced it.
-  #available(get: GetRecord): string | undefined {
+  // A token the vendor should have served instead of failing: one of the current identity that
+  // stood in a healthy table throughout the GET.
+  #availableInTable(get: GetRecord): string | undefined {
     const now = this.#now();
-    const current = this.#currentVersion(get.profile);
-    if (this.#lastSecretFault >= get.start) return undefined;
-    if ((this.#lastRotation.get(get.profile) ?? Number.NEGATIVE_INFINITY) >= get.start) {
-      return undefined;
-    }
+    if (this.#disturbedSince(get)) return undefined;
     const table = this.#table.get(get.profile);
     const token = table?.item;
     if (
       token &&
       table.changed <= get.start &&
       this.#lastStoreFault < get.start &&
-      this.tokens.get(token.accessToken)?.version === current &&
+      this.tokens.get(token.accessToken)?.version === this.#currentVersion(get.profile) &&
       isUsable(token, now, get.minValiditySeconds)
     ) {
       return `the table held ${fp(token.accessToken)} (${remainingSeconds(token, now)}s left) throughout`;
     }
+    return undefined;
+  }
+
+  // The one this instance last served, while every table read since then failed and nothing (a
+  // DELETE, a rotation, a newer token) replaced it, and the table confirmed it recently enough.
+  #availableHeld(get: GetRecord): string | undefined {
+    const now = this.#now();
+    const current = this.#currentVersion(get.profile);
+    if (this.#disturbedSince(get)) return undefined;
     const view = this.#view(get.instance, get.profile);
     const held = view.held;
     if (!held) return undefined;
@@ -433,10 +509,44 @@ export class Checker {
     return `i${get.instance} held ${fp(held.token.accessToken)} (${remainingSeconds(held.token, now)}s left) and the table could not be read`;
   }
 
+  // A secret that could not be read, or a rotation, during the GET: the vendor cannot know the
+  // current identity, so it may rightly serve nothing.
+  #disturbedSince(get: GetRecord): boolean {
+    if (this.#lastSecretFault >= get.start) return true;
+    return (this.#lastRotation.get(get.profile) ?? Number.NEGATIVE_INFINITY) >= get.start;
+  }
+
+  // A request longer than its worst case, on an instance that was not frozen meanwhile: in Lambda
+  // the caller would get API Gateway's error instead of the function's answer.
+  #checkDuration(instance: number, start: number, worst: number, who: string): void {
+    const took = this.#now() - start;
+    if (took <= worst || this.#frozenDuring(instance, start, this.#now())) return;
+    this.#violate(
+      INVARIANTS.requestTime,
+      `${who} answered after ${(took / 1000).toFixed(1)} s, over its worst case of ${worst / 1000} s`,
+    );
+  }
+
+  // A request inside a back-off the table held long enough before it that the sender's last read
+  // of the back-off (at most BACK_OFF_READ_MAX_AGE_MS before the request) saw it, unless that
+  // read failed (the vendor then counts no back-off).
+  #checkBackOff(instance: number, profile: string, now: number): void {
+    if (this.#view(instance, profile).backOffReadFailed) return;
+    const seen = (this.#backOffs.get(profile) ?? []).find(
+      (b) => b.at < now - BACK_OFF_READ_MAX_AGE_MS && now < b.until,
+    );
+    if (!seen) return;
+    this.#violate(
+      INVARIANTS.backOff,
+      `i${instance} asked CyberArk for ${profile} inside the back-off recorded at ${this.#trace.time(seen.at)} until ${this.#trace.time(seen.until)}`,
+    );
+  }
+
   // No request within a quarter lifetime of the last token, unless something disturbed the
-  // cache since: a DELETE, a rotation, this instance being frozen, or a table failure, including
-  // one shortly before the last request (that request may have been made under a lease failed
-  // open, while its holder asked too).
+  // cache since: a DELETE, a rotation, this instance being frozen, the last request's holder
+  // being frozen before its token reached the table, or a table failure, including one shortly
+  // before the last request (that request may have been made under a lease failed open, while
+  // its holder asked too).
   #checkSpacing(instance: number, profile: string, now: number): void {
     const last = this.#lastIssued.get(profile);
     if (!last) return;
@@ -450,7 +560,10 @@ export class Checker {
       since(this.#lastDeleteStart, profile) >= last.sentAt - WORST_REQUEST_MS ||
       since(this.#lastRotation, profile) >= last.sentAt - ROTATION_WINDOW_MS - WORST_REQUEST_MS ||
       this.#lastStoreFault >= last.sentAt - FAIL_OPEN_MS ||
-      since(this.#lastThaw, instance) >= last.sentAt;
+      since(this.#lastThaw, instance) >= last.sentAt ||
+      // The last request's holder was frozen before its token reached the table: once its lease
+      // ran out, another instance could not see the token, and rightly asked again.
+      this.#frozenDuring(last.instance, last.sentAt, last.storedAt ?? now);
     if (disturbed) return;
     this.#violate(
       INVARIANTS.perLifetime,
@@ -458,14 +571,15 @@ export class Checker {
     );
   }
 
-  // A table failure leaves the lease failed open for a while; "healthy" means no instance
-  // involved saw one within that while of its own running (unfrozen) time.
-  #healthy(instances: number[]): boolean {
-    if (this.#lastStoreFault >= this.#now() - FAIL_OPEN_MS) return false;
-    return instances.every((i) => {
-      const fault = this.#faultRunningTime.get(i);
-      return fault === undefined || this.#runningTime(i) - fault > FAIL_OPEN_MS;
-    });
+  // Whether `instance` was refreshing the profile without a lease at `at`: its acquisition failed
+  // (the lease failed open) no longer ago than the lease it asked for would have lasted.
+  #failedOpenAt(instance: number, profile: string, at: number): boolean {
+    return this.#view(instance, profile).failedOpen.some((w) => w.from <= at && at <= w.to);
+  }
+
+  // Whether `instance` was frozen at any moment between `from` and `to`.
+  #frozenDuring(instance: number, from: number, to: number): boolean {
+    return (this.#freezes.get(instance) ?? []).some((f) => f.from < to && f.to > from);
   }
 
   // Says when an instance thawed shortly (within a lease) before it sent a request: a holder
@@ -474,12 +588,6 @@ export class Checker {
     const thaw = this.#lastThaw.get(instance);
     if (thaw === undefined || thaw > sentAt || sentAt - thaw > LEASE_MS) return "";
     return ` (i${instance} thawed at ${this.#trace.time(thaw)})`;
-  }
-
-  #runningTime(instance: number): number {
-    const since = this.#frozenSince.get(instance);
-    const frozenNow = since === undefined ? 0 : this.#now() - since;
-    return this.#now() - (this.#frozenTotal.get(instance) ?? 0) - frozenNow;
   }
 
   #isContractError(error: unknown, who: string): boolean {
@@ -510,7 +618,7 @@ export class Checker {
     const key = `${instance}/${profile}`;
     let view = this.#views.get(key);
     if (!view) {
-      view = { confirmations: new Map() };
+      view = { confirmations: new Map(), failedOpen: [] };
       this.#views.set(key, view);
     }
     return view;

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import type { Invariant } from "./invariants.js";
-import { formatViolation, runSimulation } from "./simulation.js";
+import { formatViolation, type Regime, runSimulation } from "./simulation.js";
 
 const USAGE = `Usage: npm run sim -- [--seeds N] [--from S] [--hours H]
        npm run sim -- --seed S [--trace] [--hours H]
@@ -61,6 +61,7 @@ const failing = new Map<Invariant, number[]>();
 const started = performance.now();
 let steps = 0;
 let requests = 0;
+const regimes = new Map<Regime, { seeds: number; gets: number; backOffs: number }>();
 for (let seed = from; seed < from + seeds; seed += 1) {
   const result = await runSimulation({
     seed,
@@ -69,6 +70,11 @@ for (let seed = from; seed < from + seeds; seed += 1) {
   });
   steps += result.stats.steps;
   requests += result.stats.upstreamRequests;
+  const regime = regimes.get(result.regime) ?? { seeds: 0, gets: 0, backOffs: 0 };
+  regime.seeds += 1;
+  regime.gets += result.stats.gets;
+  regime.backOffs += result.stats.backOffsRecorded;
+  regimes.set(result.regime, regime);
   for (const violation of result.violations) {
     const seedsOf = failing.get(violation.invariant) ?? [];
     if (seedsOf.length === 0 || values.trace) {
@@ -85,6 +91,9 @@ print("");
 print(
   `${seeds} seed(s) from ${from}, ${hours} simulated hour(s) each: ${seconds.toFixed(1)} s, ${steps} steps, ${requests} CyberArk requests`,
 );
+for (const [regime, { seeds: n, gets, backOffs }] of regimes) {
+  print(`  ${regime}: ${n} seed(s), ${gets} GETs, ${backOffs} back-offs recorded in the table`);
+}
 if (failing.size === 0) {
   print("every invariant held");
 } else {

@@ -22,9 +22,25 @@ export interface SimulationOptions {
   readonly echo?: (line: string) => void;
 }
 
+/**
+ * The kinds of seed, each stressing one part of the design (a seed's regime is its number modulo
+ * their count, so any run of consecutive seeds covers them all):
+ * - `healthy`: no faults at all;
+ * - `faults`: CyberArk, the table and Secrets Manager all fail often (back-offs included);
+ * - `short-lifetimes`: tokens of seconds to minutes, so renewals and expiries are constant;
+ * - `churn`: DELETEs and rotations every few minutes;
+ * - `freezes`: Lambda-like instances frozen after most responses, often for many minutes.
+ * Every regime but `healthy` also has faults of every kind now and then.
+ */
+export const REGIMES = ["healthy", "faults", "short-lifetimes", "churn", "freezes"] as const;
+
+/** One of {@link REGIMES}. */
+export type Regime = (typeof REGIMES)[number];
+
 /** What one run did and broke. */
 export interface SimulationResult {
   readonly seed: number;
+  readonly regime: Regime;
   readonly violations: readonly Violation[];
   readonly stats: {
     readonly instances: number;
@@ -33,6 +49,8 @@ export interface SimulationResult {
     readonly getFailures: number;
     readonly deletes: number;
     readonly upstreamRequests: number;
+    /** Back-offs CyberArk asked for that landed in the table. */
+    readonly backOffsRecorded: number;
   };
 }
 
@@ -43,11 +61,13 @@ const CALLERS: Record<string, string> = {
   "reports-app": "arn:aws:sts::111122223333:assumed-role/reports-lambda/run",
 };
 const LIFETIMES = [3600, 3600, 1800, 600, 300, 60, 20, 6];
+const SHORT_LIFETIMES = [300, 120, 60, 30, 20, 6];
 const SHORTER_LIFETIMES = [900, 120, 30, 5];
 const MINUTE = 60_000;
 
 /** Runs one seed to the end and returns every invariant it broke (at most one per invariant). */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
+  const regime: Regime = REGIMES[options.seed % REGIMES.length] ?? "healthy";
   const random = new Prng(options.seed);
   const clock = new SimClock(START);
   const scheduler = new Scheduler(clock, random);
@@ -63,12 +83,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const stats = { gets: 0, getFailures: 0, deletes: 0 };
 
   // Some seeds run like the local server (never frozen), others like Lambda.
-  const freezeAfterResponse = random.chance(0.3) ? 0 : random.between(0.05, 0.3);
+  const freezeAfterResponse =
+    regime === "freezes"
+      ? random.between(0.3, 0.8)
+      : random.chance(0.3)
+        ? 0
+        : random.between(0.05, 0.3);
   const config = exampleConfig();
   for (const profile of PROFILES) {
     const p = config.profiles.get(profile);
     if (!p) throw new Error(`the example configuration lacks ${profile}`);
-    world.addProfile(profile, p.secretId, p.scope, random.pick(LIFETIMES));
+    const lifetimes = regime === "short-lifetimes" ? SHORT_LIFETIMES : LIFETIMES;
+    world.addProfile(profile, p.secretId, p.scope, random.pick(lifetimes));
   }
   const count = random.int(2, 4);
   const instances = Array.from({ length: count }, (_, i) => {
@@ -85,7 +111,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   trace.add(
     clock.now(),
     "world",
-    `seed ${options.seed}: ${count} instances, lifetimes ${PROFILES.map((p) => `${p} ${world.lifetimeOf(p)}s`).join(", ")}`,
+    `seed ${options.seed} (${regime}): ${count} instances, lifetimes ${PROFILES.map((p) => `${p} ${world.lifetimeOf(p)}s`).join(", ")}`,
   );
 
   // An instance for a request: usually a running one; otherwise a frozen one, which the request
@@ -110,9 +136,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     return random.int(0, 3600);
   };
 
-  const get = () => {
-    const i = pickInstance();
-    const profile = random.pick(PROFILES);
+  const get = (on?: number, forProfile?: string) => {
+    const i = on ?? pickInstance();
+    const profile = forProfile ?? random.pick(PROFILES);
     const record: GetRecord = {
       instance: i,
       profile,
@@ -186,9 +212,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       .filter(({ i }) => only === undefined || i === only);
     if (idle.length === 0) return;
     const { i } = random.pick(idle);
-    const ms = random.chance(0.5)
-      ? random.between(1_000, 30_000)
-      : random.between(30_000, 10 * MINUTE);
+    const minutes = regime === "freezes" ? 0.7 : 0.5;
+    const ms = random.chance(minutes)
+      ? random.between(30_000, (regime === "freezes" ? 20 : 10) * MINUTE)
+      : random.between(1_000, 30_000);
     trace.add(clock.now(), "world", `freeze i${i} for up to ${(ms / 1000).toFixed(0)}s`);
     checker.frozen(i);
     scheduler.freeze(i);
@@ -242,6 +269,16 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       `secrets fail ${Math.round(episode.rate * 100)}% for ${((episode.to - from) / 1000).toFixed(0)}s`,
     );
   };
+  // Several callers of one profile at once on one instance (the local server; or a Lambda
+  // instance's foreground request joined by a renewal): they share flights, with different
+  // min_validity, so a joined flight's token may be too short for some of them.
+  const burst = () => {
+    const i = pickInstance();
+    const profile = random.pick(PROFILES);
+    const size = random.int(2, 6);
+    trace.add(clock.now(), "world", `burst of ${size} GETs on i${i}`);
+    for (let n = 0; n < size; n += 1) get(i, profile);
+  };
   const rotate = () => {
     const profile = random.pick(PROFILES);
     world.rotate(profile);
@@ -264,19 +301,33 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   };
   const sometimes = (meanMinutes: number) =>
     random.chance(0.2) ? Number.POSITIVE_INFINITY : meanMinutes * MINUTE * random.between(0.5, 2);
-  stream(random.between(500, 5_000), get);
-  stream(sometimes(15), () => del(random.pick(PROFILES)));
-  stream(sometimes(25), rotate);
-  stream(sometimes(20), upstreamFault);
-  stream(sometimes(30), storeFault);
-  stream(sometimes(60), secretFault);
-  stream(sometimes(5), () => freeze());
+  const often = (meanMinutes: number) => meanMinutes * MINUTE * random.between(0.5, 2);
+  const faults = (meanMinutes: number) =>
+    regime === "healthy"
+      ? Number.POSITIVE_INFINITY
+      : regime === "faults"
+        ? often(meanMinutes / 4)
+        : sometimes(meanMinutes);
+  // Freezes matter most when they catch a lease holder, a DELETE or a rotation in between.
+  const churn = regime === "churn" ? 1 : regime === "freezes" ? 3 : undefined;
+  stream(random.between(500, 5_000), () => get());
+  stream(sometimes(3), burst);
+  stream(churn ? often(2 * churn) : sometimes(15), () => del(random.pick(PROFILES)));
+  stream(churn ? often(5 * churn) : sometimes(25), rotate);
+  stream(faults(20), upstreamFault);
+  stream(faults(30), storeFault);
+  stream(faults(60), secretFault);
+  stream(regime === "freezes" ? often(2) : sometimes(5), () => freeze());
   if (random.chance(0.6)) {
     scheduler.at(START + random.between(0, end - START), () => {
       const profile = random.pick(PROFILES);
       const shorter = SHORTER_LIFETIMES.filter((s) => s < world.lifetimeOf(profile));
       if (shorter.length > 0) world.setLifetime(profile, random.pick(shorter));
     });
+  }
+  // A tenant whose administrators keep changing the lifetime: held tokens outlive newer ones.
+  if (regime === "short-lifetimes") {
+    stream(often(10), () => world.setLifetime(random.pick(PROFILES), random.pick(LIFETIMES)));
   }
 
   const onUnhandled = (reason: unknown) => checker.unhandledRejection(reason);
@@ -289,6 +340,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
   return {
     seed: options.seed,
+    regime,
     violations: checker.violations,
     stats: {
       instances: count,
@@ -297,6 +349,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       getFailures: stats.getFailures,
       deletes: stats.deletes,
       upstreamRequests: world.upstreamRequests,
+      backOffsRecorded: world.backOffsRecorded,
     },
   };
 }

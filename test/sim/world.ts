@@ -75,6 +75,8 @@ export class World {
   readonly storeEpisodes: Episode[] = [];
   readonly secretEpisodes: Episode[] = [];
   upstreamRequests = 0;
+  /** Back-offs recorded in the table (writes that landed). */
+  backOffsRecorded = 0;
   readonly #profiles = new Map<string, SimProfile>();
   readonly #scheduler: Scheduler;
   readonly #random: Prng;
@@ -157,7 +159,8 @@ export class World {
         // DELETE's revocation is not what the simulation explores: CyberArk accepts it at once.
         revokeToken: async () => {},
       },
-      sleep: (ms) => this.#scheduler.call(instance, ms, ms + 20, () => undefined),
+      // A timer fires on time: the timing budget counts each pause at its length.
+      sleep: (ms) => this.#scheduler.call(instance, ms, ms, () => undefined),
     };
   }
 
@@ -252,17 +255,19 @@ export class World {
       op: string,
       profile: string,
       latency: Latency,
-      apply: (sentAt: number) => Promise<T>,
+      apply: (sentAt: number, answered: boolean) => Promise<T>,
       describe: () => string,
       isRead = false,
+      onFailure?: (sentAt: number) => void,
     ): Promise<T> => {
       const sentAt = this.#now();
       return this.#scheduler.call(instance, this.#scheduler.sample(latency), latency.worst, () => {
         if (this.#failing(this.storeEpisodes)) {
           const landed = !isRead && this.#random.chance(0.25);
-          if (landed) void apply(sentAt);
+          if (landed) void apply(sentAt, false);
           checker()?.storeFault(instance);
           if (isRead) checker()?.tableRead(instance, profile, false, sentAt);
+          onFailure?.(sentAt);
           this.#trace.add(
             this.#now(),
             who,
@@ -272,7 +277,7 @@ export class World {
           error.name = landed ? "TimeoutError" : "ProvisionedThroughputExceededException";
           throw error;
         }
-        const result = apply(sentAt);
+        const result = apply(sentAt, true);
         this.#trace.add(this.#now(), who, `${op} ${profile} -> ${describe()}`);
         return result;
       }) as Promise<T>;
@@ -303,9 +308,10 @@ export class World {
           "table.put",
           profile,
           TABLE_ITEM,
-          (sentAt) => {
+          (sentAt, answered) => {
             const written = table.put(profile, token, basis);
-            checker()?.tableWritten(instance, profile, token, table.items.get(profile), sentAt);
+            const item = table.items.get(profile);
+            checker()?.tableWritten(instance, profile, token, item, sentAt, answered);
             return written;
           },
           () => `${fp(token.accessToken)}: table holds ${describeItem(profile)}`,
@@ -337,6 +343,9 @@ export class World {
               ? `taken until ${this.#trace.time(until)}`
               : `refused (held until ${this.#trace.time(lease?.until ?? 0)})`;
           },
+          false,
+          // The vendor refreshes without the lease now (it fails open), for as long as it lasts.
+          (sentAt) => checker()?.leaseFailedOpen(instance, profile, sentAt),
         ),
       releaseLease: (profile, owner) =>
         call(
@@ -351,7 +360,11 @@ export class World {
           "backoff.put",
           profile,
           TABLE_LEASE,
-          () => table.putBackOff(profile, until),
+          () => {
+            this.backOffsRecorded += 1;
+            checker()?.backOffRecorded(profile, until);
+            return table.putBackOff(profile, until);
+          },
           () => `until ${this.#trace.time(until)}`,
         ),
       getBackOff: (profile) =>
@@ -359,8 +372,13 @@ export class World {
           "backoff.get",
           profile,
           TABLE_LEASE,
-          () => table.getBackOff(profile),
+          () => {
+            checker()?.backOffRead(instance, profile, true);
+            return table.getBackOff(profile);
+          },
           () => `until ${this.#trace.time(table.backOffs.get(profile) ?? 0)}`,
+          false, // not a read of the token item (a lost answer changes nothing either)
+          () => checker()?.backOffRead(instance, profile, false),
         ),
     };
   }
@@ -379,13 +397,26 @@ export class World {
     switch (fault) {
       case "timeout":
         return new UpstreamUnavailableError("CyberArk did not answer in time", 5);
+      // As the identity adapter reports them: a Retry-After longer than a request may wait ends
+      // the exchange at once and becomes the profile's back-off, which the vendor records.
       case "unavailable":
-        return new UpstreamUnavailableError("CyberArk answered 503", 5);
+        return this.#random.chance(0.3)
+          ? this.#backOff("CyberArk answered 503", this.#random.int(1, 120))
+          : new UpstreamUnavailableError("CyberArk failed 3 attempt(s): CyberArk answered 503", 5);
       case "throttled":
-        return new UpstreamUnavailableError("CyberArk answered 429", this.#random.int(1, 300));
+        return this.#backOff("CyberArk answered 429", this.#random.int(1, 300));
       case "rejected":
         return new UpstreamRejectedError(400, "invalid_scope");
     }
+  }
+
+  #backOff(answer: string, seconds: number): UpstreamUnavailableError {
+    return new UpstreamUnavailableError(
+      `CyberArk failed 1 attempt(s): ${answer}`,
+      seconds,
+      undefined,
+      seconds,
+    );
   }
 
   #failing(episodes: readonly Episode[]): boolean {

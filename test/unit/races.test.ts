@@ -32,6 +32,19 @@ function rotateSecret(): void {
   h.secrets.set(SECRET, { client_id: "svc-ci@example.com", client_secret: "rotated" }, "v2");
 }
 
+/** Runs `action` once, at the first table read at or after `at` (epoch ms), before that read. */
+function beforeTableReadAt(at: number, action: () => unknown): void {
+  const get = h.store.get.bind(h.store);
+  let done = false;
+  h.store.get = async (profile) => {
+    if (!done && h.clock.now() >= at) {
+      done = true;
+      await action();
+    }
+    return get(profile);
+  };
+}
+
 function grantLifetime(seconds: number): void {
   h.identity.fallback = () => {
     h.identity.serial += 1;
@@ -442,5 +455,152 @@ describe("a back-off item edited into the table", () => {
     const result = await vendor.getToken(ciQuery());
 
     expect(result.cache).toBe("upstream");
+  });
+});
+
+describe("race 9: a superseded token is never served after the table showed another", () => {
+  it("an instance whose recheck finds another token of the same identity, expired, drops its own", async () => {
+    const [a, b] = [h.newVendor(), h.newVendor()];
+    const dropped = (await b.getToken(ciQuery(0))).token.accessToken; // B holds token-1
+    await a.invalidate(ciDelete()); // token-1 leaves the table (and is revoked where possible)
+    h.clock.advanceSeconds(1);
+    h.identity.next.push(() => ({ accessToken: "short-lived", expiresIn: 20 }));
+    await a.getToken(ciQuery(0)); // A stores a token of the same identity, which then expires
+    h.identity.fallback = () => {
+      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+    };
+    h.clock.advanceSeconds(34); // B's recheck is due; the table answers
+    expect(h.store.items.get(PROFILE)?.accessToken).toBe("short-lived");
+
+    const fromB = b.getToken(ciQuery(0));
+
+    await expect(fromB).rejects.toMatchObject({ code: "upstream_unavailable" });
+    expect(dropped).toBe("token-1");
+  });
+});
+
+describe("race 10: a back-off recorded in the table holds for every instance, frozen or not", () => {
+  const throttled = () =>
+    new UpstreamUnavailableError("CyberArk answered 429", 120, undefined, 120);
+
+  // A's lease acquisition fails once, so A refreshes without a lease; A is then frozen while its
+  // back-off read is in flight. Meanwhile B takes the real lease and is told to back off 120 s.
+  async function failedOpenRefreshFrozenInBackOffRead() {
+    const [a, b] = [h.newVendor(), h.newVendor()];
+    const acquire = h.store.acquireLease.bind(h.store);
+    let failAcquire = true;
+    h.store.acquireLease = async (...args) => {
+      if (!failAcquire) return acquire(...args);
+      failAcquire = false;
+      const error = new Error("simulated outage");
+      error.name = "ProvisionedThroughputExceededException";
+      throw error;
+    };
+    const getBackOff = h.store.getBackOff.bind(h.store);
+    let thaw: (() => void) | undefined;
+    h.store.getBackOff = async (profile) => {
+      const until = await getBackOff(profile);
+      if (thaw === undefined) await new Promise<void>((resolve) => (thaw = resolve));
+      return until;
+    };
+    const fromA = a.getToken(ciQuery()).catch((error: unknown) => error);
+    await vi.waitFor(() => expect(thaw).toBeDefined());
+    h.identity.next.push(() => {
+      throw throttled();
+    });
+    await expect(b.getToken(ciQuery())).rejects.toMatchObject({ code: "upstream_unavailable" });
+    expect(h.store.backOffs.get(PROFILE)).toBeGreaterThan(h.clock.now());
+    return { fromA, thaw: () => thaw?.() };
+  }
+
+  it("a refresh that failed open ends when the lease it replaced would have", async () => {
+    const { fromA, thaw } = await failedOpenRefreshFrozenInBackOffRead();
+    h.clock.advanceSeconds(60); // thawed long after its lease would have ended
+
+    thaw();
+
+    expect(await fromA).toBeInstanceOf(UpstreamUnavailableError);
+    expect(h.identity.requests).toHaveLength(1); // B's, which was told to back off
+  });
+
+  it("a back-off read that a freeze made old is read again before CyberArk is asked", async () => {
+    const { fromA, thaw } = await failedOpenRefreshFrozenInBackOffRead();
+    h.clock.advanceSeconds(8); // thawed with enough of its would-be lease left for an exchange
+    expect(LEASE_MS - 8_000).toBeGreaterThan(WORST_EXCHANGE_MS);
+
+    thaw();
+
+    expect(await fromA).toMatchObject({ code: "upstream_unavailable" });
+    expect(h.identity.requests).toHaveLength(1);
+  });
+});
+
+describe("race 10b: the rotation retry honours a back-off recorded during the first attempt", () => {
+  it("reads the table's back-off again, with the secret, before the retry", async () => {
+    const vendor = h.newVendor();
+    h.identity.next.push(async () => {
+      // Meanwhile an instance whose lease failed open was told to back off, and recorded it.
+      await h.store.putBackOff(PROFILE, h.clock.now() + 60_000);
+      throw new UpstreamRejectedError(401, "invalid_client");
+    });
+
+    const result = vendor.getToken(ciQuery());
+
+    await expect(result).rejects.toMatchObject({ code: "upstream_unavailable" });
+    expect(h.identity.requests).toHaveLength(1);
+  });
+});
+
+describe("race 11: a request answers within its worst case, second flight included", () => {
+  it("a caller whose joined flight brought a token too short for it does not outwait the function", async () => {
+    const [w, v] = [h.newVendor(), h.newVendor()];
+    const stored = (await w.getToken(ciQuery(0))).token; // 3600 s
+    h.clock.advanceSeconds(2600); // 1000 s left: enough for 0, too short for 3600 (capped 1800)
+    h.store.items.delete(PROFILE);
+    h.store.leases.set(PROFILE, { owner: "stuck", until: h.clock.now() + LEASE_MS });
+    const started = h.clock.now();
+    const modest = v.getToken(ciQuery(0)); // starts a flight, which waits for the lease holder
+    let endedAt: number | undefined;
+    const demanding = v
+      .getToken(ciQuery(3600)) // joins it
+      .catch((error: unknown) => error)
+      .finally(() => (endedAt = h.clock.now()));
+    // 15 s into the wait, the holder's answer: the flight ends with it.
+    beforeTableReadAt(started + 15_000, () => h.store.items.set(PROFILE, stored));
+
+    await modest;
+    await demanding;
+
+    expect(endedAt).toBeDefined();
+    expect((endedAt ?? 0) - started).toBeLessThanOrEqual(WORST_REQUEST_MS);
+  });
+});
+
+describe("race 12: a rotation during a lease wait never hides the new identity's token", () => {
+  it("a waiter that sees a token of another identity reads the secret again, once", async () => {
+    const [c, d] = [h.newVendor(), h.newVendor()];
+    h.store.leases.set(PROFILE, { owner: "stuck", until: h.clock.now() + LEASE_MS });
+    let fresh: string | undefined;
+    let readsBefore = 0;
+    let joined: Promise<unknown> | undefined;
+    // 3 s into C's wait, past its takeover window: a rotation, and D stores a token of the new
+    // identity; then a GET joins C's wait.
+    beforeTableReadAt(h.clock.now() + 3_000, async () => {
+      rotateSecret();
+      h.store.leases.delete(PROFILE); // the holder gave up
+      fresh = (await d.getToken(ciQuery())).token.accessToken;
+      readsBefore = h.secrets.reads.length;
+      joined = c.getToken(ciQuery()).then(
+        (vended) => vended.token.accessToken,
+        (error: unknown) => error,
+      );
+    });
+
+    const fromC = await c.getToken(ciQuery()); // reads the secret, then waits for the holder
+
+    expect(fresh).toBeDefined();
+    expect(fromC.token.accessToken).toBe(fresh);
+    expect(await joined).toBe(fresh);
+    expect(h.secrets.reads.length - readsBefore).toBe(1);
   });
 });

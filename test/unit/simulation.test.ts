@@ -6,9 +6,14 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { INVARIANTS } from "../sim/invariants.js";
-import { formatViolation, runSimulation, type SimulationResult } from "../sim/simulation.js";
+import {
+  formatViolation,
+  REGIMES,
+  runSimulation,
+  type SimulationResult,
+} from "../sim/simulation.js";
 
-/** The CI seeds: enough to meet every kind of event, few enough to run in seconds. */
+/** The CI seeds: enough to meet every kind of event in every regime, few enough to run in seconds. */
 const SEEDS = Array.from({ length: 30 }, (_, i) => i + 1);
 const HOURS = 2;
 
@@ -38,6 +43,17 @@ describe("the vending core under seeded interleavings", () => {
     expect(total((r) => r.stats.deletes)).toBeGreaterThan(SEEDS.length);
     expect(total((r) => r.stats.upstreamRequests)).toBeGreaterThan(SEEDS.length * 10);
     expect(new Set(results.map((r) => r.stats.instances))).toEqual(new Set([2, 3, 4]));
+  });
+
+  it("runs every regime, and records CyberArk's back-offs in the table in every regime with faults", () => {
+    expect(new Set(results.map((r) => r.regime))).toEqual(new Set(REGIMES));
+    for (const regime of REGIMES) {
+      const recorded = results
+        .filter((r) => r.regime === regime)
+        .reduce((sum, r) => sum + r.stats.backOffsRecorded, 0);
+      if (regime === "healthy") expect(recorded, regime).toBe(0);
+      else expect(recorded, regime).toBeGreaterThan(0);
+    }
   });
 });
 

@@ -3,6 +3,7 @@ import {
   API_GATEWAY_TIMEOUT_MS,
   AWS_ATTEMPT_TIMEOUT_MS,
   AWS_MAX_ATTEMPTS,
+  BACK_OFF_READ_MAX_AGE_MS,
   FUNCTION_TIMEOUT_SECONDS,
   IDENTITY_ATTEMPT_TIMEOUT_MS,
   IDENTITY_MAX_ATTEMPTS,
@@ -53,6 +54,19 @@ describe("the timing budget", () => {
     const fullWait = beforeLease + LEASE_WAIT_MS + lastPoll + MARGIN_MS;
     expect(WORST_REQUEST_MS + MARGIN_MS).toBeGreaterThanOrEqual(Math.max(takeover, fullWait));
     expect(FUNCTION_TIMEOUT_SECONDS * 1000).toBeGreaterThanOrEqual(Math.max(takeover, fullWait));
+  });
+
+  it("reads a back-off again before a request only after a freeze, so the budget needs no second read", () => {
+    expect(BACK_OFF_READ_MAX_AGE_MS).toBeGreaterThanOrEqual(awsCall);
+  });
+
+  it("lets a request's deadline cut short only a second flight: a first one fits its takeover window and its full wait", () => {
+    const beforeLease = tableCall + awsCall; // the table, then the secret
+    const leasedRefresh = awsCall + WORST_REFRESH_MS + awsCall; // acquire, refresh, release
+    const pollRound = 1.5 * LEASE_POLL_MS + tableCall + awsCall;
+    // The last takeover attempt begins just inside the window; the last poll just inside the wait.
+    expect(beforeLease + LEASE_TAKEOVER_MS + leasedRefresh).toBeLessThanOrEqual(WORST_REQUEST_MS);
+    expect(beforeLease + LEASE_WAIT_MS + pollRound).toBeLessThanOrEqual(WORST_REQUEST_MS);
   });
 
   it("keeps waiting for another holder at least as long as that holder may refresh", () => {
