@@ -45,7 +45,10 @@ export interface ServiceResources {
 export interface ServiceChangeRules {
   /** The API: its integrations, methods, resources, deployments, stages, policy. */
   readonly api: events.Rule;
-  /** The function: code, configuration, permissions (resource policy), URL config, aliases. */
+  /**
+   * The function: code, configuration, permissions (resource policy), URL config, aliases; and
+   * any function created or reconfigured with the function's role or the schedule's.
+   */
   readonly function: events.Rule;
   /** The function's role and the renewal schedule's role: policies, trust, boundary. */
   readonly roles: events.Rule;
@@ -98,7 +101,7 @@ export function serviceChangeRules(
     ),
     function: rule(
       "FunctionChangeRule",
-      "Changes to the cyberark-token-vending function (code, configuration, permissions, URL)",
+      "Changes to the cyberark-token-vending function (code, configuration, permissions, URL), and any function given its role",
       "aws.lambda",
       {
         eventName: NOT_A_READ,
@@ -111,7 +114,15 @@ export function serviceChangeRules(
                 ...events.Match.prefix(`${handler.functionName}:`),
                 ...functionArns,
                 ...events.Match.suffix(`:function:${handler.functionName}`),
+                // A partial or full ARN with a qualifier: `ACCOUNT:function:NAME:live`.
+                ...events.Match.wildcard(`*:function:${handler.functionName}:*`),
               ],
+            },
+          },
+          // Any function given the function's role (or the schedule's) runs with what it may do.
+          {
+            requestParameters: {
+              role: roles.flatMap((r) => events.Match.equalsIgnoreCase(r.roleArn)),
             },
           },
           { requestParameters: { resource: functionArns } },

@@ -109,6 +109,10 @@ describe("service change rules", () => {
         byName("UpdateFunctionConfiguration20150331v2", `${functionArn}:$LATEST`),
         byName("AddPermission20150331v2"),
         byName("AddPermission20150331v2", `${functionName}:live`),
+        byName("AddPermission20150331v2", `${ACCOUNT}:function:${functionName}:live`),
+        byName("AddPermission20150331v2", `${functionArn}:live`),
+        byName("AddPermission20150331v2", `${functionArn}:$LATEST`),
+        byName("RemovePermission20150331v2", `${ACCOUNT}:function:${functionName}:7`),
         byName("RemovePermission20150331v2"),
         byName("CreateFunctionUrlConfig20211031"),
         byName("UpdateFunctionUrlConfig20211031"),
@@ -130,7 +134,41 @@ describe("service change rules", () => {
         byName("UpdateFunctionCode20150331v2", "another-function"),
         byName("UpdateFunctionCode20150331v2", `${functionName}-copy`),
         byName("UpdateFunctionCode20150331v2", `${functionArn}-copy`),
+        byName("AddPermission20150331v2", `${ACCOUNT}:function:${functionName}-copy:live`),
         byName("GetFunction20150331v2"),
+      ],
+    );
+  });
+
+  it("function: its role handed to another function, created or reconfigured, whatever its name", () => {
+    // That function would run with everything the vending function has: the secrets, the token
+    // key, and writes to the table (whose policy admits the role, whatever function holds it).
+    const withRole = (name: string, role: string, functionNameAs = "innocent-looking"): Case => [
+      `${name} ${functionNameAs} as ${role}`,
+      cloudTrail("lambda", name, { requestParameters: { functionName: functionNameAs, role } }),
+    ];
+    const functionRoleArn = values.arn(id("AWS::IAM::Role", "VendFunctionRole"));
+    const otherRole = `arn:aws:iam::${ACCOUNT}:role/someone-elses-role`;
+    expectMatches(
+      "FunctionChangeRule",
+      [
+        withRole("CreateFunction20150331", functionRoleArn),
+        withRole("UpdateFunctionConfiguration20150331v2", functionRoleArn, "some-other-function"),
+        withRole(
+          "UpdateFunctionConfiguration20150331v2",
+          functionRoleArn,
+          `arn:aws:lambda:${REGION}:${ACCOUNT}:function:some-other-function`,
+        ),
+        // IAM role names are case-insensitive.
+        withRole(
+          "CreateFunction20150331",
+          `arn:aws:iam::${ACCOUNT}:role/${functionRole.toUpperCase()}`,
+        ),
+        withRole("CreateFunction20150331", values.arn(scheduleRole)),
+      ],
+      [
+        withRole("CreateFunction20150331", otherRole),
+        withRole("UpdateFunctionConfiguration20150331v2", otherRole, "some-other-function"),
       ],
     );
   });
