@@ -17,7 +17,7 @@
  * the role rule fires only in a stack deployed there (see README, Threat model).
  *
  * Construct IDs: `ApiChangeRule`, `FunctionChangeRule`, `RoleChangeRule`, `TableChangeRule`,
- * `ScheduleChangeRule`.
+ * `ScheduleChangeRule`, and the watchers of these (see alert-change-rules.ts).
  */
 import { Aws } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
@@ -28,6 +28,7 @@ import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
+import { type AlertChangeRules, alertChangeRules } from "./alert-change-rules.js";
 import type { RenewalSchedule } from "./renewal-schedule.js";
 
 /** What the rules watch. */
@@ -38,7 +39,11 @@ export interface ServiceResources {
   readonly role: iam.IRole;
   readonly table: dynamodb.Table;
   readonly renewalSchedule: RenewalSchedule | undefined;
-  readonly alarmTopic: sns.ITopic | undefined;
+  readonly alarmTopic: sns.ITopic;
+  /** The deployment's name (the construct's `name`). */
+  readonly name: string;
+  /** The token key's rule, watched with these. */
+  readonly keyChangeRule: events.Rule;
 }
 
 /** The rules, by what they watch. */
@@ -56,6 +61,8 @@ export interface ServiceChangeRules {
   readonly table: events.Rule;
   /** The renewal schedule, and any schedule that targets the function or uses its role. */
   readonly schedule: events.Rule;
+  /** The watchers of the alerts themselves: the rules, the topic, CloudTrail. */
+  readonly alerts: AlertChangeRules;
 }
 
 const CLOUDTRAIL = "AWS API Call via CloudTrail";
@@ -69,7 +76,7 @@ export function serviceChangeRules(
   scope: Construct,
   watched: ServiceResources,
 ): ServiceChangeRules {
-  const topicTargets = watched.alarmTopic ? [new targets.SnsTopic(watched.alarmTopic)] : [];
+  const topicTargets = [new targets.SnsTopic(watched.alarmTopic)];
   const rule = (id: string, description: string, source: string, detail: object) =>
     new events.Rule(scope, id, {
       description,
@@ -86,7 +93,7 @@ export function serviceChangeRules(
   const roles = [watched.role, ...(renewalSchedule ? [renewalSchedule.role] : [])];
   const apiArn = `arn:${Aws.PARTITION}:apigateway:${Aws.REGION}::/restapis/${api.restApiId}`;
 
-  return {
+  const rules = {
     api: rule(
       "ApiChangeRule",
       "Changes to the cyberark-token-vending API (integrations, methods, deployments, stages, policy)",
@@ -176,6 +183,12 @@ export function serviceChangeRules(
       },
     ),
   };
+  const alerts = alertChangeRules(scope, {
+    name: watched.name,
+    topic: watched.alarmTopic,
+    rules: [...Object.values(rules), watched.keyChangeRule],
+  });
+  return { ...rules, alerts };
 }
 
 // EventBridge wants at least two branches in an `$or`; one branch is the pattern itself.

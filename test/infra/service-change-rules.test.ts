@@ -297,7 +297,16 @@ describe("service change rules", () => {
   });
 
   it("each sends the event itself to the alarm topic", () => {
-    for (const prefix of ["Api", "Function", "Role", "Table", "Schedule", "TokenKey"]) {
+    for (const prefix of [
+      "Api",
+      "Function",
+      "Role",
+      "Table",
+      "Schedule",
+      "TokenKey",
+      "AlertRule",
+      "AlertPath",
+    ]) {
       expect(rule(`${prefix}ChangeRule`).targets, prefix).toEqual([
         expect.objectContaining({ Arn: TOPIC }),
       ]);
@@ -317,7 +326,7 @@ describe("service change rules", () => {
     const rules = Object.values(resources).filter(
       (resource) => resource.Type === "AWS::Events::Rule",
     );
-    expect(rules).toHaveLength(6);
+    expect(rules).toHaveLength(8);
     for (const resource of rules) {
       expect(resource.Properties.Targets).toEqual([
         expect.objectContaining({ Arn: { Ref: topics[0] } }),
