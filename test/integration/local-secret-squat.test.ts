@@ -10,12 +10,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sendRequest } from "../../functions/client/request.js";
 import {
   LOCAL_SECRET_HEADER,
   type LocalSecret,
   writeLocalSecret,
 } from "../../functions/common/local-secret.js";
-import { sendRequest } from "../../functions/client/request.js";
 
 const TOKEN = { access_token: "chosen-by-the-listener", token_type: "Bearer", expires_in: 3600 };
 
