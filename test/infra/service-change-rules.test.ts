@@ -233,6 +233,38 @@ describe("service change rules", () => {
     );
   });
 
+  it("table: settings that starve the function (a throughput cap, tiny capacity, TTL off)", () => {
+    const starve = (name: string, requestParameters: object): Case => [
+      `${name} ${JSON.stringify(requestParameters)}`,
+      cloudTrail("dynamodb", name, { requestParameters }),
+    ];
+    const oneUnit = { maxReadRequestUnits: 1, maxWriteRequestUnits: 1 };
+    expectMatches(
+      "TableChangeRule",
+      [
+        starve("UpdateTable", { tableName, onDemandThroughput: oneUnit }),
+        starve("UpdateTable", { tableName: tableArn, onDemandThroughput: oneUnit }),
+        starve("UpdateTable", {
+          tableName,
+          billingMode: "PROVISIONED",
+          provisionedThroughput: { readCapacityUnits: 1, writeCapacityUnits: 1 },
+        }),
+        starve("UpdateTimeToLive", {
+          tableName,
+          timeToLiveSpecification: { enabled: false, attributeName: "expiresAt" },
+        }),
+        starve("UpdateTimeToLive", {
+          tableName: tableArn,
+          timeToLiveSpecification: { enabled: false, attributeName: "expiresAt" },
+        }),
+      ],
+      [
+        starve("UpdateTable", { tableName: "other", onDemandThroughput: oneUnit }),
+        starve("UpdateTimeToLive", { tableName: `${tableName}-copy` }),
+      ],
+    );
+  });
+
   it("schedule: the renewal schedule, and any schedule that targets the function or passes its role", () => {
     const withParams = (name: string, requestParameters: object): Case => [
       `${name} ${JSON.stringify(requestParameters)}`,
