@@ -17,7 +17,7 @@
  * the role rule fires only in a stack deployed there (see README, Threat model).
  *
  * Construct IDs: `ApiChangeRule`, `FunctionChangeRule`, `RoleChangeRule`, `TableChangeRule`,
- * `ScheduleChangeRule`, and the watchers of these (see alert-change-rules.ts).
+ * `ScheduleChangeRule`, `PipeChangeRule`, and the watchers of these (see alert-change-rules.ts).
  */
 import { Aws } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
@@ -61,6 +61,8 @@ export interface ServiceChangeRules {
   readonly table: events.Rule;
   /** The renewal schedule, and any schedule that targets the function or uses its role. */
   readonly schedule: events.Rule;
+  /** EventBridge Pipes that target the function (each invokes it as a role of its own). */
+  readonly pipe: events.Rule;
   /** The watchers of the alerts themselves: the rules, the topic, CloudTrail. */
   readonly alerts: AlertChangeRules;
 }
@@ -181,6 +183,12 @@ export function serviceChangeRules(
             : []),
         ]),
       },
+    ),
+    pipe: rule(
+      "PipeChangeRule",
+      "EventBridge Pipes that target the cyberark-token-vending function",
+      "aws.pipes",
+      { eventName: NOT_A_READ, requestParameters: { target: functionArns } },
     ),
   };
   const alerts = alertChangeRules(scope, {

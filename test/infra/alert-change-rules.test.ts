@@ -57,6 +57,7 @@ describe("alerts on switching the alerts off", () => {
         "AlertRuleChangeRule",
         "ApiChangeRule",
         "FunctionChangeRule",
+        "PipeChangeRule",
         "RoleChangeRule",
         "ScheduleChangeRule",
         "TableChangeRule",

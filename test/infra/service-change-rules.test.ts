@@ -300,6 +300,29 @@ describe("service change rules", () => {
     );
   });
 
+  it("pipes: any pipe created or changed to target the function, whatever its role", () => {
+    const pipe = (name: string, target: string): Case => [
+      `${name} -> ${target}`,
+      cloudTrail("pipes", name, {
+        requestParameters: {
+          name: "p",
+          source: `arn:aws:sqs:${REGION}:${ACCOUNT}:q`,
+          target,
+          roleArn: `arn:aws:iam::${ACCOUNT}:role/existing-pipes-role`,
+        },
+      }),
+    ];
+    expectMatches(
+      "PipeChangeRule",
+      [
+        pipe("CreatePipe", functionArn),
+        pipe("UpdatePipe", functionArn),
+        pipe("CreatePipe", `${functionArn}:live`),
+      ],
+      [pipe("CreatePipe", `arn:aws:lambda:${REGION}:${ACCOUNT}:function:other`)],
+    );
+  });
+
   it("still watches schedules that target the function when there is no renewal schedule", () => {
     const { template: plain } = synthesizeStack();
     const plainValues = new TemplateValues(plain);
@@ -336,6 +359,7 @@ describe("service change rules", () => {
       "Table",
       "Schedule",
       "TokenKey",
+      "Pipe",
       "AlertRule",
       "AlertPath",
     ]) {
@@ -358,7 +382,7 @@ describe("service change rules", () => {
     const rules = Object.values(resources).filter(
       (resource) => resource.Type === "AWS::Events::Rule",
     );
-    expect(rules).toHaveLength(8);
+    expect(rules).toHaveLength(9);
     for (const resource of rules) {
       expect(resource.Properties.Targets).toEqual([
         expect.objectContaining({ Arn: { Ref: topics[0] } }),
