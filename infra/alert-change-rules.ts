@@ -55,9 +55,23 @@ export function alertChangeRules(scope: Construct, watched: AlertPath): AlertCha
   const { topic } = watched;
   const rulesWatcherName = watcherName(scope, watched.name);
   const namedRule = (names: string[]) => [
-    { eventSource: ["events.amazonaws.com"], requestParameters: { name: names } },
-    { eventSource: ["events.amazonaws.com"], requestParameters: { rule: names } },
+    {
+      eventSource: ["events.amazonaws.com"],
+      eventName: NOT_A_READ,
+      requestParameters: { name: names },
+    },
+    {
+      eventSource: ["events.amazonaws.com"],
+      eventName: NOT_A_READ,
+      requestParameters: { rule: names },
+    },
   ];
+  // Each branch names its calls: an `$or` branch and the level around it never share a field.
+  const sns = (requestParameters: object) => ({
+    eventSource: ["sns.amazonaws.com"],
+    eventName: NOT_A_READ,
+    requestParameters,
+  });
   const key = topic.masterKey;
 
   const path = new events.Rule(scope, "AlertPathChangeRule", {
@@ -67,23 +81,17 @@ export function alertChangeRules(scope: Construct, watched: AlertPath): AlertCha
       source: ["aws.sns", "aws.cloudtrail", "aws.events", ...(key ? ["aws.kms"] : [])],
       detailType: [CLOUDTRAIL],
       detail: {
-        eventName: NOT_A_READ,
         $or: [
-          { eventSource: ["sns.amazonaws.com"], requestParameters: { topicArn: [topic.topicArn] } },
-          {
-            eventSource: ["sns.amazonaws.com"],
-            requestParameters: { subscriptionArn: events.Match.prefix(`${topic.topicArn}:`) },
-          },
-          {
-            eventSource: ["sns.amazonaws.com"],
-            requestParameters: { resourceArn: [topic.topicArn] },
-          },
+          sns({ topicArn: [topic.topicArn] }),
+          sns({ subscriptionArn: events.Match.prefix(`${topic.topicArn}:`) }),
+          sns({ resourceArn: [topic.topicArn] }),
           { eventSource: ["cloudtrail.amazonaws.com"], eventName: TRAIL_CHANGES },
           ...namedRule([rulesWatcherName]),
           ...(key
             ? [
                 {
                   eventSource: ["kms.amazonaws.com"],
+                  eventName: NOT_A_READ,
                   requestParameters: { keyId: [key.keyId, key.keyArn] },
                 },
               ]
@@ -102,7 +110,6 @@ export function alertChangeRules(scope: Construct, watched: AlertPath): AlertCha
       source: ["aws.events"],
       detailType: [CLOUDTRAIL],
       detail: {
-        eventName: NOT_A_READ,
         $or: namedRule([...watched.rules, path].map((rule) => rule.ruleName)),
       },
     },
