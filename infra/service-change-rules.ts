@@ -17,7 +17,7 @@
  * the role rule fires only in a stack deployed there (see README, Threat model).
  *
  * Construct IDs: `ApiChangeRule`, `FunctionChangeRule`, `RoleChangeRule`, `TableChangeRule`,
- * `ScheduleChangeRule`.
+ * `ScheduleChangeRule`, `PipeChangeRule`, and the watchers of these (see alert-change-rules.ts).
  */
 import { Aws } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
@@ -28,25 +28,32 @@ import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
+import { type AlertChangeRules, alertChangeRules } from "./alert-change-rules.js";
 import type { RenewalSchedule } from "./renewal-schedule.js";
 
 /** What the rules watch. */
 export interface ServiceResources {
-  /** The REST API; none with the function URL door, whose URL config the function rule covers. */
   readonly api: apigateway.RestApi | undefined;
   readonly handler: lambda.IFunction;
   /** The function's role. */
   readonly role: iam.IRole;
   readonly table: dynamodb.Table;
   readonly renewalSchedule: RenewalSchedule | undefined;
-  readonly alarmTopic: sns.ITopic | undefined;
+  readonly alarmTopic: sns.ITopic;
+  /** The deployment's name (the construct's `name`). */
+  readonly name: string;
+  /** The token key's rule, watched with these. */
+  readonly keyChangeRule: events.Rule;
 }
 
 /** The rules, by what they watch. */
 export interface ServiceChangeRules {
   /** The API: its integrations, methods, resources, deployments, stages, policy (REST door). */
   readonly api: events.Rule | undefined;
-  /** The function: code, configuration, permissions (resource policy), URL config, aliases. */
+  /**
+   * The function: code, configuration, permissions (resource policy), URL config, aliases; and
+   * any function created or reconfigured with the function's role or the schedule's.
+   */
   readonly function: events.Rule;
   /** The function's role and the renewal schedule's role: policies, trust, boundary. */
   readonly roles: events.Rule;
@@ -54,6 +61,10 @@ export interface ServiceChangeRules {
   readonly table: events.Rule;
   /** The renewal schedule, and any schedule that targets the function or uses its role. */
   readonly schedule: events.Rule;
+  /** EventBridge Pipes that target the function (each invokes it as a role of its own). */
+  readonly pipe: events.Rule;
+  /** The watchers of the alerts themselves: the rules, the topic, CloudTrail. */
+  readonly alerts: AlertChangeRules;
 }
 
 const CLOUDTRAIL = "AWS API Call via CloudTrail";
@@ -67,7 +78,7 @@ export function serviceChangeRules(
   scope: Construct,
   watched: ServiceResources,
 ): ServiceChangeRules {
-  const topicTargets = watched.alarmTopic ? [new targets.SnsTopic(watched.alarmTopic)] : [];
+  const topicTargets = [new targets.SnsTopic(watched.alarmTopic)];
   const rule = (id: string, description: string, source: string, detail: object) =>
     new events.Rule(scope, id, {
       description,
@@ -98,13 +109,14 @@ export function serviceChangeRules(
     );
   };
 
-  return {
-    // The function URL's config (Create/Update/DeleteFunctionUrlConfig) and the function's
-    // resource policy (AddPermission, RemovePermission) name the function: the function rule.
+  const rules = {
+    // The function URL door has no API: its URL config (Create/Update/DeleteFunctionUrlConfig)
+    // and the function's resource policy (AddPermission, RemovePermission) name the function, so
+    // the function rule reports them.
     api: api ? apiRule(api.restApiId) : undefined,
     function: rule(
       "FunctionChangeRule",
-      "Changes to the cyberark-token-vending function (code, configuration, permissions, URL)",
+      "Changes to the cyberark-token-vending function (code, configuration, permissions, URL), and any function given its role",
       "aws.lambda",
       {
         eventName: NOT_A_READ,
@@ -117,7 +129,15 @@ export function serviceChangeRules(
                 ...events.Match.prefix(`${handler.functionName}:`),
                 ...functionArns,
                 ...events.Match.suffix(`:function:${handler.functionName}`),
+                // A partial or full ARN with a qualifier: `ACCOUNT:function:NAME:live`.
+                ...events.Match.wildcard(`*:function:${handler.functionName}:*`),
               ],
+            },
+          },
+          // Any function given the function's role (or the schedule's) runs with what it may do.
+          {
+            requestParameters: {
+              role: roles.flatMap((r) => events.Match.equalsIgnoreCase(r.roleArn)),
             },
           },
           { requestParameters: { resource: functionArns } },
@@ -170,7 +190,22 @@ export function serviceChangeRules(
         ]),
       },
     ),
+    pipe: rule(
+      "PipeChangeRule",
+      "EventBridge Pipes that target the cyberark-token-vending function",
+      "aws.pipes",
+      { eventName: NOT_A_READ, requestParameters: { target: functionArns } },
+    ),
   };
+  const alerts = alertChangeRules(scope, {
+    name: watched.name,
+    topic: watched.alarmTopic,
+    rules: [
+      ...Object.values(rules).filter((r): r is events.Rule => r !== undefined),
+      watched.keyChangeRule,
+    ],
+  });
+  return { ...rules, alerts };
 }
 
 // EventBridge wants at least two branches in an `$or`; one branch is the pattern itself.

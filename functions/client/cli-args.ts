@@ -32,8 +32,9 @@ Options:
 
 On GitHub Actions (GITHUB_ACTIONS=true) the token is first masked in the job log: the line
 ::add-mask::<token> goes to stderr, so stdout holds only the requested output. A token that is
-not an RFC 6750 b64token (letters, digits, - . _ ~ + / and trailing =, at most 16 KiB) is never
-printed: the command fails with invalid_token.
+not an RFC 6750 b64token (letters, digits, - . _ ~ + / and trailing =, at most 16 KiB, not
+beginning with ~, which a shell would expand) is never printed: the command fails with
+invalid_token.
 
 Exit codes: 0 done; 1 the request was denied or failed (one line on stderr names the error code,
 e.g. access_denied, timeout, or credentials_error when no AWS credentials were found to sign

@@ -51,7 +51,7 @@ export async function sendRequest(request: ApiRequest): Promise<ApiAnswer> {
   // Credentials may take a while (SSO, instance metadata): the call's time counts them too.
   const headers = {
     ...(await untilAborted(signedHeaders(request), request.signal)),
-    // The local server in --profiles mode wants its per-start secret (read only for loopback URLs).
+    // The local server in --profiles mode wants its per-start secret (sent to 127.0.0.1 only).
     ...localServerHeaders(request.url),
   };
   const attempt = new AbortController();

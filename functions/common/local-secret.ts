@@ -2,9 +2,13 @@
  * The local server's per-start secret, for `--profiles` mode (real tokens): the server makes a
  * new one at every start and writes it, as a ready-made HTTP header line, to a file only its user
  * can read; it answers only requests carrying it. The client and the CLI read it from there when
- * pointed at a loopback URL, and the ready commands pass the file to curl (`-H @file`), so no
- * command line or terminal shows it. Another user, or a container sharing the host's loopback,
- * cannot read the file and so is refused.
+ * pointed at `http://127.0.0.1:PORT`, and the ready commands pass the file to curl (`-H @file`),
+ * so no command line or terminal shows it. Another user, or a container sharing the host's
+ * loopback, cannot read the file and so is refused.
+ *
+ * The secret goes to 127.0.0.1 and nowhere else, because that is the one address the server
+ * binds: `[::1]:PORT` is free for another user to listen on, and `localhost` may resolve to ::1
+ * first, so sending it there would hand it to whoever squats that port.
  *
  * The file is `local-<port>.header` in `$CYBERARK_TOKEN_LOCAL_DIR`, else in
  * `~/.cyberark-token-vending`; the directory is the user's own, mode 0700, and the file 0600.
@@ -62,14 +66,16 @@ export function writeLocalSecret(port: number, directory = localSecretDirectory(
   };
 }
 
+/** The one address the local server binds, and so the one the secret is sent to. */
+export const LOCAL_SERVER_HOST = "127.0.0.1";
+
 /**
- * The secret of the local server at `url`, when `url` is a plain-http loopback URL and this user
- * has a private secret file for its port; otherwise nothing (the request goes without it).
+ * The secret of the local server at `url`, when `url` is `http://127.0.0.1:PORT` (not another
+ * loopback name: see above) and this user has a private secret file for its port; otherwise
+ * nothing (the request goes without it).
  */
 export function readLocalSecret(url: URL, directory = localSecretDirectory()): string | undefined {
-  if (url.protocol !== "http:" || !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) {
-    return undefined;
-  }
+  if (url.protocol !== "http:" || url.hostname !== LOCAL_SERVER_HOST) return undefined;
   const file = localSecretFile(Number(url.port || 80), directory);
   try {
     checkPrivate(file, "file");

@@ -14,7 +14,8 @@ It answers only requests whose Host is 127.0.0.1:PORT, localhost:PORT or [::1]:P
 carry no Origin header (403 otherwise), so no web page can get a token from it. With --profiles
 (real tokens) it also wants a secret made at each start, kept in a file only you can read
 (~/.cyberark-token-vending/local-PORT.header, or under CYBERARK_TOKEN_LOCAL_DIR); the ready
-commands and the CLI send it, so other users of the host get 403.
+commands and the CLI send it (to http://127.0.0.1:PORT only, the address the server binds),
+so other users of the host get 403.
 
 Options:
   --port N            listen port (also PORT; default 8787)

@@ -109,6 +109,10 @@ describe("service change rules", () => {
         byName("UpdateFunctionConfiguration20150331v2", `${functionArn}:$LATEST`),
         byName("AddPermission20150331v2"),
         byName("AddPermission20150331v2", `${functionName}:live`),
+        byName("AddPermission20150331v2", `${ACCOUNT}:function:${functionName}:live`),
+        byName("AddPermission20150331v2", `${functionArn}:live`),
+        byName("AddPermission20150331v2", `${functionArn}:$LATEST`),
+        byName("RemovePermission20150331v2", `${ACCOUNT}:function:${functionName}:7`),
         byName("RemovePermission20150331v2"),
         byName("CreateFunctionUrlConfig20211031"),
         byName("UpdateFunctionUrlConfig20211031"),
@@ -130,7 +134,41 @@ describe("service change rules", () => {
         byName("UpdateFunctionCode20150331v2", "another-function"),
         byName("UpdateFunctionCode20150331v2", `${functionName}-copy`),
         byName("UpdateFunctionCode20150331v2", `${functionArn}-copy`),
+        byName("AddPermission20150331v2", `${ACCOUNT}:function:${functionName}-copy:live`),
         byName("GetFunction20150331v2"),
+      ],
+    );
+  });
+
+  it("function: its role handed to another function, created or reconfigured, whatever its name", () => {
+    // That function would run with everything the vending function has: the secrets, the token
+    // key, and writes to the table (whose policy admits the role, whatever function holds it).
+    const withRole = (name: string, role: string, functionNameAs = "innocent-looking"): Case => [
+      `${name} ${functionNameAs} as ${role}`,
+      cloudTrail("lambda", name, { requestParameters: { functionName: functionNameAs, role } }),
+    ];
+    const functionRoleArn = values.arn(id("AWS::IAM::Role", "VendFunctionRole"));
+    const otherRole = `arn:aws:iam::${ACCOUNT}:role/someone-elses-role`;
+    expectMatches(
+      "FunctionChangeRule",
+      [
+        withRole("CreateFunction20150331", functionRoleArn),
+        withRole("UpdateFunctionConfiguration20150331v2", functionRoleArn, "some-other-function"),
+        withRole(
+          "UpdateFunctionConfiguration20150331v2",
+          functionRoleArn,
+          `arn:aws:lambda:${REGION}:${ACCOUNT}:function:some-other-function`,
+        ),
+        // IAM role names are case-insensitive.
+        withRole(
+          "CreateFunction20150331",
+          `arn:aws:iam::${ACCOUNT}:role/${functionRole.toUpperCase()}`,
+        ),
+        withRole("CreateFunction20150331", values.arn(scheduleRole)),
+      ],
+      [
+        withRole("CreateFunction20150331", otherRole),
+        withRole("UpdateFunctionConfiguration20150331v2", otherRole, "some-other-function"),
       ],
     );
   });
@@ -195,6 +233,38 @@ describe("service change rules", () => {
     );
   });
 
+  it("table: settings that starve the function (a throughput cap, tiny capacity, TTL off)", () => {
+    const starve = (name: string, requestParameters: object): Case => [
+      `${name} ${JSON.stringify(requestParameters)}`,
+      cloudTrail("dynamodb", name, { requestParameters }),
+    ];
+    const oneUnit = { maxReadRequestUnits: 1, maxWriteRequestUnits: 1 };
+    expectMatches(
+      "TableChangeRule",
+      [
+        starve("UpdateTable", { tableName, onDemandThroughput: oneUnit }),
+        starve("UpdateTable", { tableName: tableArn, onDemandThroughput: oneUnit }),
+        starve("UpdateTable", {
+          tableName,
+          billingMode: "PROVISIONED",
+          provisionedThroughput: { readCapacityUnits: 1, writeCapacityUnits: 1 },
+        }),
+        starve("UpdateTimeToLive", {
+          tableName,
+          timeToLiveSpecification: { enabled: false, attributeName: "expiresAt" },
+        }),
+        starve("UpdateTimeToLive", {
+          tableName: tableArn,
+          timeToLiveSpecification: { enabled: false, attributeName: "expiresAt" },
+        }),
+      ],
+      [
+        starve("UpdateTable", { tableName: "other", onDemandThroughput: oneUnit }),
+        starve("UpdateTimeToLive", { tableName: `${tableName}-copy` }),
+      ],
+    );
+  });
+
   it("schedule: the renewal schedule, and any schedule that targets the function or passes its role", () => {
     const withParams = (name: string, requestParameters: object): Case => [
       `${name} ${JSON.stringify(requestParameters)}`,
@@ -230,6 +300,29 @@ describe("service change rules", () => {
     );
   });
 
+  it("pipes: any pipe created or changed to target the function, whatever its role", () => {
+    const pipe = (name: string, target: string): Case => [
+      `${name} -> ${target}`,
+      cloudTrail("pipes", name, {
+        requestParameters: {
+          name: "p",
+          source: `arn:aws:sqs:${REGION}:${ACCOUNT}:q`,
+          target,
+          roleArn: `arn:aws:iam::${ACCOUNT}:role/existing-pipes-role`,
+        },
+      }),
+    ];
+    expectMatches(
+      "PipeChangeRule",
+      [
+        pipe("CreatePipe", functionArn),
+        pipe("UpdatePipe", functionArn),
+        pipe("CreatePipe", `${functionArn}:live`),
+      ],
+      [pipe("CreatePipe", `arn:aws:lambda:${REGION}:${ACCOUNT}:function:other`)],
+    );
+  });
+
   it("still watches schedules that target the function when there is no renewal schedule", () => {
     const { template: plain } = synthesizeStack();
     const plainValues = new TemplateValues(plain);
@@ -259,7 +352,17 @@ describe("service change rules", () => {
   });
 
   it("each sends the event itself to the alarm topic", () => {
-    for (const prefix of ["Api", "Function", "Role", "Table", "Schedule", "TokenKey"]) {
+    for (const prefix of [
+      "Api",
+      "Function",
+      "Role",
+      "Table",
+      "Schedule",
+      "TokenKey",
+      "Pipe",
+      "AlertRule",
+      "AlertPath",
+    ]) {
       expect(rule(`${prefix}ChangeRule`).targets, prefix).toEqual([
         expect.objectContaining({ Arn: TOPIC }),
       ]);
@@ -279,7 +382,7 @@ describe("service change rules", () => {
     const rules = Object.values(resources).filter(
       (resource) => resource.Type === "AWS::Events::Rule",
     );
-    expect(rules).toHaveLength(6);
+    expect(rules).toHaveLength(9);
     for (const resource of rules) {
       expect(resource.Properties.Targets).toEqual([
         expect.objectContaining({ Arn: { Ref: topics[0] } }),

@@ -1,7 +1,7 @@
 /**
  * EventBridge's matching of an event against a pattern, for the operators the stack's rules use
- * (exact values, `prefix`, `suffix`, `anything-but` with a value, values or a prefix, `exists`,
- * `$or`). Any other operator throws, so a rule can never pass a test by using one this does not
+ * (exact values, `prefix`, `suffix`, `equals-ignore-case`, `wildcard` (`*` for any run of
+ * characters), `anything-but` with a value, values or a prefix, `exists`, `$or`). Any other operator throws, so a rule can never pass a test by using one this does not
  * know.
  */
 
@@ -43,6 +43,10 @@ function matchesOperator(operator: string, argument: unknown, value: Json): bool
       return (value as string).startsWith(argument as string);
     case "suffix":
       return (value as string).endsWith(argument as string);
+    case "equals-ignore-case":
+      return (value as string).toLowerCase() === (argument as string).toLowerCase();
+    case "wildcard":
+      return wildcard(argument as string).test(value as string);
     case "anything-but": {
       if (Array.isArray(argument)) return !argument.includes(value);
       if (argument !== null && typeof argument === "object") {
@@ -55,4 +59,12 @@ function matchesOperator(operator: string, argument: unknown, value: Json): bool
     default:
       throw new Error(`the test matcher does not know the "${operator}" operator`);
   }
+}
+
+// EventBridge's wildcard: `*` is any run of characters (none included), `\*` a literal star.
+function wildcard(pattern: string): RegExp {
+  const parts = pattern
+    .split(/(?<!\\)\*/)
+    .map((part) => part.replaceAll("\\*", "*").replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+  return new RegExp(`^${parts.join("[\\s\\S]*")}$`);
 }

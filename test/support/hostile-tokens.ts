@@ -15,5 +15,9 @@ export const HOSTILE_TOKENS: readonly (readonly [what: string, token: string])[]
   ["a control character", "ey\u0001x"],
   ["a percent sign", "ey%0Ax"],
   ["padding before the end", "ey=x"],
+  // A b64token by RFC 6750, but `eval "CYBERARK_TOKEN=~+/x"` expands it to $PWD/x (or `~user` to
+  // a home directory): a leading tilde is refused too.
+  ["a leading tilde (the shell's tilde expansion)", "~+/x"],
+  ["a leading tilde naming a user", "~root"],
   ["more than 16 KiB", "e".repeat(16 * 1024 + 1)],
 ];

@@ -15,16 +15,21 @@ import {
 const scratch = () => join(mkdtempSync(join(tmpdir(), "ctv-secret-unit-")), "secrets");
 
 describe("the local server's secret file", () => {
-  it("is written 0600 in a 0700 directory, and read back for its own loopback port only", () => {
+  it("is written 0600 in a 0700 directory, and read back for 127.0.0.1 and its own port only", () => {
     const directory = scratch();
     const written = writeLocalSecret(8787, directory);
 
     expect(statSync(written.file).mode & 0o777).toBe(0o600);
     expect(statSync(directory).mode & 0o777).toBe(0o700);
-    for (const url of ["http://127.0.0.1:8787", "http://localhost:8787/", "http://[::1]:8787"]) {
+    for (const url of ["http://127.0.0.1:8787", "http://127.0.0.1:8787/tokens/demo"]) {
       expect(readLocalSecret(new URL(url), directory), url).toBe(written.secret);
     }
     for (const url of [
+      // Loopback names the server does not bind: another user may listen there.
+      "http://localhost:8787/",
+      "http://[::1]:8787",
+      "http://[::ffff:127.0.0.1]:8787",
+      "http://127.0.0.2:8787",
       "http://127.0.0.1:8788",
       "https://127.0.0.1:8787",
       "http://example.com:8787",
