@@ -2,6 +2,9 @@
  * What the core needs from the outside world. Adapters implement these; tests pass fakes.
  * Nothing here names an AWS SDK type.
  */
+export type { WriteBasis } from "./admission.js";
+
+import type { WriteBasis } from "./admission.js";
 import type { MetricName } from "./metrics.js";
 import type { ClientAuth } from "./profiles.js";
 import type { CachedToken, TokenGrant } from "./token.js";
@@ -35,39 +38,13 @@ export interface StoredItem {
   readonly deletedAt?: number;
 }
 
-/** What a token's write is weighed against, besides the stored item. */
-export interface WriteBasis {
-  /**
-   * When the credentials the token was obtained with were last read from the secret (epoch ms).
-   * Credentials read before a `DELETE` may be of the identity it was meant to drop.
-   */
-  readonly credentialsReadAt: number;
-  /**
-   * The latest deletion time a genuine `DELETE` can have recorded by now (now plus clock skew): a
-   * later one was edited into the table, and must not refuse every write of the profile.
-   */
-  readonly latestDeletion: number;
-  /**
-   * The `DELETE` record the credentials were read after (see `deletion-record.ts`): the write may
-   * replace exactly that record, whatever its time.
-   */
-  readonly deletionRead?: number;
-}
-
 /** The shared token cache (DynamoDB): one token item and one refresh lease per profile. */
 export interface TokenStore {
   /** A strongly consistent read; the caller checks expiry itself. */
   get(profile: string): Promise<StoredItem>;
   /**
-   * Stores the token unless
-   * - the item records a `DELETE` made at or after `basis.credentialsReadAt` (and not after
-   *   `basis.latestDeletion`), other than `basis.deletionRead`: the token may be of the identity
-   *   that `DELETE` was meant to drop;
-   * - the stored token is of the same identity and was issued at the same time or later, so a
-   *   slow or thawed writer never replaces a fresher token (ordered by issue time, not expiry:
-   *   when a tenant shortens lifetimes, the newer, shorter token must win);
-   * - the stored token is of another identity and was issued at or after
-   *   `basis.credentialsReadAt`: whoever wrote it read their credentials later than ours.
+   * Stores the token when the stored item `admits` it (`admission.ts`: deletion, ordering
+   * and forged-item rules).
    * @returns whether the token was stored.
    */
   put(profile: string, token: CachedToken, basis: WriteBasis): Promise<boolean>;
