@@ -153,7 +153,11 @@ export class CyberArkIdentityClient implements IdentityProvider {
       if (error instanceof RetryableFailure) throw error;
       // Timeouts, refused connections and resets (a tenant may close a kept-alive connection
       // between requests) are all worth another attempt.
-      throw new RetryableFailure(`request failed: ${networkReason(error)}`, undefined, error);
+      const timedOut = error instanceof Error && error.name === "TimeoutError";
+      throw new RetryableFailure(`request failed: ${networkReason(error)}`, {
+        kind: timedOut ? "timeout" : "failed",
+        cause: error,
+      });
     }
   }
 }
@@ -168,10 +172,15 @@ const RETRY_AFTER_STATUSES = new Set([429, 503]);
  */
 function accepted(answer: Answer): Answer {
   if (answer.status === 429 || answer.status >= 500) {
-    throw new RetryableFailure(`CyberArk answered ${answer.status}`, answer.retryAfterMs);
+    throw new RetryableFailure(`CyberArk answered ${answer.status}`, {
+      retryAfterMs: answer.retryAfterMs,
+    });
   }
   if (answer.status >= 400)
-    throw new UpstreamRejectedError(answer.status, oauthErrorCode(answer.body));
+    throw new UpstreamRejectedError({
+      status: answer.status,
+      oauthError: oauthErrorCode(answer.body),
+    });
   return answer;
 }
 
@@ -181,12 +190,14 @@ function unavailable(
 ): UpstreamUnavailableError {
   const asked = failure?.retryAfterMs === undefined ? 0 : Math.ceil(failure.retryAfterMs / 1000);
   const backOffSeconds = asked > 0 ? Math.min(asked, MAX_BACK_OFF_SECONDS) : undefined;
-  return new UpstreamUnavailableError(
-    `${detail}: ${failure?.message ?? "unknown"}`,
-    backOffSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
-    failure,
+  return new UpstreamUnavailableError({
+    dependency: "identity",
+    kind: failure?.kind ?? "failed",
+    detail: `${detail}: ${failure?.message ?? "unknown"}`,
+    retryAfterSeconds: backOffSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
     backOffSeconds,
-  );
+    cause: failure,
+  });
 }
 
 function networkReason(error: unknown): string {

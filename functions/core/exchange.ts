@@ -133,10 +133,12 @@ export class TokenExchange {
     const backOffUntil = this.#backOffUntil.get(profile) ?? 0;
     if (now < backOffUntil) {
       const seconds = Math.ceil((backOffUntil - now) / 1000);
-      throw new UpstreamUnavailableError(
-        `CyberArk asked for a back-off of the profile; ${seconds} s remain`,
-        seconds,
-      );
+      throw new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "backing-off",
+        detail: `the identity provider asked for a back-off of the profile; ${seconds} s remain`,
+        retryAfterSeconds: seconds,
+      });
     }
   }
 
@@ -205,8 +207,7 @@ export class TokenExchange {
 
 // The metric's `Error` dimension: the API's error code, or `timeout` when CyberArk never answered.
 function upstreamErrorKind(error: unknown): string {
-  if (error instanceof UpstreamUnavailableError && /timed out/.test(error.message))
-    return "timeout";
+  if (error instanceof UpstreamUnavailableError && error.kind === "timeout") return "timeout";
   return error instanceof UpstreamRejectedError || error instanceof UpstreamUnavailableError
     ? error.code
     : "server_error";

@@ -6,7 +6,7 @@
  * In Lambda the work may be frozen with the instance and resume on its next invocation; the lease
  * expiry and the conditional table write make that harmless.
  */
-import { describeUnknown, VendingError } from "./errors.js";
+import { logReason } from "./errors.js";
 import type { Clock, Logger } from "./ports.js";
 import { RENEWAL_RETRY_MS } from "./timing.js";
 import { type CachedToken, isDueForRenewal } from "./token.js";
@@ -43,7 +43,7 @@ export class RefreshAhead {
         this.#failedAt.set(profile, this.#clock.now());
         this.#logger.warn("background renewal failed; the current token is served while valid", {
           profile,
-          reason: error instanceof VendingError ? error.message : describeUnknown(error),
+          reason: logReason(error),
         });
       })
       .finally(() => this.#running.delete(profile));

@@ -153,7 +153,12 @@ export class Refresher {
       const readAt = this.#p.clock.now();
       const read = await this.#read(profile);
       if (read.status === "unavailable") {
-        throw new UpstreamUnavailableError("the token table cannot be read; renewal skipped", 5);
+        throw new UpstreamUnavailableError({
+          dependency: "table",
+          kind: "failed",
+          detail: "the token table cannot be read; renewal skipped",
+          retryAfterSeconds: 5,
+        });
       }
       const credentials = await this.#currentCredentials(profile, read, started, readAt, new Set());
       const stored = read.status === "hit" ? read.token : undefined;
@@ -241,7 +246,12 @@ export class Refresher {
     const token = await this.#upstream(profile, credentials, fence, hold, readAt, deletionRead);
     // A slow exchange of a short-lived token can end after the token is of no use to the caller.
     if (!isUsable(token, this.#p.clock.now(), min)) {
-      throw new UpstreamUnavailableError("CyberArk granted a token too short-lived to serve", 1);
+      throw new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "unusable",
+        detail: "the identity provider granted a token too short-lived to serve",
+        retryAfterSeconds: 1,
+      });
     }
     return { token, cache: "upstream" };
   }

@@ -6,7 +6,7 @@
  * either way, and the log says which tokens may still be alive.
  */
 import type { CredentialsCache } from "./credentials.js";
-import { describeUnknown, UpstreamUnavailableError, VendingError } from "./errors.js";
+import { logReason, UpstreamUnavailableError } from "./errors.js";
 import type { IdentityProvider, Logger } from "./ports.js";
 import type { Profile } from "./profiles.js";
 import { type CachedToken, revocationEndpointPath, tokenFingerprint } from "./token.js";
@@ -75,7 +75,7 @@ export class TokenRevocation {
           {
             profile: profile.name,
             tokenSha256: fingerprint,
-            reason: error instanceof VendingError ? error.message : describeUnknown(error),
+            reason: logReason(error),
           },
         );
         if (last) break;

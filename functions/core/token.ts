@@ -42,16 +42,10 @@ export const MAX_MIN_VALIDITY_SECONDS = 3600;
 export function tokenFromGrant(grant: TokenGrant, cacheKey: string, issuedAt: number): CachedToken {
   const expiresAt = expiryOf(grant, issuedAt);
   if (expiresAt === undefined) {
-    throw new UpstreamUnavailableError(
-      "CyberArk sent a token without a usable expires_in or exp claim",
-      UNUSABLE_RETRY_AFTER_SECONDS,
-    );
+    throw unusable("the identity provider sent a token without a usable expires_in or exp claim");
   }
   if (expiresAt <= issuedAt) {
-    throw new UpstreamUnavailableError(
-      "CyberArk sent a token that had already expired",
-      UNUSABLE_RETRY_AFTER_SECONDS,
-    );
+    throw unusable("the identity provider sent a token that had already expired");
   }
   return {
     cacheKey,
@@ -63,6 +57,15 @@ export function tokenFromGrant(grant: TokenGrant, cacheKey: string, issuedAt: nu
 }
 
 const UNUSABLE_RETRY_AFTER_SECONDS = 30;
+
+function unusable(detail: string): UpstreamUnavailableError {
+  return new UpstreamUnavailableError({
+    dependency: "identity",
+    kind: "unusable",
+    detail,
+    retryAfterSeconds: UNUSABLE_RETRY_AFTER_SECONDS,
+  });
+}
 
 /**
  * The longest lifetime counted, in seconds: 366 days. A tenant or proxy that sends a nonsense

@@ -9,10 +9,9 @@ import { type CallerPattern, isAllowed } from "./callers.js";
 import { CredentialsCache } from "./credentials.js";
 import {
   AccessDeniedError,
-  describeUnknown,
+  logReason,
   UpstreamRejectedError,
   UpstreamUnavailableError,
-  VendingError,
 } from "./errors.js";
 import { TokenExchange } from "./exchange.js";
 import { MemoryCache } from "./memory-cache.js";
@@ -151,7 +150,7 @@ export class TokenVendor {
           report.failed += 1;
           this.#logger.warn("scheduled renewal failed; retried on the next run", {
             profile: profile.name,
-            reason: error instanceof VendingError ? error.message : describeUnknown(error),
+            reason: logReason(error),
           });
         }
       }),
@@ -202,11 +201,11 @@ export class TokenVendor {
       // waits or takes the lease over only as long as it can.
       if (isUsable(shared.token, this.#clock.now(), min)) return shared;
       if (this.#clock.now() + WORST_BEFORE_LEASE_MS > deadline) {
-        throw new UpstreamUnavailableError("no token lasting the requested min_validity", 1);
+        throw tooShort();
       }
       const own = await this.#flights.run(profile.name, refresh);
       if (isUsable(own.token, this.#clock.now(), min)) return own;
-      throw new UpstreamUnavailableError("no token lasting the requested min_validity", 1);
+      throw tooShort();
     } catch (error) {
       // CyberArk failed, or refused something other than the credentials (maybe for a flight that
       // wanted more than this caller): a recently confirmed token of the current identity that
@@ -221,4 +220,13 @@ export class TokenVendor {
       throw error;
     }
   }
+}
+
+function tooShort(): UpstreamUnavailableError {
+  return new UpstreamUnavailableError({
+    dependency: "identity",
+    kind: "unusable",
+    detail: "no token lasting the requested min_validity",
+    retryAfterSeconds: 1,
+  });
 }

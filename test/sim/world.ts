@@ -183,7 +183,12 @@ export class World {
         if (this.#failing(this.secretEpisodes)) {
           this.#checker?.secretFault();
           this.#trace.add(this.#now(), `i${instance}`, `secret ${profile.name} -> FAILED`);
-          throw new UpstreamUnavailableError("Secrets Manager failed: ThrottlingException", 5);
+          throw new UpstreamUnavailableError({
+            dependency: "secrets",
+            kind: "failed",
+            detail: "Secrets Manager failed: ThrottlingException",
+            retryAfterSeconds: 5,
+          });
         }
         const value = this.secretValue(profile.name);
         this.#trace.add(
@@ -222,7 +227,7 @@ export class World {
       const graceOver = (version?.replacedAt ?? Number.POSITIVE_INFINITY) + ROTATION_GRACE_MS;
       if (!version || this.#now() >= graceOver) {
         answer("401 invalid_client");
-        throw new UpstreamRejectedError(401, "invalid_client");
+        throw new UpstreamRejectedError({ status: 401, oauthError: "invalid_client" });
       }
       this.#serial += 1;
       const accessToken = `sim.${profile.name}.${this.#serial}`;
@@ -396,27 +401,38 @@ export class World {
   #faultError(fault: UpstreamFault): Error {
     switch (fault) {
       case "timeout":
-        return new UpstreamUnavailableError("CyberArk did not answer in time", 5);
+        return new UpstreamUnavailableError({
+          dependency: "identity",
+          kind: "timeout",
+          detail: "CyberArk did not answer in time",
+          retryAfterSeconds: 5,
+        });
       // As the identity adapter reports them: a Retry-After longer than a request may wait ends
       // the exchange at once and becomes the profile's back-off, which the vendor records.
       case "unavailable":
         return this.#random.chance(0.3)
           ? this.#backOff("CyberArk answered 503", this.#random.int(1, 120))
-          : new UpstreamUnavailableError("CyberArk failed 3 attempt(s): CyberArk answered 503", 5);
+          : new UpstreamUnavailableError({
+              dependency: "identity",
+              kind: "failed",
+              detail: "CyberArk failed 3 attempt(s): CyberArk answered 503",
+              retryAfterSeconds: 5,
+            });
       case "throttled":
         return this.#backOff("CyberArk answered 429", this.#random.int(1, 300));
       case "rejected":
-        return new UpstreamRejectedError(400, "invalid_scope");
+        return new UpstreamRejectedError({ status: 400, oauthError: "invalid_scope" });
     }
   }
 
   #backOff(answer: string, seconds: number): UpstreamUnavailableError {
-    return new UpstreamUnavailableError(
-      `CyberArk failed 1 attempt(s): ${answer}`,
-      seconds,
-      undefined,
-      seconds,
-    );
+    return new UpstreamUnavailableError({
+      dependency: "identity",
+      kind: "failed",
+      detail: `CyberArk failed 1 attempt(s): ${answer}`,
+      retryAfterSeconds: seconds,
+      backOffSeconds: seconds,
+    });
   }
 
   #failing(episodes: readonly Episode[]): boolean {
