@@ -17,13 +17,20 @@ import {
   UpstreamRejectedError,
   UpstreamUnavailableError,
 } from "../core/errors.js";
-import type { IdentityProvider, RevocationRequest, TokenRequest } from "../core/ports.js";
+import type {
+  IdentityProvider,
+  ProfileEndpoints,
+  RevocationRequest,
+  TokenRequest,
+} from "../core/ports.js";
+import type { Profile } from "../core/profiles.js";
 import {
   IDENTITY_ATTEMPT_TIMEOUT_MS,
   IDENTITY_MAX_ATTEMPTS,
   IDENTITY_MAX_BACKOFF_MS,
 } from "../core/timing.js";
 import type { TokenGrant } from "../core/token.js";
+import { cyberArkEndpoints } from "./cyberark-endpoints.js";
 import {
   authenticate,
   type ClientRequest,
@@ -85,6 +92,10 @@ export class CyberArkIdentityClient implements IdentityProvider {
     this.#now = options.now ?? Date.now;
   }
 
+  endpoints(profile: Profile): ProfileEndpoints {
+    return cyberArkEndpoints(profile);
+  }
+
   async requestToken(request: TokenRequest): Promise<TokenGrant> {
     let lastFailure: RetryableFailure | undefined;
     let attempts = 0;
@@ -137,7 +148,7 @@ export class CyberArkIdentityClient implements IdentityProvider {
     };
     authenticate(request, headers, form);
     try {
-      const response = await fetch(new URL(request.path, request.tenantUrl), {
+      const response = await fetch(request.endpoint, {
         method: "POST",
         headers,
         body: form.toString(),

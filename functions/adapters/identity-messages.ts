@@ -12,7 +12,7 @@ import type { TokenGrant } from "../core/token.js";
 /** What identifies and authenticates the client, for either endpoint. */
 export type ClientRequest = Pick<
   TokenRequest,
-  "tenantUrl" | "path" | "clientAuth" | "clientId" | "clientSecret"
+  "endpoint" | "clientAuth" | "clientId" | "clientSecret"
 >;
 
 /** Outcome of one attempt that may be worth another. */

@@ -19,7 +19,7 @@ import { METRICS } from "./metrics.js";
 import type { Clock, IdentityProvider, Metrics } from "./ports.js";
 import type { Profile } from "./profiles.js";
 import { BACK_OFF_READ_MAX_AGE_MS, MAX_BACK_OFF_MS, REJECTION_MEMORY_MS } from "./timing.js";
-import { type CachedToken, cacheKey, tokenEndpointPath, tokenFromGrant } from "./token.js";
+import { type CachedToken, cacheKey, tokenFromGrant } from "./token.js";
 
 /** A token and the credentials that obtained it (after a rotation retry, the re-read ones). */
 export interface Exchanged {
@@ -187,8 +187,7 @@ export class TokenExchange {
     this.#metrics.add(METRICS.upstreamRequests, profile.name, 1);
     try {
       const grant = await this.#identity.requestToken({
-        tenantUrl: profile.tenantUrl,
-        path: tokenEndpointPath(profile),
+        endpoint: this.#identity.endpoints(profile).token,
         clientAuth: profile.clientAuth,
         clientId: credentials.clientId,
         clientSecret: credentials.clientSecret,

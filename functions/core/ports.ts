@@ -6,7 +6,7 @@ export type { WriteBasis } from "./admission.js";
 
 import type { WriteBasis } from "./admission.js";
 import type { MetricName } from "./metrics.js";
-import type { ClientAuth } from "./profiles.js";
+import type { ClientAuth, Profile } from "./profiles.js";
 import type { CachedToken, TokenGrant } from "./token.js";
 
 /** The current time in epoch milliseconds. Injected so expiry is tested without sleeping. */
@@ -70,22 +70,28 @@ export interface TokenStore {
   getBackOff(profile: string): Promise<number | undefined>;
 }
 
-/** One `client_credentials` request to a CyberArk Identity tenant. */
+/** Where a profile's tokens are requested and revoked: absolute URLs. */
+export interface ProfileEndpoints {
+  /** The OAuth2 token endpoint. */
+  readonly token: string;
+  /** The RFC 7009 revocation endpoint; absent when the provider offers none for the profile. */
+  readonly revocation?: string;
+}
+
+/** One `client_credentials` request to the identity provider. */
 export interface TokenRequest {
-  readonly tenantUrl: string;
-  /** `/oauth2/platformtoken` or `/oauth2/token/{applicationId}`. */
-  readonly path: string;
+  /** The profile's token endpoint (see {@link IdentityProvider.endpoints}). */
+  readonly endpoint: string;
   readonly clientAuth: ClientAuth;
   readonly clientId: string;
   readonly clientSecret: string;
   readonly scope?: string;
 }
 
-/** One token revocation at a CyberArk Identity tenant (RFC 7009). */
+/** One token revocation at the identity provider (RFC 7009). */
 export interface RevocationRequest {
-  readonly tenantUrl: string;
-  /** `/oauth2/revoke/{applicationId}`: see `revocationEndpointPath`. */
-  readonly path: string;
+  /** The profile's revocation endpoint. */
+  readonly endpoint: string;
   /** Sent exactly as for the token request. */
   readonly clientAuth: ClientAuth;
   readonly clientId: string;
@@ -94,18 +100,20 @@ export interface RevocationRequest {
   readonly token: string;
 }
 
-/** CyberArk Identity's token and revocation endpoints. */
+/** The identity provider (CyberArk Identity): its token and revocation endpoints. */
 export interface IdentityProvider {
+  /** Where the profile's tokens are requested and revoked; the provider's URL layout is its own. */
+  endpoints(profile: Profile): ProfileEndpoints;
   /**
    * @throws {UpstreamRejectedError} on a 4xx other than 429.
    * @throws {UpstreamUnavailableError} on timeouts, resets, 429, 5xx or an unusable body, after
-   * retries; with `backOffSeconds` when CyberArk asked for a pause (`Retry-After`).
+   * retries; with `backOffSeconds` when the provider asked for a pause (`Retry-After`).
    */
   requestToken(request: TokenRequest): Promise<TokenGrant>;
   /**
    * Revokes a token, in exactly one attempt (the caller decides whether to try again). Succeeds
    * for a token the tenant does not know.
-   * @throws {UpstreamRejectedError} on a 4xx other than 429, with CyberArk's OAuth2 error code.
+   * @throws {UpstreamRejectedError} on a 4xx other than 429, with the provider's OAuth2 error code.
    * @throws {UpstreamUnavailableError} on a timeout, a reset, 429 or 5xx.
    */
   revokeToken(request: RevocationRequest): Promise<void>;

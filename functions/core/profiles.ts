@@ -16,7 +16,7 @@ export interface Profile {
   /** The tenant's origin, normalised (`https://abc1234.id.cyberark.cloud`). */
   readonly tenantUrl: string;
   readonly secretId: string;
-  /** Absent: `/oauth2/platformtoken`. Present: `/oauth2/token/{applicationId}`. */
+  /** A custom OAuth2 application; absent: the tenant's platform tokens (see `cyberark-endpoints.ts`). */
   readonly applicationId?: string;
   readonly scope?: string;
   /** @default "body" */

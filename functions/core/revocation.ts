@@ -1,7 +1,7 @@
 /**
  * Revocation at CyberArk after a `DELETE`: a leaked copy of a dropped token stops working at
- * once, not when it expires. Only for profiles with an `applicationId` (custom OAuth2 apps have a
- * revocation endpoint; platform tokens have none documented). A revocation that fails is logged
+ * once, not when it expires. Only for profiles the identity provider names a revocation endpoint
+ * for (at CyberArk, custom OAuth2 apps; platform tokens have none documented). A revocation that fails is logged
  * with CyberArk's error and tried once more; it never fails the `DELETE`: the cache is dropped
  * either way, and the log says which tokens may still be alive.
  */
@@ -9,7 +9,7 @@ import type { CredentialsCache } from "./credentials.js";
 import { logReason, UpstreamUnavailableError } from "./errors.js";
 import type { IdentityProvider, Logger } from "./ports.js";
 import type { Profile } from "./profiles.js";
-import { type CachedToken, revocationEndpointPath, tokenFingerprint } from "./token.js";
+import { type CachedToken, tokenFingerprint } from "./token.js";
 
 /** What a `DELETE` did at CyberArk, for its audit line. */
 export interface Revoked {
@@ -35,12 +35,12 @@ export class TokenRevocation {
 
   /** Revokes each distinct token of `dropped` with the profile's credentials. Never throws. */
   async revoke(profile: Profile, dropped: readonly (CachedToken | undefined)[]): Promise<Revoked> {
-    const path = revocationEndpointPath(profile);
+    const endpoint = this.#identity.endpoints(profile).revocation;
     const tokens = [...new Set(dropped.flatMap((token) => (token ? [token.accessToken] : [])))];
-    if (path === undefined || tokens.length === 0) return { revoked: "false" };
+    if (endpoint === undefined || tokens.length === 0) return { revoked: "false" };
     const fingerprints = tokens.map(tokenFingerprint);
     const results = await Promise.all(
-      tokens.map((token, index) => this.#revokeOne(profile, path, token, fingerprints[index])),
+      tokens.map((token, index) => this.#revokeOne(profile, endpoint, token, fingerprints[index])),
     );
     return {
       revoked: results.every(Boolean) ? "true" : "failed",
@@ -50,7 +50,7 @@ export class TokenRevocation {
 
   async #revokeOne(
     profile: Profile,
-    path: string,
+    endpoint: string,
     token: string,
     fingerprint: string | undefined,
   ): Promise<boolean> {
@@ -58,8 +58,7 @@ export class TokenRevocation {
       try {
         const credentials = await this.#credentials.get(profile.secretId);
         await this.#identity.revokeToken({
-          tenantUrl: profile.tenantUrl,
-          path,
+          endpoint,
           clientAuth: profile.clientAuth,
           clientId: credentials.clientId,
           clientSecret: credentials.clientSecret,

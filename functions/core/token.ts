@@ -136,38 +136,20 @@ export function isDueForRenewal(
 }
 
 /**
- * The identity a token belongs to: tenant, endpoint, client id, scope and secret version. Editing
- * a profile or rotating its secret changes the key, so a token of the old identity is never served.
+ * The identity a token belongs to: tenant, application, client authentication, client id, scope
+ * and secret version. Editing a profile or rotating its secret changes the key, so a token of the
+ * old identity is never served.
  */
 export function cacheKey(profile: Profile, credentials: ClientCredentials): string {
   const identity = [
     profile.tenantUrl,
-    tokenEndpointPath(profile),
+    profile.applicationId ?? "",
     profile.clientAuth,
     credentials.clientId,
     profile.scope ?? "",
     credentials.version,
   ];
   return createHash("sha256").update(JSON.stringify(identity)).digest("base64url");
-}
-
-/** `/oauth2/platformtoken`, or `/oauth2/token/{applicationId}` for a custom OAuth2 app. */
-export function tokenEndpointPath(profile: Pick<Profile, "applicationId">): string {
-  return profile.applicationId === undefined
-    ? "/oauth2/platformtoken"
-    : `/oauth2/token/${encodeURIComponent(profile.applicationId)}`;
-}
-
-/**
- * `/oauth2/revoke/{applicationId}` for a custom OAuth2 app; `undefined` for platform tokens,
- * which have no documented revocation application.
- */
-export function revocationEndpointPath(
-  profile: Pick<Profile, "applicationId">,
-): string | undefined {
-  return profile.applicationId === undefined
-    ? undefined
-    : `/oauth2/revoke/${encodeURIComponent(profile.applicationId)}`;
 }
 
 /** A SHA-256 prefix of the token for audit lines: enough to correlate, useless to an attacker. */

@@ -8,6 +8,7 @@
  * effect (the table's conditional write, CyberArk's answer) happens atomically when the scheduler
  * completes it, and a fault is decided then, as a real service would decide it.
  */
+import { cyberArkEndpoints } from "../../functions/adapters/cyberark-endpoints.js";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
 import type {
   IdentityProvider,
@@ -155,6 +156,7 @@ export class World {
       secrets: { read: (secretId) => this.#readSecret(instance, secretId) },
       store: this.#storeFor(instance),
       identity: {
+        endpoints: cyberArkEndpoints,
         requestToken: (request) => this.#requestToken(instance, request),
         // DELETE's revocation is not what the simulation explores: CyberArk accepts it at once.
         revokeToken: async () => {},

@@ -1,6 +1,7 @@
 /**
  * In-memory fakes of the core's ports, and a fake clock, for unit tests.
  */
+import { cyberArkEndpoints } from "../../functions/adapters/cyberark-endpoints.js";
 import { admits, type StoredView } from "../../functions/core/admission.js";
 import { type Caller, parseCaller } from "../../functions/core/callers.js";
 import { ConfigurationError } from "../../functions/core/errors.js";
@@ -8,6 +9,7 @@ import type {
   Clock,
   IdentityProvider,
   Logger,
+  ProfileEndpoints,
   RevocationRequest,
   SecretSource,
   SecretValue,
@@ -16,7 +18,11 @@ import type {
   TokenStore,
   WriteBasis,
 } from "../../functions/core/ports.js";
-import { type ProfilesConfig, parseProfilesConfig } from "../../functions/core/profiles.js";
+import {
+  type Profile,
+  type ProfilesConfig,
+  parseProfilesConfig,
+} from "../../functions/core/profiles.js";
 import { MAX_BACK_OFF_MS, MAX_CLOCK_SKEW_MS } from "../../functions/core/timing.js";
 import type { CachedToken, TokenGrant } from "../../functions/core/token.js";
 
@@ -147,6 +153,11 @@ export class FakeIdentity implements IdentityProvider {
     this.serial += 1;
     return { accessToken: `token-${this.serial}`, expiresIn: 3600 };
   };
+
+  /** A CyberArk tenant's layout, as the real client resolves it. */
+  endpoints(profile: Profile): ProfileEndpoints {
+    return cyberArkEndpoints(profile);
+  }
 
   async requestToken(request: TokenRequest): Promise<TokenGrant> {
     this.requests.push(request);

@@ -62,8 +62,7 @@ describe("TokenVendor.getToken: cache levels", () => {
     expect(result).toMatchObject({ cache: "upstream", token: { accessToken: "token-1" } });
     expect(identity.requests).toEqual([
       {
-        tenantUrl: "https://abc1234.id.cyberark.cloud",
-        path: "/oauth2/platformtoken",
+        endpoint: "https://abc1234.id.cyberark.cloud/oauth2/platformtoken",
         clientAuth: "body",
         clientId: "svc-ci@example.com",
         clientSecret: "s3cret",
@@ -189,7 +188,7 @@ describe("TokenVendor.getToken: credentials and rotation", () => {
 
     expect(reports.cache).toBe("upstream");
     expect(identity.requests[0]).toMatchObject({
-      path: "/oauth2/token/reports_api",
+      endpoint: "https://abc1234.id.cyberark.cloud/oauth2/token/reports_api",
       clientAuth: "basic",
       clientId: "svc-reports@example.com",
       scope: "ReadUserProfile",
