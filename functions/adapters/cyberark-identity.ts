@@ -9,7 +9,7 @@
  *
  * Back-off: a `Retry-After` on a 429 or 503 is never cut short. One that fits the wait between
  * attempts (`maxBackoffMs`) is waited out; a longer one ends the request at once, and the error
- * carries it (`backOffSeconds`, at most 300) so the profile sends nothing until it has passed.
+ * carries it (`backOffSeconds`, at most `MAX_BACK_OFF_MS`) so the profile sends nothing until it has passed.
  */
 import { fullJitterMs, parseRetryAfterMs } from "../common/backoff.js";
 import {
@@ -28,6 +28,7 @@ import {
   IDENTITY_ATTEMPT_TIMEOUT_MS,
   IDENTITY_MAX_ATTEMPTS,
   IDENTITY_MAX_BACKOFF_MS,
+  MAX_BACK_OFF_MS,
 } from "../core/timing.js";
 import type { TokenGrant } from "../core/token.js";
 import { cyberArkEndpoints } from "./cyberark-endpoints.js";
@@ -72,7 +73,7 @@ const BASE_BACKOFF_MS = 100;
 /** What our own `503` tells callers when CyberArk gave no `Retry-After`. */
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 /** The longest pause a tenant's `Retry-After` can impose on a profile. */
-const MAX_BACK_OFF_SECONDS = 300;
+const MAX_BACK_OFF_SECONDS = MAX_BACK_OFF_MS / 1000;
 
 /** Requests and revokes tokens at CyberArk Identity. */
 export class CyberArkIdentityClient implements IdentityProvider {

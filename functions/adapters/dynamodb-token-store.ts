@@ -128,8 +128,7 @@ export class DynamoDbTokenStore implements TokenStore {
             [partitionKey]: { S: leaseItemKey(profile) },
             owner: { S: owner },
             leaseUntil: { N: String(until) },
-            // A lease left by a crashed owner is cleaned up by TTL; its expiry is what frees it.
-            [timeToLiveAttribute]: { N: String(Math.ceil(until / 1000) + 3600) },
+            [timeToLiveAttribute]: { N: String(leftoverTtl(until)) },
           },
           // Free, expired, or not a lease this code could have written: a `leaseUntil` that is
           // not a number, or later than any lease taken now could last (on any instance's clock),
@@ -156,7 +155,7 @@ export class DynamoDbTokenStore implements TokenStore {
           Item: {
             [partitionKey]: { S: backOffItemKey(profile) },
             backOffUntil: { N: String(until) },
-            [timeToLiveAttribute]: { N: String(Math.ceil(until / 1000) + 3600) },
+            [timeToLiveAttribute]: { N: String(leftoverTtl(until)) },
           },
           // A later end stays (a slower writer never shortens a back-off), unless no genuine one
           // can have it: an edit readers ignore must not keep the real back-off out either.
@@ -219,6 +218,12 @@ async function ignoringConditionFailure(write: Promise<unknown>): Promise<boolea
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
     return false;
   }
+}
+
+// A lease or back-off item nobody removes (a crashed owner's) is cleaned up by TTL an hour after
+// it ends (epoch s); a lease's own expiry, not the TTL, is what frees it.
+function leftoverTtl(until: number): number {
+  return Math.ceil(until / 1000) + 3600;
 }
 
 function numberOf(value: AttributeValue | undefined): number | undefined {

@@ -223,6 +223,7 @@ function parseCallerList(value: unknown, report: (problem: string) => void): Cal
   return patterns;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** Whether a parsed JSON value is an object (not an array): what every file and variable here holds. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

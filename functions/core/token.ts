@@ -4,7 +4,6 @@
  */
 import { createHash } from "node:crypto";
 import { decodeJwt } from "jose";
-import type { ClientCredentials } from "./credentials.js";
 import { UpstreamUnavailableError } from "./errors.js";
 import type { Profile } from "./profiles.js";
 
@@ -140,7 +139,10 @@ export function isDueForRenewal(
  * and secret version. Editing a profile or rotating its secret changes the key, so a token of the
  * old identity is never served.
  */
-export function cacheKey(profile: Profile, credentials: ClientCredentials): string {
+export function cacheKey(
+  profile: Profile,
+  credentials: { readonly clientId: string; readonly version: string },
+): string {
   const identity = [
     profile.tenantUrl,
     profile.applicationId ?? "",
