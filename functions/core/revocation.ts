@@ -5,9 +5,9 @@
  * with CyberArk's error and tried once more; it never fails the `DELETE`: the cache is dropped
  * either way, and the log says which tokens may still be alive.
  */
-import type { CredentialsCache } from "./credentials.js";
 import { logReason, UpstreamUnavailableError } from "./errors.js";
 import type { IdentityProvider, Logger } from "./ports.js";
+import type { ProfileSlots } from "./profile-slot.js";
 import type { Profile } from "./profiles.js";
 import { type CachedToken, tokenFingerprint } from "./token.js";
 
@@ -23,12 +23,12 @@ const ATTEMPTS = 2;
 
 /** Revokes dropped tokens. One per function instance. */
 export class TokenRevocation {
-  readonly #credentials: CredentialsCache;
+  readonly #slots: ProfileSlots;
   readonly #identity: IdentityProvider;
   readonly #logger: Logger;
 
-  constructor(credentials: CredentialsCache, identity: IdentityProvider, logger: Logger) {
-    this.#credentials = credentials;
+  constructor(slots: ProfileSlots, identity: IdentityProvider, logger: Logger) {
+    this.#slots = slots;
     this.#identity = identity;
     this.#logger = logger;
   }
@@ -56,7 +56,7 @@ export class TokenRevocation {
   ): Promise<boolean> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
       try {
-        const credentials = await this.#credentials.get(profile.secretId);
+        const credentials = await this.#slots.of(profile).credentials.get();
         await this.#identity.revokeToken({
           endpoint,
           clientAuth: profile.clientAuth,
