@@ -125,7 +125,7 @@ export class TokenExchange {
       throw new UpstreamUnavailableError({
         dependency: "identity",
         kind: "backing-off",
-        detail: `the identity provider asked for a back-off of the profile; ${seconds} s remain`,
+        detail: `CyberArk asked for a back-off of the profile; ${seconds} s remain`,
         retryAfterSeconds: seconds,
       });
     }

@@ -6,8 +6,9 @@
  *
  * A `DELETE` replaces the profile's slot whole. Work begun before it holds the old slot; whatever
  * it finishes is kept only while its slot is still the profile's ({@link ProfileSlots.isCurrent}),
- * so identity is the fence. Only the provider's back-off outlives the replacement: it is about
- * the tenant, not the dropped token. (Later, slots may be keyed by profile and scope set.)
+ * so identity is the fence. Only the provider's back-off (about the tenant, not the dropped token)
+ * and a renewal under way (which ends by itself, fenced like any work) pass to the new slot.
+ * (Later, slots may be keyed by profile and scope set.)
  */
 import { SlotCredentials } from "./credentials.js";
 import type { UpstreamRejectedError } from "./errors.js";

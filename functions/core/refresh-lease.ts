@@ -5,7 +5,7 @@
  * a lease whose holder died once it expires, but only early in their wait (see `timing.ts`).
  *
  * Policy when the table cannot be written: the lease **fails open**. Callers keep getting tokens,
- * and the in-instance single flight still bounds CyberArk to one request per instance and profile.
+ * and the profile slot's flight still bounds CyberArk to one request per instance and profile.
  * Failing closed would turn a DynamoDB outage into a token outage for every caller. A lease that
  * failed open ends when the lease it stands for would have: work thawed after a Lambda freeze
  * must not ask CyberArk long after, when the table works again and another instance may hold the

@@ -112,7 +112,7 @@ export class TokenVendor {
    * Drops the profile's cached token: from the table at once, from this instance's memory for
    * good (work in flight cannot put it back), from other instances within their recheck, and at
    * CyberArk (revoked) for a profile with an `applicationId`. The table records when: a token
-   * obtained with credentials read before then is never stored (see `TokenStore.put`), so no
+   * obtained with credentials read before then is never stored (see `admits` in `admission.ts`), so no
    * instance still holding a rotated-out secret refills it.
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not an admin.
    * @throws {UpstreamUnavailableError} when the table could not drop it.
