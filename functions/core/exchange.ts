@@ -103,7 +103,7 @@ export class TokenExchange {
    * further away than any back-off CyberArk may ask for was not written by this service (someone
    * edited the table) and is ignored: capping it would renew the pause on every read, for ever.
    */
-  holdBack(profile: Profile, until: number): void {
+  #holdBack(profile: Profile, until: number): void {
     if (until > this.#clock.now() + MAX_BACK_OFF_MS) return;
     const slot = this.#slots.of(profile);
     slot.backOffUntil = Math.max(until, slot.backOffUntil);
@@ -113,7 +113,7 @@ export class TokenExchange {
   async #readSharedBackOff(profile: Profile): Promise<number> {
     const sentAt = this.#clock.now();
     const until = await this.#shared.backOffUntil(profile.name);
-    if (until !== undefined) this.holdBack(profile, until);
+    if (until !== undefined) this.#holdBack(profile, until);
     return sentAt;
   }
 
