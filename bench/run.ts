@@ -139,8 +139,7 @@ async function cacheLevels(env: Environment): Promise<string[]> {
   const tenantUrl = env.simulator.url;
   const direct = await timeEach(300, () =>
     client.requestToken({
-      tenantUrl,
-      path: "/oauth2/platformtoken",
+      endpoint: `${tenantUrl}/oauth2/platformtoken`,
       clientAuth: "body",
       ...CLIENT,
     }),

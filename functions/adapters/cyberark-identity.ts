@@ -9,7 +9,7 @@
  *
  * Back-off: a `Retry-After` on a 429 or 503 is never cut short. One that fits the wait between
  * attempts (`maxBackoffMs`) is waited out; a longer one ends the request at once, and the error
- * carries it (`backOffSeconds`, at most 300) so the profile sends nothing until it has passed.
+ * carries it (`backOffSeconds`, at most `MAX_BACK_OFF_MS`) so the profile sends nothing until it has passed.
  */
 import { fullJitterMs, parseRetryAfterMs } from "../common/backoff.js";
 import {
@@ -17,13 +17,21 @@ import {
   UpstreamRejectedError,
   UpstreamUnavailableError,
 } from "../core/errors.js";
-import type { IdentityProvider, RevocationRequest, TokenRequest } from "../core/ports.js";
+import type {
+  IdentityProvider,
+  ProfileEndpoints,
+  RevocationRequest,
+  TokenRequest,
+} from "../core/ports.js";
+import type { Profile } from "../core/profiles.js";
 import {
   IDENTITY_ATTEMPT_TIMEOUT_MS,
   IDENTITY_MAX_ATTEMPTS,
   IDENTITY_MAX_BACKOFF_MS,
+  MAX_BACK_OFF_MS,
 } from "../core/timing.js";
 import type { TokenGrant } from "../core/token.js";
+import { cyberArkEndpoints } from "./cyberark-endpoints.js";
 import {
   authenticate,
   type ClientRequest,
@@ -65,7 +73,7 @@ const BASE_BACKOFF_MS = 100;
 /** What our own `503` tells callers when CyberArk gave no `Retry-After`. */
 const DEFAULT_RETRY_AFTER_SECONDS = 5;
 /** The longest pause a tenant's `Retry-After` can impose on a profile. */
-const MAX_BACK_OFF_SECONDS = 300;
+const MAX_BACK_OFF_SECONDS = MAX_BACK_OFF_MS / 1000;
 
 /** Requests and revokes tokens at CyberArk Identity. */
 export class CyberArkIdentityClient implements IdentityProvider {
@@ -83,6 +91,10 @@ export class CyberArkIdentityClient implements IdentityProvider {
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? Date.now;
+  }
+
+  endpoints(profile: Profile): ProfileEndpoints {
+    return cyberArkEndpoints(profile);
   }
 
   async requestToken(request: TokenRequest): Promise<TokenGrant> {
@@ -137,7 +149,7 @@ export class CyberArkIdentityClient implements IdentityProvider {
     };
     authenticate(request, headers, form);
     try {
-      const response = await fetch(new URL(request.path, request.tenantUrl), {
+      const response = await fetch(request.endpoint, {
         method: "POST",
         headers,
         body: form.toString(),
@@ -153,7 +165,11 @@ export class CyberArkIdentityClient implements IdentityProvider {
       if (error instanceof RetryableFailure) throw error;
       // Timeouts, refused connections and resets (a tenant may close a kept-alive connection
       // between requests) are all worth another attempt.
-      throw new RetryableFailure(`request failed: ${networkReason(error)}`, undefined, error);
+      const timedOut = error instanceof Error && error.name === "TimeoutError";
+      throw new RetryableFailure(`request failed: ${networkReason(error)}`, {
+        kind: timedOut ? "timeout" : "failed",
+        cause: error,
+      });
     }
   }
 }
@@ -168,10 +184,15 @@ const RETRY_AFTER_STATUSES = new Set([429, 503]);
  */
 function accepted(answer: Answer): Answer {
   if (answer.status === 429 || answer.status >= 500) {
-    throw new RetryableFailure(`CyberArk answered ${answer.status}`, answer.retryAfterMs);
+    throw new RetryableFailure(`CyberArk answered ${answer.status}`, {
+      retryAfterMs: answer.retryAfterMs,
+    });
   }
   if (answer.status >= 400)
-    throw new UpstreamRejectedError(answer.status, oauthErrorCode(answer.body));
+    throw new UpstreamRejectedError({
+      status: answer.status,
+      oauthError: oauthErrorCode(answer.body),
+    });
   return answer;
 }
 
@@ -181,12 +202,14 @@ function unavailable(
 ): UpstreamUnavailableError {
   const asked = failure?.retryAfterMs === undefined ? 0 : Math.ceil(failure.retryAfterMs / 1000);
   const backOffSeconds = asked > 0 ? Math.min(asked, MAX_BACK_OFF_SECONDS) : undefined;
-  return new UpstreamUnavailableError(
-    `${detail}: ${failure?.message ?? "unknown"}`,
-    backOffSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
-    failure,
+  return new UpstreamUnavailableError({
+    dependency: "identity",
+    kind: failure?.kind ?? "failed",
+    detail: `${detail}: ${failure?.message ?? "unknown"}`,
+    retryAfterSeconds: backOffSeconds ?? DEFAULT_RETRY_AFTER_SECONDS,
     backOffSeconds,
-  );
+    cause: failure,
+  });
 }
 
 function networkReason(error: unknown): string {

@@ -2,20 +2,14 @@
  * The shared token cache in DynamoDB: one item per profile, holding a sealed record of the token
  * (see `sealed-token-record.ts`: an item edited without the KMS key is a miss, never served).
  *
- * A forged item must never block the next write either. The put is conditional (a slow writer
- * must not replace a fresher token), and the condition can only compare plaintext hints, which a
- * forger controls. So the condition also lets a write through when:
- * - the item holds no string record at all (not ours: another writer's, or an older layout);
- * - the record is exactly the one this instance last refused for that profile. The store
- *   remembers the raw sealed value of an item it could not use, and the next put replaces exactly
- *   that value. An edit made after our read is another value: that put may be refused on the
- *   forged hints, but the item is still never served, and the next read remembers it, so the
- *   write after that replaces it.
- * Otherwise the ordering rule ({@link supersedesStored}) decides.
- *
- * A `DELETE` replaces the item with a record of when it was made (`deletedAt`, no token). A put of
- * a token whose credentials were read before then is refused, unless that time is later than a
- * genuine `DELETE` could have written (an edit, which must not block the profile).
+ * The put is conditional: the table's admission rule (`core/admission.ts`, written as a condition
+ * in `token-admission-condition.ts`) keeps a slow writer from replacing a fresher token and a
+ * token of a dropped identity from refilling the table after a `DELETE`. The condition can only
+ * compare plaintext hints, which a forger controls, so it also lets a write through over the exact
+ * record this instance last refused: the store remembers the raw sealed value of an item it could
+ * not use, and the next put replaces exactly that value. An edit made after our read is another
+ * value: that put may be refused, but the item is still never served, and the next read
+ * remembers it, so the write after that replaces it.
  */
 import {
   type AttributeValue,
@@ -29,13 +23,12 @@ import { describeUnknown } from "../core/errors.js";
 import type { Logger, StoredItem, TokenStore, WriteBasis } from "../core/ports.js";
 import { MAX_BACK_OFF_MS, MAX_CLOCK_SKEW_MS } from "../core/timing.js";
 import type { CachedToken } from "../core/token.js";
-import { HINTS, openTokenItem, SEALED_RECORD, sealTokenItem } from "./sealed-token-record.js";
+import { openTokenItem, SEALED_RECORD, sealTokenItem } from "./sealed-token-record.js";
+import { admissionCondition, DELETED_AT } from "./token-admission-condition.js";
 import type { TokenCipher } from "./token-cipher.js";
 import { backOffItemKey, leaseItemKey, TOKEN_TABLE_SCHEMA, tokenItemKey } from "./token-table.js";
 
 const { partitionKey, timeToLiveAttribute } = TOKEN_TABLE_SCHEMA;
-/** The attribute of a `DELETE`'s record: when it was made (epoch ms). */
-const DELETED_AT = "deletedAt";
 /** How long a `DELETE`'s record stays once no token has replaced it, in seconds. */
 const DELETION_KEPT_SECONDS = 24 * 3600;
 // Refused values are kept per profile; the bound only guards against a store asked for names
@@ -94,51 +87,12 @@ export class DynamoDbTokenStore implements TokenStore {
 
   async put(profile: string, token: CachedToken, basis: WriteBasis): Promise<boolean> {
     const key = tokenItemKey(profile);
-    const refused = this.#refused.get(profile);
-    const ordering = supersedesStored(token, basis);
-    const names: Record<string, string> = {
-      "#pk": partitionKey,
-      "#record": SEALED_RECORD,
-      "#deletedAt": DELETED_AT,
-      ...ordering.names,
-    };
-    const values: Record<string, AttributeValue> = {
-      ":string": { S: "S" },
-      ":number": { S: "N" },
-      ":latestDeletion": { N: String(basis.latestDeletion) },
-      ...ordering.values,
-    };
-    // A token item: ours to order, or not ours to keep. A DELETE's record (a time and no record,
-    // as `get` reads it; a time beside a record is an edit, and the record decides): older than
-    // our credentials, or not one a DELETE could have written.
-    const overToken = ["NOT attribute_type(#record, :string)", `(${ordering.expression})`];
-    if (refused !== undefined) {
-      overToken.push("#record = :refused");
-      values[":refused"] = { S: refused };
-    }
-    const overDeletion = [
-      "NOT attribute_type(#deletedAt, :number)",
-      "#deletedAt < :credentialsReadAt",
-      "#deletedAt > :latestDeletion",
-    ];
-    // The very record the credentials were read after, whatever its time (deletion-record.ts).
-    if (basis.deletionRead !== undefined) {
-      overDeletion.push("#deletedAt = :deletionRead");
-      values[":deletionRead"] = { N: String(basis.deletionRead) };
-    }
-    const condition = [
-      "attribute_not_exists(#pk)",
-      `((attribute_exists(#record) OR attribute_not_exists(#deletedAt)) AND (${overToken.join(" OR ")}))`,
-      `(attribute_not_exists(#record) AND attribute_exists(#deletedAt) AND (${overDeletion.join(" OR ")}))`,
-    ].join(" OR ");
     const written = await ignoringConditionFailure(
       this.#client.send(
         new PutItemCommand({
           TableName: this.#tableName,
           Item: { [partitionKey]: { S: key }, ...(await sealTokenItem(this.#cipher, key, token)) },
-          ConditionExpression: condition,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+          ...admissionCondition(token, basis, this.#refused.get(profile)),
         }),
       ),
     );
@@ -174,8 +128,7 @@ export class DynamoDbTokenStore implements TokenStore {
             [partitionKey]: { S: leaseItemKey(profile) },
             owner: { S: owner },
             leaseUntil: { N: String(until) },
-            // A lease left by a crashed owner is cleaned up by TTL; its expiry is what frees it.
-            [timeToLiveAttribute]: { N: String(Math.ceil(until / 1000) + 3600) },
+            [timeToLiveAttribute]: { N: String(leftoverTtl(until)) },
           },
           // Free, expired, or not a lease this code could have written: a `leaseUntil` that is
           // not a number, or later than any lease taken now could last (on any instance's clock),
@@ -202,7 +155,7 @@ export class DynamoDbTokenStore implements TokenStore {
           Item: {
             [partitionKey]: { S: backOffItemKey(profile) },
             backOffUntil: { N: String(until) },
-            [timeToLiveAttribute]: { N: String(Math.ceil(until / 1000) + 3600) },
+            [timeToLiveAttribute]: { N: String(leftoverTtl(until)) },
           },
           // A later end stays (a slower writer never shortens a back-off), unless no genuine one
           // can have it: an edit readers ignore must not keep the real back-off out either.
@@ -256,32 +209,6 @@ export class DynamoDbTokenStore implements TokenStore {
   }
 }
 
-/**
- * The ordering rule of the conditional write, on the stored item's plaintext hints: `token`
- * replaces a stored token of the same identity issued earlier (by issue time, not expiry: when a
- * tenant shortens lifetimes, the newer, shorter token wins), or one of another identity issued
- * before our credentials were read (one issued later came from credentials read later than ours).
- */
-export function supersedesStored(
-  token: CachedToken,
-  basis: WriteBasis,
-): {
-  expression: string;
-  names: Record<string, string>;
-  values: Record<string, AttributeValue>;
-} {
-  return {
-    expression:
-      "(#cacheKey = :cacheKey AND #issuedAt < :issuedAt) OR (#cacheKey <> :cacheKey AND #issuedAt < :credentialsReadAt)",
-    names: { "#cacheKey": HINTS.cacheKey, "#issuedAt": HINTS.issuedAt },
-    values: {
-      ":cacheKey": { S: token.cacheKey },
-      ":issuedAt": { N: String(token.issuedAt) },
-      ":credentialsReadAt": { N: String(basis.credentialsReadAt) },
-    },
-  };
-}
-
 // A failed condition means another writer got there first with something at least as good.
 async function ignoringConditionFailure(write: Promise<unknown>): Promise<boolean> {
   try {
@@ -291,6 +218,12 @@ async function ignoringConditionFailure(write: Promise<unknown>): Promise<boolea
     if (!(error instanceof ConditionalCheckFailedException)) throw error;
     return false;
   }
+}
+
+// A lease or back-off item nobody removes (a crashed owner's) is cleaned up by TTL an hour after
+// it ends (epoch s); a lease's own expiry, not the TTL, is what frees it.
+function leftoverTtl(until: number): number {
+  return Math.ceil(until / 1000) + 3600;
 }
 
 function numberOf(value: AttributeValue | undefined): number | undefined {

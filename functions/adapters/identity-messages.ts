@@ -12,17 +12,31 @@ import type { TokenGrant } from "../core/token.js";
 /** What identifies and authenticates the client, for either endpoint. */
 export type ClientRequest = Pick<
   TokenRequest,
-  "tenantUrl" | "path" | "clientAuth" | "clientId" | "clientSecret"
+  "endpoint" | "clientAuth" | "clientId" | "clientSecret"
 >;
 
 /** Outcome of one attempt that may be worth another. */
 export class RetryableFailure extends Error {
   readonly retryAfterMs: number | undefined;
-  constructor(detail: string, retryAfterMs?: number, cause?: unknown) {
-    super(detail, { cause });
-    this.retryAfterMs = retryAfterMs;
+  /** How the attempt failed, carried to the error the core sees (never read from the text). */
+  readonly kind: "timeout" | "failed" | "unusable";
+  constructor(detail: string, options: RetryableFailureOptions = {}) {
+    super(detail, { cause: options.cause });
+    this.retryAfterMs = options.retryAfterMs;
+    this.kind = options.kind ?? "failed";
   }
 }
+
+/** Options of {@link RetryableFailure}. */
+export interface RetryableFailureOptions {
+  /** The tenant's `Retry-After`, in milliseconds. */
+  readonly retryAfterMs?: number | undefined;
+  /** @default "failed" */
+  readonly kind?: "timeout" | "failed" | "unusable";
+  readonly cause?: unknown;
+}
+
+const UNUSABLE = { kind: "unusable" } as const;
 
 /** The largest upstream body read; a token response is a few KiB. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -57,7 +71,8 @@ function formEncode(value: string): string {
  * @throws {RetryableFailure} when the body is too large.
  */
 export async function readCapped(response: Response): Promise<string> {
-  const tooLarge = () => new RetryableFailure(`response body exceeds ${MAX_BODY_BYTES} bytes`);
+  const tooLarge = () =>
+    new RetryableFailure(`response body exceeds ${MAX_BODY_BYTES} bytes`, UNUSABLE);
   if (Number(response.headers.get("content-length")) > MAX_BODY_BYTES) {
     await response.body?.cancel().catch(() => {});
     throw tooLarge();
@@ -85,26 +100,27 @@ export async function readCapped(response: Response): Promise<string> {
  */
 export function parseGrant(contentType: string | null, body: string): TokenGrant {
   const mediaType = contentType?.split(";")[0]?.trim().toLowerCase();
-  if (mediaType !== "application/json") throw new RetryableFailure("token response is not JSON");
+  if (mediaType !== "application/json")
+    throw new RetryableFailure("token response is not JSON", UNUSABLE);
   let value: unknown;
   try {
     value = JSON.parse(body);
   } catch {
-    throw new RetryableFailure("token response is not valid JSON");
+    throw new RetryableFailure("token response is not valid JSON", UNUSABLE);
   }
   if (typeof value !== "object" || value === null)
-    throw new RetryableFailure("token response is not an object");
+    throw new RetryableFailure("token response is not an object", UNUSABLE);
   const fields = value as Record<string, unknown>;
   if (typeof fields.access_token !== "string" || fields.access_token.length === 0) {
-    throw new RetryableFailure("token response has no access_token");
+    throw new RetryableFailure("token response has no access_token", UNUSABLE);
   }
   // An RFC 6750 b64token, as a bearer token must be: anything else (shell syntax, quotes, line
   // breaks) would reach callers' shells, logs and headers. The message never holds the token.
   if (!isB64Token(fields.access_token)) {
-    throw new RetryableFailure(`token response is unusable: ${NOT_A_B64TOKEN}`);
+    throw new RetryableFailure(`token response is unusable: ${NOT_A_B64TOKEN}`, UNUSABLE);
   }
   if (typeof fields.token_type !== "string" || fields.token_type.toLowerCase() !== "bearer") {
-    throw new RetryableFailure("token response is not a Bearer token");
+    throw new RetryableFailure("token response is not a Bearer token", UNUSABLE);
   }
   return {
     accessToken: fields.access_token,

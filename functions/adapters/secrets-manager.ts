@@ -43,10 +43,12 @@ export class SecretsManagerSource implements SecretSource {
       if (UNREADABLE.some((type) => error instanceof type) || isAccessDenied(error)) {
         throw new ConfigurationError(`the secret cannot be read: ${describeUnknown(error)}`);
       }
-      throw new UpstreamUnavailableError(
-        `Secrets Manager failed: ${describeUnknown(error)}`,
-        SECRETS_RETRY_AFTER_SECONDS,
-      );
+      throw new UpstreamUnavailableError({
+        dependency: "secrets",
+        kind: "failed",
+        detail: `Secrets Manager failed: ${describeUnknown(error)}`,
+        retryAfterSeconds: SECRETS_RETRY_AFTER_SECONDS,
+      });
     }
   }
 }

@@ -2,7 +2,8 @@
  * Concurrent callers asking for the same key share one piece of work, each with its own
  * `AbortSignal`: a caller that gives up (its time out, its abort) stops waiting at once without
  * failing the others, and the work itself is cancelled only when every caller waiting for it has
- * given up. (The vending function's `SingleFlight` has no callers that leave early.)
+ * given up. (The vending function's per-profile flight, `ProfileSlot.fly`, has no callers that
+ * leave early.)
  */
 
 interface Running<V> {

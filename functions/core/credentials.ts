@@ -1,6 +1,6 @@
 /**
- * A profile's client credentials: parsing the secret value and keeping it
- * in memory for a while, so the warm path reads Secrets Manager only every few minutes.
+ * A profile's client credentials: parsing the secret value and keeping it in the profile's slot
+ * for a while, so the warm path reads Secrets Manager only every few minutes.
  */
 import { ConfigurationError } from "./errors.js";
 import type { Clock, SecretSource } from "./ports.js";
@@ -47,73 +47,70 @@ function isNonEmptyString(value: unknown): value is string {
   return typeof value === "string" && value.length > 0;
 }
 
-interface CacheEntry {
+interface Entry {
   readonly credentials: ClientCredentials;
   readonly readAt: number;
 }
 
-/** Options of {@link CredentialsCache.get}. */
+/** Options of {@link SlotCredentials.get}. */
 export interface CredentialsReadOptions {
-  /** Read the source whatever is cached. */
+  /** Read the source whatever is held. */
   readonly fresh?: boolean;
-  /** Read the source unless the cached value was read at or after this time (epoch ms). */
+  /** Read the source unless the held value was read at or after this time (epoch ms). */
   readonly readSince?: number;
 }
 
 /**
- * Credentials by secret ID, kept for {@link CREDENTIALS_MAX_AGE_MS}. A read that finds a new
- * version (or new values) returns a new object; one that finds the same credentials keeps the old
- * object, so callers can tell by identity, on the warm path, whether theirs are still current.
+ * One profile's credentials, kept for {@link CREDENTIALS_MAX_AGE_MS} with the time the source last
+ * returned them. A read that finds a new version (or new values) returns a new object; one that
+ * finds the same credentials keeps the old object, so callers can tell by identity, on the warm
+ * path, whether theirs are still current.
  */
-export class CredentialsCache {
+export class SlotCredentials {
   readonly #source: SecretSource;
   readonly #clock: Clock;
-  readonly #entries = new Map<string, CacheEntry>();
+  readonly #secretId: string;
+  #entry: Entry | undefined;
 
-  constructor(source: SecretSource, clock: Clock) {
+  constructor(source: SecretSource, clock: Clock, secretId: string) {
     this.#source = source;
     this.#clock = clock;
+    this.#secretId = secretId;
   }
 
   /** The current credentials without any I/O, or `undefined` when they must be read. */
-  peek(secretId: string): ClientCredentials | undefined {
-    const entry = this.#entries.get(secretId);
+  peek(): ClientCredentials | undefined {
+    const entry = this.#entry;
     if (!entry || this.#clock.now() - entry.readAt >= CREDENTIALS_MAX_AGE_MS) return undefined;
     return entry.credentials;
   }
 
   /** The credentials last read, however long ago (what the work that just failed used). */
-  last(secretId: string): ClientCredentials | undefined {
-    return this.#entries.get(secretId)?.credentials;
+  last(): ClientCredentials | undefined {
+    return this.#entry?.credentials;
   }
 
   /**
-   * When the source last returned `credentials` for `secretId` (epoch ms); 0 when a later read
-   * returned others, so nothing is known to be current about them.
+   * When the source last returned `credentials` (epoch ms); 0 when a later read returned others,
+   * so nothing is known to be current about them.
    */
-  readAt(secretId: string, credentials: ClientCredentials): number {
-    const entry = this.#entries.get(secretId);
-    return entry?.credentials === credentials ? entry.readAt : 0;
+  lastReturned(credentials: ClientCredentials): number {
+    return this.#entry?.credentials === credentials ? this.#entry.readAt : 0;
   }
 
   /** The current credentials, read from the source when missing, too old, or as `options` ask. */
-  async get(secretId: string, options: CredentialsReadOptions = {}): Promise<ClientCredentials> {
-    const entry = this.#entries.get(secretId);
+  async get(options: CredentialsReadOptions = {}): Promise<ClientCredentials> {
+    const entry = this.#entry;
     const recentEnough = entry !== undefined && entry.readAt >= (options.readSince ?? 0);
-    const cached = options.fresh || !recentEnough ? undefined : this.peek(secretId);
-    if (cached) return cached;
+    const held = options.fresh || !recentEnough ? undefined : this.peek();
+    if (held) return held;
     const readAt = this.#clock.now();
-    const { secretString, versionId } = await this.#source.read(secretId);
+    const { secretString, versionId } = await this.#source.read(this.#secretId);
     const read = parseClientCredentials(secretString, versionId);
     const credentials =
       entry && sameCredentials(entry.credentials, read) ? entry.credentials : read;
-    this.#entries.set(secretId, { credentials, readAt });
+    this.#entry = { credentials, readAt };
     return credentials;
-  }
-
-  /** Drops the entry, so the next {@link get} reads the source. */
-  forget(secretId: string): void {
-    this.#entries.delete(secretId);
   }
 }
 

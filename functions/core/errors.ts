@@ -57,20 +57,33 @@ export class ConfigurationError extends VendingError {
   }
 }
 
-/** CyberArk refused the credentials or the request (a 4xx other than 429). */
+/** The dependencies whose failure the core reports; each error says which one failed. */
+export type Dependency = "identity" | "table" | "secrets" | "lease";
+
+/** Options of {@link UpstreamRejectedError}. */
+export interface RejectionOptions {
+  /** The upstream HTTP status. */
+  readonly status: number;
+  /** The OAuth2 `error` code the identity provider answered, when it sent one. */
+  readonly oauthError?: string | undefined;
+}
+
+/** The identity provider refused the credentials or the request (a 4xx other than 429). */
 export class UpstreamRejectedError extends VendingError {
   readonly code = "upstream_rejected";
-  /** The OAuth2 `error` code CyberArk answered, when it sent one (for the log). */
+  readonly dependency: Dependency = "identity";
+  /** The OAuth2 `error` code the provider answered, when it sent one (for the log). */
   readonly upstreamError: string | undefined;
   /** The upstream HTTP status. */
   readonly upstreamStatus: number;
 
-  constructor(upstreamStatus: number, upstreamError: string | undefined) {
+  constructor(options: RejectionOptions) {
+    const { status, oauthError } = options;
     super("CyberArk Identity rejected the token request for this profile.", {
-      detail: `CyberArk answered ${upstreamStatus}${upstreamError ? ` ${upstreamError}` : ""}`,
+      detail: `the identity provider answered ${status}${oauthError ? ` ${oauthError}` : ""}`,
     });
-    this.upstreamStatus = upstreamStatus;
-    this.upstreamError = upstreamError;
+    this.upstreamStatus = status;
+    this.upstreamError = oauthError;
   }
 
   /** `invalid_client` or any 401: the credentials themselves were refused, maybe rotated. */
@@ -80,23 +93,59 @@ export class UpstreamRejectedError extends VendingError {
 }
 
 /**
- * CyberArk timed out, was unreachable, answered 429 or 5xx, or sent an unusable body, and
- * no cached token was valid long enough. Carries the `Retry-After` the caller should honour.
+ * How a dependency failed:
+ * - `timeout`: it did not answer in time;
+ * - `failed`: it answered an error, was unreachable, or reset the connection;
+ * - `unusable`: it answered something no token can be made of (or one too short-lived to serve);
+ * - `backing-off`: it asked for a pause that is not over;
+ * - `busy`: another request holds the work (the refresh lease) longer than this one can wait.
+ */
+export type FailureKind = "timeout" | "failed" | "unusable" | "backing-off" | "busy";
+
+/** Options of {@link UpstreamUnavailableError}. */
+export interface UnavailableOptions {
+  readonly dependency: Dependency;
+  readonly kind: FailureKind;
+  /** Detail for the log: what failed, never a token, a secret or an ARN. */
+  readonly detail: string;
+  /** Seconds the caller should wait before retrying. */
+  readonly retryAfterSeconds: number;
+  /** Seconds the identity provider asked to be sent nothing (its `Retry-After`, capped). */
+  readonly backOffSeconds?: number | undefined;
+  readonly cause?: unknown;
+}
+
+// The caller's sentence names the dependency that failed, in words a caller can act on.
+const UNAVAILABLE: Readonly<Record<Dependency, string>> = {
+  identity: "CyberArk Identity is unavailable; retry later.",
+  table: "The token cache is unavailable; retry later.",
+  secrets: "The profile's credentials cannot be read right now; retry later.",
+  lease: "Another request is renewing this profile's token; retry later.",
+};
+
+/**
+ * A dependency (the identity provider, the token table, the secret store or the refresh lease)
+ * failed, and no cached token was valid long enough. Carries the dependency, how it failed, and
+ * the `Retry-After` the caller should honour.
  */
 export class UpstreamUnavailableError extends VendingError {
   readonly code = "upstream_unavailable";
+  readonly dependency: Dependency;
+  readonly kind: FailureKind;
   /** Seconds the caller should wait before retrying. */
   readonly retryAfterSeconds: number;
   /**
-   * Seconds CyberArk asked us to send it nothing (its `Retry-After` on a 429 or 503, capped);
-   * `undefined` when it asked for nothing. The profile's requests hold off that long.
+   * Seconds the identity provider asked us to send it nothing (its `Retry-After` on a 429 or 503,
+   * capped); `undefined` when it asked for nothing. The profile's requests hold off that long.
    */
   readonly backOffSeconds: number | undefined;
 
-  constructor(detail: string, retryAfterSeconds: number, cause?: unknown, backOffSeconds?: number) {
-    super("CyberArk Identity is unavailable; retry later.", { detail, cause });
-    this.retryAfterSeconds = retryAfterSeconds;
-    this.backOffSeconds = backOffSeconds;
+  constructor(options: UnavailableOptions) {
+    super(UNAVAILABLE[options.dependency], { detail: options.detail, cause: options.cause });
+    this.dependency = options.dependency;
+    this.kind = options.kind;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+    this.backOffSeconds = options.backOffSeconds;
   }
 }
 
@@ -108,4 +157,9 @@ export function describeUnknown(cause: unknown): string {
   if (!(cause instanceof Error)) return typeof cause;
   const code = (cause as { code?: unknown }).code;
   return typeof code === "string" ? `${cause.name} (${code})` : cause.name;
+}
+
+/** What a log line says about a failure: an error of ours says what failed, anything else only its class. */
+export function logReason(error: unknown): string {
+  return error instanceof VendingError ? error.message : describeUnknown(error);
 }

@@ -13,13 +13,14 @@
  * same time as the secret) before the rotation retry, and again whenever the last read is older
  * than {@link BACK_OFF_READ_MAX_AGE_MS}, which only a freeze of the instance can make it.
  */
-import type { ClientCredentials, CredentialsCache } from "./credentials.js";
+import type { ClientCredentials } from "./credentials.js";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "./errors.js";
 import { METRICS } from "./metrics.js";
 import type { Clock, IdentityProvider, Metrics } from "./ports.js";
+import type { ProfileSlots } from "./profile-slot.js";
 import type { Profile } from "./profiles.js";
 import { BACK_OFF_READ_MAX_AGE_MS, MAX_BACK_OFF_MS, REJECTION_MEMORY_MS } from "./timing.js";
-import { type CachedToken, cacheKey, tokenEndpointPath, tokenFromGrant } from "./token.js";
+import { type CachedToken, cacheKey, tokenFromGrant } from "./token.js";
 
 /** A token and the credentials that obtained it (after a rotation retry, the re-read ones). */
 export interface Exchanged {
@@ -41,30 +42,22 @@ export interface SharedBackOffs {
   recordBackOff(profile: string, until: number): Promise<void>;
 }
 
-interface Rejection {
-  readonly cacheKey: string;
-  readonly until: number;
-  readonly error: UpstreamRejectedError;
-}
-
 /** Obtains tokens from CyberArk. One per function instance. */
 export class TokenExchange {
-  readonly #credentials: CredentialsCache;
+  readonly #slots: ProfileSlots;
   readonly #identity: IdentityProvider;
   readonly #clock: Clock;
   readonly #metrics: Metrics;
   readonly #shared: SharedBackOffs;
-  readonly #rejections = new Map<string, Rejection>();
-  readonly #backOffUntil = new Map<string, number>();
 
   constructor(
-    credentials: CredentialsCache,
+    slots: ProfileSlots,
     identity: IdentityProvider,
     clock: Clock,
     metrics: Metrics,
     shared: SharedBackOffs,
   ) {
-    this.#credentials = credentials;
+    this.#slots = slots;
     this.#identity = identity;
     this.#clock = clock;
     this.#metrics = metrics;
@@ -85,7 +78,7 @@ export class TokenExchange {
     this.#checkMemories(profile, credentials);
     let used = credentials;
     try {
-      let backOffReadAt = await this.#readSharedBackOff(profile.name);
+      let backOffReadAt = await this.#readSharedBackOff(profile);
       try {
         const token = await this.#request(profile, used, beforeRequest, backOffReadAt);
         return { token, credentials: used };
@@ -93,8 +86,8 @@ export class TokenExchange {
         if (!(error instanceof UpstreamRejectedError && error.isInvalidClient)) throw error;
         // Both reads at once: the timing budget counts one call for them.
         [used, backOffReadAt] = await Promise.all([
-          this.#credentials.get(profile.secretId, { fresh: true }),
-          this.#readSharedBackOff(profile.name),
+          this.#slots.of(profile).credentials.get({ fresh: true }),
+          this.#readSharedBackOff(profile),
         ]);
         const token = await this.#request(profile, used, beforeRequest, backOffReadAt);
         return { token, credentials: used };
@@ -110,40 +103,38 @@ export class TokenExchange {
    * further away than any back-off CyberArk may ask for was not written by this service (someone
    * edited the table) and is ignored: capping it would renew the pause on every read, for ever.
    */
-  holdBack(profile: string, until: number): void {
+  #holdBack(profile: Profile, until: number): void {
     if (until > this.#clock.now() + MAX_BACK_OFF_MS) return;
-    this.#backOffUntil.set(profile, Math.max(until, this.#backOffUntil.get(profile) ?? 0));
-  }
-
-  /** Forgets a remembered rejection (after a `DELETE`, the next request tries again). */
-  forget(profile: string): void {
-    this.#rejections.delete(profile);
+    const slot = this.#slots.of(profile);
+    slot.backOffUntil = Math.max(until, slot.backOffUntil);
   }
 
   // Reads the back-off every instance was told of, and returns when the read was sent.
-  async #readSharedBackOff(profile: string): Promise<number> {
+  async #readSharedBackOff(profile: Profile): Promise<number> {
     const sentAt = this.#clock.now();
-    const until = await this.#shared.backOffUntil(profile);
-    if (until !== undefined) this.holdBack(profile, until);
+    const until = await this.#shared.backOffUntil(profile.name);
+    if (until !== undefined) this.#holdBack(profile, until);
     return sentAt;
   }
 
-  #checkBackOff(profile: string): void {
+  #checkBackOff(profile: Profile): void {
     const now = this.#clock.now();
-    const backOffUntil = this.#backOffUntil.get(profile) ?? 0;
+    const { backOffUntil } = this.#slots.of(profile);
     if (now < backOffUntil) {
       const seconds = Math.ceil((backOffUntil - now) / 1000);
-      throw new UpstreamUnavailableError(
-        `CyberArk asked for a back-off of the profile; ${seconds} s remain`,
-        seconds,
-      );
+      throw new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "backing-off",
+        detail: `CyberArk asked for a back-off of the profile; ${seconds} s remain`,
+        retryAfterSeconds: seconds,
+      });
     }
   }
 
   #checkMemories(profile: Profile, credentials: ClientCredentials): void {
-    this.#checkBackOff(profile.name);
+    this.#checkBackOff(profile);
     const now = this.#clock.now();
-    const rejection = this.#rejections.get(profile.name);
+    const { rejection } = this.#slots.of(profile);
     if (rejection?.cacheKey === cacheKey(profile, credentials) && now < rejection.until) {
       throw rejection.error;
     }
@@ -152,15 +143,15 @@ export class TokenExchange {
   async #remember(profile: Profile, used: ClientCredentials, error: unknown): Promise<void> {
     const now = this.#clock.now();
     if (error instanceof UpstreamRejectedError) {
-      this.#rejections.set(profile.name, {
+      this.#slots.of(profile).rejection = {
         cacheKey: cacheKey(profile, used),
         until: now + REJECTION_MEMORY_MS,
         error,
-      });
+      };
     }
     if (error instanceof UpstreamUnavailableError && error.backOffSeconds !== undefined) {
       const until = now + error.backOffSeconds * 1000;
-      this.#backOffUntil.set(profile.name, until);
+      this.#slots.of(profile).backOffUntil = until;
       await this.#shared.recordBackOff(profile.name, until);
     }
   }
@@ -177,22 +168,21 @@ export class TokenExchange {
     let readAt = backOffReadAt;
     while (this.#clock.now() - readAt > BACK_OFF_READ_MAX_AGE_MS) {
       beforeRequest();
-      readAt = await this.#readSharedBackOff(profile.name);
+      readAt = await this.#readSharedBackOff(profile);
     }
-    this.#checkBackOff(profile.name);
+    this.#checkBackOff(profile);
     beforeRequest();
     const issuedAt = this.#clock.now();
     this.#metrics.add(METRICS.upstreamRequests, profile.name, 1);
     try {
       const grant = await this.#identity.requestToken({
-        tenantUrl: profile.tenantUrl,
-        path: tokenEndpointPath(profile),
+        endpoint: this.#identity.endpoints(profile).token,
         clientAuth: profile.clientAuth,
         clientId: credentials.clientId,
         clientSecret: credentials.clientSecret,
         ...(profile.scope === undefined ? {} : { scope: profile.scope }),
       });
-      this.#rejections.delete(profile.name);
+      this.#slots.of(profile).rejection = undefined;
       return tokenFromGrant(grant, cacheKey(profile, credentials), issuedAt);
     } catch (error) {
       this.#metrics.add(METRICS.upstreamErrors, profile.name, 1, upstreamErrorKind(error));
@@ -205,8 +195,7 @@ export class TokenExchange {
 
 // The metric's `Error` dimension: the API's error code, or `timeout` when CyberArk never answered.
 function upstreamErrorKind(error: unknown): string {
-  if (error instanceof UpstreamUnavailableError && /timed out/.test(error.message))
-    return "timeout";
+  if (error instanceof UpstreamUnavailableError && error.kind === "timeout") return "timeout";
   return error instanceof UpstreamRejectedError || error instanceof UpstreamUnavailableError
     ? error.code
     : "server_error";

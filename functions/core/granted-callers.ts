@@ -7,7 +7,8 @@
  * define is refused, so a grant can never create a profile.
  */
 import { parseCallerPattern } from "./callers.js";
-import { type Profile, type ProfilesConfig, ProfilesConfigError } from "./profiles.js";
+import { FUNCTION_ENV } from "./function-environment.js";
+import { isRecord, type Profile, type ProfilesConfig, ProfilesConfigError } from "./profiles.js";
 
 /** The variable's shape, as the construct writes it. */
 export interface GrantedCallers {
@@ -24,7 +25,7 @@ export interface GrantedCallers {
 export function withGrantedCallers(
   config: ProfilesConfig,
   value: string | undefined,
-  variable = "GRANTED_CALLERS",
+  variable: string = FUNCTION_ENV.grantedCallers,
 ): ProfilesConfig {
   if (value === undefined || value === "") return config;
   const problems: string[] = [];
@@ -70,8 +71,4 @@ function parseEntries(value: unknown, report: (problem: string) => void) {
     report(`entry ${index} (${JSON.stringify(entry)}) ${pattern}`);
     return [];
   });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -2,8 +2,11 @@
  * What the core needs from the outside world. Adapters implement these; tests pass fakes.
  * Nothing here names an AWS SDK type.
  */
+export type { WriteBasis } from "./admission.js";
+
+import type { WriteBasis } from "./admission.js";
 import type { MetricName } from "./metrics.js";
-import type { ClientAuth } from "./profiles.js";
+import type { ClientAuth, Profile } from "./profiles.js";
 import type { CachedToken, TokenGrant } from "./token.js";
 
 /** The current time in epoch milliseconds. Injected so expiry is tested without sleeping. */
@@ -35,39 +38,13 @@ export interface StoredItem {
   readonly deletedAt?: number;
 }
 
-/** What a token's write is weighed against, besides the stored item. */
-export interface WriteBasis {
-  /**
-   * When the credentials the token was obtained with were last read from the secret (epoch ms).
-   * Credentials read before a `DELETE` may be of the identity it was meant to drop.
-   */
-  readonly credentialsReadAt: number;
-  /**
-   * The latest deletion time a genuine `DELETE` can have recorded by now (now plus clock skew): a
-   * later one was edited into the table, and must not refuse every write of the profile.
-   */
-  readonly latestDeletion: number;
-  /**
-   * The `DELETE` record the credentials were read after (see `deletion-record.ts`): the write may
-   * replace exactly that record, whatever its time.
-   */
-  readonly deletionRead?: number;
-}
-
 /** The shared token cache (DynamoDB): one token item and one refresh lease per profile. */
 export interface TokenStore {
   /** A strongly consistent read; the caller checks expiry itself. */
   get(profile: string): Promise<StoredItem>;
   /**
-   * Stores the token unless
-   * - the item records a `DELETE` made at or after `basis.credentialsReadAt` (and not after
-   *   `basis.latestDeletion`), other than `basis.deletionRead`: the token may be of the identity
-   *   that `DELETE` was meant to drop;
-   * - the stored token is of the same identity and was issued at the same time or later, so a
-   *   slow or thawed writer never replaces a fresher token (ordered by issue time, not expiry:
-   *   when a tenant shortens lifetimes, the newer, shorter token must win);
-   * - the stored token is of another identity and was issued at or after
-   *   `basis.credentialsReadAt`: whoever wrote it read their credentials later than ours.
+   * Stores the token when the stored item `admits` it (`admission.ts`: deletion, ordering
+   * and forged-item rules).
    * @returns whether the token was stored.
    */
   put(profile: string, token: CachedToken, basis: WriteBasis): Promise<boolean>;
@@ -93,22 +70,28 @@ export interface TokenStore {
   getBackOff(profile: string): Promise<number | undefined>;
 }
 
-/** One `client_credentials` request to a CyberArk Identity tenant. */
+/** Where a profile's tokens are requested and revoked: absolute URLs. */
+export interface ProfileEndpoints {
+  /** The OAuth2 token endpoint. */
+  readonly token: string;
+  /** The RFC 7009 revocation endpoint; absent when the provider offers none for the profile. */
+  readonly revocation?: string;
+}
+
+/** One `client_credentials` request to the identity provider. */
 export interface TokenRequest {
-  readonly tenantUrl: string;
-  /** `/oauth2/platformtoken` or `/oauth2/token/{applicationId}`. */
-  readonly path: string;
+  /** The profile's token endpoint (see {@link IdentityProvider.endpoints}). */
+  readonly endpoint: string;
   readonly clientAuth: ClientAuth;
   readonly clientId: string;
   readonly clientSecret: string;
   readonly scope?: string;
 }
 
-/** One token revocation at a CyberArk Identity tenant (RFC 7009). */
+/** One token revocation at the identity provider (RFC 7009). */
 export interface RevocationRequest {
-  readonly tenantUrl: string;
-  /** `/oauth2/revoke/{applicationId}`: see `revocationEndpointPath`. */
-  readonly path: string;
+  /** The profile's revocation endpoint. */
+  readonly endpoint: string;
   /** Sent exactly as for the token request. */
   readonly clientAuth: ClientAuth;
   readonly clientId: string;
@@ -117,18 +100,20 @@ export interface RevocationRequest {
   readonly token: string;
 }
 
-/** CyberArk Identity's token and revocation endpoints. */
+/** The identity provider (CyberArk Identity): its token and revocation endpoints. */
 export interface IdentityProvider {
+  /** Where the profile's tokens are requested and revoked; the provider's URL layout is its own. */
+  endpoints(profile: Profile): ProfileEndpoints;
   /**
    * @throws {UpstreamRejectedError} on a 4xx other than 429.
    * @throws {UpstreamUnavailableError} on timeouts, resets, 429, 5xx or an unusable body, after
-   * retries; with `backOffSeconds` when CyberArk asked for a pause (`Retry-After`).
+   * retries; with `backOffSeconds` when the provider asked for a pause (`Retry-After`).
    */
   requestToken(request: TokenRequest): Promise<TokenGrant>;
   /**
    * Revokes a token, in exactly one attempt (the caller decides whether to try again). Succeeds
    * for a token the tenant does not know.
-   * @throws {UpstreamRejectedError} on a 4xx other than 429, with CyberArk's OAuth2 error code.
+   * @throws {UpstreamRejectedError} on a 4xx other than 429, with the provider's OAuth2 error code.
    * @throws {UpstreamUnavailableError} on a timeout, a reset, 429 or 5xx.
    */
   revokeToken(request: RevocationRequest): Promise<void>;

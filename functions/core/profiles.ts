@@ -16,7 +16,7 @@ export interface Profile {
   /** The tenant's origin, normalised (`https://abc1234.id.cyberark.cloud`). */
   readonly tenantUrl: string;
   readonly secretId: string;
-  /** Absent: `/oauth2/platformtoken`. Present: `/oauth2/token/{applicationId}`. */
+  /** A custom OAuth2 application; absent: the tenant's platform tokens (see `cyberark-endpoints.ts`). */
   readonly applicationId?: string;
   readonly scope?: string;
   /** @default "body" */
@@ -223,6 +223,7 @@ function parseCallerList(value: unknown, report: (problem: string) => void): Cal
   return patterns;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** Whether a parsed JSON value is an object (not an array): what every file and variable here holds. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

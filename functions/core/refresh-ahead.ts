@@ -6,57 +6,54 @@
  * In Lambda the work may be frozen with the instance and resume on its next invocation; the lease
  * expiry and the conditional table write make that harmless.
  */
-import { describeUnknown, VendingError } from "./errors.js";
+import { logReason } from "./errors.js";
 import type { Clock, Logger } from "./ports.js";
+import type { ProfileSlots } from "./profile-slot.js";
+import type { Profile } from "./profiles.js";
 import { RENEWAL_RETRY_MS } from "./timing.js";
 import { type CachedToken, isDueForRenewal } from "./token.js";
 
-/** Schedules background renewals. One per function instance. */
+/** Schedules background renewals, one per profile, in the profile's slot. */
 export class RefreshAhead {
+  readonly #slots: ProfileSlots;
   readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #running = new Map<string, Promise<void>>();
-  readonly #failedAt = new Map<string, number>();
 
-  constructor(clock: Clock, logger: Logger) {
+  constructor(slots: ProfileSlots, clock: Clock, logger: Logger) {
+    this.#slots = slots;
     this.#clock = clock;
     this.#logger = logger;
   }
 
   /**
    * Starts `renew` in the background when `token` is due for renewal, no renewal of the profile
-   * runs, `busy` is false (a refresh is already under way) and the last failure is old enough.
+   * runs, no refresh is under way (the slot's flight) and the last failure is old enough.
    */
   consider(
-    profile: string,
+    profile: Profile,
     token: CachedToken,
     minValiditySeconds: number,
-    busy: boolean,
     renew: () => Promise<void>,
   ): void {
+    const slot = this.#slots.of(profile);
     const now = this.#clock.now();
-    if (busy || this.#running.has(profile)) return;
+    if (slot.flight || slot.renewal) return;
     if (!isDueForRenewal(token, now, minValiditySeconds)) return;
-    if (now - (this.#failedAt.get(profile) ?? Number.NEGATIVE_INFINITY) < RENEWAL_RETRY_MS) return;
-    const renewal = renew()
+    if (now - slot.renewalFailedAt < RENEWAL_RETRY_MS) return;
+    const renewal: Promise<void> = renew()
       .catch((error: unknown) => {
-        this.#failedAt.set(profile, this.#clock.now());
+        this.#slots.of(profile).renewalFailedAt = this.#clock.now();
         this.#logger.warn("background renewal failed; the current token is served while valid", {
-          profile,
-          reason: error instanceof VendingError ? error.message : describeUnknown(error),
+          profile: profile.name,
+          reason: logReason(error),
         });
       })
-      .finally(() => this.#running.delete(profile));
-    this.#running.set(profile, renewal);
-  }
-
-  /** The background renewal of `profile` under way, if any; it never rejects. */
-  running(profile: string): Promise<void> | undefined {
-    return this.#running.get(profile);
-  }
-
-  /** Forgets a recent failure, so the next due token is renewed at once. */
-  forget(profile: string): void {
-    this.#failedAt.delete(profile);
+      .finally(() => {
+        // A DELETE meanwhile handed the renewal on to the new slot: it ends there too.
+        for (const held of [slot, this.#slots.of(profile)]) {
+          if (held.renewal === renewal) held.renewal = undefined;
+        }
+      });
+    slot.renewal = renewal;
   }
 }

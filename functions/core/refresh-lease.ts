@@ -5,7 +5,7 @@
  * a lease whose holder died once it expires, but only early in their wait (see `timing.ts`).
  *
  * Policy when the table cannot be written: the lease **fails open**. Callers keep getting tokens,
- * and the in-instance single flight still bounds CyberArk to one request per instance and profile.
+ * and the profile slot's flight still bounds CyberArk to one request per instance and profile.
  * Failing closed would turn a DynamoDB outage into a token outage for every caller. A lease that
  * failed open ends when the lease it stands for would have: work thawed after a Lambda freeze
  * must not ask CyberArk long after, when the table works again and another instance may hold the
@@ -107,10 +107,12 @@ export class RefreshLease {
       }
       if (round === 0) (this.#deps.metrics ?? NO_METRICS).add(METRICS.leaseWaits, profile, 1);
       if (waited >= LEASE_WAIT_MS || clock.now() + WORST_POLL_ROUND_MS > deadline) {
-        throw new UpstreamUnavailableError(
-          `another instance held the refresh lease of "${profile}" longer than this request could wait`,
-          LEASE_RETRY_AFTER_SECONDS,
-        );
+        throw new UpstreamUnavailableError({
+          dependency: "lease",
+          kind: "busy",
+          detail: `another instance held the refresh lease of "${profile}" longer than this request could wait`,
+          retryAfterSeconds: LEASE_RETRY_AFTER_SECONDS,
+        });
       }
       await this.#sleep(LEASE_POLL_MS * (0.5 + this.#random()));
       const polled = await poll();
@@ -150,8 +152,10 @@ export class RefreshLease {
 
 function ensureLeft(profile: string, leftMs: number, neededMs: number): void {
   if (leftMs >= neededMs) return;
-  throw new UpstreamUnavailableError(
-    `the refresh lease of "${profile}" had ${Math.max(0, leftMs)} ms left, too little to ask CyberArk`,
-    LEASE_RETRY_AFTER_SECONDS,
-  );
+  throw new UpstreamUnavailableError({
+    dependency: "lease",
+    kind: "busy",
+    detail: `the refresh lease of "${profile}" had ${Math.max(0, leftMs)} ms left, too little to ask the identity provider`,
+    retryAfterSeconds: LEASE_RETRY_AFTER_SECONDS,
+  });
 }

@@ -1,15 +1,15 @@
 /**
  * Revocation at CyberArk after a `DELETE`: a leaked copy of a dropped token stops working at
- * once, not when it expires. Only for profiles with an `applicationId` (custom OAuth2 apps have a
- * revocation endpoint; platform tokens have none documented). A revocation that fails is logged
+ * once, not when it expires. Only for profiles the identity provider names a revocation endpoint
+ * for (at CyberArk, custom OAuth2 apps; platform tokens have none documented). A revocation that fails is logged
  * with CyberArk's error and tried once more; it never fails the `DELETE`: the cache is dropped
  * either way, and the log says which tokens may still be alive.
  */
-import type { CredentialsCache } from "./credentials.js";
-import { describeUnknown, UpstreamUnavailableError, VendingError } from "./errors.js";
+import { logReason, UpstreamUnavailableError } from "./errors.js";
 import type { IdentityProvider, Logger } from "./ports.js";
+import type { ProfileSlots } from "./profile-slot.js";
 import type { Profile } from "./profiles.js";
-import { type CachedToken, revocationEndpointPath, tokenFingerprint } from "./token.js";
+import { type CachedToken, tokenFingerprint } from "./token.js";
 
 /** What a `DELETE` did at CyberArk, for its audit line. */
 export interface Revoked {
@@ -23,24 +23,24 @@ const ATTEMPTS = 2;
 
 /** Revokes dropped tokens. One per function instance. */
 export class TokenRevocation {
-  readonly #credentials: CredentialsCache;
+  readonly #slots: ProfileSlots;
   readonly #identity: IdentityProvider;
   readonly #logger: Logger;
 
-  constructor(credentials: CredentialsCache, identity: IdentityProvider, logger: Logger) {
-    this.#credentials = credentials;
+  constructor(slots: ProfileSlots, identity: IdentityProvider, logger: Logger) {
+    this.#slots = slots;
     this.#identity = identity;
     this.#logger = logger;
   }
 
   /** Revokes each distinct token of `dropped` with the profile's credentials. Never throws. */
   async revoke(profile: Profile, dropped: readonly (CachedToken | undefined)[]): Promise<Revoked> {
-    const path = revocationEndpointPath(profile);
+    const endpoint = this.#identity.endpoints(profile).revocation;
     const tokens = [...new Set(dropped.flatMap((token) => (token ? [token.accessToken] : [])))];
-    if (path === undefined || tokens.length === 0) return { revoked: "false" };
+    if (endpoint === undefined || tokens.length === 0) return { revoked: "false" };
     const fingerprints = tokens.map(tokenFingerprint);
     const results = await Promise.all(
-      tokens.map((token, index) => this.#revokeOne(profile, path, token, fingerprints[index])),
+      tokens.map((token, index) => this.#revokeOne(profile, endpoint, token, fingerprints[index])),
     );
     return {
       revoked: results.every(Boolean) ? "true" : "failed",
@@ -50,16 +50,15 @@ export class TokenRevocation {
 
   async #revokeOne(
     profile: Profile,
-    path: string,
+    endpoint: string,
     token: string,
     fingerprint: string | undefined,
   ): Promise<boolean> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
       try {
-        const credentials = await this.#credentials.get(profile.secretId);
+        const credentials = await this.#slots.of(profile).credentials.get();
         await this.#identity.revokeToken({
-          tenantUrl: profile.tenantUrl,
-          path,
+          endpoint,
           clientAuth: profile.clientAuth,
           clientId: credentials.clientId,
           clientSecret: credentials.clientSecret,
@@ -75,7 +74,7 @@ export class TokenRevocation {
           {
             profile: profile.name,
             tokenSha256: fingerprint,
-            reason: error instanceof VendingError ? error.message : describeUnknown(error),
+            reason: logReason(error),
           },
         );
         if (last) break;

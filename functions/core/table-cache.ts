@@ -85,11 +85,13 @@ export class TableCache {
     try {
       return await this.#store.delete(profile, at);
     } catch (error) {
-      throw new UpstreamUnavailableError(
-        `token table delete failed: ${describeUnknown(error)}`,
-        DELETE_RETRY_AFTER_SECONDS,
-        error,
-      );
+      throw new UpstreamUnavailableError({
+        dependency: "table",
+        kind: "failed",
+        detail: `token table delete failed: ${describeUnknown(error)}`,
+        retryAfterSeconds: DELETE_RETRY_AFTER_SECONDS,
+        cause: error,
+      });
     }
   }
 

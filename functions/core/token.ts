@@ -4,7 +4,6 @@
  */
 import { createHash } from "node:crypto";
 import { decodeJwt } from "jose";
-import type { ClientCredentials } from "./credentials.js";
 import { UpstreamUnavailableError } from "./errors.js";
 import type { Profile } from "./profiles.js";
 
@@ -42,16 +41,10 @@ export const MAX_MIN_VALIDITY_SECONDS = 3600;
 export function tokenFromGrant(grant: TokenGrant, cacheKey: string, issuedAt: number): CachedToken {
   const expiresAt = expiryOf(grant, issuedAt);
   if (expiresAt === undefined) {
-    throw new UpstreamUnavailableError(
-      "CyberArk sent a token without a usable expires_in or exp claim",
-      UNUSABLE_RETRY_AFTER_SECONDS,
-    );
+    throw unusable("the identity provider sent a token without a usable expires_in or exp claim");
   }
   if (expiresAt <= issuedAt) {
-    throw new UpstreamUnavailableError(
-      "CyberArk sent a token that had already expired",
-      UNUSABLE_RETRY_AFTER_SECONDS,
-    );
+    throw unusable("the identity provider sent a token that had already expired");
   }
   return {
     cacheKey,
@@ -63,6 +56,15 @@ export function tokenFromGrant(grant: TokenGrant, cacheKey: string, issuedAt: nu
 }
 
 const UNUSABLE_RETRY_AFTER_SECONDS = 30;
+
+function unusable(detail: string): UpstreamUnavailableError {
+  return new UpstreamUnavailableError({
+    dependency: "identity",
+    kind: "unusable",
+    detail,
+    retryAfterSeconds: UNUSABLE_RETRY_AFTER_SECONDS,
+  });
+}
 
 /**
  * The longest lifetime counted, in seconds: 366 days. A tenant or proxy that sends a nonsense
@@ -133,38 +135,23 @@ export function isDueForRenewal(
 }
 
 /**
- * The identity a token belongs to: tenant, endpoint, client id, scope and secret version. Editing
- * a profile or rotating its secret changes the key, so a token of the old identity is never served.
+ * The identity a token belongs to: tenant, application, client authentication, client id, scope
+ * and secret version. Editing a profile or rotating its secret changes the key, so a token of the
+ * old identity is never served.
  */
-export function cacheKey(profile: Profile, credentials: ClientCredentials): string {
+export function cacheKey(
+  profile: Profile,
+  credentials: { readonly clientId: string; readonly version: string },
+): string {
   const identity = [
     profile.tenantUrl,
-    tokenEndpointPath(profile),
+    profile.applicationId ?? "",
     profile.clientAuth,
     credentials.clientId,
     profile.scope ?? "",
     credentials.version,
   ];
   return createHash("sha256").update(JSON.stringify(identity)).digest("base64url");
-}
-
-/** `/oauth2/platformtoken`, or `/oauth2/token/{applicationId}` for a custom OAuth2 app. */
-export function tokenEndpointPath(profile: Pick<Profile, "applicationId">): string {
-  return profile.applicationId === undefined
-    ? "/oauth2/platformtoken"
-    : `/oauth2/token/${encodeURIComponent(profile.applicationId)}`;
-}
-
-/**
- * `/oauth2/revoke/{applicationId}` for a custom OAuth2 app; `undefined` for platform tokens,
- * which have no documented revocation application.
- */
-export function revocationEndpointPath(
-  profile: Pick<Profile, "applicationId">,
-): string | undefined {
-  return profile.applicationId === undefined
-    ? undefined
-    : `/oauth2/revoke/${encodeURIComponent(profile.applicationId)}`;
 }
 
 /** A SHA-256 prefix of the token for audit lines: enough to correlate, useless to an attacker. */

@@ -4,18 +4,14 @@
  * Each level is its own module; this class only wires them and decides between them. Every
  * dependency is a port, so every decision is tested with fakes and a fake clock.
  */
-import { SingleFlight } from "../common/single-flight.js";
 import { type CallerPattern, isAllowed } from "./callers.js";
-import { CredentialsCache } from "./credentials.js";
 import {
   AccessDeniedError,
-  describeUnknown,
+  logReason,
   UpstreamRejectedError,
   UpstreamUnavailableError,
-  VendingError,
 } from "./errors.js";
 import { TokenExchange } from "./exchange.js";
-import { MemoryCache } from "./memory-cache.js";
 import { METRICS } from "./metrics.js";
 import {
   type Clock,
@@ -26,6 +22,7 @@ import {
   type SecretSource,
   type TokenStore,
 } from "./ports.js";
+import { ProfileSlots } from "./profile-slot.js";
 import type { Profile, ProfilesConfig } from "./profiles.js";
 import { RefreshAhead } from "./refresh-ahead.js";
 import { RefreshLease } from "./refresh-lease.js";
@@ -69,9 +66,7 @@ export class TokenVendor {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #metrics: Metrics;
-  readonly #credentials: CredentialsCache;
-  readonly #memory: MemoryCache;
-  readonly #flights = new SingleFlight<string, VendedToken>();
+  readonly #slots: ProfileSlots;
   readonly #table: TableCache;
   readonly #exchange: TokenExchange;
   readonly #refresher: Refresher;
@@ -85,23 +80,16 @@ export class TokenVendor {
     this.#clock = clock;
     this.#logger = logger;
     this.#metrics = metrics;
-    this.#credentials = new CredentialsCache(deps.secrets, clock);
-    this.#memory = new MemoryCache(clock);
+    const slots = new ProfileSlots({ secrets: deps.secrets, clock });
+    this.#slots = slots;
     this.#table = new TableCache(deps.store, logger);
-    this.#exchange = new TokenExchange(
-      this.#credentials,
-      deps.identity,
-      clock,
-      metrics,
-      this.#table,
-    );
+    this.#exchange = new TokenExchange(slots, deps.identity, clock, metrics, this.#table);
     const lease = new RefreshLease({ ...deps, metrics });
     this.#refresher = new Refresher({
-      ...{ credentials: this.#credentials, memory: this.#memory, table: this.#table },
-      ...{ lease, exchange: this.#exchange, clock, metrics },
+      ...{ slots, table: this.#table, lease, exchange: this.#exchange, clock, metrics },
     });
-    this.#ahead = new RefreshAhead(clock, logger);
-    this.#revocation = new TokenRevocation(this.#credentials, deps.identity, logger);
+    this.#ahead = new RefreshAhead(slots, clock, logger);
+    this.#revocation = new TokenRevocation(slots, deps.identity, logger);
   }
 
   /**
@@ -111,12 +99,12 @@ export class TokenVendor {
   async getToken(query: TokenQuery): Promise<VendedToken> {
     const profile = this.#authorize(query.profile, query, (p) => p.allowedCallers);
     const min = query.minValiditySeconds;
-    const hit = this.#memory.hit(profile.name, this.#credentials.peek(profile.secretId), min);
+    const { memory, credentials } = this.#slots.of(profile);
+    const hit = memory.hit(credentials.peek(), min);
     const vended = hit ? { token: hit, cache: "memory" as const } : await this.#miss(profile, min);
     this.#metrics.add(METRICS.vended, profile.name, 1, vended.cache);
-    const busy = this.#flights.isRunning(profile.name);
     const renew = () => this.#refresher.renewAhead(profile, min);
-    this.#ahead.consider(profile.name, vended.token, min, busy, renew);
+    this.#ahead.consider(profile, vended.token, min, renew);
     return vended;
   }
 
@@ -124,18 +112,18 @@ export class TokenVendor {
    * Drops the profile's cached token: from the table at once, from this instance's memory for
    * good (work in flight cannot put it back), from other instances within their recheck, and at
    * CyberArk (revoked) for a profile with an `applicationId`. The table records when: a token
-   * obtained with credentials read before then is never stored (see `TokenStore.put`), so no
+   * obtained with credentials read before then is never stored (see `admits` in `admission.ts`), so no
    * instance still holding a rotated-out secret refills it.
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not an admin.
    * @throws {UpstreamUnavailableError} when the table could not drop it.
    */
   async invalidate(query: InvalidateQuery): Promise<Revoked> {
     const profile = this.#authorize(query.profile, query, () => this.#config.adminCallers);
-    const held = this.#memory.held(profile.name)?.token;
-    this.#forget(profile);
+    const held = this.#slots.of(profile).memory.held()?.token;
+    this.#slots.replace(profile);
     const deleted = await this.#table.delete(profile.name, this.#clock.now());
     // A request that read the item while it was being deleted may have held it meanwhile.
-    this.#forget(profile);
+    this.#slots.replace(profile);
     return this.#revocation.revoke(profile, [deleted, held]);
   }
 
@@ -151,7 +139,7 @@ export class TokenVendor {
           report.failed += 1;
           this.#logger.warn("scheduled renewal failed; retried on the next run", {
             profile: profile.name,
-            reason: error instanceof VendingError ? error.message : describeUnknown(error),
+            reason: logReason(error),
           });
         }
       }),
@@ -161,7 +149,8 @@ export class TokenVendor {
 
   /** The background renewal of `profile` under way, if any (tests await it). */
   renewal(profile: string): Promise<void> | undefined {
-    return this.#ahead.running(profile);
+    const configured = this.#config.profiles.get(profile);
+    return configured && this.#slots.of(configured).renewal;
   }
 
   #authorize(
@@ -181,19 +170,11 @@ export class TokenVendor {
     return profile;
   }
 
-  #forget(profile: Profile): void {
-    this.#memory.invalidate(profile.name);
-    this.#flights.forget(profile.name);
-    this.#exchange.forget(profile.name);
-    this.#ahead.forget(profile.name);
-    this.#credentials.forget(profile.secretId);
-  }
-
   async #miss(profile: Profile, min: number): Promise<VendedToken> {
     const deadline = this.#clock.now() + WORST_REQUEST_MS;
     const refresh = () => this.#refresher.refresh(profile, min, deadline);
     try {
-      const shared = await this.#flights.run(profile.name, refresh);
+      const shared = await this.#slots.of(profile).fly(refresh);
       // A flight started by a caller with a smaller min_validity may return a token too short for
       // this one; then this caller starts its own (which goes upstream at most once), or joins
       // the one that another such caller, resumed before it, has just started (that caller
@@ -202,11 +183,11 @@ export class TokenVendor {
       // waits or takes the lease over only as long as it can.
       if (isUsable(shared.token, this.#clock.now(), min)) return shared;
       if (this.#clock.now() + WORST_BEFORE_LEASE_MS > deadline) {
-        throw new UpstreamUnavailableError("no token lasting the requested min_validity", 1);
+        throw tooShort();
       }
-      const own = await this.#flights.run(profile.name, refresh);
+      const own = await this.#slots.of(profile).fly(refresh);
       if (isUsable(own.token, this.#clock.now(), min)) return own;
-      throw new UpstreamUnavailableError("no token lasting the requested min_validity", 1);
+      throw tooShort();
     } catch (error) {
       // CyberArk failed, or refused something other than the credentials (maybe for a flight that
       // wanted more than this caller): a recently confirmed token of the current identity that
@@ -221,4 +202,13 @@ export class TokenVendor {
       throw error;
     }
   }
+}
+
+function tooShort(): UpstreamUnavailableError {
+  return new UpstreamUnavailableError({
+    dependency: "identity",
+    kind: "unusable",
+    detail: "no token lasting the requested min_validity",
+    retryAfterSeconds: 1,
+  });
 }

@@ -27,14 +27,15 @@ const noSleep: IdentityClientOptions = {
 };
 const client = new CyberArkIdentityClient(noSleep);
 
-function request(overrides: Partial<TokenRequest> = {}): TokenRequest {
+// A request to the tenant's `path`, as the client gets it: an absolute endpoint.
+function request(overrides: Partial<TokenRequest> & { path?: string } = {}): TokenRequest {
+  const { path = "/oauth2/platformtoken", ...rest } = overrides;
   return {
-    tenantUrl: simulator.url,
-    path: "/oauth2/platformtoken",
+    endpoint: new URL(path, simulator.url).href,
     clientAuth: "body",
     clientId: "svc-ci@example.com",
     clientSecret: "s3cret",
-    ...overrides,
+    ...rest,
   };
 }
 

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import {
+  cyberArkEndpoints,
+  revocationEndpointPath,
+} from "../../functions/adapters/cyberark-endpoints.js";
 import { CyberArkIdentityClient } from "../../functions/adapters/cyberark-identity.js";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
 import type { RevocationRequest, TokenRequest } from "../../functions/core/ports.js";
-import { revocationEndpointPath, tokenEndpointPath } from "../../functions/core/token.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 
 const APP = { applicationId: "reports_api" };
@@ -15,13 +18,13 @@ const simulator = new IdentitySimulator({
 const client = new CyberArkIdentityClient({ sleep: async () => {}, random: () => 0 });
 
 function tokenRequest(clientAuth: TokenRequest["clientAuth"]): TokenRequest {
-  return { tenantUrl: simulator.url, path: tokenEndpointPath(APP), clientAuth, ...CLIENT };
+  const endpoint = cyberArkEndpoints({ tenantUrl: simulator.url, ...APP }).token;
+  return { endpoint, clientAuth, ...CLIENT };
 }
 
 function revocation(token: string, overrides: Partial<RevocationRequest> = {}): RevocationRequest {
   return {
-    tenantUrl: simulator.url,
-    path: revocationEndpointPath(APP) ?? "",
+    endpoint: cyberArkEndpoints({ tenantUrl: simulator.url, ...APP }).revocation ?? "",
     clientAuth: "basic",
     ...CLIENT,
     token,

@@ -8,6 +8,7 @@
  * effect (the table's conditional write, CyberArk's answer) happens atomically when the scheduler
  * completes it, and a fault is decided then, as a real service would decide it.
  */
+import { cyberArkEndpoints } from "../../functions/adapters/cyberark-endpoints.js";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
 import type {
   IdentityProvider,
@@ -155,6 +156,7 @@ export class World {
       secrets: { read: (secretId) => this.#readSecret(instance, secretId) },
       store: this.#storeFor(instance),
       identity: {
+        endpoints: cyberArkEndpoints,
         requestToken: (request) => this.#requestToken(instance, request),
         // DELETE's revocation is not what the simulation explores: CyberArk accepts it at once.
         revokeToken: async () => {},
@@ -183,7 +185,12 @@ export class World {
         if (this.#failing(this.secretEpisodes)) {
           this.#checker?.secretFault();
           this.#trace.add(this.#now(), `i${instance}`, `secret ${profile.name} -> FAILED`);
-          throw new UpstreamUnavailableError("Secrets Manager failed: ThrottlingException", 5);
+          throw new UpstreamUnavailableError({
+            dependency: "secrets",
+            kind: "failed",
+            detail: "Secrets Manager failed: ThrottlingException",
+            retryAfterSeconds: 5,
+          });
         }
         const value = this.secretValue(profile.name);
         this.#trace.add(
@@ -222,7 +229,7 @@ export class World {
       const graceOver = (version?.replacedAt ?? Number.POSITIVE_INFINITY) + ROTATION_GRACE_MS;
       if (!version || this.#now() >= graceOver) {
         answer("401 invalid_client");
-        throw new UpstreamRejectedError(401, "invalid_client");
+        throw new UpstreamRejectedError({ status: 401, oauthError: "invalid_client" });
       }
       this.#serial += 1;
       const accessToken = `sim.${profile.name}.${this.#serial}`;
@@ -396,27 +403,38 @@ export class World {
   #faultError(fault: UpstreamFault): Error {
     switch (fault) {
       case "timeout":
-        return new UpstreamUnavailableError("CyberArk did not answer in time", 5);
+        return new UpstreamUnavailableError({
+          dependency: "identity",
+          kind: "timeout",
+          detail: "CyberArk did not answer in time",
+          retryAfterSeconds: 5,
+        });
       // As the identity adapter reports them: a Retry-After longer than a request may wait ends
       // the exchange at once and becomes the profile's back-off, which the vendor records.
       case "unavailable":
         return this.#random.chance(0.3)
           ? this.#backOff("CyberArk answered 503", this.#random.int(1, 120))
-          : new UpstreamUnavailableError("CyberArk failed 3 attempt(s): CyberArk answered 503", 5);
+          : new UpstreamUnavailableError({
+              dependency: "identity",
+              kind: "failed",
+              detail: "CyberArk failed 3 attempt(s): CyberArk answered 503",
+              retryAfterSeconds: 5,
+            });
       case "throttled":
         return this.#backOff("CyberArk answered 429", this.#random.int(1, 300));
       case "rejected":
-        return new UpstreamRejectedError(400, "invalid_scope");
+        return new UpstreamRejectedError({ status: 400, oauthError: "invalid_scope" });
     }
   }
 
   #backOff(answer: string, seconds: number): UpstreamUnavailableError {
-    return new UpstreamUnavailableError(
-      `CyberArk failed 1 attempt(s): ${answer}`,
-      seconds,
-      undefined,
-      seconds,
-    );
+    return new UpstreamUnavailableError({
+      dependency: "identity",
+      kind: "failed",
+      detail: `CyberArk failed 1 attempt(s): ${answer}`,
+      retryAfterSeconds: seconds,
+      backOffSeconds: seconds,
+    });
   }
 
   #failing(episodes: readonly Episode[]): boolean {

@@ -1,12 +1,15 @@
 /**
  * In-memory fakes of the core's ports, and a fake clock, for unit tests.
  */
+import { cyberArkEndpoints } from "../../functions/adapters/cyberark-endpoints.js";
+import { admits, type StoredView } from "../../functions/core/admission.js";
 import { type Caller, parseCaller } from "../../functions/core/callers.js";
 import { ConfigurationError } from "../../functions/core/errors.js";
 import type {
   Clock,
   IdentityProvider,
   Logger,
+  ProfileEndpoints,
   RevocationRequest,
   SecretSource,
   SecretValue,
@@ -15,7 +18,11 @@ import type {
   TokenStore,
   WriteBasis,
 } from "../../functions/core/ports.js";
-import { type ProfilesConfig, parseProfilesConfig } from "../../functions/core/profiles.js";
+import {
+  type Profile,
+  type ProfilesConfig,
+  parseProfilesConfig,
+} from "../../functions/core/profiles.js";
 import { MAX_BACK_OFF_MS, MAX_CLOCK_SKEW_MS } from "../../functions/core/timing.js";
 import type { CachedToken, TokenGrant } from "../../functions/core/token.js";
 
@@ -52,7 +59,7 @@ export class FakeSecrets implements SecretSource {
   }
 }
 
-/** A token table in a Map, with the same conditional-write rules; `failing` makes every call throw. */
+/** A token table in a Map, admitting writes by the same rule (`admits`); `failing` makes every call throw. */
 export class MemoryStore implements TokenStore {
   readonly items = new Map<string, CachedToken>();
   /** Profile -> when a DELETE emptied its item (until a token replaces it). */
@@ -81,19 +88,14 @@ export class MemoryStore implements TokenStore {
   }
   async put(profile: string, token: CachedToken, basis: WriteBasis): Promise<boolean> {
     this.#check();
-    const deletedAt = this.deletions.get(profile);
-    const deletedSince =
-      deletedAt !== undefined &&
-      deletedAt !== basis.deletionRead &&
-      deletedAt >= basis.credentialsReadAt &&
-      deletedAt <= basis.latestDeletion;
     const stored = this.items.get(profile);
-    const supersedes =
-      !stored ||
-      (stored.cacheKey === token.cacheKey
-        ? stored.issuedAt < token.issuedAt
-        : stored.issuedAt < basis.credentialsReadAt);
-    if (deletedSince || !supersedes) return false;
+    const deletedAt = this.deletions.get(profile);
+    const view: StoredView = stored
+      ? { kind: "token", cacheKey: stored.cacheKey, issuedAt: stored.issuedAt, lastRefused: false }
+      : deletedAt === undefined
+        ? { kind: "none" }
+        : { kind: "deletion", deletedAt };
+    if (!admits(view, token, basis)) return false;
     this.items.set(profile, token);
     this.deletions.delete(profile);
     return true;
@@ -151,6 +153,11 @@ export class FakeIdentity implements IdentityProvider {
     this.serial += 1;
     return { accessToken: `token-${this.serial}`, expiresIn: 3600 };
   };
+
+  /** A CyberArk tenant's layout, as the real client resolves it. */
+  endpoints(profile: Profile): ProfileEndpoints {
+    return cyberArkEndpoints(profile);
+  }
 
   async requestToken(request: TokenRequest): Promise<TokenGrant> {
     this.requests.push(request);

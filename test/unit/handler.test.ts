@@ -149,7 +149,7 @@ describe("errors", () => {
 
   it("answers a rejection by CyberArk with 502 upstream_rejected, never its text", async () => {
     identity.fallback = () => {
-      throw new UpstreamRejectedError(400, "invalid_scope");
+      throw new UpstreamRejectedError({ status: 400, oauthError: "invalid_scope" });
     };
     const response = await call();
     expect([response.statusCode, response.json.error]).toEqual([502, "upstream_rejected"]);
@@ -158,7 +158,12 @@ describe("errors", () => {
 
   it("answers an outage with 503 upstream_unavailable and Retry-After", async () => {
     identity.next.push(() => {
-      throw new UpstreamUnavailableError("CyberArk answered 503", 12);
+      throw new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "failed",
+        detail: "CyberArk answered 503",
+        retryAfterSeconds: 12,
+      });
     });
     const response = await call();
     expect([response.statusCode, response.json.error]).toEqual([503, "upstream_unavailable"]);

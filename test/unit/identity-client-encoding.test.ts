@@ -41,13 +41,16 @@ afterEach(() => {
 async function tokenThenRevocation(clientAuth: ClientAuth): Promise<[Sent, Sent]> {
   const client = new CyberArkIdentityClient();
   const credentials = {
-    tenantUrl: TENANT,
     clientAuth,
     clientId: CLIENT_ID,
     clientSecret: CLIENT_SECRET,
   };
-  await client.requestToken({ ...credentials, path: "/oauth2/token/reports_api" });
-  await client.revokeToken({ ...credentials, path: "/oauth2/revoke/reports_api", token: "t" });
+  await client.requestToken({ ...credentials, endpoint: `${TENANT}/oauth2/token/reports_api` });
+  await client.revokeToken({
+    ...credentials,
+    endpoint: `${TENANT}/oauth2/revoke/reports_api`,
+    token: "t",
+  });
   const [token, revocation] = sent;
   if (!token || !revocation) throw new Error("expected two requests");
   return [token, revocation];

@@ -128,10 +128,12 @@ describe("metrics in Embedded Metric Format", () => {
       expect((await a.get("steady", STRANGER)).statusCode).toBe(403);
       expect((await a.get("nope")).statusCode).toBe(403);
       identity.next.push(() => {
-        throw new UpstreamUnavailableError(
-          "CyberArk failed 3 attempts: request failed: timed out",
-          5,
-        );
+        throw new UpstreamUnavailableError({
+          dependency: "identity",
+          kind: "timeout",
+          detail: "CyberArk failed 3 attempts: request failed: timed out",
+          retryAfterSeconds: 5,
+        });
       });
       expect((await a.get("flaky")).statusCode).toBe(503);
       store.items.delete("steady");

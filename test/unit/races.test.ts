@@ -179,7 +179,7 @@ describe("race 2: one CyberArk request at a time per profile, with a healthy tab
     let leaseFreeDuringRetry: boolean | undefined;
     h.identity.next.push(() => {
       h.clock.advanceSeconds(WORST_EXCHANGE_MS / 1000);
-      throw new UpstreamRejectedError(401, "invalid_client");
+      throw new UpstreamRejectedError({ status: 401, oauthError: "invalid_client" });
     });
     h.identity.next.push(async () => {
       h.clock.advanceSeconds((WORST_AWS_CALL_MS + WORST_EXCHANGE_MS) / 1000);
@@ -198,7 +198,14 @@ describe("race 2: one CyberArk request at a time per profile, with a healthy tab
     const [a, c] = [h.newVendor(), h.newVendor()];
     await a.getToken(ciQuery()); // token-1 at t = 0
     h.clock.advanceSeconds(160);
-    const failRenewal = h.heldFailure(new UpstreamUnavailableError("CyberArk answered 503", 5));
+    const failRenewal = h.heldFailure(
+      new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "failed",
+        detail: "CyberArk answered 503",
+        retryAfterSeconds: 5,
+      }),
+    );
     await a.getToken(ciQuery()); // due: the renewal takes the lease, then the instance freezes
     await h.upstreamAsked(2);
     // Thawed at t = 320 s: the frozen renewal's lease expired long ago, and token-1 (280 s left)
@@ -290,7 +297,13 @@ describe("race 5: a tenant that shortens lifetimes causes no renewal storm", () 
 describe("race 6: a cached token that meets min_validity is served, not a 503", () => {
   // Within the bound on unconfirmed tokens: a held token the table has not confirmed for
   // MAX_UNCONFIRMED_MS is not served (race 4), even when CyberArk fails.
-  const outage = () => new UpstreamUnavailableError("CyberArk answered 503", 5);
+  const outage = () =>
+    new UpstreamUnavailableError({
+      dependency: "identity",
+      kind: "failed",
+      detail: "CyberArk answered 503",
+      retryAfterSeconds: 5,
+    });
 
   it("a caller that joined a flight started for a larger min_validity gets the token it can use", async () => {
     const vendor = h.newVendor();
@@ -346,7 +359,12 @@ describe("the fallback on a held token, bounded", () => {
     await vendor.getToken(ciQuery());
     h.store.failing = true;
     h.identity.fallback = () => {
-      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+      throw new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "failed",
+        detail: "CyberArk answered 503",
+        retryAfterSeconds: 5,
+      });
     };
     h.clock.advanceSeconds(MAX_UNCONFIRMED_MS / 1000);
 
@@ -358,7 +376,7 @@ describe("the fallback on a held token, bounded", () => {
     await vendor.getToken(ciQuery());
     h.clock.advanceSeconds(2000); // 1600 s left: too short for 3600 (capped 1800), fine for 300
     h.identity.fallback = () => {
-      throw new UpstreamRejectedError(400, "invalid_client");
+      throw new UpstreamRejectedError({ status: 400, oauthError: "invalid_client" });
     };
 
     // The modest caller joins the demanding caller's flight, which CyberArk refuses outright.
@@ -391,7 +409,12 @@ describe("a request answers within its worst-case time, fallback included", () =
     h.identity.next.push(() => {
       h.store.failing = false; // the table recovers, but the request's time is nearly spent
       h.clock.advanceSeconds((WORST_REQUEST_MS - WORST_TABLE_CALL_MS) / 1000 + 1);
-      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+      throw new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "failed",
+        detail: "CyberArk answered 503",
+        retryAfterSeconds: 5,
+      });
     });
 
     await expect(b.getToken(ciQuery())).rejects.toMatchObject({ code: "upstream_unavailable" });
@@ -403,7 +426,12 @@ describe("a request answers within its worst-case time, fallback included", () =
     h.store.failing = true;
     h.identity.next.push(() => {
       h.store.failing = false;
-      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+      throw new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "failed",
+        detail: "CyberArk answered 503",
+        retryAfterSeconds: 5,
+      });
     });
 
     const fallback = await b.getToken(ciQuery());
@@ -467,7 +495,12 @@ describe("race 9: a superseded token is never served after the table showed anot
     h.identity.next.push(() => ({ accessToken: "short-lived", expiresIn: 20 }));
     await a.getToken(ciQuery(0)); // A stores a token of the same identity, which then expires
     h.identity.fallback = () => {
-      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+      throw new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "failed",
+        detail: "CyberArk answered 503",
+        retryAfterSeconds: 5,
+      });
     };
     h.clock.advanceSeconds(34); // B's recheck is due; the table answers
     expect(h.store.items.get(PROFILE)?.accessToken).toBe("short-lived");
@@ -481,7 +514,13 @@ describe("race 9: a superseded token is never served after the table showed anot
 
 describe("race 10: a back-off recorded in the table holds for every instance, frozen or not", () => {
   const throttled = () =>
-    new UpstreamUnavailableError("CyberArk answered 429", 120, undefined, 120);
+    new UpstreamUnavailableError({
+      dependency: "identity",
+      kind: "failed",
+      detail: "CyberArk answered 429",
+      retryAfterSeconds: 120,
+      backOffSeconds: 120,
+    });
 
   // A's lease acquisition fails once, so A refreshes without a lease; A is then frozen while its
   // back-off read is in flight. Meanwhile B takes the real lease and is told to back off 120 s.
@@ -541,7 +580,7 @@ describe("race 10b: the rotation retry honours a back-off recorded during the fi
     h.identity.next.push(async () => {
       // Meanwhile an instance whose lease failed open was told to back off, and recorded it.
       await h.store.putBackOff(PROFILE, h.clock.now() + 60_000);
-      throw new UpstreamRejectedError(401, "invalid_client");
+      throw new UpstreamRejectedError({ status: 401, oauthError: "invalid_client" });
     });
 
     const result = vendor.getToken(ciQuery());

@@ -139,6 +139,7 @@ describe("cache key", () => {
   });
 
   it("does not depend on the client secret itself", () => {
-    expect(cacheKey(profile, { ...credentials, clientSecret: "other" })).toBe(base);
+    const otherSecret = { ...credentials, clientSecret: "other" };
+    expect(cacheKey(profile, otherSecret)).toBe(base);
   });
 });

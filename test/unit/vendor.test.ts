@@ -62,8 +62,7 @@ describe("TokenVendor.getToken: cache levels", () => {
     expect(result).toMatchObject({ cache: "upstream", token: { accessToken: "token-1" } });
     expect(identity.requests).toEqual([
       {
-        tenantUrl: "https://abc1234.id.cyberark.cloud",
-        path: "/oauth2/platformtoken",
+        endpoint: "https://abc1234.id.cyberark.cloud/oauth2/platformtoken",
         clientAuth: "body",
         clientId: "svc-ci@example.com",
         clientSecret: "s3cret",
@@ -189,7 +188,7 @@ describe("TokenVendor.getToken: credentials and rotation", () => {
 
     expect(reports.cache).toBe("upstream");
     expect(identity.requests[0]).toMatchObject({
-      path: "/oauth2/token/reports_api",
+      endpoint: "https://abc1234.id.cyberark.cloud/oauth2/token/reports_api",
       clientAuth: "basic",
       clientId: "svc-reports@example.com",
       scope: "ReadUserProfile",
@@ -210,7 +209,7 @@ describe("TokenVendor.getToken: credentials and rotation", () => {
       "v2",
     );
     identity.next.push(() => {
-      throw new UpstreamRejectedError(400, "invalid_client");
+      throw new UpstreamRejectedError({ status: 400, oauthError: "invalid_client" });
     });
     clock.advanceSeconds(120);
 
@@ -222,7 +221,7 @@ describe("TokenVendor.getToken: credentials and rotation", () => {
 
   it("gives up after one rotation retry and reports the rejection", async () => {
     identity.fallback = () => {
-      throw new UpstreamRejectedError(401, undefined);
+      throw new UpstreamRejectedError({ status: 401 });
     };
 
     await expect(newVendor().getToken(ci())).rejects.toBeInstanceOf(UpstreamRejectedError);
@@ -250,7 +249,7 @@ describe("TokenVendor.getToken: credentials and rotation", () => {
 describe("TokenVendor.getToken: upstream and table failures", () => {
   it("remembers a rejection for a few seconds instead of hammering the tenant", async () => {
     identity.fallback = () => {
-      throw new UpstreamRejectedError(400, "invalid_scope");
+      throw new UpstreamRejectedError({ status: 400, oauthError: "invalid_scope" });
     };
     const vendor = newVendor();
     await expect(vendor.getToken(ci())).rejects.toBeInstanceOf(UpstreamRejectedError);
@@ -264,7 +263,12 @@ describe("TokenVendor.getToken: upstream and table failures", () => {
 
   it("passes an upstream outage on as 503 when nothing usable is cached", async () => {
     identity.next.push(() => {
-      throw new UpstreamUnavailableError("CyberArk answered 503", 7);
+      throw new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "failed",
+        detail: "CyberArk answered 503",
+        retryAfterSeconds: 7,
+      });
     });
     await expect(newVendor().getToken(ci())).rejects.toMatchObject({
       code: "upstream_unavailable",
@@ -301,7 +305,12 @@ describe("TokenVendor.getToken: the table unreadable at a memory recheck", () =>
     await vendor.getToken(ci());
     store.failing = true;
     identity.fallback = () => {
-      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+      throw new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "failed",
+        detail: "CyberArk answered 503",
+        retryAfterSeconds: 5,
+      });
     };
     clock.advanceSeconds(MEMORY_RECHECK_MS / 1000);
     const readsBefore = store.gets;
@@ -472,7 +481,12 @@ describe("TokenVendor: refresh ahead", () => {
     await vendor.getToken(ci());
     clock.advanceSeconds(3000);
     identity.fallback = () => {
-      throw new UpstreamUnavailableError("CyberArk answered 503", 5);
+      throw new UpstreamUnavailableError({
+        dependency: "identity",
+        kind: "failed",
+        detail: "CyberArk answered 503",
+        retryAfterSeconds: 5,
+      });
     };
 
     const first = await vendor.getToken(ci());

@@ -1,0 +1,108 @@
+/**
+ * The token table's admission rule, stated once: whether a token's write may replace what the
+ * table holds for its profile. The DynamoDB adapter writes it as a condition expression (held to
+ * this function by a property test on moto), and the test fake calls it directly.
+ *
+ * The rule judges what a conditional write can see: the item's plaintext attributes, which anyone
+ * with write access to the table could have edited. A forged item must never block the next write
+ * for good, so the rule also admits a write over a record this code cannot have written.
+ */
+import { MAX_CLOCK_SKEW_MS } from "./timing.js";
+
+/** The stored item as a conditional write sees it. */
+export type StoredView =
+  /** No item at all. */
+  | { readonly kind: "none" }
+  /**
+   * A token item: a string record, with the plaintext hints beside it (`undefined` when the hint
+   * is missing or of another type). `lastRefused`: the record is exactly the one the writing
+   * instance last read and could not open (forged, or of another key).
+   */
+  | {
+      readonly kind: "token";
+      readonly cacheKey: string | undefined;
+      readonly issuedAt: number | undefined;
+      readonly lastRefused: boolean;
+    }
+  /** A record attribute that is not a string: not this code's, so not ours to keep. */
+  | { readonly kind: "foreign" }
+  /** A `DELETE`'s record: a time and no token record (`undefined`: the time is not a number). */
+  | { readonly kind: "deletion"; readonly deletedAt: number | undefined };
+
+/** The token being written: only what the rule compares. */
+export interface Candidate {
+  /** The identity that obtained the token (see `cacheKey` in `token.ts`). */
+  readonly cacheKey: string;
+  /** When the request that obtained it was sent (epoch ms). */
+  readonly issuedAt: number;
+}
+
+/** What a token's write is weighed against, besides the stored item. */
+export interface WriteBasis {
+  /**
+   * When the credentials the token was obtained with were last read from the secret (epoch ms).
+   * Credentials read before a `DELETE` may be of the identity it was meant to drop.
+   */
+  readonly credentialsReadAt: number;
+  /**
+   * The latest deletion time a genuine `DELETE` can have recorded by now (now plus clock skew): a
+   * later one was edited into the table, and must not refuse every write of the profile.
+   */
+  readonly latestDeletion: number;
+  /**
+   * The `DELETE` record the credentials were read after (see `deletion-record.ts`): the write may
+   * replace exactly that record, whatever its time.
+   */
+  readonly deletionRead?: number;
+}
+
+/** The `latestDeletion` of a write made at `now` (epoch ms). */
+export function latestDeletionAt(now: number): number {
+  return now + MAX_CLOCK_SKEW_MS;
+}
+
+/**
+ * Whether `candidate` may replace `stored`. It may, unless
+ * - the item records a `DELETE` made at or after `basis.credentialsReadAt` (and not after
+ *   `basis.latestDeletion`), other than `basis.deletionRead`: the token may be of the identity
+ *   that `DELETE` was meant to drop;
+ * - the stored token is of the same identity and was issued at the same time or later, so a slow
+ *   or thawed writer never replaces a fresher token (ordered by issue time, not expiry: when a
+ *   tenant shortens lifetimes, the newer, shorter token must win);
+ * - the stored token is of another identity and was issued at or after
+ *   `basis.credentialsReadAt`: whoever wrote it read their credentials later than ours;
+ * and in the last two cases the record is not the one this instance last refused.
+ */
+export function admits(stored: StoredView, candidate: Candidate, basis: WriteBasis): boolean {
+  switch (stored.kind) {
+    case "none":
+    case "foreign":
+      return true;
+    case "deletion":
+      return deletionAdmits(stored.deletedAt, basis);
+    case "token":
+      return stored.lastRefused || supersedes(stored, candidate, basis);
+  }
+}
+
+/** The ordering rule on the stored token's hints. */
+export function supersedes(
+  stored: { readonly cacheKey: string | undefined; readonly issuedAt: number | undefined },
+  candidate: Candidate,
+  basis: WriteBasis,
+): boolean {
+  if (stored.cacheKey === undefined || stored.issuedAt === undefined) return false;
+  return stored.cacheKey === candidate.cacheKey
+    ? stored.issuedAt < candidate.issuedAt
+    : stored.issuedAt < basis.credentialsReadAt;
+}
+
+/** A `DELETE`'s record admits a token whose credentials were read after it, or a forged record. */
+export function deletionAdmits(deletedAt: number | undefined, basis: WriteBasis): boolean {
+  return (
+    deletedAt === undefined ||
+    deletedAt < basis.credentialsReadAt ||
+    deletedAt > basis.latestDeletion ||
+    deletedAt === basis.deletionRead
+  );
+}

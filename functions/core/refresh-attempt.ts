@@ -1,0 +1,157 @@
+/**
+ * One piece of work past the memory level, as one object: the profile's slot it began with (its
+ * fence: what it finishes is held only while no `DELETE` replaced the slot), when it began, the
+ * credentials it currently goes by, and the identities the table has shown it. A refresh, a
+ * renewal and a fallback each make one, so every rule about identities, `DELETE`s and the lease
+ * holds for all of them.
+ *
+ * Identity: when the table holds nothing, a token of another identity, or cannot be read, a
+ * `DELETE` or a rotation may have happened elsewhere, so credentials read before the work began
+ * (or before the `DELETE` the table records) are read again before any decision, and so are
+ * credentials not yet read since the table first showed a token of another identity (a rotation
+ * elsewhere). Memory is dropped whenever a read of the table answers with anything but the held
+ * token: a superseded or deleted token is never served again, not even as a fallback when
+ * CyberArk fails. And because a `DELETE` or a rotation can also happen while an exchange is under
+ * way, the table refuses a token whose credentials were read before either (`admission.ts`); such
+ * a token goes to its caller, but is never held.
+ */
+import { latestDeletionAt } from "./admission.js";
+import type { ClientCredentials } from "./credentials.js";
+import { honouredDeletion } from "./deletion-record.js";
+import type { TokenExchange } from "./exchange.js";
+import type { Clock } from "./ports.js";
+import type { ProfileSlot, ProfileSlots } from "./profile-slot.js";
+import type { Profile } from "./profiles.js";
+import type { LeaseHold } from "./refresh-lease.js";
+import type { TableCache, TableRead } from "./table-cache.js";
+import { WORST_EXCHANGE_MS } from "./timing.js";
+import { type CachedToken, cacheKey, isUsable } from "./token.js";
+import type { VendedToken } from "./vendor-types.js";
+
+/** The levels an attempt works through, shared by every attempt of the instance. */
+export interface AttemptParts {
+  readonly slots: ProfileSlots;
+  readonly table: TableCache;
+  readonly exchange: TokenExchange;
+  readonly clock: Clock;
+}
+
+/** One refresh, renewal or fallback of one profile. */
+export class RefreshAttempt {
+  readonly profile: Profile;
+  /** The slot the work began with: its fence. */
+  readonly slot: ProfileSlot;
+  /** When the work began (epoch ms). */
+  readonly started: number;
+  readonly #p: AttemptParts;
+  /** The cache keys of the table tokens this work has seen. */
+  readonly #seen = new Set<string>();
+
+  constructor(parts: AttemptParts, profile: Profile) {
+    this.#p = parts;
+    this.profile = profile;
+    this.slot = parts.slots.of(profile);
+    this.started = parts.clock.now();
+  }
+
+  /** The profile's slot now (another, when a `DELETE` came since the work began). */
+  get current(): ProfileSlot {
+    return this.#p.slots.of(this.profile);
+  }
+
+  /** Whether no `DELETE` replaced the slot since the work began. */
+  get isCurrent(): boolean {
+    return this.#p.slots.isCurrent(this.slot);
+  }
+
+  /**
+   * Reads the profile's item. One that answers with anything but the token held in memory
+   * (nothing: a DELETE; another token: a renewal elsewhere, maybe since deleted too, or a
+   * rotation) drops the held one before anything can fall back on it: what the table no longer
+   * holds is superseded, and memory must not outlive the table's answer.
+   */
+  async read(): Promise<TableRead> {
+    const read = await this.#p.table.read(this.profile.name);
+    if (read.status === "unavailable") return read;
+    const stored = read.status === "hit" ? read.token.accessToken : undefined;
+    const { memory } = this.current;
+    if (memory.held()?.token.accessToken !== stored) memory.drop();
+    return read;
+  }
+
+  /**
+   * The credentials to judge `read` by, sent at `readAt`. When the table disagrees with the
+   * credentials held, they are read again if they were read before the work began or before the
+   * DELETE the table records, or if the table shows a token of an identity this work has not seen
+   * yet: a rotation may have happened since, and another instance may already hold a token of the
+   * new identity. So at most one secret read per table read, and one per identity seen while
+   * polling, however long the wait.
+   */
+  async credentialsFor(read: TableRead, readAt: number): Promise<ClientCredentials> {
+    // Credentials read before the DELETE, or before now when it is recorded a little ahead of our
+    // clock (nothing later can be read yet). A time later than any DELETE could have recorded is
+    // an edit, which the table ignores too, so it must not make every poll read the secret.
+    const now = this.#p.clock.now();
+    const deletedAt = Math.min(honouredDeletion(read, now) ?? 0, now);
+    const { credentials } = this.current;
+    const held = await credentials.get();
+    // An unreadable table cannot tell us of a DELETE or a rotation elsewhere either.
+    const disagrees = read.status !== "hit" || read.token.cacheKey !== cacheKey(this.profile, held);
+    if (!disagrees) return held;
+    const unseen = read.status === "hit" && !this.#seen.has(read.token.cacheKey);
+    if (read.status === "hit") this.#seen.add(read.token.cacheKey);
+    const since = Math.max(unseen ? readAt : this.started, deletedAt);
+    return credentials.get({ readSince: since });
+  }
+
+  /**
+   * A table token of the current identity is held in memory while it is valid at all (a caller
+   * with a smaller min_validity may use it), and served when it stays valid for `min`. It counts
+   * as confirmed when the read was sent, not when its answer was handled: a Lambda freeze in
+   * between must not make an old answer look fresh.
+   */
+  fromTable(
+    stored: CachedToken | undefined,
+    credentials: ClientCredentials,
+    min: number,
+    readAt: number,
+  ): VendedToken | undefined {
+    if (!stored || stored.cacheKey !== cacheKey(this.profile, credentials)) return undefined;
+    const now = this.#p.clock.now();
+    if (!isUsable(stored, now, 0)) return undefined;
+    this.slot.memory.remember(stored, credentials, readAt);
+    return isUsable(stored, now, min) ? { token: stored, cache: "table" } : undefined;
+  }
+
+  /**
+   * Asks the identity provider (never with less of the lease left than an exchange may take),
+   * then stores the token in the table, and in memory unless a DELETE on this instance came
+   * meanwhile. A token the table refused is not held (it may be of an identity dropped
+   * meanwhile); one whose write failed is held as confirmed when the table was last read,
+   * `readAt`: nothing later is known. A back-off the provider asked of any instance holds for
+   * all: the exchange reads and records it.
+   */
+  async upstream(
+    credentials: ClientCredentials,
+    hold: LeaseHold,
+    readAt: number,
+    deletionRead: number | undefined,
+  ): Promise<CachedToken> {
+    const { exchange, table, clock } = this.#p;
+    const exchanged = await exchange.obtain(this.profile, credentials, () =>
+      hold.ensureLeft(WORST_EXCHANGE_MS),
+    );
+    if (!this.isCurrent) return exchanged.token;
+    const writtenAt = clock.now();
+    const written = await table.write(this.profile.name, exchanged.token, {
+      credentialsReadAt: this.slot.credentials.lastReturned(exchanged.credentials),
+      latestDeletion: latestDeletionAt(writtenAt),
+      ...(deletionRead === undefined ? {} : { deletionRead }),
+    });
+    if (written !== "refused") {
+      const confirmedAt = written === "stored" ? writtenAt : readAt;
+      this.slot.memory.remember(exchanged.token, exchanged.credentials, confirmedAt);
+    }
+    return exchanged.token;
+  }
+}
