@@ -28,12 +28,11 @@ import { parseProfilesConfig } from "../functions/core/profiles.js";
 import { TokenVendor } from "../functions/core/vendor.js";
 import { startEmbeddedDynamoDb } from "../functions/local/embedded-dynamodb.js";
 import { IdentitySimulator } from "../functions/local/identity-simulator.js";
-import { LOCAL_API } from "../functions/local/rest-event.js";
 import { createLocalServer, listen } from "../functions/local/server.js";
 import { startLocalServer } from "../functions/local/start.js";
 import { ensureTokenTable } from "../functions/local/token-table-setup.js";
-import { createHandler } from "../functions/vend/app.js";
-import { systemClock } from "../functions/vend/aws-vendor.js";
+import { systemClock } from "../functions/vend/composition.js";
+import { createVending } from "../functions/vend/vending.js";
 import { functionBuildOptions } from "../infra/build-function.js";
 
 const CALLER = parseCaller("arn:aws:sts::000000000000:assumed-role/bench/b");
@@ -362,7 +361,7 @@ async function firstRequestAfterIdle(): Promise<string[]> {
       });
     const vendor = instance();
     const server = createLocalServer({
-      handler: createHandler({ vendor, clock: systemClock, logger: silent, api: LOCAL_API }),
+      vending: createVending({ vendor, clock: systemClock, logger: silent }),
       defaultCaller: "arn:aws:sts::000000000000:assumed-role/bench/b",
       logger: silent,
     });
