@@ -5,7 +5,6 @@
  * does for the deployed function.
  */
 
-import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DescribeKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -17,7 +16,11 @@ import { type DataKeyProvider, ProcessKeyProvider } from "../adapters/token-ciph
 import type { SecretSource, SecretValue } from "../core/ports.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../core/profiles.js";
 import { loadProfilesFile } from "../core/profiles-file.js";
-import { createVendingService, type VendingService } from "../vend/composition.js";
+import {
+  type AwsVendorOptions,
+  createVendingService,
+  type VendingService,
+} from "../vend/composition.js";
 import { describeSetupError } from "./aws-setup-errors.js";
 import { startEmbeddedDynamoDb } from "./embedded-dynamodb.js";
 import { IdentitySimulator } from "./identity-simulator.js";
@@ -37,6 +40,8 @@ const DEMO_CREDENTIALS = {
   client_secret: "demo-secret",
 };
 
+type BackendLogger = AwsVendorOptions["logger"];
+
 /** A started backend: the service, and what the ready message says about it. */
 export interface Backend extends VendingService {
   readonly description: string;
@@ -45,7 +50,10 @@ export interface Backend extends VendingService {
 }
 
 /** The embedded demo: nothing to set up. */
-export async function embeddedBackend(logger: Logger, metrics: EmfMetrics): Promise<Backend> {
+export async function embeddedBackend(
+  logger: BackendLogger,
+  metrics: EmfMetrics,
+): Promise<Backend> {
   const simulator = new IdentitySimulator({
     clients: [
       { clientId: DEMO_CREDENTIALS.client_id, clientSecret: DEMO_CREDENTIALS.client_secret },
@@ -102,7 +110,7 @@ export interface ProfilesBackendOptions {
 export async function profilesBackend(
   file: string,
   options: ProfilesBackendOptions,
-  logger: Logger,
+  logger: BackendLogger,
   metrics: EmfMetrics,
 ): Promise<Backend> {
   const config: ProfilesConfig = loadProfilesFile(file, { allowLoopbackHttp: true });

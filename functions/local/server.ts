@@ -157,8 +157,15 @@ async function fromIncoming(request: IncomingMessage): Promise<LocalRequest> {
     ...(request.socket.remoteAddress ? { remoteAddress: request.socket.remoteAddress } : {}),
     httpVersion: request.httpVersion,
   };
-  if (refusalReason(head)) return head;
+  if (refusalReason(head) || !hasBody(request)) return head;
   return { ...head, body: await readBody(request, MAX_BODY_BYTES) };
+}
+
+// HTTP/1.1 frames a request body only with Content-Length or Transfer-Encoding; without either
+// (every GET a client sends) there is none to wait for, and Node's parser reads none.
+function hasBody(request: IncomingMessage): boolean {
+  const { headers } = request;
+  return headers["transfer-encoding"] !== undefined || headers["content-length"] !== undefined;
 }
 
 /** The request handling turns every error into the contract's JSON; this is the net under it. */

@@ -6,12 +6,15 @@ import type { Server } from "node:http";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { EmfMetrics } from "../adapters/emf-metrics.js";
 import { type LocalSecret, writeLocalSecret } from "../common/local-secret.js";
+import { LocalLogger } from "./audit-lines.js";
 import { DEMO_CALLER, embeddedBackend, profilesBackend } from "./backends.js";
 import { readyMessage } from "./ready-message.js";
 import { startRenewalTimer, validRenewEvery } from "./renewal-timer.js";
 import { createLocalServer, type LocalFrontDoor, listen } from "./server.js";
 
 export { DEMO_ADMIN, DEMO_CALLER, DEMO_PROFILE } from "./backends.js";
+
+const SERVICE = "cyberark-token-vending-local";
 
 /** Options of {@link startLocalServer}; the contract's command-line options. */
 export interface LocalServerStartOptions {
@@ -46,7 +49,7 @@ export interface RunningLocalServer {
 export async function startLocalServer(
   options: LocalServerStartOptions = {},
 ): Promise<RunningLocalServer> {
-  const logger = new Logger({ serviceName: "cyberark-token-vending-local" });
+  const logger = new LocalLogger(SERVICE, new Logger({ serviceName: SERVICE }));
   const renewEvery = validRenewEvery(options.renewEverySeconds ?? 60);
   // Aggregated over a second: a server answering many requests a second writes one record per
   // metric and dimensions, not one per request.
