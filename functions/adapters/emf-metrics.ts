@@ -13,20 +13,14 @@
 import { MetricUnit, Metrics as PowertoolsMetrics } from "@aws-lambda-powertools/metrics";
 import {
   DEPLOYMENT_DIMENSION,
+  EXTRA_DIMENSION,
   LOCAL_DEPLOYMENT,
-  METRIC_DIMENSIONS,
   METRIC_NAMESPACE,
   METRICS,
   type MetricName,
   PROFILE_DIMENSION,
 } from "../core/metrics.js";
 import type { Metrics } from "../core/ports.js";
-
-const EXTRA_DIMENSION: Partial<Record<MetricName, string>> = {
-  [METRICS.vended]: METRIC_DIMENSIONS.cacheLevel,
-  [METRICS.upstreamErrors]: METRIC_DIMENSIONS.error,
-  [METRICS.renewals]: METRIC_DIMENSIONS.trigger,
-};
 
 /** Options of {@link EmfMetrics}. */
 export interface EmfMetricsOptions {

@@ -7,6 +7,7 @@
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 import type { TokenResponse } from "../common/api.js";
+import { DEFAULT_MIN_VALIDITY_SECONDS } from "../common/min-validity.js";
 import { parseApiUrl } from "./api-url.js";
 import { abortableSleep, CallDeadline } from "./call-deadline.js";
 import { TokenVendingError } from "./errors.js";
@@ -78,7 +79,6 @@ interface Held {
   readonly expiresAt: number;
 }
 
-const DEFAULT_MIN_VALIDITY = 300;
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
@@ -129,7 +129,7 @@ export class TokenVendingClient {
    * @throws {TokenVendingError} with a stable `code`, `status`, `error`, `retryable` and `request_id`.
    */
   async getToken(profile: string, options: GetTokenOptions = {}): Promise<TokenResponse> {
-    const minValidity = options.minValidity ?? DEFAULT_MIN_VALIDITY;
+    const minValidity = options.minValidity ?? DEFAULT_MIN_VALIDITY_SECONDS;
     const scope = normaliseScope(options.scope);
     const held = this.#held.get(profile)?.get(scope);
     if (!options.forceRefresh && held && this.#validFor(held, minValidity)) {

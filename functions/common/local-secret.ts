@@ -13,6 +13,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { LOOPBACK_HOSTS } from "./loopback.js";
 
 /** The request header that carries the secret. */
 export const LOCAL_SECRET_HEADER = "x-local-secret";
@@ -67,7 +68,7 @@ export function writeLocalSecret(port: number, directory = localSecretDirectory(
  * has a private secret file for its port; otherwise nothing (the request goes without it).
  */
 export function readLocalSecret(url: URL, directory = localSecretDirectory()): string | undefined {
-  if (url.protocol !== "http:" || !["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) {
+  if (url.protocol !== "http:" || !LOOPBACK_HOSTS.has(url.hostname)) {
     return undefined;
   }
   const file = localSecretFile(Number(url.port || 80), directory);

@@ -3,9 +3,14 @@
  * function URL, the local server) turns its request into, and the parsing that decides, for all
  * of them alike, whether the request names a route, a method and a well-formed query.
  */
+
+import {
+  DEFAULT_MIN_VALIDITY_SECONDS,
+  MIN_VALIDITY_RULE,
+  parseMinValidity,
+} from "../common/min-validity.js";
 import { type Caller, parseCaller } from "../core/callers.js";
 import { PROFILE_NAME } from "../core/profiles.js";
-import { DEFAULT_MIN_VALIDITY_SECONDS, MAX_MIN_VALIDITY_SECONDS } from "../core/token.js";
 import type { InvalidateQuery, TokenQuery } from "../core/vendor.js";
 import { InvalidRequestError, MethodNotAllowedError, NotFoundError } from "./request-errors.js";
 
@@ -34,7 +39,6 @@ export type VendCommand =
 export const NO_QUERY: ReadonlyMap<string, readonly string[]> = new Map();
 
 const TOKENS_PATH = /^\/tokens\/([^/]*)$/;
-const MIN_VALIDITY = /^\d{1,4}$/;
 
 /**
  * The `{profile}` of a `/tokens/{profile}` path, decoded where it can be (a malformed escape is
@@ -94,19 +98,16 @@ export function parseCommand(request: VendRequest): VendCommand {
   }
   return {
     kind: "get",
-    query: { profile, caller, minValiditySeconds: parseMinValidity(query.get("min_validity")) },
+    query: { profile, caller, minValiditySeconds: minValidityOf(query.get("min_validity")) },
   };
 }
 
-function parseMinValidity(values: readonly string[] | undefined): number {
+function minValidityOf(values: readonly string[] | undefined): number {
   if (values === undefined) return DEFAULT_MIN_VALIDITY_SECONDS;
   const [value] = values;
-  const seconds =
-    values.length === 1 && value !== undefined && MIN_VALIDITY.test(value) ? Number(value) : -1;
-  if (seconds < 0 || seconds > MAX_MIN_VALIDITY_SECONDS) {
-    throw new InvalidRequestError(
-      `min_validity must be a single whole number of seconds from 0 to ${MAX_MIN_VALIDITY_SECONDS}.`,
-    );
+  const seconds = values.length === 1 && value !== undefined ? parseMinValidity(value) : undefined;
+  if (seconds === undefined) {
+    throw new InvalidRequestError(`min_validity must be a single ${MIN_VALIDITY_RULE.slice(2)}.`);
   }
   return seconds;
 }

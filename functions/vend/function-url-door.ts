@@ -5,6 +5,7 @@
  * but `/tokens/{profile}` and `405` for a method other than GET and DELETE.
  */
 import type { Context, LambdaFunctionURLEventWithIAMAuthorizer } from "aws-lambda";
+import { fieldsOf } from "../common/records.js";
 import { NO_QUERY, profileInPath, queryOf } from "./command.js";
 import type { DoorRequest } from "./vending.js";
 
@@ -31,7 +32,7 @@ export function functionUrlRequest(
   url: FunctionUrlIdentity,
 ): DoorRequest {
   // A direct invocation can hand the function anything, `null` included.
-  const v2: Partial<UrlEvent> = typeof event === "object" && event !== null ? event : {};
+  const v2 = fieldsOf<UrlEvent>(event);
   const { requestContext, body } = v2;
   const method = requestContext?.http?.method;
   const own =

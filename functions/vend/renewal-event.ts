@@ -8,6 +8,7 @@
  * nothing from it but how many profiles were renewed.
  */
 import type { Context } from "aws-lambda";
+import { isRecord } from "../common/records.js";
 import type { RenewalReport } from "../core/vendor-types.js";
 
 /** The event the schedule sends: the whole of it, nothing more. */
@@ -21,14 +22,14 @@ export type RenewalEvent = typeof RENEWAL_EVENT;
 
 /** Whether `event` is exactly {@link RENEWAL_EVENT} (same keys, same values). */
 export function isRenewalEvent(event: unknown): event is RenewalEvent {
-  if (typeof event !== "object" || event === null || Array.isArray(event)) return false;
+  if (!isRecord(event)) return false;
   const keys = Object.keys(event);
   return (
     keys.length === Object.keys(RENEWAL_EVENT).length &&
     keys.every(
       (key) =>
         Object.hasOwn(RENEWAL_EVENT, key) &&
-        (event as Record<string, unknown>)[key] === RENEWAL_EVENT[key as keyof RenewalEvent],
+        event[key] === RENEWAL_EVENT[key as keyof RenewalEvent],
     )
   );
 }
@@ -63,12 +64,9 @@ export function routeEvents<ApiEvent, ApiResult>(
   routes: EventRoutes<ApiEvent, ApiResult>,
 ): RoutedHandler<ApiEvent, ApiResult> {
   return (async (event: ApiEvent | RenewalEvent, context: Context) => {
-    if (!isRenewalEvent(event)) {
-      // A payload that is not even an object (`null`, a number, invoked by hand) is refused the
-      // same way: the API handler reads fields of whatever it is given.
-      const shaped = typeof event === "object" && event !== null ? event : {};
-      return routes.api(shaped as ApiEvent, context);
-    }
+    // Anything else, a payload that is not even an object (`null`, a number, invoked by hand)
+    // included, goes to the door's handler, which refuses what did not come through it.
+    if (!isRenewalEvent(event)) return routes.api(event, context);
     const report = await routes.renew();
     // Counts only: the failures themselves were logged, per profile, by the renewal.
     if (report.failed > 0) routes.logger.warn("scheduled renewal", { ...report });

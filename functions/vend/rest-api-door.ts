@@ -3,6 +3,7 @@
  * only module that reads v1 fields.
  */
 import type { APIGatewayProxyEvent, Context } from "aws-lambda";
+import { fieldsOf } from "../common/records.js";
 import { NO_QUERY } from "./command.js";
 import type { DoorRequest } from "./vending.js";
 
@@ -25,8 +26,7 @@ export interface ApiIdentity {
  */
 export function restApiRequest(event: unknown, context: Context, api: ApiIdentity): DoorRequest {
   // A direct invocation can hand the function anything, `null` included.
-  const v1: Partial<APIGatewayProxyEvent> =
-    typeof event === "object" && event !== null ? event : {};
+  const v1 = fieldsOf<APIGatewayProxyEvent>(event);
   const { requestContext, pathParameters, body } = v1;
   const profile = pathParameters?.profile;
   const own = requestContext?.apiId === api.apiId && requestContext?.stage === api.stage;
