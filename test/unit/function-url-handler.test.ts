@@ -5,7 +5,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { UpstreamUnavailableError } from "../../functions/core/errors.js";
 import { tokenFingerprint } from "../../functions/core/token.js";
-import { TokenVendor } from "../../functions/core/vendor.js";
 import { functionUrlHandler } from "../../functions/vend/app.js";
 import { createVending } from "../../functions/vend/vending.js";
 import {
@@ -14,40 +13,17 @@ import {
   TEST_URL,
   type UrlEventOptions,
 } from "../support/events.js";
-import {
-  ADMIN_ROLE,
-  CI_ROLE,
-  exampleConfig,
-  FakeClock,
-  FakeIdentity,
-  FakeSecrets,
-  MemoryLogger,
-  MemoryStore,
-  STRANGER,
-} from "../support/fakes.js";
+import { ADMIN_ROLE, CI_ROLE, STRANGER } from "../support/fakes.js";
+import { type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
 
-let clock: FakeClock;
-let identity: FakeIdentity;
-let secrets: FakeSecrets;
-let logger: MemoryLogger;
+let h: VendorHarness;
 let handler: ReturnType<typeof functionUrlHandler>;
 
 beforeEach(() => {
   // Prepare
-  clock = new FakeClock();
-  identity = new FakeIdentity();
-  secrets = new FakeSecrets();
-  secrets.set("cyberark/ci-deployer", { client_id: "svc-ci@example.com", client_secret: "s3cret" });
-  logger = new MemoryLogger();
-  const vendor = new TokenVendor({
-    config: exampleConfig(),
-    secrets,
-    store: new MemoryStore(),
-    identity,
-    clock,
-    logger,
-  });
-  handler = functionUrlHandler(createVending({ vendor, clock, logger }), TEST_URL);
+  h = vendorHarness();
+  const vending = createVending({ vendor: h.newVendor(), clock: h.clock, logger: h.logger });
+  handler = functionUrlHandler(vending, TEST_URL);
 });
 
 async function call(options: UrlEventOptions = {}) {
@@ -59,11 +35,11 @@ async function call(options: UrlEventOptions = {}) {
 }
 
 const auditLines = () =>
-  logger.lines.filter((line) => line.message === "token request").map((line) => line.attributes);
+  h.logger.lines.filter((line) => line.message === "token request").map((line) => line.attributes);
 
 describe("function URL door: GET /tokens/{profile}", () => {
   it("answers 200 with the token body and no-store headers, audited with the IAM caller", async () => {
-    identity.next.push(() => ({ accessToken: "tok", expiresIn: 17_421, scope: "granted" }));
+    h.identity.next.push(() => ({ accessToken: "tok", expiresIn: 17_421, scope: "granted" }));
 
     const response = await call();
 
@@ -97,7 +73,7 @@ describe("function URL door: GET /tokens/{profile}", () => {
 
   it("passes min_validity from the raw query string through", async () => {
     await call();
-    clock.advanceSeconds(3000);
+    h.clock.advanceSeconds(3000);
 
     expect((await call({ rawQuery: "min_validity=599" })).json.access_token).toBe("token-1");
     expect((await call({ rawQuery: "min_validity=601" })).json.access_token).toBe("token-2");
@@ -146,7 +122,7 @@ describe("function URL door: errors", () => {
       error_description: expect.any(String),
       request_id: "url-req-42",
     });
-    expect(identity.requests).toHaveLength(0);
+    expect(h.identity.requests).toHaveLength(0);
     expect(auditLines()).toEqual([expect.objectContaining({ status, outcome: error })]);
   });
 
@@ -155,7 +131,7 @@ describe("function URL door: errors", () => {
   });
 
   it("answers an outage with 503 upstream_unavailable and Retry-After", async () => {
-    identity.next.push(() => {
+    h.identity.next.push(() => {
       throw new UpstreamUnavailableError("CyberArk answered 503", 12);
     });
     const response = await call();
@@ -177,8 +153,8 @@ describe("function URL door: events that did not come through its own URL", () =
 
       expect(response.statusCode).toBe(403);
       expect(response.json).toMatchObject({ error: "access_denied", request_id: "url-req-1" });
-      expect(secrets.reads).toEqual([]);
-      expect(identity.requests).toEqual([]);
+      expect(h.secrets.reads).toEqual([]);
+      expect(h.identity.requests).toEqual([]);
       expect(auditLines()).toEqual([
         expect.objectContaining({
           status: 403,
