@@ -1,9 +1,10 @@
 /**
- * The scheduled renewal's event, and the Lambda entry's routing between it and API Gateway.
+ * The scheduled renewal's event, and the Lambda entry's routing between it and the front door.
  *
- * The schedule invokes the function with {@link RENEWAL_EVENT}; API Gateway with a REST proxy
- * event. The two are told apart by shape, and only an exact renewal event is a renewal: anything
- * else goes to the API handler, whose own-API check refuses an event not from this API (`403`).
+ * The schedule invokes the function with {@link RENEWAL_EVENT}; the front door (the REST API or
+ * the function URL) with its own event. The two are told apart by shape, and only an exact renewal
+ * event is a renewal: anything else goes to the door's handler, which refuses an event that did
+ * not come through it (`403`).
  * A renewal run answers with counts only, so whoever may invoke the function directly learns
  * nothing from it but how many profiles were renewed.
  */
@@ -36,7 +37,7 @@ export function isRenewalEvent(event: unknown): event is RenewalEvent {
 
 /** What {@link routeEvents} dispatches to. */
 export interface EventRoutes<ApiEvent, ApiResult> {
-  /** The API Gateway handler: every event that is not a renewal event. */
+  /** The front door's handler: every event that is not a renewal event. */
   readonly api: (event: ApiEvent, context: Context) => Promise<ApiResult>;
   /** One scheduled renewal run (`TokenVendor.renewScheduled`); never throws. */
   readonly renew: () => Promise<RenewalReport>;
@@ -58,7 +59,7 @@ export interface RoutedHandler<ApiEvent, ApiResult> {
 
 /**
  * The Lambda entry: a renewal event runs one renewal and answers its counts; any other event goes
- * to the API handler unchanged.
+ * to the door's handler unchanged.
  */
 export function routeEvents<ApiEvent, ApiResult>(
   routes: EventRoutes<ApiEvent, ApiResult>,
