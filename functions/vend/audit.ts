@@ -30,8 +30,9 @@ export function auditLine(
 ): Record<string, unknown> {
   return {
     requestId: request.requestId,
-    method: request.method,
-    profile: request.profile,
+    // A made-up event may name neither; the line then leaves them out.
+    method: request.method || undefined,
+    profile: request.profile || undefined,
     caller: request.caller,
     status,
     outcome: error instanceof VendingError ? error.code : "ok",

@@ -41,7 +41,7 @@ export function functionUrlRequest(
     typeof requestContext?.authorizer?.iam?.userArn === "string";
   const rawQuery = v2.rawQueryString;
   return {
-    method: String(method),
+    method: typeof method === "string" ? method : "",
     profile: typeof v2.rawPath === "string" ? profileInPath(v2.rawPath) : undefined,
     query: typeof rawQuery === "string" ? queryOf(rawQuery) : NO_QUERY,
     body: typeof body === "string" ? body : undefined,

@@ -31,7 +31,7 @@ export function restApiRequest(event: unknown, context: Context, api: ApiIdentit
   const profile = pathParameters?.profile;
   const own = requestContext?.apiId === api.apiId && requestContext?.stage === api.stage;
   return {
-    method: String(v1.httpMethod),
+    method: typeof v1.httpMethod === "string" ? v1.httpMethod : "",
     // API Gateway routes only `/tokens/{profile}` to us; a made-up event without it is malformed.
     profile: typeof profile === "string" ? profile : "",
     query: queryOf(v1),

@@ -181,3 +181,15 @@ describe("function URL door: events that did not come through its own URL", () =
     },
   );
 });
+
+describe("function URL door: the audit line of a made-up event", () => {
+  it("leaves out the method and profile the event did not name", async () => {
+    await handler(null, lambdaContext());
+
+    const [line] = auditLines();
+    // Undefined fields are left out of the JSON line.
+    expect(line?.method).toBeUndefined();
+    expect(line?.profile).toBeUndefined();
+    expect(line).toMatchObject({ status: 403, outcome: "access_denied" });
+  });
+});
