@@ -7,23 +7,14 @@ import { Duration } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import {
   DEPLOYMENT_DIMENSION,
-  METRIC_DIMENSIONS,
+  EXTRA_DIMENSION,
   METRIC_NAMESPACE,
   METRICS,
   type MetricName,
   PROFILE_DIMENSION,
 } from "../functions/core/metrics.js";
 
-/** The extra dimension each metric carries beside `Profile`, if any. */
-export const EXTRA_DIMENSION: Readonly<Record<MetricName, string | undefined>> = {
-  [METRICS.vended]: METRIC_DIMENSIONS.cacheLevel,
-  [METRICS.denied]: undefined,
-  [METRICS.upstreamRequests]: undefined,
-  [METRICS.upstreamLatency]: undefined,
-  [METRICS.upstreamErrors]: METRIC_DIMENSIONS.error,
-  [METRICS.leaseWaits]: undefined,
-  [METRICS.renewals]: METRIC_DIMENSIONS.trigger,
-};
+export { EXTRA_DIMENSION };
 
 /** The period every chart and alarm of the service uses. */
 export const METRIC_PERIOD = Duration.minutes(5);

@@ -13,20 +13,14 @@
 import { MetricUnit, Metrics as PowertoolsMetrics } from "@aws-lambda-powertools/metrics";
 import {
   DEPLOYMENT_DIMENSION,
+  EXTRA_DIMENSION,
   LOCAL_DEPLOYMENT,
-  METRIC_DIMENSIONS,
   METRIC_NAMESPACE,
   METRICS,
   type MetricName,
   PROFILE_DIMENSION,
 } from "../core/metrics.js";
 import type { Metrics } from "../core/ports.js";
-
-const EXTRA_DIMENSION: Partial<Record<MetricName, string>> = {
-  [METRICS.vended]: METRIC_DIMENSIONS.cacheLevel,
-  [METRICS.upstreamErrors]: METRIC_DIMENSIONS.error,
-  [METRICS.renewals]: METRIC_DIMENSIONS.trigger,
-};
 
 /** Options of {@link EmfMetrics}. */
 export interface EmfMetricsOptions {
@@ -52,7 +46,9 @@ interface Pending {
 /** Writes the service's metrics as EMF records. */
 export class EmfMetrics implements Metrics {
   readonly #emf: PowertoolsMetrics;
-  readonly #pending = new Map<string, Pending>();
+  // By metric, profile and dimension: nested maps, so counting a hit builds no key and allocates
+  // nothing once its series exists (a warm hit's one metric costs three lookups and an add).
+  readonly #pending = new Map<MetricName, Map<string, Map<string | undefined, Pending>>>();
   readonly #timer: NodeJS.Timeout | undefined;
 
   constructor(options: EmfMetricsOptions = {}) {
@@ -70,17 +66,35 @@ export class EmfMetrics implements Metrics {
       this.#write({ metric, profile, dimension, values: [value] });
       return;
     }
-    const key = `${metric}\n${profile}\n${dimension ?? ""}`;
-    const pending = this.#pending.get(key);
-    if (!pending) this.#pending.set(key, { metric, profile, dimension, values: [value] });
+    const series = this.#series(metric, profile);
+    const pending = series.get(dimension);
+    if (!pending) series.set(dimension, { metric, profile, dimension, values: [value] });
     else if (metric === METRICS.upstreamLatency) pending.values.push(value);
     else pending.values[0] = (pending.values[0] ?? 0) + value;
   }
 
   /** Writes what was aggregated since the last write. */
   flush(): void {
-    for (const pending of this.#pending.values()) this.#write(pending);
+    for (const byProfile of this.#pending.values()) {
+      for (const byDimension of byProfile.values()) {
+        for (const pending of byDimension.values()) this.#write(pending);
+      }
+    }
     this.#pending.clear();
+  }
+
+  #series(metric: MetricName, profile: string): Map<string | undefined, Pending> {
+    let byProfile = this.#pending.get(metric);
+    if (!byProfile) {
+      byProfile = new Map();
+      this.#pending.set(metric, byProfile);
+    }
+    let byDimension = byProfile.get(profile);
+    if (!byDimension) {
+      byDimension = new Map();
+      byProfile.set(profile, byDimension);
+    }
+    return byDimension;
   }
 
   /** Writes what is left and stops the interval. */

@@ -4,8 +4,10 @@
  * server); everything else must be `https://`. Checked before any request is made.
  */
 
-/** The hosts that may be reached over plain `http://`, as `URL.hostname` spells them. */
-export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(["127.0.0.1", "localhost", "[::1]"]);
+import { LOOPBACK_HOSTS } from "../common/loopback.js";
+
+/** The hosts that may be reached over plain `http://`. */
+export { LOOPBACK_HOSTS };
 
 /** A URL the client refuses to call; the CLI reports it as bad usage. */
 export class InvalidApiUrlError extends Error {

@@ -3,6 +3,7 @@
  * checked command. Anything wrong is a {@link UsageError} (exit code 2), found before any request.
  */
 import { parseArgs } from "node:util";
+import { MIN_VALIDITY_RULE, parseMinValidity } from "../common/min-validity.js";
 import { parseApiUrl } from "./api-url.js";
 
 /** Usage text of the command. */
@@ -160,10 +161,9 @@ function urlOf(url: string | undefined): string {
 }
 
 function minValidityOf(text: string): number {
-  const minValidity = /^\d{1,4}$/.test(text) ? Number(text) : Number.NaN;
-  if (!(minValidity <= 3600)) {
-    throw new UsageError("--min-validity must be a whole number of seconds from 0 to 3600");
-  }
+  const minValidity = parseMinValidity(text);
+  if (minValidity === undefined)
+    throw new UsageError(`--min-validity must be ${MIN_VALIDITY_RULE}`);
   return minValidity;
 }
 

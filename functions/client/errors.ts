@@ -3,6 +3,7 @@
  * {@link TokenVendingError} with a stable `code`: the service's own `error` value, or one of the
  * client's for what happened before an answer (no credentials, no connection, time out, abort).
  */
+import { fieldsOf } from "../common/records.js";
 
 /** The `error` values the service sends (its HTTP API's error table). */
 const SERVICE_CODES = [
@@ -91,12 +92,12 @@ export class TokenVendingError extends Error {
  * throttled request neither), or anything a proxy sends.
  */
 export function answerError(status: number, body: unknown): TokenVendingError {
-  const fields = (typeof body === "object" && body !== null ? body : {}) as {
-    error?: unknown;
-    error_description?: unknown;
-    request_id?: unknown;
-    message?: unknown;
-  };
+  const fields = fieldsOf<{
+    error: unknown;
+    error_description: unknown;
+    request_id: unknown;
+    message: unknown;
+  }>(body);
   const error = typeof fields.error === "string" ? fields.error : undefined;
   const description =
     typeof fields.error_description === "string"

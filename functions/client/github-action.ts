@@ -12,6 +12,11 @@
 import { randomUUID } from "node:crypto";
 import { appendFileSync } from "node:fs";
 import { isB64Token, NOT_A_B64TOKEN } from "../common/b64token.js";
+import {
+  DEFAULT_MIN_VALIDITY_SECONDS,
+  MIN_VALIDITY_RULE,
+  parseMinValidity,
+} from "../common/min-validity.js";
 import { InvalidApiUrlError, parseApiUrl } from "./api-url.js";
 import { DEFAULT_CLI_TIMEOUT_SECONDS } from "./cli-args.js";
 import { TokenVendingClient, type TokenVendingClientOptions } from "./client.js";
@@ -72,11 +77,11 @@ function readInputs(env: NodeJS.ProcessEnv) {
     if (error instanceof InvalidApiUrlError) throw new ActionFailure(`url ${error.message}`);
     throw error;
   }
-  const minValidityText = input("min-validity") || "300";
-  const minValidity = /^\d{1,4}$/.test(minValidityText) ? Number(minValidityText) : Number.NaN;
-  if (!(minValidity <= 3600)) {
-    throw new ActionFailure("min-validity must be a whole number of seconds from 0 to 3600");
-  }
+  const minValidity = parseMinValidity(
+    input("min-validity") || String(DEFAULT_MIN_VALIDITY_SECONDS),
+  );
+  if (minValidity === undefined)
+    throw new ActionFailure(`min-validity must be ${MIN_VALIDITY_RULE}`);
   const exportEnv = booleanOf(input("export-env"));
   const outputFile = env.GITHUB_OUTPUT;
   const envFile = env.GITHUB_ENV;

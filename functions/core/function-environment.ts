@@ -23,6 +23,11 @@ export const FUNCTION_ENV = {
   apiStage: "API_STAGE",
   /** The deployment's name: the `Deployment` dimension of every metric. */
   deploymentName: "DEPLOYMENT_NAME",
+  /**
+   * With the function URL door: the URL's id, the `<id>` of `https://<id>.lambda-url.<region>.on.aws`
+   * (`requestContext.apiId` of its events).
+   */
+  functionUrlId: "FUNCTION_URL_ID",
   /** Callers granted in CDK code, as compact JSON; see `granted-callers.ts`. */
   grantedCallers: "GRANTED_CALLERS",
 } as const;

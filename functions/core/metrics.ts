@@ -48,3 +48,17 @@ export const METRIC_DIMENSIONS = {
   error: "Error",
   trigger: "Trigger",
 } as const;
+
+/**
+ * The extra dimension each metric carries beside `Profile`, if any: one table for the function
+ * that writes the metrics and the construct that reads them.
+ */
+export const EXTRA_DIMENSION: Readonly<Record<MetricName, string | undefined>> = {
+  [METRICS.vended]: METRIC_DIMENSIONS.cacheLevel,
+  [METRICS.denied]: undefined,
+  [METRICS.upstreamRequests]: undefined,
+  [METRICS.upstreamLatency]: undefined,
+  [METRICS.upstreamErrors]: METRIC_DIMENSIONS.error,
+  [METRICS.leaseWaits]: undefined,
+  [METRICS.renewals]: METRIC_DIMENSIONS.trigger,
+};

@@ -15,60 +15,22 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { readBody } from "./http-body.js";
 import { SimulatedTokens } from "./simulated-tokens.js";
-import { oauthError, presentedClient, send, streamLargeBody } from "./simulator-http.js";
+import { applyFault, type SimulatedFault } from "./simulator-faults.js";
+import { oauthError, presentedClient, send } from "./simulator-http.js";
 
-/** A confidential client the simulated tenant knows. */
-export interface SimulatedClient {
-  readonly clientId: string;
-  readonly clientSecret: string;
-}
+import type {
+  IdentitySimulatorOptions,
+  RecordedRequest,
+  SimulatedApplication,
+} from "./simulator-options.js";
 
-/** A custom OAuth2 application (`/oauth2/token/{id}`). */
-export interface SimulatedApplication {
-  /** Scopes it grants; a request for another is `invalid_scope`. Absent: any scope. */
-  readonly scopes?: readonly string[];
-}
-
-/** Options of {@link IdentitySimulator}. */
-export interface IdentitySimulatorOptions {
-  readonly clients: readonly SimulatedClient[];
-  /** @default {} */
-  readonly applications?: Readonly<Record<string, SimulatedApplication>>;
-  /** Lifetime of issued tokens. @default 3600 */
-  readonly tokenLifetimeSeconds?: number;
-  /** Milliseconds every granted token takes, as a real tenant's would. @default 0 */
-  readonly tokenLatencyMs?: number;
-  /** Serve HTTPS with this key and certificate; plain HTTP without. */
-  readonly tls?: { readonly key: string; readonly cert: string };
-  /** Epoch milliseconds; tokens' `iat`/`exp` come from it. @default Date.now */
-  readonly now?: () => number;
-}
-
-/** What the simulator saw of one token or revocation request (never the secret). */
-export interface RecordedRequest {
-  readonly path: string;
-  readonly clientAuth: "body" | "basic" | "none";
-  readonly clientId: string | undefined;
-  readonly scope: string | undefined;
-  readonly contentType: string | undefined;
-  readonly accept: string | undefined;
-  /** The `token` form field of a revocation. */
-  readonly token?: string | undefined;
-}
-
-/** A fault to apply to the next request(s) instead of the normal answer. */
-export type SimulatedFault =
-  | {
-      readonly kind: "status";
-      readonly status: number;
-      readonly body?: string;
-      readonly retryAfter?: string;
-    }
-  | { readonly kind: "delay"; readonly ms: number }
-  | { readonly kind: "reset" }
-  | { readonly kind: "body"; readonly contentType: string; readonly body: string }
-  /** A `200` whose body of `bytes` bytes is streamed as the client reads it, never allocated. */
-  | { readonly kind: "large body"; readonly bytes: number };
+export type { SimulatedFault } from "./simulator-faults.js";
+export type {
+  IdentitySimulatorOptions,
+  RecordedRequest,
+  SimulatedApplication,
+  SimulatedClient,
+} from "./simulator-options.js";
 
 /** The simulated tenant. */
 export class IdentitySimulator {
@@ -169,7 +131,12 @@ export class IdentitySimulator {
     const fault =
       (revocationOf === undefined ? undefined : this.#revocationFaults.shift()) ??
       this.#faults.shift();
-    if (fault && (await this.#applied(fault, request, response))) return;
+    if (
+      fault &&
+      (await applyFault(fault, request, response, (sent) => this.largeBodiesSent.push(sent)))
+    ) {
+      return;
+    }
 
     if (request.method !== "POST") return oauthError(response, 404, "invalid_request");
     if (!request.headers["content-type"]?.startsWith("application/x-www-form-urlencoded")) {
@@ -205,35 +172,6 @@ export class IdentitySimulator {
         ...(scope === undefined ? {} : { scope }),
       }),
     );
-  }
-
-  /** Answers with `fault` instead; `false` when the normal answer should follow (a delay). */
-  async #applied(
-    fault: SimulatedFault,
-    request: IncomingMessage,
-    response: ServerResponse,
-  ): Promise<boolean> {
-    switch (fault.kind) {
-      case "reset":
-        request.socket.destroy();
-        return true;
-      case "delay":
-        await new Promise((resolve) => setTimeout(resolve, fault.ms));
-        return false;
-      case "status": {
-        const headers = fault.retryAfter ? { "Retry-After": fault.retryAfter } : {};
-        const body = fault.body ?? JSON.stringify({ error: "server_error" });
-        send(response, fault.status, body, headers);
-        return true;
-      }
-      case "body":
-        response.writeHead(200, { "Content-Type": fault.contentType });
-        response.end(fault.body);
-        return true;
-      case "large body":
-        streamLargeBody(response, fault.bytes, (sent) => this.largeBodiesSent.push(sent));
-        return true;
-    }
   }
 
   #authenticates(client: { clientId: string | undefined; clientSecret: string | undefined }) {

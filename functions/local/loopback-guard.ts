@@ -5,8 +5,7 @@
  * request. Both the vending port and the embedded DynamoDB port refuse such requests.
  */
 import type { IncomingHttpHeaders } from "node:http";
-
-const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
+import { LOOPBACK_HOSTS } from "../common/loopback.js";
 
 /** What the guard looks at. */
 export interface GuardedRequest {
@@ -20,8 +19,13 @@ export function refusalReason(request: GuardedRequest): string | undefined {
   if (request.headers.origin !== undefined) return "origin_header_present";
   const host = request.headers.host;
   if (host === undefined) return "host_missing";
-  const allowed = LOOPBACK_HOSTS.map((name) => `${name}:${request.localPort}`);
+  const name = host.toLowerCase();
   // A browser leaves out the default port.
-  if (request.localPort === 80) allowed.push(...LOOPBACK_HOSTS);
-  return allowed.includes(host.toLowerCase()) ? undefined : "host_not_loopback";
+  if (LOOPBACK_HOSTS.has(name)) return request.localPort === 80 ? undefined : "host_not_loopback";
+  const colon = name.lastIndexOf(":");
+  const served =
+    colon > 0 &&
+    LOOPBACK_HOSTS.has(name.slice(0, colon)) &&
+    name.slice(colon + 1) === String(request.localPort);
+  return served ? undefined : "host_not_loopback";
 }

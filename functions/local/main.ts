@@ -3,7 +3,8 @@
  */
 import { parseArgs } from "node:util";
 import { ProfilesConfigError } from "../core/profiles.js";
-import { MAX_RENEW_EVERY_SECONDS } from "./renewal-timer.js";
+import { validRenewEvery } from "./renewal-timer.js";
+import type { LocalFrontDoor } from "./server.js";
 import { startLocalServer } from "./start.js";
 
 const USAGE = `Usage: npm start -- [options]
@@ -27,6 +28,8 @@ Options:
                       --profiles, x-caller-arn counts only beside the secret)
   --renew-every N     seconds between scheduled renewals of profiles with "prewarm": true, the
                       first at start (default 60; 0 turns them off)
+  --front-door DOOR   whose events to serve: rest-api (default) or function-url (each request
+                      becomes a function URL event, through the deployed function's adapter)
   -h, --help          show this help`;
 
 class UsageError extends Error {}
@@ -43,6 +46,7 @@ function parseOptions(argv: string[]) {
       "kms-key-id": { type: "string" },
       caller: { type: "string" },
       "renew-every": { type: "string" },
+      "front-door": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -50,13 +54,12 @@ function parseOptions(argv: string[]) {
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;
   if (!(port >= 0 && port <= 65_535))
     throw new UsageError(`--port must be a number from 0 to 65535, not "${portText}"`);
-  const renewText = values["renew-every"] ?? "60";
-  const renewEverySeconds = /^\d{1,6}$/.test(renewText) ? Number(renewText) : Number.NaN;
-  if (!(renewEverySeconds <= MAX_RENEW_EVERY_SECONDS)) {
-    throw new UsageError(
-      `--renew-every must be a whole number of seconds from 0 (off) to ${MAX_RENEW_EVERY_SECONDS}, not "${renewText}"`,
-    );
+  const renewEverySeconds = validRenewEvery(values["renew-every"] ?? "60");
+  const frontDoor = values["front-door"] ?? "rest-api";
+  if (frontDoor !== "rest-api" && frontDoor !== "function-url") {
+    throw new UsageError(`--front-door must be rest-api or function-url, not "${frontDoor}"`);
   }
+  const door: LocalFrontDoor = frontDoor;
   if (!values.profiles && (values.table || values["kms-key-id"])) {
     throw new UsageError("--table and --kms-key-id go with --profiles");
   }
@@ -65,6 +68,7 @@ function parseOptions(argv: string[]) {
     options: {
       port,
       renewEverySeconds,
+      frontDoor: door,
       ...(values.profiles ? { profilesFile: values.profiles } : {}),
       ...(values.table ? { table: values.table } : {}),
       ...(values["kms-key-id"] ? { kmsKeyId: values["kms-key-id"] } : {}),

@@ -16,13 +16,15 @@ export interface RenewalTimer {
 }
 
 /**
- * Checks an interval in seconds: a whole number from 0 (off) to {@link MAX_RENEW_EVERY_SECONDS}.
+ * Checks an interval in seconds: a whole number from 0 (off) to {@link MAX_RENEW_EVERY_SECONDS},
+ * given as a number or as the command line's text.
  * @throws {Error} naming the option otherwise.
  */
-export function validRenewEvery(seconds: number): number {
+export function validRenewEvery(given: number | string): number {
+  const seconds = typeof given === "number" || /^\d{1,6}$/.test(given) ? Number(given) : Number.NaN;
   if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_RENEW_EVERY_SECONDS) {
     throw new Error(
-      `--renew-every must be a whole number of seconds from 0 (off) to ${MAX_RENEW_EVERY_SECONDS}, not "${seconds}"`,
+      `--renew-every must be a whole number of seconds from 0 (off) to ${MAX_RENEW_EVERY_SECONDS}, not "${given}"`,
     );
   }
   return seconds;

@@ -1,29 +1,31 @@
 /**
- * The local server's HTTP side: each request becomes the API Gateway REST proxy event the deployed
- * function receives, and goes to the very same handler. No vending rule lives here; what this
- * server answers itself is what API Gateway would answer (an unknown path) and what only a server
- * on a developer's machine needs (refusing requests a web page could make).
+ * The local server's HTTP side: each request goes to the very request handling the deployed
+ * function runs, through the door it names. No vending rule lives here; what this server answers
+ * itself is only what a server on a developer's machine needs (refusing requests a web page, or
+ * with `--profiles` another user, could make).
  */
 import { randomUUID } from "node:crypto";
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from "aws-lambda";
+import type { Context } from "aws-lambda";
 import { LOCAL_SECRET_HEADER, type LocalSecret } from "../common/local-secret.js";
+import { VendingError } from "../core/errors.js";
+import { errorAnswer, type VendAnswer } from "../vend/answers.js";
+import { functionUrlRequest } from "../vend/function-url-door.js";
+import { DoorRefusalError, InvalidRequestError } from "../vend/request-errors.js";
+import type { Vending } from "../vend/vending.js";
+import { LOCAL_FUNCTION_URL, toFunctionUrlEvent } from "./function-url-event.js";
 import { readBody } from "./http-body.js";
+import {
+  callerOf,
+  type LocalRequest,
+  localDoorRequest,
+  type TargetParts,
+  targetParts,
+} from "./local-request.js";
 import { refusalReason } from "./loopback-guard.js";
-import { decodePathParameter, localContext, toRestEvent } from "./rest-event.js";
 
-/** The deployed handler's shape. */
-export type RestHandler = (
-  event: APIGatewayProxyEvent,
-  context: Context,
-) => Promise<APIGatewayProxyResult>;
+export type { LocalRequest } from "./local-request.js";
 
 /** The log methods the server uses. Powertools' Logger fits. */
 export interface LocalServerLogger {
@@ -31,9 +33,13 @@ export interface LocalServerLogger {
   error(message: string, attributes: Record<string, unknown>): void;
 }
 
+/** The doors the local server can stand in for. */
+export type LocalFrontDoor = "rest-api" | "function-url";
+
 /** Options of {@link createLocalServer}. */
 export interface LocalServerOptions {
-  readonly handler: RestHandler;
+  /** The request handling the deployed function runs. */
+  readonly vending: Vending;
   /** The caller ARN when a request has no `x-caller-arn` header. */
   readonly defaultCaller: string;
   /** Receives refused requests and failures, never a header value or a body. */
@@ -44,31 +50,18 @@ export interface LocalServerOptions {
    * @default none: the embedded demo answers any local process
    */
   readonly secret?: Pick<LocalSecret, "matches">;
-}
-
-/** One HTTP request as the server received it, body read. */
-export interface LocalRequest {
-  readonly method: string;
-  /** The request target as sent, e.g. `/tokens/demo?min_validity=60`. */
-  readonly target: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: string;
-  /** The port the request arrived on: the only one its `Host` may name. */
-  readonly localPort: number;
-  /** @default "127.0.0.1" */
-  readonly remoteAddress?: string;
-  /** @default "1.1" */
-  readonly httpVersion?: string;
+  /**
+   * Whose events to serve: the REST API door's routing (the server's own, straight to the request
+   * handling), or a function URL's (each request made a payload 2.0 event for the function URL
+   * adapter). @default "rest-api"
+   */
+  readonly frontDoor?: LocalFrontDoor;
 }
 
 /** Answers one request; what {@link createLocalServer} runs, callable without a socket. */
-export type LocalRequestHandling = (request: LocalRequest) => Promise<APIGatewayProxyResult>;
+export type LocalRequestHandling = (request: LocalRequest) => Promise<VendAnswer>;
 
-const TOKENS_PATH = /^\/tokens\/([^/]*)$/;
-// Errors must not be stored by a browser or a proxy either.
-const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" } as const;
-
-/** An HTTP server that feeds `/tokens/{profile}` requests to the handler. */
+/** An HTTP server that feeds `/tokens/{profile}` requests to the request handling. */
 export function createLocalServer(options: LocalServerOptions): Server {
   const handle = createRequestHandling(options);
   // Without requireHostHeader Node would answer a Host-less request itself, outside the contract.
@@ -84,13 +77,13 @@ export function createLocalServer(options: LocalServerOptions): Server {
   // large) still gets the contract's JSON, with a request ID.
   server.on("clientError", (_error, socket) => {
     if (!socket.writable) return;
-    const body = JSON.stringify({
-      error: "invalid_request",
-      error_description: "The request is not valid HTTP.",
-      request_id: randomUUID(),
-    });
+    const answer = errorAnswer(
+      new InvalidRequestError("The request is not valid HTTP."),
+      randomUUID(),
+    );
+    const head = Object.entries(answer.headers).map(([name, value]) => `${name}: ${value}\r\n`);
     socket.end(
-      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nPragma: no-cache\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      `HTTP/1.1 ${answer.statusCode} Bad Request\r\n${head.join("")}Connection: close\r\nContent-Length: ${Buffer.byteLength(answer.body)}\r\n\r\n${answer.body}`,
     );
   });
   return server;
@@ -98,45 +91,47 @@ export function createLocalServer(options: LocalServerOptions): Server {
 
 /**
  * The server's request handling. A request not addressed to this server's loopback address and
- * port, or sent by a web page, is refused before anything else; then unknown paths get `404`;
- * everything else goes to the handler.
+ * port, or sent by a web page (or, with `--profiles`, without the per-start secret), is refused
+ * before anything else; everything else goes to the request handling, which answers unknown
+ * paths `404` as a function URL's door does.
  */
 export function createRequestHandling(options: LocalServerOptions): LocalRequestHandling {
+  const { vending, defaultCaller } = options;
+  const door = options.frontDoor === "function-url" ? viaFunctionUrl : undefined;
   return async (request) => {
     const refusal = refusalReason(request) ?? secretRefusal(options, request);
-    if (refusal) {
-      const requestId = randomUUID();
-      // The reason only: Host and Origin are chosen by whoever sent the request.
-      options.logger.warn("request refused", { requestId, reason: refusal });
-      return errorAnswer(
-        403,
-        "access_denied",
-        refusal === "local_secret_missing"
-          ? `The local server answers only requests carrying its per-start secret (header ${LOCAL_SECRET_HEADER}; the CLI sends it, see the ready message).`
-          : "The local server answers only requests addressed to its own loopback address and port, and none from a web page.",
-        requestId,
-      );
-    }
-    const url = targetUrl(request.target);
-    const match = url && TOKENS_PATH.exec(url.pathname);
-    if (!url || !match) {
-      // API Gateway answers unknown paths before any function runs; so does this server.
-      return errorAnswer(404, "invalid_request", "Only /tokens/{profile} exists.", randomUUID());
-    }
-    // The secret stops here: the handler (and anything it might log) never sees it.
-    const { [LOCAL_SECRET_HEADER]: _secret, ...headers } = request.headers;
-    const event = toRestEvent(
-      { ...request, headers },
-      url,
-      decodePathParameter(match[1] ?? ""),
-      options.defaultCaller,
-    );
+    if (refusal) return refused(options.logger, refusal);
     try {
-      return await options.handler(event, localContext(event.requestContext.requestId));
+      const parts = targetParts(request.target);
+      return await vending(
+        door && parts
+          ? door(request, parts, defaultCaller)
+          : localDoorRequest(request, parts, defaultCaller),
+      );
     } catch {
       return unexpectedFailure(options.logger);
     }
   };
+}
+
+// The function URL adapter, over the event Lambda would send for this request.
+function viaFunctionUrl(request: LocalRequest, parts: TargetParts, defaultCaller: string) {
+  const event = toFunctionUrlEvent(request, parts, callerOf(request, defaultCaller));
+  return functionUrlRequest(event, LAMBDA_CONTEXT, LOCAL_FUNCTION_URL);
+}
+
+// The adapters read a Lambda context only for a request ID when the event has none.
+const LAMBDA_CONTEXT = { awsRequestId: "local" } as Context;
+
+function refused(logger: LocalServerLogger, reason: string): VendAnswer {
+  const requestId = randomUUID();
+  // The reason only: Host and Origin are chosen by whoever sent the request.
+  logger.warn("request refused", { requestId, reason });
+  const description =
+    reason === "local_secret_missing"
+      ? `The local server answers only requests carrying its per-start secret (header ${LOCAL_SECRET_HEADER}; the CLI sends it, see the ready message).`
+      : "The local server answers only requests addressed to its own loopback address and port, and none from a web page.";
+  return errorAnswer(new DoorRefusalError(description, reason), requestId);
 }
 
 // In --profiles mode, the secret or nothing: a header Node joined from several lines is refused.
@@ -146,13 +141,6 @@ function secretRefusal(options: LocalServerOptions, request: LocalRequest): stri
   return typeof value === "string" && options.secret.matches(value)
     ? undefined
     : "local_secret_missing";
-}
-
-// Only origin-form targets ("/path?query") name a path of this server; anything else
-// ("*", "http://elsewhere/...", "//elsewhere/...") does not.
-function targetUrl(target: string): URL | undefined {
-  if (!target.startsWith("/") || target.startsWith("//")) return undefined;
-  return URL.parse(`http://local${target}`) ?? undefined;
 }
 
 // The API takes no body, so one is only ever read far enough to be refused: a refused request's
@@ -169,39 +157,38 @@ async function fromIncoming(request: IncomingMessage): Promise<LocalRequest> {
     ...(request.socket.remoteAddress ? { remoteAddress: request.socket.remoteAddress } : {}),
     httpVersion: request.httpVersion,
   };
-  if (refusalReason(head)) return head;
+  if (refusalReason(head) || !hasBody(request)) return head;
   return { ...head, body: await readBody(request, MAX_BODY_BYTES) };
 }
 
-/** The contract's error JSON. */
-function errorAnswer(
-  statusCode: number,
-  error: string,
-  description: string,
-  requestId: string,
-): APIGatewayProxyResult {
-  return {
-    statusCode,
-    headers: { "Content-Type": "application/json", ...NO_STORE },
-    body: JSON.stringify({ error, error_description: description, request_id: requestId }),
-  };
+// HTTP/1.1 frames a request body only with Content-Length or Transfer-Encoding; without either
+// (every GET a client sends) there is none to wait for, and Node's parser reads none.
+function hasBody(request: IncomingMessage): boolean {
+  const { headers } = request;
+  return headers["transfer-encoding"] !== undefined || headers["content-length"] !== undefined;
 }
 
-// The handler turns every error into the contract's JSON; this is the net under that net.
-function unexpectedFailure(logger: LocalServerLogger): APIGatewayProxyResult {
+/** The request handling turns every error into the contract's JSON; this is the net under it. */
+class LocalFailureError extends VendingError {
+  readonly code = "server_error";
+  constructor() {
+    super("The local server failed.");
+  }
+}
+
+function unexpectedFailure(logger: LocalServerLogger): VendAnswer {
   const requestId = randomUUID();
   logger.error("the local server failed", { requestId });
-  return errorAnswer(500, "server_error", "The local server failed.", requestId);
+  return errorAnswer(new LocalFailureError(), requestId);
 }
 
-function send(response: ServerResponse, result: APIGatewayProxyResult): void {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+function send(response: ServerResponse, answer: VendAnswer): void {
+  const headers: Record<string, string> = { ...answer.headers };
   // A request whose body was not read (refused, or too large) does not keep its connection.
   if (!response.req.complete) headers.Connection = "close";
-  headers["Content-Length"] = String(Buffer.byteLength(result.body ?? ""));
-  response.writeHead(result.statusCode, headers);
-  response.end(result.body);
+  headers["Content-Length"] = String(Buffer.byteLength(answer.body));
+  response.writeHead(answer.statusCode, headers);
+  response.end(answer.body);
 }
 
 /**

@@ -1,49 +1,39 @@
 /**
- * The vending handler: the middy chain around one small request function. The Lambda entry
- * (`handler.ts`) and the local server both build it here, so they run the same code.
+ * The Lambda handlers of each front door: a middy chain around one door adapter and the shared
+ * {@link Vending}. The Lambda entry (`handler.ts`) builds them here; the local server serves
+ * the same {@link Vending} (and, for a function URL, the same door adapter).
  */
 import middy from "@middy/core";
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import type { Clock } from "../core/ports.js";
-import { tokenFingerprint } from "../core/token.js";
-import type { TokenVendor } from "../core/vendor.js";
-import { noContentResponse, parseCommand, tokenResponse } from "./http.js";
-import {
-  type ApiIdentity,
-  type AuditLogger,
-  auditLog,
-  errorResponses,
-  ownApiOnly,
-  type VendingContext,
-} from "./middlewares.js";
+import type { Context } from "aws-lambda";
+import type { VendAnswer } from "./answers.js";
+import { type FunctionUrlIdentity, functionUrlRequest } from "./function-url-door.js";
+import { type ApiIdentity, restApiRequest } from "./rest-api-door.js";
+import { createVending, type Vending, type VendingDependencies } from "./vending.js";
+
+/** A door's Lambda handler: any event in (it is checked), an HTTP answer out. */
+export type DoorHandler = middy.MiddyfiedHandler<unknown, VendAnswer, Error, Context>;
+
+/** The REST API door's handler: only events of `api` are answered, any other `403`. */
+export function restApiHandler(vending: Vending, api: ApiIdentity): DoorHandler {
+  return middy<unknown, VendAnswer, Error, Context>().handler((event, context) =>
+    vending(restApiRequest(event, context, api)),
+  );
+}
 
 /** What {@link createHandler} wires together. */
-export interface HandlerDependencies {
-  readonly vendor: TokenVendor;
-  readonly clock: Clock;
-  readonly logger: AuditLogger;
+export interface HandlerDependencies extends VendingDependencies {
   /** The only API and stage whose events are answered; any other event is refused with `403`. */
   readonly api: ApiIdentity;
 }
 
-/** Builds the API Gateway REST proxy handler. */
-export function createHandler(deps: HandlerDependencies) {
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, VendingContext>()
-    .use(auditLog(deps.logger))
-    .use(errorResponses(deps.logger))
-    .use(ownApiOnly(deps.api))
-    .handler(async (event, context) => {
-      const command = parseCommand(event);
-      if (command.kind === "delete") {
-        const { revoked, tokenSha256 } = await deps.vendor.invalidate(command.query);
-        context.audit = { revoked, ...(tokenSha256 === undefined ? {} : { tokenSha256 }) };
-        return noContentResponse();
-      }
-      const vended = await deps.vendor.getToken(command.query);
-      context.audit = {
-        cache: vended.cache,
-        tokenSha256: tokenFingerprint(vended.token.accessToken),
-      };
-      return tokenResponse(command.query.profile, vended, deps.clock.now());
-    });
+/** Builds the REST API door's handler over its own {@link Vending}. */
+export function createHandler(deps: HandlerDependencies): DoorHandler {
+  return restApiHandler(createVending(deps), deps.api);
+}
+
+/** The function URL door's handler: only events of the function's own URL are answered. */
+export function functionUrlHandler(vending: Vending, url: FunctionUrlIdentity): DoorHandler {
+  return middy<unknown, VendAnswer, Error, Context>().handler((event, context) =>
+    vending(functionUrlRequest(event, context, url)),
+  );
 }

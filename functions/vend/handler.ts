@@ -1,6 +1,6 @@
 /**
  * The Lambda entry point. Wiring only: configuration is read and validated once, at cold start,
- * and every client is built once, here at module scope.
+ * and every client is built once, here at module scope; `composition.ts` puts them together.
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
@@ -10,11 +10,16 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CyberArkIdentityClient } from "../adapters/cyberark-identity.js";
 import { EmfMetrics } from "../adapters/emf-metrics.js";
 import { KmsDataKeys } from "../adapters/kms-data-keys.js";
+import { SecretsManagerSource } from "../adapters/secrets-manager.js";
 import { FUNCTION_ENV } from "../core/function-environment.js";
 import { withGrantedCallers } from "../core/granted-callers.js";
 import { loadProfilesFile } from "../core/profiles-file.js";
-import { createHandler } from "./app.js";
-import { createAwsVendor, DEPLOYED_SDK_CONFIG, systemClock } from "./aws-vendor.js";
+import {
+  createVendingService,
+  DEPLOYED_SDK_CONFIG,
+  doorHandler,
+  type FrontDoor,
+} from "./composition.js";
 import { routeEvents } from "./renewal-event.js";
 
 function requiredEnv(name: string): string {
@@ -23,30 +28,46 @@ function requiredEnv(name: string): string {
   return value;
 }
 
+// The door the deployment put in front of the function, and how to recognise its events.
+function frontDoor(): FrontDoor {
+  const kind = process.env[FUNCTION_ENV.frontDoor] ?? "rest-api";
+  if (kind === "function-url") {
+    return { kind, url: { urlId: requiredEnv(FUNCTION_ENV.functionUrlId) } };
+  }
+  if (kind !== "rest-api") {
+    throw new Error(
+      `environment variable ${FUNCTION_ENV.frontDoor} must be rest-api or function-url`,
+    );
+  }
+  const api = {
+    apiId: requiredEnv(FUNCTION_ENV.apiId),
+    stage: requiredEnv(FUNCTION_ENV.apiStage),
+  };
+  return { kind, api };
+}
+
 const logger = new Logger({ serviceName: "cyberark-token-vending" });
-const vendor = createAwsVendor({
+const { vendor, vending } = createVendingService({
   // The file's callers plus those granted in CDK code, resolved at deploy time.
   config: withGrantedCallers(
-    loadProfilesFile(requiredEnv("PROFILES_FILE")),
+    loadProfilesFile(requiredEnv(FUNCTION_ENV.profilesFile)),
     process.env[FUNCTION_ENV.grantedCallers],
   ),
-  tableName: requiredEnv("TABLE_NAME"),
+  tableName: requiredEnv(FUNCTION_ENV.tableName),
   clients: {
-    secretsManager: new SecretsManagerClient(DEPLOYED_SDK_CONFIG),
+    secrets: new SecretsManagerSource(new SecretsManagerClient(DEPLOYED_SDK_CONFIG)),
     dynamodb: new DynamoDBClient(DEPLOYED_SDK_CONFIG),
     identity: new CyberArkIdentityClient(),
-    dataKeys: new KmsDataKeys(new KMSClient(DEPLOYED_SDK_CONFIG), requiredEnv("KMS_KEY_ID")),
+    dataKeys: new KmsDataKeys(
+      new KMSClient(DEPLOYED_SDK_CONFIG),
+      requiredEnv(FUNCTION_ENV.kmsKeyId),
+    ),
   },
   logger,
   metrics: new EmfMetrics({ deployment: requiredEnv(FUNCTION_ENV.deploymentName) }),
 });
 
-const api = createHandler({
-  vendor,
-  clock: systemClock,
-  logger,
-  api: { apiId: requiredEnv("API_ID"), stage: requiredEnv("API_STAGE") },
-}).use(injectLambdaContext(logger));
+const api = doorHandler(frontDoor(), vending).use(injectLambdaContext(logger));
 
-/** API Gateway REST proxy events for `/tokens/{profile}`, and the scheduled renewal's event. */
+/** The front door's events for `/tokens/{profile}`, and the scheduled renewal's event. */
 export const handler = routeEvents({ api, renew: () => vendor.renewScheduled(), logger });

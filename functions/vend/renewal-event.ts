@@ -1,13 +1,15 @@
 /**
- * The scheduled renewal's event, and the Lambda entry's routing between it and API Gateway.
+ * The scheduled renewal's event, and the Lambda entry's routing between it and the front door.
  *
- * The schedule invokes the function with {@link RENEWAL_EVENT}; API Gateway with a REST proxy
- * event. The two are told apart by shape, and only an exact renewal event is a renewal: anything
- * else goes to the API handler, whose own-API check refuses an event not from this API (`403`).
+ * The schedule invokes the function with {@link RENEWAL_EVENT}; the front door (the REST API or
+ * the function URL) with its own event. The two are told apart by shape, and only an exact renewal
+ * event is a renewal: anything else goes to the door's handler, which refuses an event that did
+ * not come through it (`403`).
  * A renewal run answers with counts only, so whoever may invoke the function directly learns
  * nothing from it but how many profiles were renewed.
  */
 import type { Context } from "aws-lambda";
+import { isRecord } from "../common/records.js";
 import type { RenewalReport } from "../core/vendor-types.js";
 
 /** The event the schedule sends: the whole of it, nothing more. */
@@ -21,21 +23,21 @@ export type RenewalEvent = typeof RENEWAL_EVENT;
 
 /** Whether `event` is exactly {@link RENEWAL_EVENT} (same keys, same values). */
 export function isRenewalEvent(event: unknown): event is RenewalEvent {
-  if (typeof event !== "object" || event === null || Array.isArray(event)) return false;
+  if (!isRecord(event)) return false;
   const keys = Object.keys(event);
   return (
     keys.length === Object.keys(RENEWAL_EVENT).length &&
     keys.every(
       (key) =>
         Object.hasOwn(RENEWAL_EVENT, key) &&
-        (event as Record<string, unknown>)[key] === RENEWAL_EVENT[key as keyof RenewalEvent],
+        event[key] === RENEWAL_EVENT[key as keyof RenewalEvent],
     )
   );
 }
 
 /** What {@link routeEvents} dispatches to. */
 export interface EventRoutes<ApiEvent, ApiResult> {
-  /** The API Gateway handler: every event that is not a renewal event. */
+  /** The front door's handler: every event that is not a renewal event. */
   readonly api: (event: ApiEvent, context: Context) => Promise<ApiResult>;
   /** One scheduled renewal run (`TokenVendor.renewScheduled`); never throws. */
   readonly renew: () => Promise<RenewalReport>;
@@ -57,18 +59,15 @@ export interface RoutedHandler<ApiEvent, ApiResult> {
 
 /**
  * The Lambda entry: a renewal event runs one renewal and answers its counts; any other event goes
- * to the API handler unchanged.
+ * to the door's handler unchanged.
  */
 export function routeEvents<ApiEvent, ApiResult>(
   routes: EventRoutes<ApiEvent, ApiResult>,
 ): RoutedHandler<ApiEvent, ApiResult> {
   return (async (event: ApiEvent | RenewalEvent, context: Context) => {
-    if (!isRenewalEvent(event)) {
-      // A payload that is not even an object (`null`, a number, invoked by hand) is refused the
-      // same way: the API handler reads fields of whatever it is given.
-      const shaped = typeof event === "object" && event !== null ? event : {};
-      return routes.api(shaped as ApiEvent, context);
-    }
+    // Anything else, a payload that is not even an object (`null`, a number, invoked by hand)
+    // included, goes to the door's handler, which refuses what did not come through it.
+    if (!isRenewalEvent(event)) return routes.api(event, context);
     const report = await routes.renew();
     // Counts only: the failures themselves were logged, per profile, by the renewal.
     if (report.failed > 0) routes.logger.warn("scheduled renewal", { ...report });

@@ -10,10 +10,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseProfilesConfig } from "../../functions/core/profiles.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
-import { LOCAL_API } from "../../functions/local/rest-event.js";
 import { createRequestHandling, type LocalRequest } from "../../functions/local/server.js";
 import { DEMO_ADMIN, DEMO_CALLER } from "../../functions/local/start.js";
-import { createHandler } from "../../functions/vend/app.js";
+import { createVending } from "../../functions/vend/vending.js";
 import { FakeClock, FakeIdentity, FakeSecrets, MemoryStore } from "../support/fakes.js";
 
 const PORT = 8787;
@@ -67,7 +66,7 @@ function newHandling() {
     logger,
   });
   const handle = createRequestHandling({
-    handler: createHandler({ vendor, clock, logger, api: LOCAL_API }),
+    vending: createVending({ vendor, clock, logger }),
     defaultCaller: DEMO_CALLER,
     logger,
   });

@@ -67,3 +67,59 @@ export function lambdaContext(): Context {
     succeed: () => {},
   };
 }
+
+/** Options of {@link functionUrlEvent}. */
+export interface UrlEventOptions {
+  method?: string;
+  /** The raw path. @default `/tokens/ci-deployer` */
+  path?: string;
+  /** The raw query string, without `?`. */
+  rawQuery?: string;
+  body?: string;
+  callerArn?: string | null;
+  requestId?: string;
+  /** `requestContext.apiId`; @default {@link TEST_URL}'s id */
+  urlId?: string;
+  /** @default "2.0" */
+  version?: string;
+}
+
+/** The function URL the test handlers are built for, and their events come from. */
+export const TEST_URL = { urlId: "abcdefghijklmnopqrstuvwxyz012345" } as const;
+
+/** A function URL event (payload format 2.0, `AWS_IAM` auth) signed by `callerArn`. */
+export function functionUrlEvent(options: UrlEventOptions = {}): Record<string, unknown> {
+  const urlId = options.urlId ?? TEST_URL.urlId;
+  const path = options.path ?? "/tokens/ci-deployer";
+  const callerArn = options.callerArn === undefined ? null : options.callerArn;
+  return {
+    version: options.version ?? "2.0",
+    routeKey: "$default",
+    rawPath: path,
+    rawQueryString: options.rawQuery ?? "",
+    headers: { host: `${urlId}.lambda-url.eu-west-1.on.aws` },
+    ...(options.body === undefined ? {} : { body: options.body }),
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: "111122223333",
+      apiId: urlId,
+      ...(callerArn === null
+        ? {}
+        : { authorizer: { iam: { accountId: "111122223333", userArn: callerArn } } }),
+      domainName: `${urlId}.lambda-url.eu-west-1.on.aws`,
+      domainPrefix: urlId,
+      http: {
+        method: options.method ?? "GET",
+        path,
+        protocol: "HTTP/1.1",
+        sourceIp: "203.0.113.7",
+        userAgent: "test",
+      },
+      requestId: options.requestId ?? "url-req-1",
+      routeKey: "$default",
+      stage: "$default",
+      time: "21/Nov/2026:11:50:21 +0000",
+      timeEpoch: 1_795_348_221_000,
+    },
+  };
+}

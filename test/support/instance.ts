@@ -6,10 +6,11 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyResult } from "aws-lambda";
 import { CyberArkIdentityClient } from "../../functions/adapters/cyberark-identity.js";
 import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
+import { SecretsManagerSource } from "../../functions/adapters/secrets-manager.js";
 import type { Clock } from "../../functions/core/ports.js";
 import { loadProfilesFile } from "../../functions/core/profiles-file.js";
 import { createHandler } from "../../functions/vend/app.js";
-import { createAwsVendor, systemClock } from "../../functions/vend/aws-vendor.js";
+import { createAwsVendor, systemClock } from "../../functions/vend/composition.js";
 import { dynamodb, kms, secretsManager } from "./aws.js";
 import { type EventOptions, lambdaContext, restEvent, TEST_API } from "./events.js";
 
@@ -42,7 +43,7 @@ export function newInstance(
     config: loadProfilesFile(setup.profilesFile),
     tableName: setup.tableName,
     clients: {
-      secretsManager,
+      secrets: new SecretsManagerSource(secretsManager),
       dynamodb,
       identity: new CyberArkIdentityClient(),
       dataKeys: new KmsDataKeys(kms, setup.kmsKeyId),

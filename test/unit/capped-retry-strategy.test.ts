@@ -3,7 +3,7 @@ import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
 import { CappedRetryStrategy } from "../../functions/adapters/capped-retry-strategy.js";
 import { AWS_MAX_ATTEMPTS, AWS_MAX_BACKOFF_MS } from "../../functions/core/timing.js";
-import { DEPLOYED_SDK_CONFIG } from "../../functions/vend/aws-vendor.js";
+import { DEPLOYED_SDK_CONFIG } from "../../functions/vend/composition.js";
 
 // A DynamoDB endpoint that always answers a throttling error, counting the attempts.
 function throttlingHandler() {

@@ -9,9 +9,8 @@ import { UpstreamUnavailableError } from "../../functions/core/errors.js";
 import { METRIC_NAMESPACE } from "../../functions/core/metrics.js";
 import { parseProfilesConfig } from "../../functions/core/profiles.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
-import { LOCAL_API } from "../../functions/local/rest-event.js";
 import { createRequestHandling } from "../../functions/local/server.js";
-import { createHandler } from "../../functions/vend/app.js";
+import { createVending } from "../../functions/vend/vending.js";
 import { captureOutput, type OutputCapture } from "../support/capture-output.js";
 import {
   FakeClock,
@@ -96,7 +95,7 @@ function newInstance() {
   });
   const logger = new MemoryLogger();
   const handle = createRequestHandling({
-    handler: createHandler({ vendor, clock, logger, api: LOCAL_API }),
+    vending: createVending({ vendor, clock, logger }),
     defaultCaller: CALLER,
     logger,
   });

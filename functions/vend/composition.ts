@@ -1,22 +1,27 @@
 /**
- * A {@link TokenVendor} backed by AWS: Secrets Manager, DynamoDB, KMS and CyberArk over HTTPS.
- * The clients are built by the caller, once per process (the Lambda entry at module scope, or the
- * local server at start-up), and passed in.
+ * The composition root: the one place that puts the vendor and the request handling together, for
+ * the Lambda entry (`handler.ts`) and the local server (`local/start.ts`) alike. Clients are built
+ * by the caller, once per process (the Lambda entry at module scope, the local server at start),
+ * and passed in; nothing here reads the environment.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CappedRetryStrategy } from "../adapters/capped-retry-strategy.js";
 import { DynamoDbTokenStore } from "../adapters/dynamodb-token-store.js";
-import { SecretsManagerSource } from "../adapters/secrets-manager.js";
 import { type DataKeyProvider, EnvelopeCipher } from "../adapters/token-cipher.js";
-import type { Clock, IdentityProvider, Logger, Metrics } from "../core/ports.js";
+import type { Clock, IdentityProvider, Logger, Metrics, SecretSource } from "../core/ports.js";
 import type { ProfilesConfig } from "../core/profiles.js";
 import { AWS_ATTEMPT_TIMEOUT_MS, AWS_MAX_ATTEMPTS } from "../core/timing.js";
 import { TokenVendor } from "../core/vendor.js";
+import { type DoorHandler, functionUrlHandler, restApiHandler } from "./app.js";
+import type { AuditLogger } from "./audit.js";
+import type { FunctionUrlIdentity } from "./function-url-door.js";
+import type { ApiIdentity } from "./rest-api-door.js";
+import { createVending, type Vending } from "./vending.js";
 
-/** The clients the vendor talks through. */
+/** What the vendor talks through. */
 export interface VendorClients {
-  readonly secretsManager: SecretsManagerClient;
+  /** The profiles' secrets: Secrets Manager in the cloud (see `SecretsManagerSource`). */
+  readonly secrets: SecretSource;
   readonly dynamodb: DynamoDBClient;
   /** CyberArk Identity (see `CyberArkIdentityClient`). */
   readonly identity: IdentityProvider;
@@ -29,7 +34,7 @@ export interface AwsVendorOptions {
   readonly config: ProfilesConfig;
   readonly tableName: string;
   readonly clients: VendorClients;
-  readonly logger: Logger;
+  readonly logger: Logger & AuditLogger;
   /** Where the vendor's metrics go (see `EmfMetrics`). @default no metrics */
   readonly metrics?: Metrics;
   /** @default the system clock */
@@ -60,11 +65,36 @@ export function createAwsVendor(options: AwsVendorOptions): TokenVendor {
   const cipher = new EnvelopeCipher(clients.dataKeys, () => clock.now());
   return new TokenVendor({
     config: options.config,
-    secrets: new SecretsManagerSource(clients.secretsManager),
+    secrets: clients.secrets,
     store: new DynamoDbTokenStore(clients.dynamodb, options.tableName, cipher, options.logger),
     identity: clients.identity,
     clock,
     logger: options.logger,
     ...(options.metrics ? { metrics: options.metrics } : {}),
   });
+}
+
+/** The service of one process: its vendor, and the request handling every door shares. */
+export interface VendingService {
+  readonly vendor: TokenVendor;
+  readonly vending: Vending;
+}
+
+/** Builds the vendor and its request handling. Call once per process. */
+export function createVendingService(options: AwsVendorOptions): VendingService {
+  const vendor = createAwsVendor(options);
+  const clock = options.clock ?? systemClock;
+  return { vendor, vending: createVending({ vendor, clock, logger: options.logger }) };
+}
+
+/** The front doors, and what each needs to recognise its own events. */
+export type FrontDoor =
+  | { readonly kind: "rest-api"; readonly api: ApiIdentity }
+  | { readonly kind: "function-url"; readonly url: FunctionUrlIdentity };
+
+/** The Lambda handler of a door, over the shared request handling. */
+export function doorHandler(door: FrontDoor, vending: Vending): DoorHandler {
+  return door.kind === "rest-api"
+    ? restApiHandler(vending, door.api)
+    : functionUrlHandler(vending, door.url);
 }
