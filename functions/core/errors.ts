@@ -1,6 +1,6 @@
 /**
  * The one error hierarchy of the vending path. Each class carries a stable `error` code of the
- * HTTP API; nothing here knows HTTP: `vend/http.ts` maps errors to statuses and headers, in
+ * HTTP API; nothing here knows HTTP: `vend/answers.ts` maps errors to statuses and headers, in
  * exactly one place. The core raises the domain errors below; the request errors
  * (`invalid_request`, and `server_error` for our own bugs) live with the handler in
  * `vend/request-errors.ts`.

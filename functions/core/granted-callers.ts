@@ -6,9 +6,11 @@
  * Entries are checked with the same parser as the profiles file; a profile the file does not
  * define is refused, so a grant can never create a profile.
  */
+
+import { isRecord } from "../common/records.js";
 import { parseCallerPattern } from "./callers.js";
 import { FUNCTION_ENV } from "./function-environment.js";
-import { isRecord, type Profile, type ProfilesConfig, ProfilesConfigError } from "./profiles.js";
+import { type Profile, type ProfilesConfig, ProfilesConfigError } from "./profiles.js";
 
 /** The variable's shape, as the construct writes it. */
 export interface GrantedCallers {

@@ -5,6 +5,8 @@
  * deploys is a file the function accepts. Every problem is reported, one line each, naming the
  * profile and the field, rather than stopping at the first.
  */
+import { LOOPBACK_HOSTS } from "../common/loopback.js";
+import { isRecord } from "../common/records.js";
 import { type CallerPattern, parseCallerPattern } from "./callers.js";
 
 /** How the client credentials travel to CyberArk. */
@@ -70,7 +72,6 @@ const PROFILE_FIELDS = new Set([
   "allowedCallers",
   "prewarm",
 ]);
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /**
  * Validates a parsed profiles file.
@@ -221,9 +222,4 @@ function parseCallerList(value: unknown, report: (problem: string) => void): Cal
     else patterns.push(parsed);
   });
   return patterns;
-}
-
-/** Whether a parsed JSON value is an object (not an array): what every file and variable here holds. */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -27,11 +27,6 @@ export interface CachedToken {
   readonly expiresAt: number;
 }
 
-/** `min_validity` when the caller gives none, in seconds. */
-export const DEFAULT_MIN_VALIDITY_SECONDS = 300;
-/** The largest `min_validity` a caller may ask for, in seconds. */
-export const MAX_MIN_VALIDITY_SECONDS = 3600;
-
 /**
  * Turns a grant into a cacheable token. `expires_in` (a positive integer) wins; otherwise the
  * JWT `exp` claim; otherwise the response is unusable. Never cached past `issuedAt + expires_in`,
