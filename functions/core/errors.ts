@@ -58,7 +58,7 @@ export class ConfigurationError extends VendingError {
 }
 
 /** The dependencies whose failure the core reports; each error says which one failed. */
-export type Dependency = "identity" | "table" | "secrets" | "lease";
+export type Dependency = "identity" | "table" | "secrets" | "lease" | "function-url";
 
 /** Options of {@link UpstreamRejectedError}. */
 export interface RejectionOptions {
@@ -121,6 +121,7 @@ const UNAVAILABLE: Readonly<Record<Dependency, string>> = {
   table: "The token cache is unavailable; retry later.",
   secrets: "The profile's credentials cannot be read right now; retry later.",
   lease: "Another request is renewing this profile's token; retry later.",
+  "function-url": "The function cannot confirm its own URL right now; retry later.",
 };
 
 /**

@@ -23,11 +23,6 @@ export const FUNCTION_ENV = {
   apiStage: "API_STAGE",
   /** The deployment's name: the `Deployment` dimension of every metric. */
   deploymentName: "DEPLOYMENT_NAME",
-  /**
-   * With the function URL door: the URL's id, the `<id>` of `https://<id>.lambda-url.<region>.on.aws`
-   * (`requestContext.apiId` of its events).
-   */
-  functionUrlId: "FUNCTION_URL_ID",
   /** Callers granted in CDK code, as compact JSON; see `granted-callers.ts`. */
   grantedCallers: "GRANTED_CALLERS",
 } as const;
@@ -39,8 +34,9 @@ export const FUNCTION_URL_FRONT_DOOR = "function-url";
  * Variables Lambda itself sets in every function, which the deployment cannot set. The function
  * URL door relies on them: its URL is created after the function (it names the function), so the
  * function's environment cannot carry the URL's identity without a cycle. Once per instance (at
- * its first URL event) the function calls `lambda:GetFunctionUrlConfig` on its own name (its role may do exactly that) and
- * answers only events whose `requestContext.domainName` is that URL's host.
+ * its first URL event) the function calls `lambda:GetFunctionUrlConfig` on its own name (its
+ * role may do exactly that) and answers only events whose `requestContext.domainName` is that
+ * URL's host.
  */
 export const LAMBDA_RUNTIME_ENV = {
   /** The function's name: the `FunctionName` of `GetFunctionUrlConfig`. */

@@ -5,11 +5,16 @@
 import { randomUUID } from "node:crypto";
 import type { LambdaFunctionURLEventWithIAMAuthorizer } from "aws-lambda";
 import { LOCAL_SECRET_HEADER } from "../common/local-secret.js";
-import type { FunctionUrlIdentity } from "../vend/function-url-door.js";
+import type { FunctionUrlConfig } from "../vend/own-function-url.js";
 import type { LocalRequest, TargetParts } from "./local-request.js";
 
 /** The function URL the local server's events name; its door accepts only these. */
-export const LOCAL_FUNCTION_URL: FunctionUrlIdentity = { urlId: "local" };
+export const LOCAL_FUNCTION_URL: FunctionUrlConfig = {
+  functionUrl: "https://local.lambda-url.local.on.aws/",
+  authType: "AWS_IAM",
+};
+const LOCAL_HOST = new URL(LOCAL_FUNCTION_URL.functionUrl).hostname;
+const LOCAL_URL_ID = LOCAL_HOST.split(".")[0] ?? "";
 
 const ACCOUNT = /^arn:[^:]+:[^:]+::(\d{12}):/;
 
@@ -31,7 +36,7 @@ export function toFunctionUrlEvent(
     }
   }
   const accountId = ACCOUNT.exec(caller)?.[1] ?? "000000000000";
-  const domainName = `${LOCAL_FUNCTION_URL.urlId}.lambda-url.local.on.aws`;
+  const domainName = LOCAL_HOST;
   return {
     version: "2.0",
     routeKey: "$default",
@@ -42,7 +47,7 @@ export function toFunctionUrlEvent(
     isBase64Encoded: false,
     requestContext: {
       accountId,
-      apiId: LOCAL_FUNCTION_URL.urlId,
+      apiId: LOCAL_URL_ID,
       authorizer: {
         iam: {
           accessKey: "local",
@@ -55,7 +60,7 @@ export function toFunctionUrlEvent(
         },
       },
       domainName,
-      domainPrefix: LOCAL_FUNCTION_URL.urlId,
+      domainPrefix: LOCAL_URL_ID,
       http: {
         method: request.method,
         path: parts.path,

@@ -12,6 +12,7 @@ import { LOCAL_SECRET_HEADER, type LocalSecret } from "../common/local-secret.js
 import { VendingError } from "../core/errors.js";
 import { errorAnswer, type VendAnswer } from "../vend/answers.js";
 import { functionUrlRequest } from "../vend/function-url-door.js";
+import { ownFunctionUrl } from "../vend/own-function-url.js";
 import { DoorRefusalError, InvalidRequestError } from "../vend/request-errors.js";
 import type { Vending } from "../vend/vending.js";
 import { LOCAL_FUNCTION_URL, toFunctionUrlEvent } from "./function-url-event.js";
@@ -97,7 +98,7 @@ export function createLocalServer(options: LocalServerOptions): Server {
  */
 export function createRequestHandling(options: LocalServerOptions): LocalRequestHandling {
   const { vending, defaultCaller } = options;
-  const door = options.frontDoor === "function-url" ? viaFunctionUrl : undefined;
+  const door = options.frontDoor === "function-url" ? viaFunctionUrl(options.logger) : undefined;
   return async (request) => {
     const refusal = refusalReason(request) ?? secretRefusal(options, request);
     if (refusal) return refused(options.logger, refusal);
@@ -105,7 +106,7 @@ export function createRequestHandling(options: LocalServerOptions): LocalRequest
       const parts = targetParts(request.target);
       return await vending(
         door && parts
-          ? door(request, parts, defaultCaller)
+          ? await door(request, parts, defaultCaller)
           : localDoorRequest(request, parts, defaultCaller),
       );
     } catch {
@@ -114,10 +115,14 @@ export function createRequestHandling(options: LocalServerOptions): LocalRequest
   };
 }
 
-// The function URL adapter, over the event Lambda would send for this request.
-function viaFunctionUrl(request: LocalRequest, parts: TargetParts, defaultCaller: string) {
-  const event = toFunctionUrlEvent(request, parts, callerOf(request, defaultCaller));
-  return functionUrlRequest(event, LAMBDA_CONTEXT, LOCAL_FUNCTION_URL);
+// The function URL adapter, over the event Lambda would send for this request, with the URL
+// configuration the deployed function looks up handed in fixed through the same port.
+function viaFunctionUrl(logger: LocalServerLogger) {
+  const ownUrl = ownFunctionUrl(() => Promise.resolve(LOCAL_FUNCTION_URL), logger);
+  return async (request: LocalRequest, parts: TargetParts, defaultCaller: string) => {
+    const event = toFunctionUrlEvent(request, parts, callerOf(request, defaultCaller));
+    return functionUrlRequest(event, LAMBDA_CONTEXT, await ownUrl());
+  };
 }
 
 // The adapters read a Lambda context only for a request ID when the event has none.

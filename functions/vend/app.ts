@@ -6,7 +6,8 @@
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { VendAnswer } from "./answers.js";
-import { type FunctionUrlIdentity, functionUrlRequest } from "./function-url-door.js";
+import { functionUrlRequest } from "./function-url-door.js";
+import type { OwnFunctionUrl } from "./own-function-url.js";
 import { type ApiIdentity, restApiRequest } from "./rest-api-door.js";
 import { createVending, type Vending, type VendingDependencies } from "./vending.js";
 
@@ -31,9 +32,12 @@ export function createHandler(deps: HandlerDependencies): DoorHandler {
   return restApiHandler(createVending(deps), deps.api);
 }
 
-/** The function URL door's handler: only events of the function's own URL are answered. */
-export function functionUrlHandler(vending: Vending, url: FunctionUrlIdentity): DoorHandler {
-  return middy<unknown, VendAnswer, Error, Context>().handler((event, context) =>
-    vending(functionUrlRequest(event, context, url)),
+/**
+ * The function URL door's handler: only events of the function's own URL are answered. The URL is
+ * resolved at the first event (see `own-function-url.ts`), not at cold start.
+ */
+export function functionUrlHandler(vending: Vending, ownUrl: OwnFunctionUrl): DoorHandler {
+  return middy<unknown, VendAnswer, Error, Context>().handler(async (event, context) =>
+    vending(functionUrlRequest(event, context, await ownUrl())),
   );
 }

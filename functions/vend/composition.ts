@@ -14,7 +14,7 @@ import { AWS_ATTEMPT_TIMEOUT_MS, AWS_MAX_ATTEMPTS } from "../core/timing.js";
 import { TokenVendor } from "../core/vendor.js";
 import { type DoorHandler, functionUrlHandler, restApiHandler } from "./app.js";
 import type { AuditLogger } from "./audit.js";
-import type { FunctionUrlIdentity } from "./function-url-door.js";
+import type { OwnFunctionUrl } from "./own-function-url.js";
 import type { ApiIdentity } from "./rest-api-door.js";
 import { createVending, type Vending } from "./vending.js";
 
@@ -90,7 +90,7 @@ export function createVendingService(options: AwsVendorOptions): VendingService 
 /** The front doors, and what each needs to recognise its own events. */
 export type FrontDoor =
   | { readonly kind: "rest-api"; readonly api: ApiIdentity }
-  | { readonly kind: "function-url"; readonly url: FunctionUrlIdentity };
+  | { readonly kind: "function-url"; readonly url: OwnFunctionUrl };
 
 /** The Lambda handler of a door, over the shared request handling. */
 export function doorHandler(door: FrontDoor, vending: Vending): DoorHandler {

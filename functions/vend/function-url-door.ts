@@ -6,13 +6,16 @@
  */
 import type { Context, LambdaFunctionURLEventWithIAMAuthorizer } from "aws-lambda";
 import { fieldsOf } from "../common/records.js";
+import type { VendingError } from "../core/errors.js";
 import { NO_QUERY, profileInPath, queryOf } from "./command.js";
 import type { DoorRequest } from "./vending.js";
 
-/** The function URL whose events the function answers. */
+/** The function URL whose events the function answers (see `own-function-url.ts`). */
 export interface FunctionUrlIdentity {
-  /** The URL's id: `<id>` of `https://<id>.lambda-url.<region>.on.aws`. */
+  /** The URL's id: `<id>` of `https://<id>.lambda-url.<region>.on.aws` (`requestContext.apiId`). */
   readonly urlId: string;
+  /** The URL's host, `<id>.lambda-url.<region>.on.aws` (`requestContext.domainName`). */
+  readonly domainName: string;
 }
 
 type UrlEvent = LambdaFunctionURLEventWithIAMAuthorizer;
@@ -21,22 +24,24 @@ type UrlEvent = LambdaFunctionURLEventWithIAMAuthorizer;
  * The request a function URL event carries. The caller is `requestContext.authorizer.iam.userArn`,
  * which Lambda fills from the verified SigV4 signature; no header is read.
  *
- * An event not of this function's own URL (another id, another payload version, no IAM
- * authorizer) is refused: whoever may call `lambda:InvokeFunction` directly can write any identity
+ * An event not of this function's own URL (another host or id, another payload version, no IAM
+ * authorizer) is refused, and so is every event while the URL is unknown (`url.refusal`): whoever may call `lambda:InvokeFunction` directly can write any identity
  * into a made-up event. The grants allow `lambda:InvokeFunction` only through the URL
  * (`lambda:InvokedViaFunctionUrl`), so this check is the second wall, as the REST door's is.
  */
 export function functionUrlRequest(
   event: unknown,
   context: Context,
-  url: FunctionUrlIdentity,
+  url: FunctionUrlIdentity | { readonly refusal: string | VendingError },
 ): DoorRequest {
   // A direct invocation can hand the function anything, `null` included.
   const v2 = fieldsOf<UrlEvent>(event);
   const { requestContext, body } = v2;
   const method = requestContext?.http?.method;
   const own =
+    "urlId" in url &&
     v2.version === "2.0" &&
+    requestContext?.domainName === url.domainName &&
     requestContext?.apiId === url.urlId &&
     typeof requestContext?.authorizer?.iam?.userArn === "string";
   const rawQuery = v2.rawQueryString;
@@ -47,6 +52,10 @@ export function functionUrlRequest(
     body: typeof body === "string" ? body : undefined,
     caller: requestContext?.authorizer?.iam?.userArn ?? undefined,
     requestId: requestContext?.requestId ?? context.awsRequestId ?? "unknown",
-    ...(own ? {} : { refusal: "event not from this function URL" }),
+    ...("refusal" in url
+      ? { refusal: url.refusal }
+      : own
+        ? {}
+        : { refusal: "event not from this function URL" }),
   };
 }

@@ -10,16 +10,20 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { CyberArkIdentityClient } from "../adapters/cyberark-identity.js";
 import { EmfMetrics } from "../adapters/emf-metrics.js";
 import { KmsDataKeys } from "../adapters/kms-data-keys.js";
+import { lambdaFunctionUrlLookup } from "../adapters/lambda-function-url.js";
 import { SecretsManagerSource } from "../adapters/secrets-manager.js";
-import { FUNCTION_ENV } from "../core/function-environment.js";
+import { FUNCTION_ENV, LAMBDA_RUNTIME_ENV } from "../core/function-environment.js";
 import { withGrantedCallers } from "../core/granted-callers.js";
 import { loadProfilesFile } from "../core/profiles-file.js";
+import { AWS_ATTEMPT_TIMEOUT_MS } from "../core/timing.js";
 import {
   createVendingService,
   DEPLOYED_SDK_CONFIG,
   doorHandler,
   type FrontDoor,
 } from "./composition.js";
+import { defaultProvider } from "./lambda-credentials.js";
+import { ownFunctionUrl } from "./own-function-url.js";
 import { routeEvents } from "./renewal-event.js";
 
 function requiredEnv(name: string): string {
@@ -28,11 +32,19 @@ function requiredEnv(name: string): string {
   return value;
 }
 
-// The door the deployment put in front of the function, and how to recognise its events.
+// The door the deployment put in front of the function, and how to recognise its events. The
+// function URL's identity is looked up at its first event, not here (see own-function-url.ts).
 function frontDoor(): FrontDoor {
   const kind = process.env[FUNCTION_ENV.frontDoor] ?? "rest-api";
   if (kind === "function-url") {
-    return { kind, url: { urlId: requiredEnv(FUNCTION_ENV.functionUrlId) } };
+    const lookup = lambdaFunctionUrlLookup({
+      functionName: requiredEnv(LAMBDA_RUNTIME_ENV.functionName),
+      region: requiredEnv(LAMBDA_RUNTIME_ENV.region),
+      credentials: defaultProvider(),
+      endpoint: process.env.AWS_ENDPOINT_URL_LAMBDA ?? process.env.AWS_ENDPOINT_URL,
+      timeoutMs: AWS_ATTEMPT_TIMEOUT_MS,
+    });
+    return { kind, url: ownFunctionUrl(lookup, logger) };
   }
   if (kind !== "rest-api") {
     throw new Error(

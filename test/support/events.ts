@@ -80,12 +80,23 @@ export interface UrlEventOptions {
   requestId?: string;
   /** `requestContext.apiId`; @default {@link TEST_URL}'s id */
   urlId?: string;
+  /** `requestContext.domainName`; @default the host of `urlId` in eu-west-1 */
+  domainName?: string;
   /** @default "2.0" */
   version?: string;
 }
 
 /** The function URL the test handlers are built for, and their events come from. */
-export const TEST_URL = { urlId: "abcdefghijklmnopqrstuvwxyz012345" } as const;
+export const TEST_URL = {
+  urlId: "abcdefghijklmnopqrstuvwxyz012345",
+  domainName: "abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws",
+} as const;
+
+/** What `GetFunctionUrlConfig` answers for {@link TEST_URL}. */
+export const TEST_URL_CONFIG = {
+  functionUrl: `https://${TEST_URL.domainName}/`,
+  authType: "AWS_IAM",
+} as const;
 
 /** A function URL event (payload format 2.0, `AWS_IAM` auth) signed by `callerArn`. */
 export function functionUrlEvent(options: UrlEventOptions = {}): Record<string, unknown> {
@@ -106,7 +117,7 @@ export function functionUrlEvent(options: UrlEventOptions = {}): Record<string, 
       ...(callerArn === null
         ? {}
         : { authorizer: { iam: { accountId: "111122223333", userArn: callerArn } } }),
-      domainName: `${urlId}.lambda-url.eu-west-1.on.aws`,
+      domainName: options.domainName ?? `${urlId}.lambda-url.eu-west-1.on.aws`,
       domainPrefix: urlId,
       http: {
         method: options.method ?? "GET",

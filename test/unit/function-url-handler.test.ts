@@ -6,11 +6,13 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { UpstreamUnavailableError } from "../../functions/core/errors.js";
 import { tokenFingerprint } from "../../functions/core/token.js";
 import { functionUrlHandler } from "../../functions/vend/app.js";
+import { ownFunctionUrl } from "../../functions/vend/own-function-url.js";
 import { createVending } from "../../functions/vend/vending.js";
 import {
   functionUrlEvent,
   lambdaContext,
   TEST_URL,
+  TEST_URL_CONFIG,
   type UrlEventOptions,
 } from "../support/events.js";
 import { ADMIN_ROLE, CI_ROLE, STRANGER } from "../support/fakes.js";
@@ -23,7 +25,10 @@ beforeEach(() => {
   // Prepare
   h = vendorHarness();
   const vending = createVending({ vendor: h.newVendor(), clock: h.clock, logger: h.logger });
-  handler = functionUrlHandler(vending, TEST_URL);
+  handler = functionUrlHandler(
+    vending,
+    ownFunctionUrl(async () => TEST_URL_CONFIG, h.logger),
+  );
 });
 
 async function call(options: UrlEventOptions = {}) {
@@ -151,6 +156,7 @@ describe("function URL door: events that did not come through its own URL", () =
     ["an event of another payload version", { version: "1.0" }],
     ["an event without an IAM authorizer", { callerArn: null }],
     ["a DELETE of another URL", { urlId: "other", method: "DELETE", callerArn: ADMIN_ROLE }],
+    ["an event naming this URL's id on another host", { domainName: "example.com" }],
   ])(
     "refuses %s with 403 and an audit line, before any secret or CyberArk request",
     async (_, options) => {
