@@ -105,23 +105,17 @@ export class DynamoDbTokenStore implements TokenStore {
     const values: Record<string, AttributeValue> = {
       ":string": { S: "S" },
       ":number": { S: "N" },
-      ":latestDeletion": { N: String(basis.latestDeletion) },
       ...ordering.values,
     };
     // A token item: ours to order, or not ours to keep. A DELETE's record (a time and no record,
-    // as `get` reads it; a time beside a record is an edit, and the record decides): older than
-    // our credentials, or not one a DELETE could have written.
+    // as `get` reads it; a time beside a record is an edit, and the record decides): only the very
+    // record the refresh read, whatever its time (deletion-record.ts); any other refuses the write.
     const overToken = ["NOT attribute_type(#record, :string)", `(${ordering.expression})`];
     if (refused !== undefined) {
       overToken.push("#record = :refused");
       values[":refused"] = { S: refused };
     }
-    const overDeletion = [
-      "NOT attribute_type(#deletedAt, :number)",
-      "#deletedAt < :credentialsReadAt",
-      "#deletedAt > :latestDeletion",
-    ];
-    // The very record the credentials were read after, whatever its time (deletion-record.ts).
+    const overDeletion = ["NOT attribute_type(#deletedAt, :number)"];
     if (basis.deletionRead !== undefined) {
       overDeletion.push("#deletedAt = :deletionRead");
       values[":deletionRead"] = { N: String(basis.deletionRead) };

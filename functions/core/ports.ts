@@ -43,13 +43,8 @@ export interface WriteBasis {
    */
   readonly credentialsReadAt: number;
   /**
-   * The latest deletion time a genuine `DELETE` can have recorded by now (now plus clock skew): a
-   * later one was edited into the table, and must not refuse every write of the profile.
-   */
-  readonly latestDeletion: number;
-  /**
-   * The `DELETE` record the credentials were read after (see `deletion-record.ts`): the write may
-   * replace exactly that record, whatever its time.
+   * The `DELETE` record the refresh read, as it read it (see `deletion-record.ts`): the write may
+   * replace exactly that record, whatever its time. Any other record refuses it.
    */
   readonly deletionRead?: number;
 }
@@ -60,9 +55,9 @@ export interface TokenStore {
   get(profile: string): Promise<StoredItem>;
   /**
    * Stores the token unless
-   * - the item records a `DELETE` made at or after `basis.credentialsReadAt` (and not after
-   *   `basis.latestDeletion`), other than `basis.deletionRead`: the token may be of the identity
-   *   that `DELETE` was meant to drop;
+   * - the item records a `DELETE` other than `basis.deletionRead`, whatever its time: the refresh
+   *   did not see it, so the token may be of the identity that `DELETE` was meant to drop (and no
+   *   writer's clock can tell a genuine time from an edit: the writer may have been frozen);
    * - the stored token is of the same identity and was issued at the same time or later, so a
    *   slow or thawed writer never replaces a fresher token (ordered by issue time, not expiry:
    *   when a tenant shortens lifetimes, the newer, shorter token must win);

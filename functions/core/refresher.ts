@@ -15,7 +15,7 @@
  * before either (see `TokenStore.put`); such a token goes to its caller, but is never held.
  */
 import type { ClientCredentials, CredentialsCache } from "./credentials.js";
-import { honouredDeletion } from "./deletion-record.js";
+import { honouredDeletion, recordedDeletion } from "./deletion-record.js";
 import { UpstreamUnavailableError } from "./errors.js";
 import type { TokenExchange } from "./exchange.js";
 import type { Fence, MemoryCache } from "./memory-cache.js";
@@ -24,7 +24,7 @@ import type { Clock, Metrics } from "./ports.js";
 import type { Profile } from "./profiles.js";
 import type { LeaseHold, RefreshLease } from "./refresh-lease.js";
 import type { TableCache, TableRead } from "./table-cache.js";
-import { MAX_CLOCK_SKEW_MS, WORST_EXCHANGE_MS, WORST_TABLE_CALL_MS } from "./timing.js";
+import { WORST_EXCHANGE_MS, WORST_TABLE_CALL_MS } from "./timing.js";
 import {
   type CachedToken,
   cacheKey,
@@ -159,14 +159,7 @@ export class Refresher {
       const stored = read.status === "hit" ? read.token : undefined;
       const current = this.#fromTable(profile, stored, credentials, 0, fence, readAt);
       if (current && stillFresh(current.token)) return "fresh" as const;
-      await this.#upstream(
-        profile,
-        credentials,
-        fence,
-        hold,
-        readAt,
-        honouredDeletion(read, readAt),
-      );
+      await this.#upstream(profile, credentials, fence, hold, readAt, recordedDeletion(read));
       this.#p.metrics.add(METRICS.renewals, profile.name, 1, trigger);
       return "renewed" as const;
     });
@@ -202,7 +195,7 @@ export class Refresher {
   ): Promise<ClientCredentials> {
     // Credentials read before the DELETE, or before now when it is recorded a little ahead of our
     // clock (nothing later can be read yet). A time later than any DELETE could have recorded is
-    // an edit, which the table ignores too, so it must not make every poll read the secret.
+    // an edit, so it must not make every poll read the secret (our write replaces it anyway).
     const now = this.#p.clock.now();
     const deletedAt = Math.min(honouredDeletion(read, now) ?? 0, now);
     const credentials = await this.#p.credentials.get(profile.secretId);
@@ -237,7 +230,7 @@ export class Refresher {
     const served = this.#fromTable(profile, stored, credentials, min, fence, readAt);
     if (served) return served;
     // A DELETE record is read only on a miss, and then the credentials were read after it.
-    const deletionRead = honouredDeletion(read, readAt);
+    const deletionRead = recordedDeletion(read);
     const token = await this.#upstream(profile, credentials, fence, hold, readAt, deletionRead);
     // A slow exchange of a short-lived token can end after the token is of no use to the caller.
     if (!isUsable(token, this.#p.clock.now(), min)) {
@@ -286,7 +279,6 @@ export class Refresher {
     const writtenAt = clock.now();
     const written = await table.write(profile.name, exchanged.token, {
       credentialsReadAt: this.#p.credentials.readAt(profile.secretId, exchanged.credentials),
-      latestDeletion: writtenAt + MAX_CLOCK_SKEW_MS,
       ...(deletionRead === undefined ? {} : { deletionRead }),
     });
     if (written !== "refused") {

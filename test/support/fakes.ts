@@ -82,11 +82,7 @@ export class MemoryStore implements TokenStore {
   async put(profile: string, token: CachedToken, basis: WriteBasis): Promise<boolean> {
     this.#check();
     const deletedAt = this.deletions.get(profile);
-    const deletedSince =
-      deletedAt !== undefined &&
-      deletedAt !== basis.deletionRead &&
-      deletedAt >= basis.credentialsReadAt &&
-      deletedAt <= basis.latestDeletion;
+    const deletedSince = deletedAt !== undefined && deletedAt !== basis.deletionRead;
     const stored = this.items.get(profile);
     const supersedes =
       !stored ||

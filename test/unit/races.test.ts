@@ -5,6 +5,7 @@
  */
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
+import type { TokenStore } from "../../functions/core/ports.js";
 import { parseProfilesConfig } from "../../functions/core/profiles.js";
 import {
   CREDENTIALS_MAX_AGE_MS,
@@ -17,7 +18,8 @@ import {
   WORST_REQUEST_MS,
   WORST_TABLE_CALL_MS,
 } from "../../functions/core/timing.js";
-import { ACCOUNT, ADMIN_ROLE, CI_ROLE, caller } from "../support/fakes.js";
+import { TokenVendor } from "../../functions/core/vendor.js";
+import { ACCOUNT, ADMIN_ROLE, CI_ROLE, caller, exampleConfig } from "../support/fakes.js";
 import { ciDelete, ciQuery, type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
 
 const PROFILE = "ci-deployer";
@@ -602,5 +604,82 @@ describe("race 12: a rotation during a lease wait never hides the new identity's
     expect(fromC.token.accessToken).toBe(fresh);
     expect(await joined).toBe(fresh);
     expect(h.secrets.reads.length - readsBefore).toBe(1);
+  });
+});
+
+/** A call held until `release()`, as a Lambda freeze holds a call that was being sent. */
+function frozenCall() {
+  let release: () => void = () => {};
+  const thawed = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { thawed, release: () => release(), started: false };
+}
+
+/** One instance whose table calls go through `overrides` first, over the shared table. */
+function instanceOver(overrides: Partial<TokenStore>, config = exampleConfig()): TokenVendor {
+  const s = h.store;
+  const store: TokenStore = {
+    get: (p) => s.get(p),
+    put: (p, t, b) => s.put(p, t, b),
+    delete: (p, at) => s.delete(p, at),
+    acquireLease: (p, o, now, until) => s.acquireLease(p, o, now, until),
+    releaseLease: (p, o) => s.releaseLease(p, o),
+    putBackOff: (p, until) => s.putBackOff(p, until),
+    getBackOff: (p) => s.getBackOff(p),
+    ...overrides,
+  };
+  const sleep = async (ms: number) => h.clock.advanceSeconds(ms / 1000);
+  const { secrets, identity, clock, logger } = h;
+  return new TokenVendor({
+    config,
+    secrets,
+    store,
+    identity,
+    clock,
+    logger,
+    sleep,
+    random: () => 0.5,
+  });
+}
+
+const healthyTable = () => h.logger.lines.filter((line) => line.level === "warn");
+
+describe("race 13: a token write thawed after a freeze never lands over a DELETE made during it", () => {
+  it("a renewal's write held 15 s by a freeze is refused by the DELETE recorded meanwhile", async () => {
+    grantLifetime(600);
+    const put = frozenCall();
+    let freezeNextPut = false;
+    const a = instanceOver({
+      put: async (p, t, b) => {
+        if (freezeNextPut) {
+          freezeNextPut = false;
+          put.started = true;
+          await put.thawed; // A froze while its PutItem was being sent
+        }
+        return h.store.put(p, t, b);
+      },
+    });
+    const [b, c] = [h.newVendor(), h.newVendor()];
+    await a.getToken(ciQuery()); // token-1, old secret
+    await c.getToken(ciQuery()); // C holds the old secret for 5 minutes
+    h.clock.advanceSeconds(160);
+    freezeNextPut = true;
+    await a.getToken(ciQuery()); // from memory; A renews ahead: token-2, old secret
+    await vi.waitFor(() => expect(put.started).toBe(true));
+
+    h.clock.advanceSeconds(10); // A frozen, token-2's write on its way
+    rotateSecret();
+    await b.invalidate(ciDelete()); // the admin's DELETE after the rotation
+    h.clock.advanceSeconds(5);
+    put.release(); // A thaws; its write lands
+    await a.renewal(PROFILE);
+
+    expect(healthyTable()).toEqual([]);
+    expect(h.store.items.get(PROFILE)?.accessToken).not.toBe("token-2");
+    h.clock.advanceSeconds(35); // past any recheck after the DELETE
+    const fromC = await c.getToken(ciQuery());
+    const asked = Number(fromC.token.accessToken.replace("token-", "")) - 1;
+    expect(h.identity.requests[asked]?.clientSecret).toBe("rotated");
   });
 });
