@@ -643,6 +643,32 @@ function instanceOver(overrides: Partial<TokenStore>, config = exampleConfig()):
   });
 }
 
+/** CyberArk answers each request only when the test lets it, counting requests in flight. */
+function heldAnswers(lifetimeSeconds: number) {
+  const answers: (() => void)[] = [];
+  const counts = { inFlight: 0, most: 0 };
+  h.identity.fallback = async () => {
+    counts.inFlight += 1;
+    counts.most = Math.max(counts.most, counts.inFlight);
+    h.identity.serial += 1;
+    const accessToken = `token-${h.identity.serial}`;
+    await new Promise<void>((resolve) => answers.push(resolve));
+    counts.inFlight -= 1;
+    return { accessToken, expiresIn: lifetimeSeconds };
+  };
+  const answerAll = async () => {
+    while (answers.length > 0) {
+      for (const answer of answers.splice(0)) answer();
+      await settle();
+    }
+  };
+  return { counts, answerAll };
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 50; i += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
 const healthyTable = () => h.logger.lines.filter((line) => line.level === "warn");
 
 describe("race 13: a token write thawed after a freeze never lands over a DELETE made during it", () => {
@@ -681,5 +707,44 @@ describe("race 13: a token write thawed after a freeze never lands over a DELETE
     const fromC = await c.getToken(ciQuery());
     const asked = Number(fromC.token.accessToken.replace("token-", "")) - 1;
     expect(h.identity.requests[asked]?.clientSecret).toBe("rotated");
+  });
+});
+
+describe("race 14: a lease taken with a call a freeze held up is not used", () => {
+  it("a thawed acquisition that overwrote a live lease asks CyberArk neither during nor after the holder's request", async () => {
+    grantLifetime(600);
+    const acquire = frozenCall();
+    let freezeNextAcquire = false;
+    const a = instanceOver({
+      acquireLease: async (p, o, now, until) => {
+        if (freezeNextAcquire) {
+          freezeNextAcquire = false;
+          acquire.started = true;
+          await acquire.thawed; // A froze while its lease write was being sent
+        }
+        return h.store.acquireLease(p, o, now, until);
+      },
+    });
+    const b = h.newVendor();
+    await a.getToken(ciQuery()); // token-1 in the table and in A's memory
+    h.clock.advanceSeconds(160); // due for renewal ahead
+    freezeNextAcquire = true;
+    await a.getToken(ciQuery()); // from memory; A's renewal ahead sends its lease write, and A freezes
+    await vi.waitFor(() => expect(acquire.started).toBe(true));
+    h.clock.advanceSeconds(8);
+
+    const upstream = heldAnswers(600);
+    await b.getToken(ciQuery()); // B renews ahead: takes the free lease and asks CyberArk
+    await h.upstreamAsked(2);
+    acquire.release(); // A thaws: its lease write lands with the times of before the freeze
+    await settle();
+    const sentWhileBAsked = h.identity.requests.length;
+    await upstream.answerAll();
+    await Promise.all([a.renewal(PROFILE), b.renewal(PROFILE)]);
+
+    expect(healthyTable()).toEqual([]);
+    expect(sentWhileBAsked).toBe(2);
+    expect(upstream.counts.most).toBe(1);
+    expect(h.identity.requests).toHaveLength(2);
   });
 });
