@@ -10,14 +10,14 @@
  * credentials that have not yet been read since the table first showed a token of another
  * identity (a rotation elsewhere). Memory is dropped whenever a read of the table answers with
  * anything but the held token: a superseded or deleted token is never served again, not even as
- * a fallback when CyberArk fails. And because a `DELETE` or a rotation can also
- * happen while an exchange is under way, the table refuses a token whose credentials were read
- * before either (see `TokenStore.put`); such a token goes to its caller, but is never held.
+ * a fallback when CyberArk fails. A `DELETE` or a rotation during an exchange makes the table
+ * refuse its token (see `TokenStore.put`): it goes to its caller, but is never held.
  */
 import type { ClientCredentials, CredentialsCache } from "./credentials.js";
 import { honouredDeletion, recordedDeletion } from "./deletion-record.js";
 import { UpstreamUnavailableError } from "./errors.js";
 import type { TokenExchange } from "./exchange.js";
+import { ExchangeTurns } from "./exchange-turns.js";
 import type { Fence, MemoryCache } from "./memory-cache.js";
 import { METRICS } from "./metrics.js";
 import type { Clock, Metrics } from "./ports.js";
@@ -55,6 +55,7 @@ export type ScheduledRenewal = "renewed" | "fresh" | "busy";
 /** Refreshes tokens past the memory level. One per function instance. */
 export class Refresher {
   readonly #p: RefresherParts;
+  readonly #turns = new ExchangeTurns();
 
   constructor(parts: RefresherParts) {
     this.#p = parts;
@@ -159,6 +160,8 @@ export class Refresher {
       const stored = read.status === "hit" ? read.token : undefined;
       const current = this.#fromTable(profile, stored, credentials, 0, fence, readAt);
       if (current && stillFresh(current.token)) return "fresh" as const;
+      const other = this.#turns.running(profile.name); // a request's exchange: it renews
+      if (other) return other.then(() => "busy" as const);
       await this.#upstream(profile, credentials, fence, hold, readAt, recordedDeletion(read));
       this.#p.metrics.add(METRICS.renewals, profile.name, 1, trigger);
       return "renewed" as const;
@@ -209,8 +212,7 @@ export class Refresher {
     return this.#p.credentials.get(profile.secretId, { readSince: since });
   }
 
-  // Another instance may have finished between our read and our lease (or a rotation or a DELETE
-  // happened meanwhile), so read once more, and the secret too when the table now disagrees.
+  // Another refresh may have ended, or a rotation or a DELETE come, since our read: read again.
   async #underLease(
     profile: Profile,
     known: ClientCredentials,
@@ -219,6 +221,7 @@ export class Refresher {
     hold: LeaseHold,
     started: number,
     seen: SeenIdentities,
+    afterOther = false,
   ): Promise<VendedToken> {
     const readAt = this.#p.clock.now();
     const read = await this.#read(profile);
@@ -229,6 +232,11 @@ export class Refresher {
       : await this.#currentCredentials(profile, read, started, readAt, seen);
     const served = this.#fromTable(profile, stored, credentials, min, fence, readAt);
     if (served) return served;
+    const other = this.#turns.running(profile.name); // exchange-turns.ts: wait, then read again
+    if (other && afterOther) throw new UpstreamUnavailableError("refreshing elsewhere", 1);
+    const again = () =>
+      this.#underLease(profile, credentials, min, fence, hold, started, seen, true);
+    if (other) return other.then(again);
     // A DELETE record is read only on a miss, and then the credentials were read after it.
     const deletionRead = recordedDeletion(read);
     const token = await this.#upstream(profile, credentials, fence, hold, readAt, deletionRead);
@@ -259,10 +267,9 @@ export class Refresher {
   }
 
   // Asks CyberArk (never with less of the lease left than an exchange may take), then stores the
-  // token in the table, and in memory unless a DELETE on this instance came meanwhile. A token the
-  // table refused is not held (it may be of an identity dropped meanwhile); one whose write failed
-  // is held as confirmed when the table was last read, `readAt`: nothing later is known.
-  async #upstream(
+  // token in the table, and in memory unless a DELETE here came meanwhile. A refused token is not
+  // held (maybe of an identity dropped since); one whose write failed counts as confirmed at `readAt`.
+  #upstream(
     profile: Profile,
     credentials: ClientCredentials,
     fence: Fence,
@@ -270,21 +277,24 @@ export class Refresher {
     readAt: number,
     deletionRead: number | undefined,
   ): Promise<CachedToken> {
-    // A back-off CyberArk asked of any instance holds for all: the exchange reads and records it.
-    const { exchange, table, clock } = this.#p;
-    const exchanged = await exchange.obtain(profile, credentials, () =>
-      hold.ensureLeft(WORST_EXCHANGE_MS),
-    );
-    if (!this.#p.memory.isCurrent(fence)) return exchanged.token;
-    const writtenAt = clock.now();
-    const written = await table.write(profile.name, exchanged.token, {
-      credentialsReadAt: this.#p.credentials.readAt(profile.secretId, exchanged.credentials),
-      ...(deletionRead === undefined ? {} : { deletionRead }),
+    // One exchange of the profile at a time on this instance, write included (exchange-turns.ts).
+    return this.#turns.run(profile.name, async () => {
+      // A back-off CyberArk asked of any instance holds for all: the exchange reads and records it.
+      const { exchange, table, clock } = this.#p;
+      const exchanged = await exchange.obtain(profile, credentials, () =>
+        hold.ensureLeft(WORST_EXCHANGE_MS),
+      );
+      if (!this.#p.memory.isCurrent(fence)) return exchanged.token;
+      const writtenAt = clock.now();
+      const written = await table.write(profile.name, exchanged.token, {
+        credentialsReadAt: this.#p.credentials.readAt(profile.secretId, exchanged.credentials),
+        ...(deletionRead === undefined ? {} : { deletionRead }),
+      });
+      if (written !== "refused") {
+        const confirmedAt = written === "stored" ? writtenAt : readAt;
+        this.#p.memory.remember(fence, exchanged.token, exchanged.credentials, confirmedAt);
+      }
+      return exchanged.token;
     });
-    if (written !== "refused") {
-      const confirmedAt = written === "stored" ? writtenAt : readAt;
-      this.#p.memory.remember(fence, exchanged.token, exchanged.credentials, confirmedAt);
-    }
-    return exchanged.token;
   }
 }

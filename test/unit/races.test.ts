@@ -20,7 +20,13 @@ import {
 } from "../../functions/core/timing.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
 import { ACCOUNT, ADMIN_ROLE, CI_ROLE, caller, exampleConfig } from "../support/fakes.js";
-import { ciDelete, ciQuery, type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
+import {
+  ciDelete,
+  ciQuery,
+  prewarmConfig,
+  type VendorHarness,
+  vendorHarness,
+} from "../support/vendor-harness.js";
 
 const PROFILE = "ci-deployer";
 const SECRET = "cyberark/ci-deployer";
@@ -208,11 +214,14 @@ describe("race 2: one CyberArk request at a time per profile, with a healthy tab
     h.clock.advanceSeconds(160);
     expect(LEASE_MS).toBeLessThan(160_000);
     const releaseRequest = h.heldResponse("newer-request");
-    const request = a.getToken(ciQuery());
-    await h.upstreamAsked(3);
+    const request = a.getToken(ciQuery()); // takes the lease, waits for the renewal's exchange
+    await vi.waitFor(() =>
+      expect(h.store.leases.get(PROFILE)?.until).toBeGreaterThan(h.clock.now()),
+    );
 
     failRenewal(); // the renewal thaws, fails, and releases "its" lease
     await a.renewal(PROFILE);
+    await h.upstreamAsked(3); // the request asks once the instance's other exchange has ended
     const readsBefore = h.store.gets;
     const fromC = c.getToken(ciQuery());
     await vi.waitFor(() => expect(h.store.gets).toBeGreaterThanOrEqual(readsBefore + 2));
@@ -746,5 +755,35 @@ describe("race 14: a lease taken with a call a freeze held up is not used", () =
     expect(sentWhileBAsked).toBe(2);
     expect(upstream.counts.most).toBe(1);
     expect(h.identity.requests).toHaveLength(2);
+  });
+});
+
+describe("race 15: one instance asks CyberArk once at a time per profile, renewals included", () => {
+  it("a request whose lease write failed waits for the scheduled renewal's exchange, then reads the table", async () => {
+    let acquires = 0;
+    const a = instanceOver(
+      {
+        acquireLease: async (p, o, now, until) => {
+          acquires += p === PROFILE ? 1 : 0;
+          if (p === PROFILE && acquires === 2) {
+            throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
+          }
+          return h.store.acquireLease(p, o, now, until);
+        },
+      },
+      prewarmConfig(),
+    );
+    const upstream = heldAnswers(3600);
+
+    const renewal = a.renewScheduled(); // takes the lease, asks CyberArk
+    await h.upstreamAsked(1);
+    const request = a.getToken(ciQuery()); // the table is empty; its lease write fails: fails open
+    await settle();
+    await upstream.answerAll();
+    await renewal;
+
+    expect(upstream.counts.most).toBe(1);
+    expect((await request).token.accessToken).toBe("token-1");
+    expect(h.identity.requests).toHaveLength(1);
   });
 });
