@@ -12,8 +12,9 @@
  * elsewhere). Memory is dropped whenever a read of the table answers with anything but the held
  * token: a superseded or deleted token is never served again, not even as a fallback when
  * CyberArk fails. And because a `DELETE` or a rotation can also happen while an exchange is under
- * way, the table refuses a token whose credentials were read before either (`admission.ts`); such
- * a token goes to its caller, but is never held.
+ * way, the table refuses a token written over a `DELETE` record the work did not read, or over
+ * a token of another identity issued after its credentials were read (`admission.ts`); it goes
+ * to its caller, but is never held.
  */
 import type { ClientCredentials } from "./credentials.js";
 import { honouredDeletion } from "./deletion-record.js";
