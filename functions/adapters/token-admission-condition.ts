@@ -32,8 +32,6 @@ const otherIdentityIssuedBeforeCredentials =
 const recordIsLastRefused = "#record = :refused";
 const isDeletionRecord = "(attribute_not_exists(#record) AND attribute_exists(#deletedAt))";
 const deletionIsForeign = "NOT attribute_type(#deletedAt, :number)";
-const deletionPrecedesCredentials = "#deletedAt < :credentialsReadAt";
-const deletionIsForged = "#deletedAt > :latestDeletion";
 const deletionIsTheOneRead = "#deletedAt = :deletionRead";
 
 /**
@@ -51,7 +49,6 @@ export function admissionCondition(
     ":cacheKey": { S: candidate.cacheKey },
     ":issuedAt": { N: String(candidate.issuedAt) },
     ":credentialsReadAt": { N: String(basis.credentialsReadAt) },
-    ":latestDeletion": { N: String(basis.latestDeletion) },
   };
   const overToken = [
     recordIsForeign,
@@ -62,7 +59,8 @@ export function admissionCondition(
     overToken.push(recordIsLastRefused);
     values[":refused"] = { S: lastRefused };
   }
-  const overDeletion = [deletionIsForeign, deletionPrecedesCredentials, deletionIsForged];
+  // Only the very record the refresh read, whatever its time (deletion-record.ts).
+  const overDeletion = [deletionIsForeign];
   if (basis.deletionRead !== undefined) {
     overDeletion.push(deletionIsTheOneRead);
     values[":deletionRead"] = { N: String(basis.deletionRead) };

@@ -7,8 +7,6 @@
  * with write access to the table could have edited. A forged item must never block the next write
  * for good, so the rule also admits a write over a record this code cannot have written.
  */
-import { MAX_CLOCK_SKEW_MS } from "./timing.js";
-
 /** The stored item as a conditional write sees it. */
 export type StoredView =
   /** No item at all. */
@@ -45,27 +43,17 @@ export interface WriteBasis {
    */
   readonly credentialsReadAt: number;
   /**
-   * The latest deletion time a genuine `DELETE` can have recorded by now (now plus clock skew): a
-   * later one was edited into the table, and must not refuse every write of the profile.
-   */
-  readonly latestDeletion: number;
-  /**
-   * The `DELETE` record the credentials were read after (see `deletion-record.ts`): the write may
-   * replace exactly that record, whatever its time.
+   * The `DELETE` record the refresh read, as it read it (see `deletion-record.ts`): the write may
+   * replace exactly that record, whatever its time. Any other record refuses it.
    */
   readonly deletionRead?: number;
 }
 
-/** The `latestDeletion` of a write made at `now` (epoch ms). */
-export function latestDeletionAt(now: number): number {
-  return now + MAX_CLOCK_SKEW_MS;
-}
-
 /**
  * Whether `candidate` may replace `stored`. It may, unless
- * - the item records a `DELETE` made at or after `basis.credentialsReadAt` (and not after
- *   `basis.latestDeletion`), other than `basis.deletionRead`: the token may be of the identity
- *   that `DELETE` was meant to drop;
+ * - the item records a `DELETE` other than `basis.deletionRead`, whatever its time: the refresh
+ *   did not see it, so the token may be of the identity that `DELETE` was meant to drop (and no
+ *   writer's clock can tell a genuine time from an edit: the writer may have been frozen);
  * - the stored token is of the same identity and was issued at the same time or later, so a slow
  *   or thawed writer never replaces a fresher token (ordered by issue time, not expiry: when a
  *   tenant shortens lifetimes, the newer, shorter token must win);
@@ -97,12 +85,10 @@ export function supersedes(
     : stored.issuedAt < basis.credentialsReadAt;
 }
 
-/** A `DELETE`'s record admits a token whose credentials were read after it, or a forged record. */
+/**
+ * A `DELETE`'s record admits only the write of the refresh that read that very record (and then
+ * read its credentials again), or any write over a record whose time is not a number (forged).
+ */
 export function deletionAdmits(deletedAt: number | undefined, basis: WriteBasis): boolean {
-  return (
-    deletedAt === undefined ||
-    deletedAt < basis.credentialsReadAt ||
-    deletedAt > basis.latestDeletion ||
-    deletedAt === basis.deletionRead
-  );
+  return deletedAt === undefined || deletedAt === basis.deletionRead;
 }

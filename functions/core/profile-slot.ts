@@ -1,13 +1,20 @@
 /**
  * Everything one function instance knows about one profile, in one object: the token it holds
- * (and when the table last confirmed it), the flight that is fetching one, what the identity
- * provider refused or asked for (a rejection, a back-off), the background renewal, and the
- * credentials with the time they were read.
+ * (and when the table last confirmed it), the flight that is fetching one, the exchange with the
+ * identity provider under way, what the identity provider refused or asked for (a rejection, a
+ * back-off), the background renewal, and the credentials with the time they were read.
  *
  * A `DELETE` replaces the profile's slot whole. Work begun before it holds the old slot; whatever
  * it finishes is kept only while its slot is still the profile's ({@link ProfileSlots.isCurrent}),
- * so identity is the fence. Only the provider's back-off (about the tenant, not the dropped token)
- * and a renewal under way (which ends by itself, fenced like any work) pass to the new slot.
+ * so identity is the fence. Only the provider's back-off (about the tenant, not the dropped token),
+ * a renewal under way and an exchange under way (each ends by itself, fenced like any work) pass
+ * to the new slot.
+ *
+ * One exchange with the provider per profile at a time in the instance, whatever started it (a
+ * request's miss, a renewal ahead of need, a scheduled renewal): the refresh lease does this
+ * across instances, but while it fails open (the table cannot be written) a renewal holding the
+ * real lease and a request refreshing without one could otherwise ask at once. A second caller
+ * waits for the exchange under way to end (its token written, or not), then reads the table.
  * (Later, slots may be keyed by profile and scope set.)
  */
 import { SlotCredentials } from "./credentials.js";
@@ -41,6 +48,8 @@ export class ProfileSlot {
   renewal: Promise<void> | undefined;
   /** When the last background renewal failed (epoch ms). */
   renewalFailedAt = Number.NEGATIVE_INFINITY;
+  /** The exchange under way, write included, as a promise that settles (never rejects) at its end. */
+  #exchange: Promise<void> | undefined;
 
   constructor(profile: Profile, parts: SlotParts, isCurrent: () => boolean) {
     this.profile = profile;
@@ -56,6 +65,31 @@ export class ProfileSlot {
     });
     this.flight = flight;
     return flight;
+  }
+
+  /** The profile's exchange under way in this instance, if any: it settles, never rejects. */
+  get exchange(): Promise<void> | undefined {
+    return this.#exchange;
+  }
+
+  /** Runs `exchange` as the profile's one exchange. Call it right after {@link exchange} was none. */
+  takeTurn<T>(exchange: () => Promise<T>): Promise<T> {
+    const result = exchange();
+    this.adoptExchange(
+      result.then(
+        () => {},
+        () => {},
+      ),
+    );
+    return result;
+  }
+
+  /** Holds `ended` as the exchange under way until it settles (one begun in a replaced slot). */
+  adoptExchange(ended: Promise<void>): void {
+    this.#exchange = ended;
+    void ended.then(() => {
+      if (this.#exchange === ended) this.#exchange = undefined;
+    });
   }
 }
 
@@ -86,7 +120,8 @@ export class ProfileSlots {
 
   /**
    * Replaces the profile's slot with a fresh one (a `DELETE`): everything the old one knew is
-   * dropped but the provider's back-off and the renewal under way (which ends by itself).
+   * dropped but the provider's back-off and the renewal and exchange under way (each ends by
+   * itself).
    */
   replace(profile: Profile): ProfileSlot {
     const old = this.#slots.get(profile.name);
@@ -94,6 +129,7 @@ export class ProfileSlots {
     if (old) {
       slot.backOffUntil = old.backOffUntil;
       slot.renewal = old.renewal;
+      if (old.exchange) slot.adoptExchange(old.exchange);
       old.memory.drop();
     }
     this.#slots.set(profile.name, slot);

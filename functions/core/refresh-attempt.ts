@@ -12,10 +12,10 @@
  * elsewhere). Memory is dropped whenever a read of the table answers with anything but the held
  * token: a superseded or deleted token is never served again, not even as a fallback when
  * CyberArk fails. And because a `DELETE` or a rotation can also happen while an exchange is under
- * way, the table refuses a token whose credentials were read before either (`admission.ts`); such
- * a token goes to its caller, but is never held.
+ * way, the table refuses a token written over a `DELETE` record the work did not read, or over
+ * a token of another identity issued after its credentials were read (`admission.ts`); it goes
+ * to its caller, but is never held.
  */
-import { latestDeletionAt } from "./admission.js";
 import type { ClientCredentials } from "./credentials.js";
 import { honouredDeletion } from "./deletion-record.js";
 import type { TokenExchange } from "./exchange.js";
@@ -90,7 +90,7 @@ export class RefreshAttempt {
   async credentialsFor(read: TableRead, readAt: number): Promise<ClientCredentials> {
     // Credentials read before the DELETE, or before now when it is recorded a little ahead of our
     // clock (nothing later can be read yet). A time later than any DELETE could have recorded is
-    // an edit, which the table ignores too, so it must not make every poll read the secret.
+    // an edit, so it must not make every poll read the secret (our write replaces it anyway).
     const now = this.#p.clock.now();
     const deletedAt = Math.min(honouredDeletion(read, now) ?? 0, now);
     const { credentials } = this.current;
@@ -131,27 +131,29 @@ export class RefreshAttempt {
    * `readAt`: nothing later is known. A back-off the provider asked of any instance holds for
    * all: the exchange reads and records it.
    */
-  async upstream(
+  upstream(
     credentials: ClientCredentials,
     hold: LeaseHold,
     readAt: number,
     deletionRead: number | undefined,
   ): Promise<CachedToken> {
-    const { exchange, table, clock } = this.#p;
-    const exchanged = await exchange.obtain(this.profile, credentials, () =>
-      hold.ensureLeft(WORST_EXCHANGE_MS),
-    );
-    if (!this.isCurrent) return exchanged.token;
-    const writtenAt = clock.now();
-    const written = await table.write(this.profile.name, exchanged.token, {
-      credentialsReadAt: this.slot.credentials.lastReturned(exchanged.credentials),
-      latestDeletion: latestDeletionAt(writtenAt),
-      ...(deletionRead === undefined ? {} : { deletionRead }),
+    // One exchange of the profile at a time on this instance, write included (profile-slot.ts).
+    return this.current.takeTurn(async () => {
+      const { exchange, table, clock } = this.#p;
+      const exchanged = await exchange.obtain(this.profile, credentials, () =>
+        hold.ensureLeft(WORST_EXCHANGE_MS),
+      );
+      if (!this.isCurrent) return exchanged.token;
+      const writtenAt = clock.now();
+      const written = await table.write(this.profile.name, exchanged.token, {
+        credentialsReadAt: this.slot.credentials.lastReturned(exchanged.credentials),
+        ...(deletionRead === undefined ? {} : { deletionRead }),
+      });
+      if (written !== "refused") {
+        const confirmedAt = written === "stored" ? writtenAt : readAt;
+        this.slot.memory.remember(exchanged.token, exchanged.credentials, confirmedAt);
+      }
+      return exchanged.token;
     });
-    if (written !== "refused") {
-      const confirmedAt = written === "stored" ? writtenAt : readAt;
-      this.slot.memory.remember(exchanged.token, exchanged.credentials, confirmedAt);
-    }
-    return exchanged.token;
   }
 }

@@ -10,6 +10,15 @@
  * failed open ends when the lease it stands for would have: work thawed after a Lambda freeze
  * must not ask CyberArk long after, when the table works again and another instance may hold the
  * real lease (or has been told to back off).
+ *
+ * A grant whose call took longer than any AWS call can ({@link WORST_AWS_CALL_MS}) is not used:
+ * the instance was frozen (or the call stalled) while the lease write was on its way, and it landed
+ * with the times of before, judged against a stale clock. The store refuses a live lease only when
+ * its end is one a lease taken now could have (`until` plus the clock skew: a later end is an edit
+ * that must not stop a profile, which the table's writer rules rely on), so such a late write may
+ * have overwritten a live holder who is asking CyberArk right now. The instance then neither asks
+ * CyberArk nor releases the lease (that would free it for a third instance while the overwritten
+ * holder still asks); it waits like any other waiter, and the lease it wrote ends by itself.
  */
 import { randomUUID } from "node:crypto";
 import { describeUnknown, UpstreamUnavailableError } from "./errors.js";
@@ -20,6 +29,7 @@ import {
   LEASE_POLL_MS,
   LEASE_TAKEOVER_MS,
   LEASE_WAIT_MS,
+  WORST_AWS_CALL_MS,
   WORST_LEASED_REFRESH_MS,
   WORST_POLL_ROUND_MS,
 } from "./timing.js";
@@ -122,12 +132,14 @@ export class RefreshLease {
 
   async #acquire(profile: string, owner: string): Promise<LeaseHold | undefined> {
     const { clock } = this.#deps;
-    const until = clock.now() + LEASE_MS;
+    const asked = clock.now();
+    const until = asked + LEASE_MS;
     const hold: LeaseHold = { ensureLeft: (ms) => ensureLeft(profile, until - clock.now(), ms) };
     try {
-      return (await this.#deps.store.acquireLease(profile, owner, clock.now(), until))
-        ? hold
-        : undefined;
+      const granted = await this.#deps.store.acquireLease(profile, owner, asked, until);
+      if (!granted) return undefined;
+      // Frozen or stalled on the way, maybe over a live lease: not ours to use (see the module).
+      return clock.now() - asked <= WORST_AWS_CALL_MS ? hold : undefined;
     } catch (error) {
       this.#deps.logger.warn("refresh lease unavailable; refreshing without it", {
         profile,

@@ -6,7 +6,7 @@
  */
 
 import type { ClientCredentials } from "./credentials.js";
-import { honouredDeletion } from "./deletion-record.js";
+import { recordedDeletion } from "./deletion-record.js";
 import { UpstreamUnavailableError } from "./errors.js";
 import { METRICS } from "./metrics.js";
 import type { Metrics } from "./ports.js";
@@ -144,7 +144,9 @@ export class Refresher {
       const stored = read.status === "hit" ? read.token : undefined;
       const current = attempt.fromTable(stored, credentials, 0, readAt);
       if (current && stillFresh(current.token)) return "fresh" as const;
-      await attempt.upstream(credentials, hold, readAt, honouredDeletion(read, readAt));
+      const other = attempt.current.exchange; // a request's exchange: it renews
+      if (other) return other.then(() => "busy" as const);
+      await attempt.upstream(credentials, hold, readAt, recordedDeletion(read));
       this.#p.metrics.add(METRICS.renewals, profile.name, 1, trigger);
       return "renewed" as const;
     });
@@ -152,12 +154,14 @@ export class Refresher {
   }
 
   // Another instance may have finished between our read and our lease (or a rotation or a DELETE
-  // happened meanwhile), so read once more, and the secret too when the table now disagrees.
+  // happened meanwhile), so read once more, and the secret too when the table now disagrees. An
+  // exchange of the profile under way on this instance is waited for, then the table read again.
   async #underLease(
     attempt: RefreshAttempt,
     known: ClientCredentials,
     min: number,
     hold: LeaseHold,
+    afterOther = false,
   ): Promise<VendedToken> {
     const readAt = this.#p.clock.now();
     const read = await attempt.read();
@@ -166,9 +170,21 @@ export class Refresher {
     const credentials = agrees ? known : await attempt.credentialsFor(read, readAt);
     const served = attempt.fromTable(stored, credentials, min, readAt);
     if (served) return served;
-    // A DELETE record is read only on a miss, and then the credentials were read after it.
-    const deletionRead = honouredDeletion(read, readAt);
-    const token = await attempt.upstream(credentials, hold, readAt, deletionRead);
+    const other = attempt.current.exchange; // profile-slot.ts: wait, then read again
+    if (other && afterOther) {
+      throw new UpstreamUnavailableError({
+        dependency: "lease",
+        kind: "busy",
+        detail: "another exchange of the profile on this instance is under way",
+        retryAfterSeconds: 1,
+      });
+    }
+    if (other) {
+      await other;
+      return this.#underLease(attempt, credentials, min, hold, true);
+    }
+    // The DELETE record exactly as read: the only one the write may replace (deletion-record.ts).
+    const token = await attempt.upstream(credentials, hold, readAt, recordedDeletion(read));
     // A slow exchange of a short-lived token can end after the token is of no use to the caller.
     if (!isUsable(token, this.#p.clock.now(), min)) {
       throw new UpstreamUnavailableError({

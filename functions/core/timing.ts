@@ -64,7 +64,10 @@ export const WORST_REFRESH_MS =
 /** Slack for the scheduler, the event loop and clock drift between instances. */
 export const MARGIN_MS = 1_500;
 
-/** How long the refresh lease is held: longer than the worst refresh. */
+/**
+ * How long the refresh lease is held: longer than the worst refresh, even counted from after the
+ * slowest grant a holder uses (one AWS call; a slower grant is not used: see `refresh-lease.ts`).
+ */
 export const LEASE_MS = WORST_REFRESH_MS + MARGIN_MS;
 
 /**

@@ -76,7 +76,6 @@ const stored: fc.Arbitrary<Generated> = fc.oneof(
 const basis: fc.Arbitrary<WriteBasis> = fc
   .record({
     credentialsReadAt: time,
-    latestDeletion: time,
     deletionRead: fc.option(time, { nil: undefined }),
   })
   .map(({ deletionRead, ...rest }) =>

@@ -42,7 +42,7 @@ function put(
   stored: CachedToken,
   credentialsReadAt = stored.issuedAt,
 ): Promise<boolean> {
-  return store.put(PROFILE, stored, { credentialsReadAt, latestDeletion: Date.now() + 5_000 });
+  return store.put(PROFILE, stored, { credentialsReadAt });
 }
 
 async function tokenOf(store: DynamoDbTokenStore): Promise<CachedToken | undefined> {

@@ -31,9 +31,9 @@ export function describeTokenStoreContract(
       store = await newStore();
     });
 
-    // Credentials read when the token was issued, unless the test says otherwise.
+    // Credentials read when the token was issued, unless the test says otherwise; no DELETE read.
     const put = (profile: string, t: CachedToken, credentialsReadAt = t.issuedAt) =>
-      store.put(profile, t, { credentialsReadAt, latestDeletion: credentialsReadAt + 5_000 });
+      store.put(profile, t, { credentialsReadAt });
     const tokenOf = async (profile: string) => (await store.get(profile)).token;
 
     it("reads nothing for a profile never written", async () => {
@@ -117,35 +117,36 @@ export function describeTokenStoreContract(
       await store.delete("p", T0 + 1_000);
       expect(await store.get("p")).toEqual({ deletedAt: T0 + 1_000 });
       const after = token({ accessToken: "after", issuedAt: T0 + 2_000 });
-      await put("p", after);
+      expect(await put("p", after)).toBe(false); // a write that did not read the record
+      await store.put("p", after, { credentialsReadAt: T0 + 2_000, deletionRead: T0 + 1_000 });
       expect(await store.get("p")).toEqual({ token: after });
     });
 
-    it("refuses a token whose credentials were read before a DELETE, whenever it was issued", async () => {
+    it("refuses a token whose refresh did not read the DELETE, whenever its credentials were read", async () => {
       await store.delete("p", T0 + 1_000);
       const issuedLater = token({ accessToken: "stale", issuedAt: T0 + 2_000 });
       expect(await put("p", issuedLater, T0 + 1_000)).toBe(false);
+      // Read "after" the DELETE on the writer's clock: a skewed clock, or one frozen, cannot say.
+      expect(await put("p", issuedLater, T0 + 1_001)).toBe(false);
       expect(await store.get("p")).toEqual({ deletedAt: T0 + 1_000 });
-      expect(await put("p", issuedLater, T0 + 1_001)).toBe(true);
     });
 
-    it("ignores a DELETE's record later than any DELETE could have made it (an edit)", async () => {
+    it("refuses a token over a DELETE record far ahead of the writer's clock that it did not read", async () => {
+      // A DELETE made while the writer was frozen looks, to the writer's old clock, like an edit.
       await store.delete("p", T0 + 3_600_000);
       const fresh = token({ issuedAt: T0 + 2_000 });
-      expect(
-        await store.put("p", fresh, { credentialsReadAt: T0, latestDeletion: T0 + 5_000 }),
-      ).toBe(true);
-      expect(await tokenOf("p")).toEqual(fresh);
+      expect(await store.put("p", fresh, { credentialsReadAt: T0 })).toBe(false);
+      expect(await store.get("p")).toEqual({ deletedAt: T0 + 3_600_000 });
     });
 
-    it("replaces the very DELETE record its credentials were read after, though it is ahead of the writer's clock", async () => {
-      // Recorded 4 s ahead (a DELETE on a clock ahead, or an edit within the skew): the refresh
-      // read it, then read its credentials; its write may replace exactly that record.
-      await store.delete("p", T0 + 4_000);
+    it("replaces the very DELETE record the refresh read, however far ahead of the writer's clock", async () => {
+      // Recorded ahead (a DELETE on a clock ahead, or an edit): the refresh read it, so its write
+      // may replace exactly that record, and no other.
+      await store.delete("p", T0 + 3_600_000);
       const fresh = token({ issuedAt: T0 + 200 });
-      const basis = { credentialsReadAt: T0 + 100, latestDeletion: T0 + 5_300 };
-      expect(await store.put("p", fresh, { ...basis, deletionRead: T0 + 3_000 })).toBe(false);
-      expect(await store.put("p", fresh, { ...basis, deletionRead: T0 + 4_000 })).toBe(true);
+      const basis = { credentialsReadAt: T0 + 100 };
+      expect(await store.put("p", fresh, { ...basis, deletionRead: T0 + 4_000 })).toBe(false);
+      expect(await store.put("p", fresh, { ...basis, deletionRead: T0 + 3_600_000 })).toBe(true);
       expect(await tokenOf("p")).toEqual(fresh);
     });
 

@@ -5,6 +5,7 @@
  */
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
+import type { TokenStore } from "../../functions/core/ports.js";
 import { parseProfilesConfig } from "../../functions/core/profiles.js";
 import {
   CREDENTIALS_MAX_AGE_MS,
@@ -17,8 +18,15 @@ import {
   WORST_REQUEST_MS,
   WORST_TABLE_CALL_MS,
 } from "../../functions/core/timing.js";
-import { ACCOUNT, ADMIN_ROLE, CI_ROLE, caller } from "../support/fakes.js";
-import { ciDelete, ciQuery, type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
+import { TokenVendor } from "../../functions/core/vendor.js";
+import { ACCOUNT, ADMIN_ROLE, CI_ROLE, caller, exampleConfig } from "../support/fakes.js";
+import {
+  ciDelete,
+  ciQuery,
+  prewarmConfig,
+  type VendorHarness,
+  vendorHarness,
+} from "../support/vendor-harness.js";
 
 const PROFILE = "ci-deployer";
 const SECRET = "cyberark/ci-deployer";
@@ -213,11 +221,14 @@ describe("race 2: one CyberArk request at a time per profile, with a healthy tab
     h.clock.advanceSeconds(160);
     expect(LEASE_MS).toBeLessThan(160_000);
     const releaseRequest = h.heldResponse("newer-request");
-    const request = a.getToken(ciQuery());
-    await h.upstreamAsked(3);
+    const request = a.getToken(ciQuery()); // takes the lease, waits for the renewal's exchange
+    await vi.waitFor(() =>
+      expect(h.store.leases.get(PROFILE)?.until).toBeGreaterThan(h.clock.now()),
+    );
 
     failRenewal(); // the renewal thaws, fails, and releases "its" lease
     await a.renewal(PROFILE);
+    await h.upstreamAsked(3); // the request asks once the instance's other exchange has ended
     const readsBefore = h.store.gets;
     const fromC = c.getToken(ciQuery());
     await vi.waitFor(() => expect(h.store.gets).toBeGreaterThanOrEqual(readsBefore + 2));
@@ -641,5 +652,177 @@ describe("race 12: a rotation during a lease wait never hides the new identity's
     expect(fromC.token.accessToken).toBe(fresh);
     expect(await joined).toBe(fresh);
     expect(h.secrets.reads.length - readsBefore).toBe(1);
+  });
+});
+
+/** A call held until `release()`, as a Lambda freeze holds a call that was being sent. */
+function frozenCall() {
+  let release: () => void = () => {};
+  const thawed = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { thawed, release: () => release(), started: false };
+}
+
+/** One instance whose table calls go through `overrides` first, over the shared table. */
+function instanceOver(overrides: Partial<TokenStore>, config = exampleConfig()): TokenVendor {
+  const s = h.store;
+  const store: TokenStore = {
+    get: (p) => s.get(p),
+    put: (p, t, b) => s.put(p, t, b),
+    delete: (p, at) => s.delete(p, at),
+    acquireLease: (p, o, now, until) => s.acquireLease(p, o, now, until),
+    releaseLease: (p, o) => s.releaseLease(p, o),
+    putBackOff: (p, until) => s.putBackOff(p, until),
+    getBackOff: (p) => s.getBackOff(p),
+    ...overrides,
+  };
+  const sleep = async (ms: number) => h.clock.advanceSeconds(ms / 1000);
+  const { secrets, identity, clock, logger } = h;
+  return new TokenVendor({
+    config,
+    secrets,
+    store,
+    identity,
+    clock,
+    logger,
+    sleep,
+    random: () => 0.5,
+  });
+}
+
+/** CyberArk answers each request only when the test lets it, counting requests in flight. */
+function heldAnswers(lifetimeSeconds: number) {
+  const answers: (() => void)[] = [];
+  const counts = { inFlight: 0, most: 0 };
+  h.identity.fallback = async () => {
+    counts.inFlight += 1;
+    counts.most = Math.max(counts.most, counts.inFlight);
+    h.identity.serial += 1;
+    const accessToken = `token-${h.identity.serial}`;
+    await new Promise<void>((resolve) => answers.push(resolve));
+    counts.inFlight -= 1;
+    return { accessToken, expiresIn: lifetimeSeconds };
+  };
+  const answerAll = async () => {
+    while (answers.length > 0) {
+      for (const answer of answers.splice(0)) answer();
+      await settle();
+    }
+  };
+  return { counts, answerAll };
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 50; i += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
+const healthyTable = () => h.logger.lines.filter((line) => line.level === "warn");
+
+describe("race 13: a token write thawed after a freeze never lands over a DELETE made during it", () => {
+  it("a renewal's write held 15 s by a freeze is refused by the DELETE recorded meanwhile", async () => {
+    grantLifetime(600);
+    const put = frozenCall();
+    let freezeNextPut = false;
+    const a = instanceOver({
+      put: async (p, t, b) => {
+        if (freezeNextPut) {
+          freezeNextPut = false;
+          put.started = true;
+          await put.thawed; // A froze while its PutItem was being sent
+        }
+        return h.store.put(p, t, b);
+      },
+    });
+    const [b, c] = [h.newVendor(), h.newVendor()];
+    await a.getToken(ciQuery()); // token-1, old secret
+    await c.getToken(ciQuery()); // C holds the old secret for 5 minutes
+    h.clock.advanceSeconds(160);
+    freezeNextPut = true;
+    await a.getToken(ciQuery()); // from memory; A renews ahead: token-2, old secret
+    await vi.waitFor(() => expect(put.started).toBe(true));
+
+    h.clock.advanceSeconds(10); // A frozen, token-2's write on its way
+    rotateSecret();
+    await b.invalidate(ciDelete()); // the admin's DELETE after the rotation
+    h.clock.advanceSeconds(5);
+    put.release(); // A thaws; its write lands
+    await a.renewal(PROFILE);
+
+    expect(healthyTable()).toEqual([]);
+    expect(h.store.items.get(PROFILE)?.accessToken).not.toBe("token-2");
+    h.clock.advanceSeconds(35); // past any recheck after the DELETE
+    const fromC = await c.getToken(ciQuery());
+    const asked = Number(fromC.token.accessToken.replace("token-", "")) - 1;
+    expect(h.identity.requests[asked]?.clientSecret).toBe("rotated");
+  });
+});
+
+describe("race 14: a lease taken with a call a freeze held up is not used", () => {
+  it("a thawed acquisition that overwrote a live lease asks CyberArk neither during nor after the holder's request", async () => {
+    grantLifetime(600);
+    const acquire = frozenCall();
+    let freezeNextAcquire = false;
+    const a = instanceOver({
+      acquireLease: async (p, o, now, until) => {
+        if (freezeNextAcquire) {
+          freezeNextAcquire = false;
+          acquire.started = true;
+          await acquire.thawed; // A froze while its lease write was being sent
+        }
+        return h.store.acquireLease(p, o, now, until);
+      },
+    });
+    const b = h.newVendor();
+    await a.getToken(ciQuery()); // token-1 in the table and in A's memory
+    h.clock.advanceSeconds(160); // due for renewal ahead
+    freezeNextAcquire = true;
+    await a.getToken(ciQuery()); // from memory; A's renewal ahead sends its lease write, and A freezes
+    await vi.waitFor(() => expect(acquire.started).toBe(true));
+    h.clock.advanceSeconds(8);
+
+    const upstream = heldAnswers(600);
+    await b.getToken(ciQuery()); // B renews ahead: takes the free lease and asks CyberArk
+    await h.upstreamAsked(2);
+    acquire.release(); // A thaws: its lease write lands with the times of before the freeze
+    await settle();
+    const sentWhileBAsked = h.identity.requests.length;
+    await upstream.answerAll();
+    await Promise.all([a.renewal(PROFILE), b.renewal(PROFILE)]);
+
+    expect(healthyTable()).toEqual([]);
+    expect(sentWhileBAsked).toBe(2);
+    expect(upstream.counts.most).toBe(1);
+    expect(h.identity.requests).toHaveLength(2);
+  });
+});
+
+describe("race 15: one instance asks CyberArk once at a time per profile, renewals included", () => {
+  it("a request whose lease write failed waits for the scheduled renewal's exchange, then reads the table", async () => {
+    let acquires = 0;
+    const a = instanceOver(
+      {
+        acquireLease: async (p, o, now, until) => {
+          acquires += p === PROFILE ? 1 : 0;
+          if (p === PROFILE && acquires === 2) {
+            throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
+          }
+          return h.store.acquireLease(p, o, now, until);
+        },
+      },
+      prewarmConfig(),
+    );
+    const upstream = heldAnswers(3600);
+
+    const renewal = a.renewScheduled(); // takes the lease, asks CyberArk
+    await h.upstreamAsked(1);
+    const request = a.getToken(ciQuery()); // the table is empty; its lease write fails: fails open
+    await settle();
+    await upstream.answerAll();
+    await renewal;
+
+    expect(upstream.counts.most).toBe(1);
+    expect((await request).token.accessToken).toBe("token-1");
+    expect(h.identity.requests).toHaveLength(1);
   });
 });

@@ -46,6 +46,13 @@ describe("the timing budget", () => {
     expect(LEASE_MS).toBeGreaterThanOrEqual(worstUnderLease + MARGIN_MS);
   });
 
+  it("leaves the worst refresh room in a lease whose grant took as long as a grant may and be used", () => {
+    // The lease ends LEASE_MS after the grant was asked for; a grant slower than one AWS call is
+    // not used (a freeze or a stall: it may have overwritten a live lease).
+    const worstUnderLease = tableCall + awsCall + awsCall + exchange + rotationRetry + tableCall;
+    expect(LEASE_MS - awsCall).toBeGreaterThanOrEqual(worstUnderLease);
+  });
+
   it("fits the takeover window, a whole refresh and a margin inside the function timeout", () => {
     const beforeLease = awsCall + tableCall; // credentials, then the table
     const takeover =
