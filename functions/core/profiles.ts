@@ -8,6 +8,7 @@
 import { LOOPBACK_HOSTS } from "../common/loopback.js";
 import { isRecord } from "../common/records.js";
 import { type CallerPattern, parseCallerPattern } from "./callers.js";
+import { NO_SCOPES, type ScopeSet, scopeSetOf } from "./scope-set.js";
 
 /** How the client credentials travel to CyberArk. */
 export type ClientAuth = "body" | "basic";
@@ -21,6 +22,8 @@ export interface Profile {
   /** A custom OAuth2 application; absent: the tenant's platform tokens (see `cyberark-endpoints.ts`). */
   readonly applicationId?: string;
   readonly scope?: string;
+  /** The default ask: `scope`, as a canonical scope set (empty when there is none). */
+  readonly defaultScopes: ScopeSet;
   /** @default "body" */
   readonly clientAuth: ClientAuth;
   readonly allowedCallers: readonly CallerPattern[];
@@ -153,6 +156,7 @@ function parseProfile(
     secretId: raw.secretId as string,
     ...(applicationId === undefined ? {} : { applicationId }),
     ...(scope === undefined ? {} : { scope }),
+    defaultScopes: scope === undefined ? NO_SCOPES : scopeSetOf(scope.split(" ")),
     clientAuth: clientAuth as ClientAuth,
     allowedCallers,
     prewarm: prewarm === true,

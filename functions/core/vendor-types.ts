@@ -2,6 +2,7 @@
  * The vendor's requests and results, as the handler and the refresher see them.
  */
 import type { Caller } from "./callers.js";
+import type { ScopeSet } from "./scope-set.js";
 import type { CachedToken } from "./token.js";
 
 /** Where a returned token came from, for the audit line and the metrics. */
@@ -12,6 +13,8 @@ export interface TokenQuery {
   readonly profile: string;
   readonly caller: Caller | undefined;
   readonly minValiditySeconds: number;
+  /** The caller's ask, canonical; absent: the profile's default (`Profile.defaultScopes`). */
+  readonly scope?: ScopeSet;
 }
 
 /** A vended token and where it came from. */
