@@ -7,6 +7,7 @@
  * their path. `*` matches any run of characters inside the name only, so it can never reach into
  * the account, the partition or an assumed role's session name.
  */
+import type { ScopeSet } from "./scope-set.js";
 
 /** A parsed `allowedCallers` / `adminCallers` entry. */
 export type CallerPattern =
@@ -20,6 +21,16 @@ export type CallerPattern =
       /** The entry as written, for messages. */
       readonly source: string;
     };
+
+/**
+ * One `allowedCallers` entry: a pattern, and that caller's own scope ceiling when the entry is
+ * `{ "caller", "scopes" }` (see `scope-ceilings.ts`). Still a {@link CallerPattern}, so every
+ * matching rule applies to it unchanged.
+ */
+export type AllowedCaller = CallerPattern & {
+  /** This caller's own ceiling, within the profile's `scopes`; absent: the profile's ceiling. */
+  readonly scopes?: ScopeSet;
+};
 
 /** The signed caller, as parsed from `requestContext.identity.userArn`. */
 export interface Caller {

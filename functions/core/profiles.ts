@@ -7,8 +7,9 @@
  */
 import { LOOPBACK_HOSTS } from "../common/loopback.js";
 import { isRecord } from "../common/records.js";
-import { type CallerPattern, parseCallerPattern } from "./callers.js";
-import { NO_SCOPES, type ScopeSet, scopeSetOf } from "./scope-set.js";
+import { type AllowedCaller, type CallerPattern, parseCallerPattern } from "./callers.js";
+import { defaultScopesOf, parseAllowedCallers, parseProfileCeiling } from "./profile-scopes.js";
+import type { ScopeSet } from "./scope-set.js";
 
 /** How the client credentials travel to CyberArk. */
 export type ClientAuth = "body" | "basic";
@@ -24,9 +25,15 @@ export interface Profile {
   readonly scope?: string;
   /** The default ask: `scope`, as a canonical scope set (empty when there is none). */
   readonly defaultScopes: ScopeSet;
+  /**
+   * The most a caller may ask for (`scopes`, custom-app profiles only), canonical.
+   * @default absent: callers get exactly `defaultScopes` (see `scope-ceilings.ts`)
+   */
+  readonly scopes?: ScopeSet;
   /** @default "body" */
   readonly clientAuth: ClientAuth;
-  readonly allowedCallers: readonly CallerPattern[];
+  /** Who may get a token, each with its own scope ceiling when the entry names one. */
+  readonly allowedCallers: readonly AllowedCaller[];
   /**
    * Keep a valid token of this profile in the table at all times (scheduled renewal).
    * @default false
@@ -71,6 +78,7 @@ const PROFILE_FIELDS = new Set([
   "secretId",
   "applicationId",
   "scope",
+  "scopes",
   "clientAuth",
   "allowedCallers",
   "prewarm",
@@ -143,7 +151,8 @@ function parseProfile(
   if (clientAuth !== "body" && clientAuth !== "basic") {
     report("clientAuth", 'must be "body" or "basic"');
   }
-  const allowedCallers = parseCallerList(raw.allowedCallers, (problem) =>
+  const ceiling = parseProfileCeiling(raw, scope, report);
+  const allowedCallers = parseAllowedCallers(raw.allowedCallers, ceiling, (problem) =>
     report("allowedCallers", problem),
   );
   const prewarm = raw.prewarm ?? false;
@@ -156,7 +165,8 @@ function parseProfile(
     secretId: raw.secretId as string,
     ...(applicationId === undefined ? {} : { applicationId }),
     ...(scope === undefined ? {} : { scope }),
-    defaultScopes: scope === undefined ? NO_SCOPES : scopeSetOf(scope.split(" ")),
+    defaultScopes: defaultScopesOf(scope),
+    ...(ceiling.scopes === undefined ? {} : { scopes: ceiling.scopes }),
     clientAuth: clientAuth as ClientAuth,
     allowedCallers,
     prewarm: prewarm === true,
@@ -221,7 +231,9 @@ function parseCallerList(value: unknown, report: (problem: string) => void): Cal
   }
   const patterns: CallerPattern[] = [];
   value.forEach((entry, index) => {
-    const parsed = parseCallerPattern(entry);
+    const parsed = isRecord(entry)
+      ? "must be a plain pattern string: scopes belong to a profile's allowedCallers, and an admin only invalidates"
+      : parseCallerPattern(entry);
     if (typeof parsed === "string") report(`entry ${index} (${JSON.stringify(entry)}) ${parsed}`);
     else patterns.push(parsed);
   });

@@ -67,7 +67,7 @@ describe("profiles configuration", () => {
         "with-path": { ...valid, tenantUrl: "https://abc1234.id.cyberark.cloud/oauth2" },
         "bad-auth": { ...valid, clientAuth: "header" },
         "bad-callers": { ...valid, allowedCallers: ["arn:aws:iam::1:role/x"] },
-        typo: { ...valid, scopes: "x" },
+        typo: { ...valid, scopez: "x" },
         "no-secret": { tenantUrl: valid.tenantUrl },
       },
       extra: true,
@@ -81,7 +81,7 @@ describe("profiles configuration", () => {
       expect.stringMatching(
         /^profile "bad-callers" field "allowedCallers": entry 0 .* must be a 12-digit account ID/,
       ),
-      'profile "typo" field "scopes": is not a known field',
+      'profile "typo" field "scopez": is not a known field',
       'profile "no-secret" field "secretId": must be a Secrets Manager secret name or ARN',
     ]);
   });
