@@ -40,12 +40,14 @@ export abstract class VendingError extends Error {
 
 /**
  * The caller is not allowed, or the profile does not exist. The caller sees the same
- * sentence in both cases so profiles cannot be enumerated; the detail says which.
+ * sentence in both cases so profiles cannot be enumerated; the detail says which. A caller that
+ * is allowed but asked for scopes beyond its ceiling may be told which (`description`): it can
+ * see the profile already, so that names nothing it could not learn.
  */
 export class AccessDeniedError extends VendingError {
   readonly code = "access_denied";
-  constructor(detail: string) {
-    super("The caller is not allowed to use this profile.", { detail });
+  constructor(detail: string, description = "The caller is not allowed to use this profile.") {
+    super(description, { detail });
   }
 }
 

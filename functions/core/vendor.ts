@@ -28,6 +28,8 @@ import { RefreshAhead } from "./refresh-ahead.js";
 import { RefreshLease } from "./refresh-lease.js";
 import { Refresher } from "./refresher.js";
 import { type Revoked, TokenRevocation } from "./revocation.js";
+import { askFor } from "./scope-ceilings.js";
+import type { ScopeSet } from "./scope-set.js";
 import { TableCache } from "./table-cache.js";
 import { WORST_BEFORE_LEASE_MS, WORST_REQUEST_MS } from "./timing.js";
 import { isUsable } from "./token.js";
@@ -98,6 +100,8 @@ export class TokenVendor {
    */
   async getToken(query: TokenQuery): Promise<VendedToken> {
     const profile = this.#authorize(query.profile, query, (p) => p.allowedCallers);
+    // The ask, decided here; the per-scope-set caches take it as `const ask = ...` (merge point).
+    this.#askFor(profile, query);
     const min = query.minValiditySeconds;
     const { memory, credentials } = this.#slots.of(profile);
     const hit = memory.hit(credentials.peek(), min);
@@ -168,6 +172,17 @@ export class TokenVendor {
       );
     }
     return profile;
+  }
+
+  // The scope set this request asks for, within the caller's ceiling (`scope-ceilings.ts`); a
+  // refused ask is counted as a denial like any other.
+  #askFor(profile: Profile, query: TokenQuery): ScopeSet {
+    try {
+      return askFor(profile, query.caller, query.scope);
+    } catch (error) {
+      if (error instanceof AccessDeniedError) this.#metrics.add(METRICS.denied, profile.name, 1);
+      throw error;
+    }
   }
 
   async #miss(profile: Profile, min: number): Promise<VendedToken> {
