@@ -11,6 +11,7 @@ import {
 } from "../common/min-validity.js";
 import { type Caller, parseCaller } from "../core/callers.js";
 import { PROFILE_NAME } from "../core/profiles.js";
+import { NO_SCOPES, parseScopeSet, type ScopeSet } from "../core/scope-set.js";
 import type { InvalidateQuery, TokenQuery } from "../core/vendor.js";
 import { InvalidRequestError, MethodNotAllowedError, NotFoundError } from "./request-errors.js";
 
@@ -92,14 +93,44 @@ export function parseCommand(request: VendRequest): VendCommand {
     return { kind: "delete", query: { profile, caller } };
   }
   for (const name of query.keys()) {
-    if (name !== "min_validity") {
-      throw new InvalidRequestError("The only query parameter accepted is min_validity.");
+    if (name !== "min_validity" && name !== "scope") {
+      throw new InvalidRequestError(
+        "The only query parameters accepted are min_validity and scope.",
+      );
     }
   }
+  const scope = scopeOf(query.get("scope"));
   return {
     kind: "get",
-    query: { profile, caller, minValiditySeconds: minValidityOf(query.get("min_validity")) },
+    query: {
+      profile,
+      caller,
+      minValiditySeconds: minValidityOf(query.get("min_validity")),
+      ...(scope === undefined ? {} : { scope }),
+    },
   };
+}
+
+// The caller's ask, canonical; whether it may ask it is the core's decision (`scope-ceilings.ts`).
+// The sentences never quote what was sent: it is the caller's own text, of any length.
+function scopeOf(values: readonly string[] | undefined): ScopeSet | undefined {
+  if (values === undefined) return undefined;
+  const [value] = values;
+  if (values.length !== 1 || value === undefined) {
+    throw new InvalidRequestError(
+      "scope must be given at most once: put every scope in one value, separated by spaces.",
+    );
+  }
+  const set = parseScopeSet(value);
+  if (typeof set !== "string") throw new InvalidRequestError(`scope: ${set.problem}.`);
+  // An empty ask would mean "a token with no scope", which no profile offers as such: a caller
+  // that wants the default says nothing.
+  if (set === NO_SCOPES) {
+    throw new InvalidRequestError(
+      "scope must name at least one scope; omit it to get the profile's default.",
+    );
+  }
+  return set;
 }
 
 function minValidityOf(values: readonly string[] | undefined): number {
