@@ -6,13 +6,19 @@
  * compact JSON, which CloudFormation fills in (the function merges it with the file's callers at
  * cold start, see `functions/core/granted-callers.ts`). Lambda allows 4 KB of environment in all,
  * so the variable has a budget, checked at each grant, with a clear message when it is exceeded.
+ * A caller granted with its own scope ceiling is checked here against the profile's `scopes`, by
+ * the same rules as the profiles file's caller entries, so a grant that synthesizes is a grant
+ * the function accepts at start-up.
  */
 import { Lazy, Stack, Token } from "aws-cdk-lib";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type { Construct } from "constructs";
 import { FUNCTION_ENV } from "../functions/core/function-environment.js";
-import type { GrantedCallers } from "../functions/core/granted-callers.js";
+import type { GrantedCaller, GrantedCallers } from "../functions/core/granted-callers.js";
+import { isProblems, parseCallerScopes } from "../functions/core/profile-scopes.js";
+import type { ProfilesConfig } from "../functions/core/profiles.js";
+import { scopesOf } from "../functions/core/scope-set.js";
 
 /** Bytes the variable may take; the rest of the 4 KB holds the function's other variables. */
 export const GRANTED_CALLERS_BUDGET = 3072;
@@ -24,20 +30,58 @@ const LONGEST_ROLE_ARN = 37 + 64;
 
 /** The set of granted callers of one vending function. */
 export class GrantedCallerList {
-  readonly #profiles = new Map<string, string[]>();
+  readonly #profiles = new Map<string, GrantedCaller[]>();
   readonly #admin: string[] = [];
   #attached = false;
 
-  constructor(private readonly fn: lambda.Function) {}
+  constructor(
+    private readonly fn: lambda.Function,
+    private readonly config: ProfilesConfig,
+  ) {}
 
-  /** Adds a caller of `profile`, or an admin caller when `profile` is undefined. */
-  add(profile: string | undefined, callerArn: string, grantMethod: string): void {
-    const list =
-      profile === undefined
-        ? this.#admin
-        : (this.#profiles.get(profile) ?? this.#profiles.set(profile, []).get(profile) ?? []);
-    if (list.includes(callerArn)) return;
-    list.push(callerArn);
+  /**
+   * Adds a caller of `profile`, with its own ceiling when `scopes` is given.
+   * @throws {Error} for a profile the profiles do not define, or a ceiling the profile's
+   *   `scopes` do not allow, one line per problem naming the profile and the scope.
+   */
+  addProfileCaller(profile: string, callerArn: string, scopes?: readonly string[]): void {
+    const defined = this.config.profiles.get(profile);
+    if (!defined) {
+      throw new Error(
+        `grantGetToken: no profile "${profile}" in the profiles (${[...this.config.profiles.keys()].join(", ")})`,
+      );
+    }
+    let entry: GrantedCaller = callerArn;
+    if (scopes !== undefined) {
+      if (defined.scopes === undefined) {
+        throw new Error(
+          `grantGetToken: profile "${profile}" declares no "scopes" (its callers can only get its default scope), so a grant cannot give a caller a ceiling of its own`,
+        );
+      }
+      const ceiling = parseCallerScopes(scopes, { declared: true, scopes: defined.scopes });
+      if (isProblems(ceiling)) {
+        throw new Error(
+          ceiling.problems
+            .map((problem) => `grantGetToken: profile "${profile}" ${problem}`)
+            .join("\n"),
+        );
+      }
+      entry = { caller: callerArn, scopes: scopesOf(ceiling) };
+    }
+    const list = this.#profiles.get(profile) ?? this.#profiles.set(profile, []).get(profile) ?? [];
+    if (list.some((granted) => JSON.stringify(granted) === JSON.stringify(entry))) return;
+    list.push(entry);
+    this.#checkBudget("grantGetToken");
+  }
+
+  /** Adds an admin caller. */
+  addAdmin(callerArn: string): void {
+    if (this.#admin.includes(callerArn)) return;
+    this.#admin.push(callerArn);
+    this.#checkBudget("grantInvalidate");
+  }
+
+  #checkBudget(grantMethod: string): void {
     const size = this.estimatedSize();
     if (size > GRANTED_CALLERS_BUDGET) {
       throw new Error(
@@ -50,24 +94,25 @@ export class GrantedCallerList {
   /** The variable's largest possible length once CloudFormation has resolved the role ARNs. */
   estimatedSize(): number {
     const placeholder = "x".repeat(LONGEST_ROLE_ARN);
-    const worstCase = (arns: readonly string[]) =>
-      arns.map((arn) => (Token.isUnresolved(arn) ? placeholder : arn));
+    const worstCase = (arn: string) => (Token.isUnresolved(arn) ? placeholder : arn);
     return Buffer.byteLength(
       JSON.stringify(this.#value(worstCase)) + FUNCTION_ENV.grantedCallers,
       "utf8",
     );
   }
 
-  #value(map: (arns: readonly string[]) => readonly string[]): GrantedCallers {
+  #value(map: (arn: string) => string): GrantedCallers {
+    const entry = (granted: GrantedCaller): GrantedCaller =>
+      typeof granted === "string" ? map(granted) : { ...granted, caller: map(granted.caller) };
     return {
       ...(this.#profiles.size > 0
         ? {
             profiles: Object.fromEntries(
-              [...this.#profiles].map(([profile, arns]) => [profile, map(arns)]),
+              [...this.#profiles].map(([profile, callers]) => [profile, callers.map(entry)]),
             ),
           }
         : {}),
-      ...(this.#admin.length > 0 ? { admin: map(this.#admin) } : {}),
+      ...(this.#admin.length > 0 ? { admin: this.#admin.map(map) } : {}),
     };
   }
 
@@ -79,7 +124,7 @@ export class GrantedCallerList {
     const stack = Stack.of(this.fn);
     this.fn.addEnvironment(
       FUNCTION_ENV.grantedCallers,
-      Lazy.string({ produce: () => stack.toJsonString(this.#value((arns) => arns)) }),
+      Lazy.string({ produce: () => stack.toJsonString(this.#value((arn) => arn)) }),
     );
   }
 }

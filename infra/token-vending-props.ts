@@ -24,15 +24,21 @@ export interface ProfileDefinition {
    */
   readonly scope?: string;
   /**
+   * The scopes callers may ask for (`?scope=`), at most 16; custom-app profiles only.
+   * @default callers get exactly `scope`
+   */
+  readonly scopes?: readonly string[];
+  /**
    * How the client credentials travel: `body` or `basic`.
    * @default "body"
    */
   readonly clientAuth?: "body" | "basic";
   /**
-   * Role or user ARNs (`*` in the name) and account IDs that may get this profile's token.
+   * Role or user ARNs (`*` in the name) and account IDs that may get this profile's token, each
+   * either a plain pattern (any scopes of `scopes`) or a {@link CallerDefinition} with a ceiling.
    * @default nobody, unless granted with `grantGetToken`
    */
-  readonly allowedCallers?: readonly string[];
+  readonly allowedCallers?: readonly (string | CallerDefinition)[];
   /**
    * Keep a valid token of this profile in the table at all times: a schedule renews it every
    * minute once it falls below half its lifetime, so no caller waits for CyberArk, not even the
@@ -40,6 +46,23 @@ export interface ProfileDefinition {
    * @default false
    */
   readonly prewarm?: boolean;
+}
+
+/** An `allowedCallers` entry with its own scope ceiling. */
+export interface CallerDefinition {
+  /** A role or user ARN (`*` in the name) or an account ID. */
+  readonly caller: string;
+  /** The scopes this caller may ask for: a non-empty subset of the profile's `scopes`. */
+  readonly scopes: readonly string[];
+}
+
+/** Options of `grantGetToken`. */
+export interface GrantGetTokenOptions {
+  /**
+   * The scopes the grantee may ask for: a non-empty subset of the profile's `scopes`.
+   * @default the profile's ceiling (its `scopes`, or else its default `scope`)
+   */
+  readonly scopes?: readonly string[];
 }
 
 /** The profiles file's content: profiles by name, and who may invalidate cached tokens. */

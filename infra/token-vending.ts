@@ -36,7 +36,11 @@ import { grantSecretReads } from "./secret-access.js";
 import { type ServiceChangeRules, serviceChangeRules } from "./service-change-rules.js";
 import { denyOtherTableWriters } from "./table-policy.js";
 import { keyChangeRule, tokenKey } from "./token-key.js";
-import type { CyberArkTokenVendingProps, ProfilesDefinition } from "./token-vending-props.js";
+import type {
+  CyberArkTokenVendingProps,
+  GrantGetTokenOptions,
+  ProfilesDefinition,
+} from "./token-vending-props.js";
 import { vendingFunction } from "./vending-function.js";
 
 export { CallerAccountError } from "./caller-accounts.js";
@@ -45,7 +49,9 @@ export type {
   ApiAccess,
   ApiEndpoint,
   ApiThrottling,
+  CallerDefinition,
   CyberArkTokenVendingProps,
+  GrantGetTokenOptions,
   ProfileDefinition,
   ProfilesDefinition,
 } from "./token-vending-props.js";
@@ -160,7 +166,7 @@ export class CyberArkTokenVending extends Construct {
       tableName: this.table.tableName,
       tokenKeyArn: this.tokenKey.keyArn,
     });
-    this.#grantedCallers = new GrantedCallerList(this.handler);
+    this.#grantedCallers = new GrantedCallerList(this.handler, this.#config);
 
     // Exactly the calls the DynamoDB adapter makes (an infrastructure test compares the two).
     this.table.grant(this.handler, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem");
@@ -212,20 +218,17 @@ export class CyberArkTokenVending extends Construct {
    * callers (at deploy time, beside the profiles file's own). Through the REST API:
    * `execute-api:Invoke` on exactly `GET /tokens/{profile}`. Through the function URL:
    * `lambda:InvokeFunctionUrl` (auth type `AWS_IAM`) and `lambda:InvokeFunction` only via the
-   * URL, on the function; the allow-lists then decide which profile.
-   * @throws {Error} at synth for a profile the profiles do not define.
+   * URL, on the function; the allow-lists then decide which profile. With `scopes`, the grantee
+   * may ask for those scopes only (its ceiling, within the profile's `scopes`).
+   * @throws {Error} at synth for a profile the profiles do not define, or a ceiling it does not allow.
    */
-  grantGetToken(grantee: iam.IGrantable, profile: string): iam.Grant {
-    if (!this.#config.profiles.has(profile)) {
-      throw new Error(
-        `grantGetToken: no profile "${profile}" in the profiles (${[...this.#config.profiles.keys()].join(", ")})`,
-      );
-    }
-    this.#grantedCallers.add(
-      profile,
-      callerArnOf(grantee, "grantGetToken", Stack.of(this)),
-      "grantGetToken",
-    );
+  grantGetToken(
+    grantee: iam.IGrantable,
+    profile: string,
+    options: GrantGetTokenOptions = {},
+  ): iam.Grant {
+    const callerArn = callerArnOf(grantee, "grantGetToken", Stack.of(this));
+    this.#grantedCallers.addProfileCaller(profile, callerArn, options.scopes);
     return this.#door.grantGet(grantee, profile);
   }
 
@@ -235,11 +238,7 @@ export class CyberArkTokenVending extends Construct {
    * the same permissions as {@link grantGetToken}; `adminCallers` decides.
    */
   grantInvalidate(grantee: iam.IGrantable): iam.Grant {
-    this.#grantedCallers.add(
-      undefined,
-      callerArnOf(grantee, "grantInvalidate", Stack.of(this)),
-      "grantInvalidate",
-    );
+    this.#grantedCallers.addAdmin(callerArnOf(grantee, "grantInvalidate", Stack.of(this)));
     return this.#door.grantDelete(grantee);
   }
 

@@ -2,20 +2,28 @@
  * Callers granted in CDK code (`grantGetToken`, `grantInvalidate`), which reach the function at
  * deploy time in one environment variable, beside the profiles file's own callers.
  *
- * The value is compact JSON: `{"profiles":{"<profile>":["<role ARN>",...]},"admin":["<role ARN>"]}`.
- * Entries are checked with the same parser as the profiles file; a profile the file does not
- * define is refused, so a grant can never create a profile.
+ * The value is compact JSON: `{"profiles":{"<profile>":["<role ARN>",...]},"admin":["<role ARN>"]}`,
+ * where a profile's entry may also be `{"caller":"<role ARN>","scopes":[...]}` (a caller granted
+ * with its own scope ceiling), as in the profiles file's `allowedCallers`. Entries are checked
+ * with the same parsers as the profiles file, against the profile's `scopes`; a profile the file
+ * does not define is refused, so a grant can never create a profile.
  */
 
 import { isRecord } from "../common/records.js";
 import { parseCallerPattern } from "./callers.js";
 import { FUNCTION_ENV } from "./function-environment.js";
+import { parseAllowedCallers } from "./profile-scopes.js";
 import { type Profile, type ProfilesConfig, ProfilesConfigError } from "./profiles.js";
+
+/** One granted caller of a profile: its role ARN, or that and its own scope ceiling. */
+export type GrantedCaller =
+  | string
+  | { readonly caller: string; readonly scopes: readonly string[] };
 
 /** The variable's shape, as the construct writes it. */
 export interface GrantedCallers {
   /** Callers added to each profile's `allowedCallers`. */
-  readonly profiles?: Readonly<Record<string, readonly string[]>>;
+  readonly profiles?: Readonly<Record<string, readonly GrantedCaller[]>>;
   /** Callers added to `adminCallers`. */
   readonly admin?: readonly string[];
 }
@@ -50,7 +58,13 @@ export function withGrantedCallers(
   else {
     for (const [name, entries] of Object.entries(granted)) {
       const profile = profiles.get(name);
-      const callers = parseEntries(entries, (problem) => report(`profile "${name}" ${problem}`));
+      // An unknown profile is reported once, not once more for each scoped entry.
+      const ceiling = profile
+        ? { declared: profile.scopes !== undefined, scopes: profile.scopes }
+        : { declared: true };
+      const callers = parseAllowedCallers(entries, ceiling, (problem) =>
+        report(`profile "${name}" ${problem}`),
+      );
       if (!profile) report(`profile "${name}" is not in the profiles file`);
       else
         profiles.set(name, { ...profile, allowedCallers: [...profile.allowedCallers, ...callers] });

@@ -83,3 +83,59 @@ describe("callers granted in CDK code (GRANTED_CALLERS)", () => {
     expect(problemsOf('{"callers":[]}')).toEqual(['GRANTED_CALLERS: unknown field "callers"']);
   });
 });
+
+describe("granted callers with their own scope ceiling", () => {
+  const scoped = parseProfilesConfig({
+    profiles: {
+      shared: {
+        tenantUrl: "https://abc1234.id.cyberark.cloud",
+        secretId: "cyberark/shared",
+        applicationId: "deploy_api",
+        scope: "read",
+        scopes: ["read", "deploy"],
+      },
+      plain: { tenantUrl: "https://abc1234.id.cyberark.cloud", secretId: "cyberark/plain" },
+    },
+  });
+  const grant = (entries: unknown[], profile = "shared") =>
+    JSON.stringify({ profiles: { [profile]: entries } });
+  const problems = (value: string) => {
+    try {
+      withGrantedCallers(scoped, value);
+    } catch (error) {
+      if (error instanceof ProfilesConfigError) return error.problems;
+      throw error;
+    }
+    return [];
+  };
+  const reportRole = "arn:aws:iam::111122223333:role/report-job";
+
+  it("carries a granted caller's ceiling, beside plain granted callers", () => {
+    const config = withGrantedCallers(
+      scoped,
+      grant([{ caller: reportRole, scopes: ["read"] }, "arn:aws:iam::111122223333:role/deployer"]),
+    );
+    const callers = config.profiles.get("shared")?.allowedCallers ?? [];
+    expect(callers).toHaveLength(2);
+    expect(callers[0]).toMatchObject({ kind: "role", scopes: "read" });
+    expect(callers[1]?.scopes).toBeUndefined();
+    expect(isAllowed(session("report-job"), callers)).toBe(true);
+  });
+
+  it("refuses a granted ceiling outside the profile's scopes, or on a profile without scopes", () => {
+    expect(problems(grant([{ caller: reportRole, scopes: ["read", "admin"] }]))).toEqual([
+      `GRANTED_CALLERS: profile "shared" entry 0 (caller "${reportRole}") "scopes": scope "admin" is not in the profile's "scopes"`,
+    ]);
+    expect(problems(grant([{ caller: reportRole, scopes: ["read"] }], "plain"))).toEqual([
+      `GRANTED_CALLERS: profile "plain" entry 0 (caller "${reportRole}") has "scopes" but the profile declares none (its callers can only get its default scope)`,
+    ]);
+  });
+
+  it("refuses an admin entry with scopes: admins only invalidate", () => {
+    expect(problems(JSON.stringify({ admin: [{ caller: reportRole, scopes: ["read"] }] }))).toEqual(
+      [
+        `GRANTED_CALLERS: "admin" entry 0 ({"caller":"${reportRole}","scopes":["read"]}) must be a string`,
+      ],
+    );
+  });
+});
