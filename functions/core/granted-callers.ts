@@ -10,9 +10,8 @@
  */
 
 import { isRecord } from "../common/records.js";
-import { parseCallerPattern } from "./callers.js";
 import { FUNCTION_ENV } from "./function-environment.js";
-import { parseAllowedCallers } from "./profile-scopes.js";
+import { parseAdminCaller, parseAllowedCallers } from "./profile-scopes.js";
 import { type Profile, type ProfilesConfig, ProfilesConfigError } from "./profiles.js";
 
 /** One granted caller of a profile: its role ARN, or that and its own scope ceiling. */
@@ -82,7 +81,7 @@ function parseEntries(value: unknown, report: (problem: string) => void) {
     return [];
   }
   return value.flatMap((entry, index) => {
-    const pattern = parseCallerPattern(entry);
+    const pattern = parseAdminCaller(entry);
     if (typeof pattern !== "string") return [pattern];
     report(`entry ${index} (${JSON.stringify(entry)}) ${pattern}`);
     return [];

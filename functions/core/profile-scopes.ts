@@ -8,7 +8,7 @@
  * throwing, so the file's parser can report every problem, one line each.
  */
 import { isRecord } from "../common/records.js";
-import { type AllowedCaller, parseCallerPattern } from "./callers.js";
+import { type AllowedCaller, type CallerPattern, parseCallerPattern } from "./callers.js";
 import {
   MAX_SCOPES,
   NO_SCOPES,
@@ -114,6 +114,16 @@ export function parseProfileCeiling(
   }
   for (const problem of scopesNotIn(defaultScopesOf(scope), scopes)) report("scope", problem);
   return { declared: true, scopes };
+}
+
+/**
+ * Parses one `adminCallers` entry: a plain pattern only. An admin invalidates; it gets no token,
+ * so a ceiling there would mean nothing, and is refused rather than ignored.
+ */
+export function parseAdminCaller(entry: unknown): CallerPattern | string {
+  return isRecord(entry)
+    ? "must be a plain pattern string: scopes belong to a profile's allowedCallers, and an admin only invalidates"
+    : parseCallerPattern(entry);
 }
 
 const ENTRY_FIELDS = new Set(["caller", "scopes"]);

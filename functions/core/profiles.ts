@@ -7,8 +7,13 @@
  */
 import { LOOPBACK_HOSTS } from "../common/loopback.js";
 import { isRecord } from "../common/records.js";
-import { type AllowedCaller, type CallerPattern, parseCallerPattern } from "./callers.js";
-import { defaultScopesOf, parseAllowedCallers, parseProfileCeiling } from "./profile-scopes.js";
+import type { AllowedCaller, CallerPattern } from "./callers.js";
+import {
+  defaultScopesOf,
+  parseAdminCaller,
+  parseAllowedCallers,
+  parseProfileCeiling,
+} from "./profile-scopes.js";
 import type { ScopeSet } from "./scope-set.js";
 
 /** How the client credentials travel to CyberArk. */
@@ -231,9 +236,7 @@ function parseCallerList(value: unknown, report: (problem: string) => void): Cal
   }
   const patterns: CallerPattern[] = [];
   value.forEach((entry, index) => {
-    const parsed = isRecord(entry)
-      ? "must be a plain pattern string: scopes belong to a profile's allowedCallers, and an admin only invalidates"
-      : parseCallerPattern(entry);
+    const parsed = parseAdminCaller(entry);
     if (typeof parsed === "string") report(`entry ${index} (${JSON.stringify(entry)}) ${parsed}`);
     else patterns.push(parsed);
   });

@@ -134,7 +134,7 @@ describe("granted callers with their own scope ceiling", () => {
   it("refuses an admin entry with scopes: admins only invalidate", () => {
     expect(problems(JSON.stringify({ admin: [{ caller: reportRole, scopes: ["read"] }] }))).toEqual(
       [
-        `GRANTED_CALLERS: "admin" entry 0 ({"caller":"${reportRole}","scopes":["read"]}) must be a string`,
+        `GRANTED_CALLERS: "admin" entry 0 ({"caller":"${reportRole}","scopes":["read"]}) must be a plain pattern string: scopes belong to a profile's allowedCallers, and an admin only invalidates`,
       ],
     );
   });
