@@ -170,7 +170,7 @@ export class IdentitySimulator {
     const { scope } = scopeField(decision.granted);
     const latency = this.#options.tokenLatencyMs ?? 0;
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
-    const lifetime = this.#options.tokenLifetimeSeconds ?? 3600;
+    const lifetime = adjustment?.expiresIn ?? this.#options.tokenLifetimeSeconds ?? 3600;
     send(
       response,
       200,

@@ -24,13 +24,15 @@ export interface SimulatedApplication {
 
 /**
  * A grant other than what was asked, for tests: narrower (`omit`) or broader (`add`), as a
- * tenant whose app settings differ from the profile's might answer.
+ * tenant whose app settings differ from the profile's might answer, or with another lifetime.
  */
 export interface SimulatedGrant {
   /** Asked (or default) scopes left out of the grant. */
   readonly omit?: readonly string[];
   /** Scopes granted although not asked, even ones the app does not allow. */
   readonly add?: readonly string[];
+  /** The token's lifetime in seconds, instead of the tenant's `tokenLifetimeSeconds`. */
+  readonly expiresIn?: number;
 }
 
 /** Options of `IdentitySimulator`. */

@@ -151,6 +151,18 @@ describe("the simulator's knobs for grants other than asked", () => {
     expect((await ask("/oauth2/token/stingy_api", "admin")).status).toBe(400);
   });
 
+  it("grants another lifetime when told (grantNext expiresIn), scopes as asked", async () => {
+    simulator.grantNext({ expiresIn: 600 });
+
+    const short = await ask(REPORTS, "read");
+    const usual = await ask(REPORTS, "read");
+
+    expect(short.body).toMatchObject({ expires_in: 600, scope: "read" });
+    const claims = decodeJwt(short.body.access_token as string);
+    expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(600);
+    expect(usual.body.expires_in).toBe(3600);
+  });
+
   it("forgets queued grants on reset", async () => {
     simulator.grantNext({ add: ["admin"] });
     simulator.reset();
