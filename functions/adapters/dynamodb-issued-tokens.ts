@@ -28,7 +28,7 @@ import {
 import type { IssuedTokenStore, Remembered, RememberedToken } from "../core/issued-tokens.js";
 import type { Logger } from "../core/ports.js";
 import type { ScopeSet } from "../core/scope-set.js";
-import { WORST_TABLE_CALL_MS } from "../core/timing.js";
+import { WORST_REMEMBER_MS } from "../core/timing.js";
 import type { CachedToken } from "../core/token.js";
 import {
   addEntry,
@@ -76,7 +76,7 @@ export class DynamoDbIssuedTokens implements IssuedTokenStore {
     now: number,
   ): Promise<Remembered> {
     // No longer than a table write at its worst: it runs alongside one (see `timing.ts`).
-    const abortSignal = AbortSignal.timeout(WORST_TABLE_CALL_MS);
+    const abortSignal = AbortSignal.timeout(WORST_REMEMBER_MS);
     const key = issuedItemKey(profile);
     const id = randomBytes(12).toString("base64url");
     const entry = await sealIssuedEntry(this.#cipher, key, { id, asked, token });
