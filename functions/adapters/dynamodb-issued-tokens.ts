@@ -97,6 +97,9 @@ export class DynamoDbIssuedTokens implements IssuedTokenStore {
             this.#see(profile, { [TOKENS]: { M: { [id]: entry } } });
             return "remembered";
           }
+          // It exists after all: started meanwhile, or the store did not show the item with its
+          // refusal (DynamoDB-compatible stores may not). Look, and prune what shows as expired.
+          this.#see(profile, await this.#read(key, abortSignal));
         } else {
           // Full, or an entry it meant to prune was gone: go again if the item shows any to prune.
           this.#see(profile, error.Item);
@@ -109,15 +112,9 @@ export class DynamoDbIssuedTokens implements IssuedTokenStore {
 
   async live(profile: string, now: number): Promise<readonly RememberedToken[]> {
     const key = issuedItemKey(profile);
-    const output = await this.#client.send(
-      new GetItemCommand({
-        TableName: this.#tableName,
-        Key: { [partitionKey]: { S: key } },
-        ConsistentRead: true,
-      }),
-    );
-    this.#see(profile, output.Item);
-    const entries = Object.entries(output.Item?.[TOKENS]?.M ?? {});
+    const item = await this.#read(key);
+    this.#see(profile, item);
+    const entries = Object.entries(item?.[TOKENS]?.M ?? {});
     const opened = await Promise.all(
       entries.map(([id, entry]) =>
         openIssuedEntry(this.#cipher, key, id, entry).catch(() => undefined),
@@ -143,6 +140,21 @@ export class DynamoDbIssuedTokens implements IssuedTokenStore {
     }
     const view = this.#views.get(profile);
     for (const id of removed) view?.delete(id);
+  }
+
+  async #read(
+    key: string,
+    abortSignal?: AbortSignal,
+  ): Promise<Record<string, AttributeValue> | undefined> {
+    const output = await this.#client.send(
+      new GetItemCommand({
+        TableName: this.#tableName,
+        Key: { [partitionKey]: { S: key } },
+        ConsistentRead: true,
+      }),
+      { ...(abortSignal ? { abortSignal } : {}) },
+    );
+    return output.Item;
   }
 
   async #start(
