@@ -61,6 +61,12 @@ export class TokenRevocation {
       ]),
     ];
     if (tokens.length === 0) return { revoked: "false" };
+    // One secret read for them all (the DELETE's new slot holds none yet); a failure is left to
+    // each revocation to report and retry.
+    await this.#slots
+      .of(profile)
+      .credentials.get()
+      .catch(() => undefined);
     const fingerprints = tokens.map(tokenFingerprint);
     const results = await Promise.all(
       tokens.map((token, index) => this.#revokeOne(profile, endpoint, token, fingerprints[index])),

@@ -128,6 +128,16 @@ describe("DELETE revokes every live token", () => {
     expect(ledger.entries("reports-app")).toEqual([]);
   });
 
+  it("reads the secret once for all its revocations", async () => {
+    const vendor = newVendor();
+    await threeLiveTokens(vendor);
+    const readsBefore = h.secrets.reads.length;
+
+    await vendor.invalidate(reportsDelete());
+
+    expect(h.secrets.reads.length - readsBefore).toBe(1);
+  });
+
   it("revokes the tokens another instance obtained, which this one never held", async () => {
     await threeLiveTokens(newVendor());
 
