@@ -32,6 +32,7 @@ import { WORST_REMEMBER_MS } from "../core/timing.js";
 import type { CachedToken } from "../core/token.js";
 import {
   addEntry,
+  ISSUED_TOKENS_KEPT,
   issuedItemKey,
   ledgerTtl,
   removeEntries,
@@ -101,9 +102,12 @@ export class DynamoDbIssuedTokens implements IssuedTokenStore {
           // refusal (DynamoDB-compatible stores may not). Look, and prune what shows as expired.
           this.#see(profile, await this.#read(key, abortSignal));
         } else {
-          // Full, or an entry it meant to prune was gone: go again if the item shows any to prune.
+          // Full, or an entry it meant to prune was gone: go again unless the item shows it full
+          // of live entries.
           this.#see(profile, error.Item);
-          if (this.#expired(profile, now).length === 0) return "full";
+          const shown = Object.keys(error.Item[TOKENS]?.M ?? {}).length;
+          if (shown >= ISSUED_TOKENS_KEPT && this.#expired(profile, now).length === 0)
+            return "full";
         }
       }
     }

@@ -15,6 +15,8 @@ import { EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
 import { NO_SCOPES, type ScopeSet, scopeSetOf } from "../../functions/core/scope-set.js";
 import type { CachedToken } from "../../functions/core/token.js";
 import { MAX_LIFETIME_SECONDS } from "../../functions/core/token.js";
+import { startEmbeddedDynamoDb } from "../../functions/local/embedded-dynamodb.js";
+import { ensureTokenTable } from "../../functions/local/token-table-setup.js";
 import { createKey, createTokenTable, dynamodb, kms, uniqueName } from "../support/aws.js";
 import { MemoryLogger } from "../support/fakes.js";
 
@@ -80,18 +82,6 @@ describe("DynamoDbIssuedTokens", () => {
     const text = JSON.stringify(await rawItem());
     expect(text).not.toContain("secret-token");
     expect(text).not.toContain("identity-1");
-  });
-
-  it("loses no entry when several instances remember at once", async () => {
-    const ledgers = [newLedger(), newLedger(), newLedger()];
-
-    await Promise.all(
-      Array.from({ length: 15 }, (_, i) =>
-        ledgers[i % 3]?.remember(profile, NO_SCOPES, token(`t${i}`), NOW),
-      ),
-    );
-
-    expect(await newLedger().live(profile, NOW)).toHaveLength(15);
   });
 
   it("answers only live tokens, and prunes expired entries on the next write of an instance that saw them", async () => {
@@ -182,5 +172,33 @@ describe("DynamoDbIssuedTokens", () => {
 
     expect(await newLedger().remember(profile, NO_SCOPES, token("t"), NOW)).toBe("remembered");
     expect(names(await newLedger().live(profile, NOW))).toEqual(["t"]);
+  });
+});
+
+// moto_server handles requests on several threads without isolating updates of one item (a
+// stress run loses an entry now and then though every write succeeded), so no-lost-entry is
+// checked on the local server's embedded store, which applies each request whole, as DynamoDB does.
+describe("DynamoDbIssuedTokens under concurrent writers", () => {
+  it("loses no entry when several instances remember at once, the ledger's first write included", async () => {
+    const store = await startEmbeddedDynamoDb();
+    try {
+      await ensureTokenTable(store.client, "issued-tokens", { enableTtl: false });
+      const ledgers = [0, 1, 2].map(
+        () => new DynamoDbIssuedTokens(store.client, "issued-tokens", cipher, logger),
+      );
+      for (const round of [1, 2, 3, 4, 5]) {
+        const name = `${profile}-${round}`;
+        const outcomes = await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            ledgers[i % 3]?.remember(name, NO_SCOPES, token(`t${i}`), NOW),
+          ),
+        );
+
+        expect(outcomes).toEqual(Array(30).fill("remembered"));
+        expect(await ledgers[0]?.live(name, NOW)).toHaveLength(30);
+      }
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -116,6 +116,14 @@ describe("DynamoDbIssuedTokens.remember", () => {
     expect(updates()).toHaveLength(1);
   });
 
+  it("goes again, rather than answering full, when a refusal shows a ledger with room (a store that raced)", async () => {
+    const shown = { tokens: { M: { other: await entry("other", NOW + HOUR_MS) } } };
+    dynamodb.on(UpdateItemCommand).rejectsOnce(refusal(shown)).resolves({});
+
+    expect(await ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).toBe("remembered");
+    expect(updates()).toHaveLength(2);
+  });
+
   it("starts the ledger when the item has none", async () => {
     dynamodb.on(UpdateItemCommand).rejectsOnce(refusal()).resolves({});
 
