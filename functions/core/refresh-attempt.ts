@@ -147,7 +147,8 @@ export class RefreshAttempt {
         hold.ensureLeft(WORST_EXCHANGE_MS),
       );
       // Remembered before the token is served, alongside its table write (no longer than it: see
-      // `timing.ts`), so a DELETE can revoke it after a renewal replaced it. Never throws.
+      // `timing.ts`), so a DELETE can revoke it after a renewal replaced it. Never throws. (The
+      // set asked is the profile's default until each attempt carries its own scope set.)
       const remembered = issued.remember(this.profile, this.profile.defaultScopes, exchanged.token);
       if (!this.isCurrent) return remembered.then(() => exchanged.token);
       const writtenAt = clock.now();

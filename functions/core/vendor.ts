@@ -47,7 +47,10 @@ export interface VendorDependencies {
   readonly config: ProfilesConfig;
   readonly secrets: SecretSource;
   readonly store: TokenStore;
-  /** Where issued tokens are remembered for revocation. @default none: a DELETE revokes what it drops */
+  /**
+   * Where issued tokens are remembered, for a `DELETE` to revoke.
+   * @default none: a `DELETE` revokes only what it drops
+   */
   readonly issued?: IssuedTokenStore;
   readonly identity: IdentityProvider;
   readonly clock: Clock;
