@@ -168,8 +168,9 @@ export class CyberArkTokenVending extends Construct {
     });
     this.#grantedCallers = new GrantedCallerList(this.handler, this.#config);
 
-    // Exactly the calls the DynamoDB adapter makes (an infrastructure test compares the two).
-    this.table.grant(this.handler, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem");
+    // Exactly the calls the DynamoDB adapters make (an infrastructure test compares the two).
+    const tableActions = ["GetItem", "PutItem", "UpdateItem", "DeleteItem"];
+    this.table.grant(this.handler, ...tableActions.map((action) => `dynamodb:${action}`));
     tableKey.grantEncryptDecrypt(this.handler);
     grantSecretReads(this.handler, this.#config);
 

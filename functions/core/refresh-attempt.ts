@@ -19,6 +19,7 @@
 import type { ClientCredentials } from "./credentials.js";
 import { honouredDeletion } from "./deletion-record.js";
 import type { TokenExchange } from "./exchange.js";
+import type { IssuedTokens } from "./issued-tokens.js";
 import type { Clock } from "./ports.js";
 import type { ProfileSlot, ProfileSlots } from "./profile-slot.js";
 import type { Profile } from "./profiles.js";
@@ -34,6 +35,8 @@ export interface AttemptParts {
   readonly table: TableCache;
   readonly exchange: TokenExchange;
   readonly clock: Clock;
+  /** The ledger a `DELETE` revokes from: every token obtained is remembered there. */
+  readonly issued: IssuedTokens;
 }
 
 /** One refresh, renewal or fallback of one profile. */
@@ -139,16 +142,23 @@ export class RefreshAttempt {
   ): Promise<CachedToken> {
     // One exchange of the profile at a time on this instance, write included (profile-slot.ts).
     return this.current.takeTurn(async () => {
-      const { exchange, table, clock } = this.#p;
+      const { exchange, table, clock, issued } = this.#p;
       const exchanged = await exchange.obtain(this.profile, credentials, () =>
         hold.ensureLeft(WORST_EXCHANGE_MS),
       );
-      if (!this.isCurrent) return exchanged.token;
+      // Remembered before the token is served, alongside its table write (no longer than it: see
+      // `timing.ts`), so a DELETE can revoke it after a renewal replaced it. Never throws. (The
+      // set asked is the profile's default until each attempt carries its own scope set.)
+      const remembered = issued.remember(this.profile, this.profile.defaultScopes, exchanged.token);
+      if (!this.isCurrent) return remembered.then(() => exchanged.token);
       const writtenAt = clock.now();
-      const written = await table.write(this.profile.name, exchanged.token, {
-        credentialsReadAt: this.slot.credentials.lastReturned(exchanged.credentials),
-        ...(deletionRead === undefined ? {} : { deletionRead }),
-      });
+      const [written] = await Promise.all([
+        table.write(this.profile.name, exchanged.token, {
+          credentialsReadAt: this.slot.credentials.lastReturned(exchanged.credentials),
+          ...(deletionRead === undefined ? {} : { deletionRead }),
+        }),
+        remembered,
+      ]);
       if (written !== "refused") {
         const confirmedAt = written === "stored" ? writtenAt : readAt;
         this.slot.memory.remember(exchanged.token, exchanged.credentials, confirmedAt);

@@ -12,6 +12,7 @@ import {
   UpstreamUnavailableError,
 } from "./errors.js";
 import { TokenExchange } from "./exchange.js";
+import { type IssuedTokenStore, IssuedTokens } from "./issued-tokens.js";
 import { METRICS } from "./metrics.js";
 import {
   type Clock,
@@ -48,6 +49,11 @@ export interface VendorDependencies {
   readonly config: ProfilesConfig;
   readonly secrets: SecretSource;
   readonly store: TokenStore;
+  /**
+   * Where issued tokens are remembered, for a `DELETE` to revoke.
+   * @default none: a `DELETE` revokes only what it drops
+   */
+  readonly issued?: IssuedTokenStore;
   readonly identity: IdentityProvider;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -87,11 +93,12 @@ export class TokenVendor {
     this.#table = new TableCache(deps.store, logger);
     this.#exchange = new TokenExchange(slots, deps.identity, clock, metrics, this.#table);
     const lease = new RefreshLease({ ...deps, metrics });
+    const issued = new IssuedTokens(deps.issued, deps.identity, clock, logger);
     this.#refresher = new Refresher({
-      ...{ slots, table: this.#table, lease, exchange: this.#exchange, clock, metrics },
+      ...{ slots, table: this.#table, lease, exchange: this.#exchange, clock, metrics, issued },
     });
     this.#ahead = new RefreshAhead(slots, clock, logger);
-    this.#revocation = new TokenRevocation(slots, deps.identity, logger);
+    this.#revocation = new TokenRevocation(slots, deps.identity, logger, issued);
   }
 
   /**
@@ -117,7 +124,8 @@ export class TokenVendor {
    * good (work in flight cannot put it back), from other instances within their recheck, and at
    * CyberArk (revoked) for a profile with an `applicationId`. The table records when: a token
    * obtained with credentials read before then is never stored (see `admits` in `admission.ts`), so no
-   * instance still holding a rotated-out secret refills it.
+   * instance still holding a rotated-out secret refills it. Every other live token the ledger
+   * remembers for the profile (renewals' predecessors) is revoked too (`revocation.ts`).
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not an admin.
    * @throws {UpstreamUnavailableError} when the table could not drop it.
    */

@@ -1,9 +1,11 @@
 /**
  * A CyberArk Identity tenant in a box, for the local server and the tests: the two token
  * endpoints, both client-auth styles, JWT-shaped tokens with `exp`, `invalid_client` on wrong
- * credentials, token revocation (`/oauth2/revoke/{applicationId}`) with two ways to see that a
- * token is dead (RFC 7662 introspection at `/oauth2/introspect`, and a protected `GET /userinfo`),
- * and injectable faults (status, delay, reset, body, a huge body). Never deployed.
+ * credentials, each asked scope checked against the app's allowed ones (`simulator-scopes.ts`),
+ * token revocation (`/oauth2/revoke/{applicationId}`) with two ways to see that a token is dead
+ * (RFC 7662 introspection at `/oauth2/introspect`, and a protected `GET /userinfo`), injectable
+ * faults (status, delay, reset, body, a huge body) and grants narrower or broader than asked.
+ * Never deployed.
  */
 import {
   createServer as createHttpServer,
@@ -17,12 +19,13 @@ import { readBody } from "./http-body.js";
 import { SimulatedTokens } from "./simulated-tokens.js";
 import { applyFault, type SimulatedFault } from "./simulator-faults.js";
 import { oauthError, presentedClient, send } from "./simulator-http.js";
-
 import type {
   IdentitySimulatorOptions,
   RecordedRequest,
   SimulatedApplication,
+  SimulatedGrant,
 } from "./simulator-options.js";
+import { decideScopes, scopeField } from "./simulator-scopes.js";
 
 export type { SimulatedFault } from "./simulator-faults.js";
 export type {
@@ -30,6 +33,7 @@ export type {
   RecordedRequest,
   SimulatedApplication,
   SimulatedClient,
+  SimulatedGrant,
 } from "./simulator-options.js";
 
 /** The simulated tenant. */
@@ -43,6 +47,7 @@ export class IdentitySimulator {
   readonly #tokens: SimulatedTokens;
   readonly #faults: SimulatedFault[] = [];
   readonly #revocationFaults: SimulatedFault[] = [];
+  readonly #grants: SimulatedGrant[] = [];
   readonly #server: Server;
   #url: string | undefined;
 
@@ -96,17 +101,23 @@ export class IdentitySimulator {
     for (let i = 0; i < times; i += 1) this.#revocationFaults.push(fault);
   }
 
+  /** Grants `grant` (narrower or broader than asked) to each of the next `times` token requests. */
+  grantNext(grant: SimulatedGrant, times = 1): void {
+    for (let i = 0; i < times; i += 1) this.#grants.push(grant);
+  }
+
   /** Whether `token` was revoked at this tenant. */
   isRevoked(token: string): boolean {
     return this.#tokens.isRevoked(token);
   }
 
-  /** Forgets recorded requests and queued faults (revoked tokens stay revoked). */
+  /** Forgets recorded requests, queued faults and grants (revoked tokens stay revoked). */
   reset(): void {
     this.requests.length = 0;
     this.largeBodiesSent.length = 0;
     this.#faults.length = 0;
     this.#revocationFaults.length = 0;
+    this.#grants.length = 0;
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -151,17 +162,15 @@ export class IdentitySimulator {
     if (form.get("grant_type") !== "client_credentials") {
       return oauthError(response, 400, "unsupported_grant_type");
     }
-    const scope = form.get("scope") ?? undefined;
-    if (tokenOf !== undefined) {
-      const application = this.#application(tokenOf);
-      if (!application) return oauthError(response, 400, "invalid_request");
-      if (scope !== undefined && application.scopes && !application.scopes.includes(scope)) {
-        return oauthError(response, 400, "invalid_scope");
-      }
-    }
+    const application = tokenOf === undefined ? undefined : this.#application(tokenOf);
+    if (tokenOf !== undefined && !application) return oauthError(response, 400, "invalid_request");
+    const adjustment = this.#grants.shift() ?? application?.grant;
+    const decision = decideScopes(form.get("scope") ?? undefined, application, adjustment);
+    if ("error" in decision) return oauthError(response, 400, decision.error);
+    const { scope } = scopeField(decision.granted);
     const latency = this.#options.tokenLatencyMs ?? 0;
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
-    const lifetime = this.#options.tokenLifetimeSeconds ?? 3600;
+    const lifetime = adjustment?.expiresIn ?? this.#options.tokenLifetimeSeconds ?? 3600;
     send(
       response,
       200,
@@ -211,7 +220,11 @@ export class IdentitySimulator {
       return;
     }
     const claims = this.#tokens.claimsOf(form.get("token") ?? "");
-    const answer = claims ? { active: true, sub: claims.sub, exp: claims.exp } : { active: false };
+    // RFC 7662 section 2.2: the token's own scope, as granted.
+    const scope = typeof claims?.scope === "string" ? { scope: claims.scope } : {};
+    const answer = claims
+      ? { active: true, sub: claims.sub, exp: claims.exp, ...scope }
+      : { active: false };
     send(response, 200, JSON.stringify(answer));
   }
 

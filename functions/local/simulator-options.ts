@@ -11,8 +11,28 @@ export interface SimulatedClient {
 
 /** A custom OAuth2 application (`/oauth2/token/{id}`). */
 export interface SimulatedApplication {
-  /** Scopes it grants; a request for another is `invalid_scope`. Absent: any scope. */
+  /**
+   * Scopes it may grant: a request asking for any other (each space-separated scope is checked) is
+   * `invalid_scope`. Absent: any scope.
+   */
   readonly scopes?: readonly string[];
+  /** Scopes granted to a request that asks for none. @default none: the answer has no `scope` */
+  readonly defaultScopes?: readonly string[];
+  /** Grants differently from what was asked, on every token request (a test's knob). */
+  readonly grant?: SimulatedGrant;
+}
+
+/**
+ * A grant other than what was asked, for tests: narrower (`omit`) or broader (`add`), as a
+ * tenant whose app settings differ from the profile's might answer, or with another lifetime.
+ */
+export interface SimulatedGrant {
+  /** Asked (or default) scopes left out of the grant. */
+  readonly omit?: readonly string[];
+  /** Scopes granted although not asked, even ones the app does not allow. */
+  readonly add?: readonly string[];
+  /** The token's lifetime in seconds, instead of the tenant's `tokenLifetimeSeconds`. */
+  readonly expiresIn?: number;
 }
 
 /** Options of `IdentitySimulator`. */

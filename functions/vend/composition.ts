@@ -6,6 +6,7 @@
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CappedRetryStrategy } from "../adapters/capped-retry-strategy.js";
+import { DynamoDbIssuedTokens } from "../adapters/dynamodb-issued-tokens.js";
 import { DynamoDbTokenStore } from "../adapters/dynamodb-token-store.js";
 import { type DataKeyProvider, EnvelopeCipher } from "../adapters/token-cipher.js";
 import type { Clock, IdentityProvider, Logger, Metrics, SecretSource } from "../core/ports.js";
@@ -67,6 +68,7 @@ export function createAwsVendor(options: AwsVendorOptions): TokenVendor {
     config: options.config,
     secrets: clients.secrets,
     store: new DynamoDbTokenStore(clients.dynamodb, options.tableName, cipher, options.logger),
+    issued: new DynamoDbIssuedTokens(clients.dynamodb, options.tableName, cipher, options.logger),
     identity: clients.identity,
     clock,
     logger: options.logger,

@@ -1,0 +1,206 @@
+/**
+ * The ledger of issued tokens in the token table: one item per profile, `issued#<profile>`, whose
+ * `tokens` map holds one sealed entry per token (`sealed-issued-token.ts`), keyed by a random id.
+ *
+ * Concurrency: an entry is added, and entries known to have expired are removed, in one
+ * `UpdateItem` that names only its own map keys, so writers on any number of instances never
+ * overwrite each other's entries: nothing is read and written back. Each instance keeps the ids
+ * and expiries it saw in its last answer from the item (its view) and prunes those that have
+ * expired on its next write; a cold instance learns the item from its first write.
+ *
+ * Bounds: at most `ISSUED_TOKENS_KEPT` (50) entries (checked in the same update's condition), and
+ * DynamoDB's 400 KB per item. A sealed entry of a usual CyberArk token (1 to 2 KB) takes 2 to 3 KB,
+ * so the count is the bound that bites. A token that does not fit is not remembered: the store
+ * answers `full`, and the token is served anyway (see `core/issued-tokens.ts`).
+ *
+ * Expiry: entries carry their expiry as a plaintext hint, used only to prune. The item's `ttl` is
+ * set a token's longest lifetime ahead on every write, so DynamoDB never deletes an item holding a
+ * live token; an abandoned profile's ledger disappears a year after its last token.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import type { IssuedTokenStore, Remembered, RememberedToken } from "../core/issued-tokens.js";
+import type { Logger } from "../core/ports.js";
+import type { ScopeSet } from "../core/scope-set.js";
+import { WORST_REMEMBER_MS } from "../core/timing.js";
+import type { CachedToken } from "../core/token.js";
+import {
+  addEntry,
+  ISSUED_TOKENS_KEPT,
+  issuedItemKey,
+  ledgerTtl,
+  removeEntries,
+  startLedger,
+  TOKENS,
+} from "./issued-ledger-updates.js";
+import { entryExpiryHint, openIssuedEntry, sealIssuedEntry } from "./sealed-issued-token.js";
+import type { TokenCipher } from "./token-cipher.js";
+import { TOKEN_TABLE_SCHEMA } from "./token-table.js";
+
+const { partitionKey } = TOKEN_TABLE_SCHEMA;
+// Expired entries removed by one write: keeps the expression small; the rest go with the next.
+const PRUNED_PER_WRITE = 20;
+// A write that lost a race (the item was created meanwhile, or an entry it meant to prune was
+// pruned by another instance) is tried again with what the failure showed.
+const ADD_ATTEMPTS = 3;
+// Views are kept per profile; the bound only guards against names that are not profiles.
+const VIEWS_KEPT = 256;
+
+type View = Map<string, number | undefined>;
+
+/** The ledger of issued tokens in DynamoDB. */
+export class DynamoDbIssuedTokens implements IssuedTokenStore {
+  readonly #client: DynamoDBClient;
+  readonly #tableName: string;
+  readonly #cipher: TokenCipher;
+  readonly #logger: Logger;
+  /** Profile -> entry id -> expiry hint, as this instance last saw the item. */
+  readonly #views = new Map<string, View>();
+
+  constructor(client: DynamoDBClient, tableName: string, cipher: TokenCipher, logger: Logger) {
+    this.#client = client;
+    this.#tableName = tableName;
+    this.#cipher = cipher;
+    this.#logger = logger;
+  }
+
+  async remember(
+    profile: string,
+    asked: ScopeSet,
+    token: CachedToken,
+    now: number,
+  ): Promise<Remembered> {
+    // No longer than a table write at its worst: it runs alongside one (see `timing.ts`).
+    const abortSignal = AbortSignal.timeout(WORST_REMEMBER_MS);
+    const key = issuedItemKey(profile);
+    const id = randomBytes(12).toString("base64url");
+    const entry = await sealIssuedEntry(this.#cipher, key, { id, asked, token });
+    const added = { id, entry, ttl: ledgerTtl(now) };
+    for (let attempt = 1; attempt <= ADD_ATTEMPTS; attempt += 1) {
+      const pruned = this.#expired(profile, now);
+      try {
+        const input = addEntry(this.#tableName, key, added, pruned);
+        const output = await this.#client.send(new UpdateItemCommand(input), { abortSignal });
+        this.#see(profile, output.Attributes);
+        return "remembered";
+      } catch (error) {
+        if (isTooLarge(error)) return "full";
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        if (error.Item?.[TOKENS]?.M === undefined) {
+          // No ledger yet (or not one this code wrote): start it with this entry.
+          if (await this.#start(key, added, abortSignal)) {
+            this.#see(profile, { [TOKENS]: { M: { [id]: entry } } });
+            return "remembered";
+          }
+          // It exists after all: started meanwhile, or the store did not show the item with its
+          // refusal (DynamoDB-compatible stores may not). Look, and prune what shows as expired.
+          this.#see(profile, await this.#read(key, abortSignal));
+        } else {
+          // Full, or an entry it meant to prune was gone: go again unless the item shows it full
+          // of live entries.
+          this.#see(profile, error.Item);
+          const shown = Object.keys(error.Item[TOKENS]?.M ?? {}).length;
+          if (shown >= ISSUED_TOKENS_KEPT && this.#expired(profile, now).length === 0)
+            return "full";
+        }
+      }
+    }
+    return "full";
+  }
+
+  async live(profile: string, now: number): Promise<readonly RememberedToken[]> {
+    const key = issuedItemKey(profile);
+    const item = await this.#read(key);
+    this.#see(profile, item);
+    const entries = Object.entries(item?.[TOKENS]?.M ?? {});
+    const opened = await Promise.all(
+      entries.map(([id, entry]) =>
+        openIssuedEntry(this.#cipher, key, id, entry).catch(() => undefined),
+      ),
+    );
+    const unopened = opened.filter((entry) => entry === undefined).length;
+    if (unopened > 0) {
+      this.#logger.warn("token ledger entries do not open; skipped", { profile, unopened });
+    }
+    return opened.filter(
+      (entry): entry is RememberedToken => entry !== undefined && entry.token.expiresAt > now,
+    );
+  }
+
+  async forget(profile: string, ids: readonly string[], now: number): Promise<void> {
+    const removed = [...new Set([...ids, ...this.#expired(profile, now)])];
+    if (removed.length === 0) return;
+    try {
+      const input = removeEntries(this.#tableName, issuedItemKey(profile), removed);
+      await this.#client.send(new UpdateItemCommand(input));
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    const view = this.#views.get(profile);
+    for (const id of removed) view?.delete(id);
+  }
+
+  async #read(
+    key: string,
+    abortSignal?: AbortSignal,
+  ): Promise<Record<string, AttributeValue> | undefined> {
+    const output = await this.#client.send(
+      new GetItemCommand({
+        TableName: this.#tableName,
+        Key: { [partitionKey]: { S: key } },
+        ConsistentRead: true,
+      }),
+      { ...(abortSignal ? { abortSignal } : {}) },
+    );
+    return output.Item;
+  }
+
+  async #start(
+    key: string,
+    added: Parameters<typeof startLedger>[2],
+    abortSignal: AbortSignal,
+  ): Promise<boolean> {
+    try {
+      const input = startLedger(this.#tableName, key, added);
+      await this.#client.send(new UpdateItemCommand(input), { abortSignal });
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  // Entries of the view that have expired at `now` (or carry no expiry this code wrote).
+  #expired(profile: string, now: number): string[] {
+    const view = this.#views.get(profile) ?? new Map();
+    const expired = [...view].filter(
+      ([, expiresAt]) => expiresAt === undefined || expiresAt <= now,
+    );
+    return expired.slice(0, PRUNED_PER_WRITE).map(([id]) => id);
+  }
+
+  #see(profile: string, item: Record<string, AttributeValue> | undefined): void {
+    const entries = Object.entries(item?.[TOKENS]?.M ?? {});
+    this.#views.delete(profile);
+    if (this.#views.size >= VIEWS_KEPT) {
+      const oldest = this.#views.keys().next().value;
+      if (oldest !== undefined) this.#views.delete(oldest);
+    }
+    this.#views.set(profile, new Map(entries.map(([id, entry]) => [id, entryExpiryHint(entry)])));
+  }
+}
+
+// DynamoDB refuses an item over 400 KB as a validation error; the ledger is then full.
+function isTooLarge(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.name === "ValidationException" &&
+    /item size/i.test(error.message)
+  );
+}

@@ -1,0 +1,105 @@
+/**
+ * One entry of a profile's ledger of issued tokens, as the table holds it: the token and all the
+ * ledger knows of it (cache key, scope asked and granted, issue time, expiry) in one record sealed
+ * by the same {@link TokenCipher} as cached tokens, with the item's key and the entry's id as
+ * associated data, so an entry copied into another entry or another profile's ledger does not
+ * open. Beside it, in plaintext, only the expiry: a hint for pruning, which nothing else trusts.
+ */
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import type { RememberedToken } from "../core/issued-tokens.js";
+import { parseScopeSet } from "../core/scope-set.js";
+import type { CachedToken } from "../core/token.js";
+import type { TokenCipher } from "./token-cipher.js";
+
+/** The attributes of an entry (a DynamoDB map). */
+export const ENTRY = { sealed: "sealed", expiresAt: "expiresAt" } as const;
+
+// A new record layout gets a new label: a record of another layout then simply does not open.
+const RECORD_LABEL = "issued-token/1";
+
+/** An entry's attribute value (a map) holding `remembered`, sealed. */
+export async function sealIssuedEntry(
+  cipher: TokenCipher,
+  itemKey: string,
+  remembered: RememberedToken,
+): Promise<AttributeValue> {
+  const { token, asked } = remembered;
+  const record = {
+    cacheKey: token.cacheKey,
+    accessToken: token.accessToken,
+    ...(token.scope === undefined ? {} : { scope: token.scope }),
+    issuedAt: token.issuedAt,
+    expiresAt: token.expiresAt,
+    asked,
+  };
+  const sealed = await cipher.seal(JSON.stringify(record), context(itemKey, remembered.id));
+  return {
+    M: {
+      [ENTRY.sealed]: { S: sealed },
+      [ENTRY.expiresAt]: { N: String(token.expiresAt) },
+    },
+  };
+}
+
+/**
+ * Opens the entry `id` of the ledger item `itemKey`.
+ * @throws when it was not sealed by this service for exactly that entry, or is malformed.
+ */
+export async function openIssuedEntry(
+  cipher: TokenCipher,
+  itemKey: string,
+  id: string,
+  entry: AttributeValue,
+): Promise<RememberedToken> {
+  const sealed = entry.M?.[ENTRY.sealed]?.S;
+  if (sealed === undefined) throw new Error("not a ledger entry");
+  const record = parseRecord(await cipher.open(sealed, context(itemKey, id)));
+  if (!record) throw new Error("not a ledger record");
+  return { id, ...record };
+}
+
+/** The plaintext expiry hint of an entry (epoch ms); `undefined` when it has none. */
+export function entryExpiryHint(entry: AttributeValue): number | undefined {
+  const value = Number(entry.M?.[ENTRY.expiresAt]?.N ?? Number.NaN);
+  return Number.isSafeInteger(value) ? value : undefined;
+}
+
+function context(itemKey: string, id: string): string {
+  return `${RECORD_LABEL}\n${itemKey}\n${id}`;
+}
+
+// Only a record we sealed reaches here, so a failure means a bug or another layout, not an attack.
+function parseRecord(plaintext: string): Omit<RememberedToken, "id"> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(plaintext);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const { cacheKey, accessToken, scope, issuedAt, expiresAt, asked } = value as Record<
+    string,
+    unknown
+  >;
+  const askedSet = typeof asked === "string" ? parseScopeSet(asked) : undefined;
+  if (
+    typeof cacheKey !== "string" ||
+    typeof accessToken !== "string" ||
+    accessToken === "" ||
+    (scope !== undefined && typeof scope !== "string") ||
+    !Number.isSafeInteger(issuedAt) ||
+    !Number.isSafeInteger(expiresAt) ||
+    askedSet === undefined ||
+    typeof askedSet !== "string"
+  ) {
+    return undefined;
+  }
+  const token: CachedToken = {
+    cacheKey,
+    accessToken,
+    ...(scope === undefined ? {} : { scope }),
+    issuedAt: issuedAt as number,
+    expiresAt: expiresAt as number,
+  };
+  return { asked: askedSet, token };
+}

@@ -1,0 +1,204 @@
+/**
+ * The DynamoDB ledger of issued tokens, call by call (aws-sdk-client-mock): what each write sends,
+ * and what it makes of each answer.
+ */
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  DynamoDBServiceException,
+  GetItemCommand,
+  ProvisionedThroughputExceededException,
+  UpdateItemCommand,
+  type UpdateItemCommandInput,
+} from "@aws-sdk/client-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import { DynamoDbIssuedTokens } from "../../functions/adapters/dynamodb-issued-tokens.js";
+import {
+  ISSUED_TOKENS_KEPT,
+  issuedItemKey,
+} from "../../functions/adapters/issued-ledger-updates.js";
+import { sealIssuedEntry } from "../../functions/adapters/sealed-issued-token.js";
+import { EnvelopeCipher, ProcessKeyProvider } from "../../functions/adapters/token-cipher.js";
+import { NO_SCOPES } from "../../functions/core/scope-set.js";
+import type { CachedToken } from "../../functions/core/token.js";
+import { MemoryLogger } from "../support/fakes.js";
+
+const dynamodb = mockClient(DynamoDBClient);
+const NOW = 1_800_000_000_000;
+const HOUR_MS = 3_600_000;
+const KEY = issuedItemKey("reports-app");
+const cipher = new EnvelopeCipher(new ProcessKeyProvider());
+let logger: MemoryLogger;
+let ledger: DynamoDbIssuedTokens;
+
+function token(name: string, expiresAt = NOW + HOUR_MS): CachedToken {
+  return { cacheKey: "identity-1", accessToken: name, issuedAt: NOW, expiresAt };
+}
+
+async function entry(id: string, expiresAt: number): Promise<AttributeValue> {
+  return sealIssuedEntry(cipher, KEY, { id, asked: NO_SCOPES, token: token(id, expiresAt) });
+}
+
+function refusal(item?: Record<string, AttributeValue>): ConditionalCheckFailedException {
+  return new ConditionalCheckFailedException({
+    message: "The conditional request failed",
+    $metadata: {},
+    ...(item ? { Item: item } : {}),
+  });
+}
+
+const updates = () =>
+  dynamodb
+    .commandCalls(UpdateItemCommand)
+    .map((call) => call.args[0].input as UpdateItemCommandInput);
+
+beforeEach(() => {
+  dynamodb.reset();
+  logger = new MemoryLogger();
+  ledger = new DynamoDbIssuedTokens(new DynamoDBClient({}), "tokens", cipher, logger);
+});
+
+describe("DynamoDbIssuedTokens.remember", () => {
+  it("adds one sealed entry in one conditional update of the profile's item, bounded, and nothing of the token in plaintext", async () => {
+    dynamodb.on(UpdateItemCommand).resolves({ Attributes: {} });
+
+    expect(await ledger.remember("reports-app", NO_SCOPES, token("secret-token"), NOW)).toBe(
+      "remembered",
+    );
+
+    const [update] = updates();
+    expect(update).toMatchObject({
+      Key: { pk: { S: KEY } },
+      UpdateExpression: "SET #t.#new = :entry, #ttl = :ttl",
+      ConditionExpression: "attribute_type(#t, :map) AND (size(#t) < :kept)",
+      ExpressionAttributeValues: { ":kept": { N: String(ISSUED_TOKENS_KEPT) } },
+      ReturnValues: "ALL_NEW",
+    });
+    const added = update?.ExpressionAttributeValues?.[":entry"];
+    expect(Object.keys(added?.M ?? {}).sort()).toEqual(["expiresAt", "sealed"]);
+    expect(added?.M?.expiresAt).toEqual({ N: String(NOW + HOUR_MS) });
+    expect(JSON.stringify(update)).not.toContain("secret-token");
+    expect(JSON.stringify(update)).not.toContain("identity-1");
+  });
+
+  it("prunes, in the same update, the entries it last saw that have expired, only while they are still there", async () => {
+    const expired = await entry("old", NOW - 1);
+    const alive = await entry("alive", NOW + HOUR_MS);
+    dynamodb.on(UpdateItemCommand).resolves({
+      Attributes: { tokens: { M: { old: expired, alive } } },
+    });
+    await ledger.remember("reports-app", NO_SCOPES, token("first"), NOW);
+
+    await ledger.remember("reports-app", NO_SCOPES, token("second"), NOW);
+
+    const second = updates()[1];
+    expect(second?.UpdateExpression).toBe("SET #t.#new = :entry, #ttl = :ttl REMOVE #t.#x0");
+    expect(second?.ExpressionAttributeNames?.["#x0"]).toBe("old");
+    expect(second?.ConditionExpression).toBe(
+      "attribute_type(#t, :map) AND (size(#t) < :kept OR (size(#t) < :keptAfterPruning AND attribute_exists(#t.#x0)))",
+    );
+  });
+
+  it("answers full, after one update, when the refusal shows a ledger of live entries at its bound", async () => {
+    const live = Object.fromEntries(
+      await Promise.all(
+        Array.from({ length: ISSUED_TOKENS_KEPT }, async (_, i) => [
+          `e${i}`,
+          await entry(`e${i}`, NOW + HOUR_MS),
+        ]),
+      ),
+    );
+    dynamodb.on(UpdateItemCommand).rejects(refusal({ tokens: { M: live } }));
+
+    expect(await ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).toBe("full");
+    expect(updates()).toHaveLength(1);
+  });
+
+  it("goes again, rather than answering full, when a refusal shows a ledger with room (a store that raced)", async () => {
+    const shown = { tokens: { M: { other: await entry("other", NOW + HOUR_MS) } } };
+    dynamodb.on(UpdateItemCommand).rejectsOnce(refusal(shown)).resolves({});
+
+    expect(await ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).toBe("remembered");
+    expect(updates()).toHaveLength(2);
+  });
+
+  it("starts the ledger when the item has none", async () => {
+    dynamodb.on(UpdateItemCommand).rejectsOnce(refusal()).resolves({});
+
+    expect(await ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).toBe("remembered");
+    expect(updates()[1]).toMatchObject({
+      UpdateExpression: "SET #t = :tokens, #ttl = :ttl",
+      ConditionExpression: "attribute_not_exists(#t) OR NOT attribute_type(#t, :map)",
+    });
+  });
+
+  it("answers full when DynamoDB refuses the item's size", async () => {
+    dynamodb.on(UpdateItemCommand).rejects(
+      new DynamoDBServiceException({
+        name: "ValidationException",
+        $fault: "client",
+        message: "Item size to update has exceeded the maximum allowed size",
+        $metadata: {},
+      }),
+    );
+
+    expect(await ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).toBe("full");
+  });
+
+  it("throws any other failure, for the core to log", async () => {
+    dynamodb
+      .on(UpdateItemCommand)
+      .rejects(new ProvisionedThroughputExceededException({ message: "slow down", $metadata: {} }));
+
+    await expect(ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).rejects.toBeInstanceOf(
+      ProvisionedThroughputExceededException,
+    );
+  });
+});
+
+describe("DynamoDbIssuedTokens.live and forget", () => {
+  it("answers the live entries with a consistent read, skipping expired ones and, with a warning, ones that do not open", async () => {
+    const moved = await sealIssuedEntry(cipher, issuedItemKey("other"), {
+      id: "moved",
+      asked: NO_SCOPES,
+      token: token("moved"),
+    });
+    dynamodb.on(GetItemCommand).resolves({
+      Item: {
+        tokens: {
+          M: {
+            alive: await entry("alive", NOW + HOUR_MS),
+            gone: await entry("gone", NOW - 1),
+            moved,
+          },
+        },
+      },
+    });
+
+    const live = await ledger.live("reports-app", NOW);
+
+    expect(live.map((remembered) => remembered.token.accessToken)).toEqual(["alive"]);
+    expect(dynamodb.commandCalls(GetItemCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
+    expect(logger.lines).toEqual([
+      expect.objectContaining({ attributes: { profile: "reports-app", unopened: 1 } }),
+    ]);
+  });
+
+  it("forgets the given entries and the expired ones it saw, without ever creating an item", async () => {
+    dynamodb.on(GetItemCommand).resolves({
+      Item: { tokens: { M: { gone: await entry("gone", NOW - 1) } } },
+    });
+    dynamodb.on(UpdateItemCommand).rejects(refusal());
+    await ledger.live("reports-app", NOW);
+
+    await ledger.forget("reports-app", ["revoked"], NOW);
+
+    expect(updates()[0]).toMatchObject({
+      UpdateExpression: "REMOVE #t.#x0, #t.#x1",
+      ExpressionAttributeNames: { "#x0": "revoked", "#x1": "gone" },
+      ConditionExpression: "attribute_type(#t, :map)",
+    });
+  });
+});
