@@ -19,7 +19,7 @@ export interface LocalRequest {
   /** The port the request arrived on: the only one its `Host` may name. */
   readonly localPort: number;
   /** @default "127.0.0.1" */
-  readonly remoteAddress?: string;
+  readonly remoteAddress?: string | undefined;
   /** @default "1.1" */
   readonly httpVersion?: string;
 }
