@@ -195,12 +195,24 @@ function unexpectedFailure(logger: LocalServerLogger): VendAnswer {
 }
 
 function send(response: ServerResponse, answer: VendAnswer): void {
-  const headers: Record<string, string> = { ...answer.headers };
   // A request whose body was not read (refused, or too large) does not keep its connection.
-  if (!response.req.complete) headers.Connection = "close";
-  headers["Content-Length"] = String(Buffer.byteLength(answer.body));
+  const headers = response.req.complete
+    ? headersOf(answer)
+    : { ...headersOf(answer), Connection: "close" };
   response.writeHead(answer.statusCode, headers);
   response.end(answer.body);
+}
+
+// An answer's headers with its Content-Length, made once per answer: a warm hit's answer is the
+// same object for many requests (see tokenAnswer).
+const sentHeaders = new WeakMap<VendAnswer, Readonly<Record<string, string>>>();
+function headersOf(answer: VendAnswer): Readonly<Record<string, string>> {
+  let headers = sentHeaders.get(answer);
+  if (!headers) {
+    headers = { ...answer.headers, "Content-Length": String(Buffer.byteLength(answer.body)) };
+    sentHeaders.set(answer, headers);
+  }
+  return headers;
 }
 
 /**
