@@ -114,8 +114,10 @@ export class TokenVendor {
     const hit = memory.hit(credentials.peek(), min);
     const vended = hit ? { token: hit, cache: "memory" as const } : await this.#miss(profile, min);
     this.#metrics.add(METRICS.vended, profile.name, 1, vended.cache);
-    const renew = () => this.#refresher.renewAhead(profile, min);
-    this.#ahead.consider(profile, vended.token, min, renew);
+    // Passed inline: a named closure costs a property definition per request under tsx.
+    this.#ahead.consider(profile, vended.token, min, () =>
+      this.#refresher.renewAhead(profile, min),
+    );
     return vended;
   }
 

@@ -19,7 +19,7 @@ export interface LocalRequest {
   /** The port the request arrived on: the only one its `Host` may name. */
   readonly localPort: number;
   /** @default "127.0.0.1" */
-  readonly remoteAddress?: string;
+  readonly remoteAddress?: string | undefined;
   /** @default "1.1" */
   readonly httpVersion?: string;
 }
@@ -32,9 +32,12 @@ export interface TargetParts {
   readonly path: string;
   /** `""` or `?...`. */
   readonly search: string;
+  /** The `{profile}` of a plain `/tokens/{profile}` path (nothing to decode), when it is one. */
+  readonly profile?: string;
 }
 
 // A path a URL parser would leave as it is: the usual `/tokens/{profile}`, split without one.
+const TOKENS = "/tokens/";
 const PLAIN_TARGET = /^\/tokens\/[\w~-]*(?:\?[^#]*)?$/;
 
 /**
@@ -45,9 +48,8 @@ export function targetParts(target: string): TargetParts | undefined {
   if (!target.startsWith("/") || target.startsWith("//")) return undefined;
   if (PLAIN_TARGET.test(target)) {
     const at = target.indexOf("?");
-    return at < 0
-      ? { path: target, search: "" }
-      : { path: target.slice(0, at), search: target.slice(at) };
+    const path = at < 0 ? target : target.slice(0, at);
+    return { path, search: at < 0 ? "" : target.slice(at), profile: path.slice(TOKENS.length) };
   }
   // Dot segments, escapes and the like: as a URL parser resolves them.
   const url = URL.parse(`http://local${target}`);
@@ -68,7 +70,7 @@ export function localDoorRequest(
 ): DoorRequest {
   return {
     method: request.method,
-    profile: parts && profileInPath(parts.path),
+    profile: parts && (parts.profile ?? profileInPath(parts.path)),
     query: queryOf(parts?.search ?? ""),
     body: request.body,
     caller: callerOf(request, defaultCaller),

@@ -19,13 +19,23 @@ export function refusalReason(request: GuardedRequest): string | undefined {
   if (request.headers.origin !== undefined) return "origin_header_present";
   const host = request.headers.host;
   if (host === undefined) return "host_missing";
+  // A client sends the same Host on every request: the last one served is not checked again.
+  if (host === lastServed.host && request.localPort === lastServed.port) return undefined;
+  const refusal = hostRefusal(host, request.localPort);
+  if (refusal === undefined) lastServed = { host, port: request.localPort };
+  return refusal;
+}
+
+let lastServed = { host: "", port: -1 };
+
+function hostRefusal(host: string, localPort: number): string | undefined {
   const name = host.toLowerCase();
   // A browser leaves out the default port.
-  if (LOOPBACK_HOSTS.has(name)) return request.localPort === 80 ? undefined : "host_not_loopback";
+  if (LOOPBACK_HOSTS.has(name)) return localPort === 80 ? undefined : "host_not_loopback";
   const colon = name.lastIndexOf(":");
   const served =
     colon > 0 &&
     LOOPBACK_HOSTS.has(name.slice(0, colon)) &&
-    name.slice(colon + 1) === String(request.localPort);
+    name.slice(colon + 1) === String(localPort);
   return served ? undefined : "host_not_loopback";
 }

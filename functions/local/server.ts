@@ -67,12 +67,17 @@ export function createLocalServer(options: LocalServerOptions): Server {
   const handle = createRequestHandling(options);
   // Without requireHostHeader Node would answer a Host-less request itself, outside the contract.
   const server = createServer({ requireHostHeader: false }, (request, response) => {
-    fromIncoming(request)
-      .then(handle)
-      .then(
-        (result) => send(response, result),
-        () => send(response, unexpectedFailure(options.logger)),
-      );
+    const head = headOf(request);
+    // A request without a body (every GET a client sends) is handled at once; one with a body
+    // waits for it, unless it is refused anyway.
+    const answer =
+      hasBody(request) && !refusalReason(head)
+        ? readBody(request, MAX_BODY_BYTES).then((body) => handle({ ...head, body }))
+        : handle(head);
+    answer.then(
+      (result) => send(response, result),
+      () => send(response, unexpectedFailure(options.logger)),
+    );
   });
   // What Node refuses before any handler runs (a malformed request line or header, headers too
   // large) still gets the contract's JSON, with a request ID.
@@ -99,18 +104,20 @@ export function createLocalServer(options: LocalServerOptions): Server {
 export function createRequestHandling(options: LocalServerOptions): LocalRequestHandling {
   const { vending, defaultCaller } = options;
   const door = options.frontDoor === "function-url" ? viaFunctionUrl(options.logger) : undefined;
-  return async (request) => {
+  const failed = () => unexpectedFailure(options.logger);
+  // Not an async function: a warm hit's answer is the vending's own promise, without further hops.
+  return (request) => {
     const refusal = refusalReason(request) ?? secretRefusal(options, request);
-    if (refusal) return refused(options.logger, refusal);
+    if (refusal) return Promise.resolve(refused(options.logger, refusal));
     try {
       const parts = targetParts(request.target);
-      return await vending(
+      const answer =
         door && parts
-          ? await door(request, parts, defaultCaller)
-          : localDoorRequest(request, parts, defaultCaller),
-      );
+          ? door(request, parts, defaultCaller).then(vending)
+          : vending(localDoorRequest(request, parts, defaultCaller));
+      return answer.catch(failed);
     } catch {
-      return unexpectedFailure(options.logger);
+      return Promise.resolve(failed());
     }
   };
 }
@@ -152,18 +159,18 @@ function secretRefusal(options: LocalServerOptions, request: LocalRequest): stri
 // body is not read at all, and any other is kept to its first MAX_BODY_BYTES.
 const MAX_BODY_BYTES = 16 * 1024;
 
-async function fromIncoming(request: IncomingMessage): Promise<LocalRequest> {
-  const head = {
+// The request as received, its body not read yet.
+function headOf(request: IncomingMessage): LocalRequest {
+  const { socket } = request;
+  return {
     method: request.method ?? "GET",
     target: request.url ?? "/",
     headers: request.headers,
     body: "",
-    localPort: request.socket.localPort ?? 0,
-    ...(request.socket.remoteAddress ? { remoteAddress: request.socket.remoteAddress } : {}),
+    localPort: socket.localPort ?? 0,
+    remoteAddress: socket.remoteAddress,
     httpVersion: request.httpVersion,
   };
-  if (refusalReason(head) || !hasBody(request)) return head;
-  return { ...head, body: await readBody(request, MAX_BODY_BYTES) };
 }
 
 // HTTP/1.1 frames a request body only with Content-Length or Transfer-Encoding; without either
@@ -188,12 +195,24 @@ function unexpectedFailure(logger: LocalServerLogger): VendAnswer {
 }
 
 function send(response: ServerResponse, answer: VendAnswer): void {
-  const headers: Record<string, string> = { ...answer.headers };
   // A request whose body was not read (refused, or too large) does not keep its connection.
-  if (!response.req.complete) headers.Connection = "close";
-  headers["Content-Length"] = String(Buffer.byteLength(answer.body));
+  const headers = response.req.complete
+    ? headersOf(answer)
+    : { ...headersOf(answer), Connection: "close" };
   response.writeHead(answer.statusCode, headers);
   response.end(answer.body);
+}
+
+// An answer's headers with its Content-Length, made once per answer: a warm hit's answer is the
+// same object for many requests (see tokenAnswer).
+const sentHeaders = new WeakMap<VendAnswer, Readonly<Record<string, string>>>();
+function headersOf(answer: VendAnswer): Readonly<Record<string, string>> {
+  let headers = sentHeaders.get(answer);
+  if (!headers) {
+    headers = { ...answer.headers, "Content-Length": String(Buffer.byteLength(answer.body)) };
+    sentHeaders.set(answer, headers);
+  }
+  return headers;
 }
 
 /**

@@ -20,29 +20,44 @@ export interface VendAnswer {
 const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" } as const;
 const JSON_NO_STORE = { "Content-Type": "application/json", ...NO_STORE } as const;
 
-/** `200` with the token; `expires_in` counts from `now`. */
+/**
+ * `200` with the token; `expires_in` counts from `now`. A warm instance serves the same token to
+ * many requests a second, and the answer is the same for all of them until `expires_in` drops, so
+ * the last answer is kept and handed out again (answers are never changed once made).
+ */
 export function tokenAnswer(profile: string, vended: VendedToken, now: number): VendAnswer {
   const { token } = vended;
+  const expiresIn = remainingSeconds(token, now);
+  const kept = lastAnswer;
+  if (kept?.token === token && kept.expiresIn === expiresIn && kept.profile === profile) {
+    return kept.answer;
+  }
   const body: TokenResponse = {
     access_token: token.accessToken,
     token_type: "Bearer",
-    expires_in: remainingSeconds(token, now),
+    expires_in: expiresIn,
     expires_at: wholeSecondsIso(token.expiresAt),
     ...(token.scope === undefined ? {} : { scope: token.scope }),
     profile,
   };
-  return { statusCode: 200, headers: { ...JSON_NO_STORE }, body: JSON.stringify(body) };
+  const answer = { statusCode: 200, headers: TOKEN_HEADERS, body: JSON.stringify(body) };
+  lastAnswer = { token, expiresIn, profile, answer };
+  return answer;
 }
 
-// `2026-11-21T23:10:05Z`. A token's expiry does not change, so the last one is kept: a warm hit
-// serves the same token again and again.
-let lastExpiry = { at: Number.NaN, iso: "" };
+const TOKEN_HEADERS: Readonly<Record<string, string>> = Object.freeze({ ...JSON_NO_STORE });
+let lastAnswer:
+  | {
+      readonly token: VendedToken["token"];
+      readonly expiresIn: number;
+      readonly profile: string;
+      readonly answer: VendAnswer;
+    }
+  | undefined;
+
+// `2026-11-21T23:10:05Z`, from epoch milliseconds.
 function wholeSecondsIso(expiresAt: number): string {
-  if (lastExpiry.at !== expiresAt) {
-    const iso = new Date(Math.floor(expiresAt / 1000) * 1000).toISOString().replace(".000Z", "Z");
-    lastExpiry = { at: expiresAt, iso };
-  }
-  return lastExpiry.iso;
+  return new Date(Math.floor(expiresAt / 1000) * 1000).toISOString().replace(".000Z", "Z");
 }
 
 /** `204` after an invalidation. */

@@ -9,7 +9,7 @@ import { tokenFingerprint } from "../core/token.js";
 import type { TokenVendor } from "../core/vendor.js";
 import { errorAnswer, noContentAnswer, tokenAnswer, type VendAnswer } from "./answers.js";
 import { type AuditFields, type AuditLogger, auditLine, stackFrames } from "./audit.js";
-import { parseCommand, type VendRequest } from "./command.js";
+import { parseCommand, type VendCommand, type VendRequest } from "./command.js";
 import { InternalError } from "./request-errors.js";
 
 /** A request as a door hands it over: the command's fields, the request ID, the door's verdict. */
@@ -47,7 +47,18 @@ export function createVending(deps: VendingDependencies): Vending {
     let answer: VendAnswer;
     let failure: VendingError | undefined;
     try {
-      answer = await run(request, audit);
+      const command = commandOf(request);
+      if (command.kind === "delete") {
+        const { revoked, tokenSha256 } = await vendor.invalidate(command.query);
+        audit.revoked = revoked;
+        if (tokenSha256 !== undefined) audit.tokenSha256 = tokenSha256;
+        answer = noContentAnswer();
+      } else {
+        const vended = await vendor.getToken(command.query);
+        audit.cache = vended.cache;
+        audit.tokenSha256 = fingerprint(vended.token.accessToken);
+        answer = tokenAnswer(command.query.profile, vended, clock.now());
+      }
     } catch (error) {
       failure = error instanceof VendingError ? error : new InternalError(error);
       if (failure !== error) {
@@ -58,22 +69,13 @@ export function createVending(deps: VendingDependencies): Vending {
     logger.info("token request", auditLine(request, answer.statusCode, failure, audit));
     return answer;
   };
+}
 
-  async function run(request: DoorRequest, audit: AuditFields): Promise<VendAnswer> {
-    const { refusal } = request;
-    if (refusal !== undefined) {
-      throw refusal instanceof VendingError ? refusal : new AccessDeniedError(refusal);
-    }
-    const command = parseCommand(request);
-    if (command.kind === "delete") {
-      const { revoked, tokenSha256 } = await vendor.invalidate(command.query);
-      audit.revoked = revoked;
-      if (tokenSha256 !== undefined) audit.tokenSha256 = tokenSha256;
-      return noContentAnswer();
-    }
-    const vended = await vendor.getToken(command.query);
-    audit.cache = vended.cache;
-    audit.tokenSha256 = fingerprint(vended.token.accessToken);
-    return tokenAnswer(command.query.profile, vended, clock.now());
+// The command a request asks for, unless its door refused it.
+function commandOf(request: DoorRequest): VendCommand {
+  const { refusal } = request;
+  if (refusal !== undefined) {
+    throw refusal instanceof VendingError ? refusal : new AccessDeniedError(refusal);
   }
+  return parseCommand(request);
 }

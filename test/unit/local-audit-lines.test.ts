@@ -71,4 +71,38 @@ describe("the local server's audit lines", () => {
       expect(typeof t1).toBe("string");
     },
   );
+
+  it("write each line's own values, however the fields changed since the line before", () => {
+    // Prepare: lines that keep, change, drop, reorder and add fields, and an object changed inside.
+    const nested = { n: 1 };
+    const lines: Record<string, unknown>[] = [
+      { requestId: "r-1", method: "GET", profile: "demo", status: 200, cache: "memory" },
+      { requestId: "r-2", method: "GET", profile: "demo", status: 200, cache: "memory" },
+      { requestId: "r-3", method: "DELETE", profile: "demo", status: 204, revoked: "true" },
+      { requestId: "r-4", method: undefined, profile: "demo", status: Number.NaN, nested },
+      { requestId: "r-5", profile: "demo", method: "GET", status: -0, nested },
+      { requestId: "r-6", method: "GET", profile: 'a "quoted"\n one', status: 200, nested },
+      {},
+      { requestId: "r-7", method: "GET", profile: "demo", status: 200, cache: "memory" },
+    ];
+
+    // Act
+    const logger = new Logger({ serviceName: "cyberark-token-vending-local" });
+    const local = new LocalLogger("cyberark-token-vending-local", logger);
+    const [expected, actual] = [logger, local].map((writer) =>
+      captured(() => {
+        nested.n = 1;
+        for (const fields of lines) {
+          if (fields.requestId === "r-5") nested.n = 2;
+          writer.info("token request", fields);
+        }
+      }).map(({ timestamp: _, ...line }) => line),
+    );
+
+    // Assess
+    expect(actual).toEqual(expected);
+    expect(actual?.map((line) => Object.keys(line))).toEqual(
+      expected?.map((line) => Object.keys(line)),
+    );
+  });
 });

@@ -241,4 +241,35 @@ describe("metrics in Embedded Metric Format", () => {
     ]);
     expect(metric(records, "UpstreamLatency").map((m) => m.value)).toEqual([[120, 80]]);
   });
+
+  it("aggregated: series that alternate, and a series counted again after a write, lose nothing", () => {
+    const metrics = new EmfMetrics({ flushIntervalMs: 60_000 });
+    output = captureOutput();
+    let first: EmfRecord[];
+    try {
+      metrics.add("Vended", "a", 1, "memory");
+      metrics.add("Vended", "b", 1, "memory");
+      metrics.add("Vended", "a", 1, "memory");
+      metrics.add("Vended", "a", 1, "table");
+      metrics.add("Denied", "a", 1);
+      metrics.add("Vended", "a", 1, "memory");
+      metrics.flush();
+      first = emfRecords(output.text());
+      metrics.add("Vended", "a", 1, "memory");
+      metrics.close();
+    } finally {
+      output.stop();
+    }
+    const second = emfRecords(output.text()).slice(first.length);
+
+    expect(metric(first, "Vended").map((m) => [m.dimensions, m.value])).toEqual([
+      [{ Deployment: "local", Profile: "a", CacheLevel: "memory" }, 3],
+      [{ Deployment: "local", Profile: "a", CacheLevel: "table" }, 1],
+      [{ Deployment: "local", Profile: "b", CacheLevel: "memory" }, 1],
+    ]);
+    expect(metric(first, "Denied").map((m) => m.value)).toEqual([1]);
+    expect(metric(second, "Vended").map((m) => [m.dimensions, m.value])).toEqual([
+      [{ Deployment: "local", Profile: "a", CacheLevel: "memory" }, 1],
+    ]);
+  });
 });
