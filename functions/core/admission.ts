@@ -47,6 +47,13 @@ export interface WriteBasis {
    * replace exactly that record, whatever its time. Any other record refuses it.
    */
   readonly deletionRead?: number;
+  /**
+   * The profile's own `DELETE` record the refresh read (the profile item's, which every scope set
+   * shares; `ports.ts`), as it read it. The token is sealed with it, and served only while the
+   * profile's record is still that one: a `DELETE` made after the read leaves it unservable, in
+   * whichever set it lands.
+   */
+  readonly profileDeletionRead?: number;
 }
 
 /**

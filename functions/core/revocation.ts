@@ -7,7 +7,7 @@
  */
 import { logReason, UpstreamUnavailableError } from "./errors.js";
 import type { IdentityProvider, Logger } from "./ports.js";
-import type { ProfileSlots } from "./profile-slot.js";
+import type { ProfileSlots } from "./profile-slots.js";
 import type { Profile } from "./profiles.js";
 import { type CachedToken, tokenFingerprint } from "./token.js";
 
@@ -56,7 +56,7 @@ export class TokenRevocation {
   ): Promise<boolean> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
       try {
-        const credentials = await this.#slots.of(profile).credentials.get();
+        const credentials = await this.#slots.generation(profile).credentials.get();
         await this.#identity.revokeToken({
           endpoint,
           clientAuth: profile.clientAuth,
