@@ -96,7 +96,7 @@ export class MemoryStore implements TokenStore {
   gets = 0;
   #deleteGate: Promise<void> | undefined;
 
-  /** Holds the next `delete` until `release` is called, as a slow table would. */
+  /** Holds the next `delete` or `deleteProfile` until `release` is called, as a slow table would. */
   holdNextDelete(): { release: () => void } {
     let release: () => void = () => {};
     this.#deleteGate = new Promise<void>((resolve) => {
@@ -109,7 +109,7 @@ export class MemoryStore implements TokenStore {
     this.gets += 1;
     this.#check();
     const key = itemKey(profile, set);
-    const token = this.items.get(key);
+    const token = this.servable(profile, set);
     const deletedAt = this.deletions.get(key);
     const own: StoredItem = token ? { token } : deletedAt === undefined ? {} : { deletedAt };
     const entry = this.profiles.get(profile);
@@ -119,9 +119,17 @@ export class MemoryStore implements TokenStore {
       ...(entry.deletedAt === undefined ? {} : { deletedAt: entry.deletedAt }),
       ...(liveUntil === undefined ? {} : { liveUntil }),
     };
-    // Sealed under another DELETE record: that DELETE (or a later one) dropped it.
-    if (token && this.stamps.get(key) !== entry.deletedAt) return { profile: record };
     return { ...own, profile: record };
+  }
+  /**
+   * The set's token a read would serve: none when it was written under another DELETE record of
+   * the profile than the current one (that DELETE, or a later one, dropped it).
+   */
+  servable(profile: string, set: ScopeSet): CachedToken | undefined {
+    const key = itemKey(profile, set);
+    const token = this.items.get(key);
+    const stampedUnder = this.profiles.get(profile)?.deletedAt;
+    return token && this.stamps.get(key) === stampedUnder ? token : undefined;
   }
   async put(
     profile: string,
@@ -192,20 +200,29 @@ export class MemoryStore implements TokenStore {
     known: readonly ScopeSet[],
   ): Promise<CachedToken[]> {
     this.#check();
+    const gate = this.#takeGate();
+    if (gate) await gate;
     const placed = [...(this.profiles.get(profile)?.live.keys() ?? [])] as ScopeSet[];
-    // The record first, with no places: as the DynamoDB adapter.
+    // The record first, with no places, then each set's item: as the DynamoDB adapter, though
+    // here all at once.
     this.profiles.set(profile, { deletedAt: at, live: new Map() });
     const sets = new Set<ScopeSet>([...placed, ...known]);
-    const deleted = [];
-    for (const set of sets) deleted.push(await this.delete(profile, set, at));
+    const deleted = [...sets].map((set) => this.#drop(itemKey(profile, set), at));
     return deleted.filter((token): token is CachedToken => token !== undefined);
   }
   async delete(profile: string, set: ScopeSet, at: number): Promise<CachedToken | undefined> {
     this.#check();
+    const gate = this.#takeGate();
+    if (gate) await gate;
+    return this.#drop(itemKey(profile, set), at);
+  }
+  // Without a gate the deletion happens in the call itself, as one step of a simulated table.
+  #takeGate(): Promise<void> | undefined {
     const gate = this.#deleteGate;
     this.#deleteGate = undefined;
-    if (gate) await gate;
-    const key = itemKey(profile, set);
+    return gate;
+  }
+  #drop(key: string, at: number): CachedToken | undefined {
     const deleted = this.items.get(key);
     this.items.delete(key);
     this.stamps.delete(key);
