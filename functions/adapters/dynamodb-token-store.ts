@@ -18,6 +18,7 @@
  * remembers it, so the write after that replaces it.
  */
 import { type DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { servableUnder } from "../core/admission.js";
 import { describeUnknown } from "../core/errors.js";
 import type {
   Logger,
@@ -80,7 +81,7 @@ export class DynamoDbTokenStore implements TokenStore {
     if (!shared) return own.item;
     const record = profileRecord(shared, set);
     // Sealed under another DELETE record: that DELETE (or a later one) dropped it.
-    if (own.item.token && own.stamp !== shared.deletedAt) return { profile: record };
+    if (own.item.token && !servableUnder(own.stamp, shared.deletedAt)) return { profile: record };
     return { ...own.item, profile: record };
   }
 

@@ -2,7 +2,7 @@
  * In-memory fakes of the core's ports, and a fake clock, for unit tests.
  */
 import { cyberArkEndpoints } from "../../functions/adapters/cyberark-endpoints.js";
-import { admits, type StoredView } from "../../functions/core/admission.js";
+import { admits, type StoredView, servableUnder } from "../../functions/core/admission.js";
 import { type Caller, parseCaller } from "../../functions/core/callers.js";
 import { ConfigurationError } from "../../functions/core/errors.js";
 import { admitSet } from "../../functions/core/live-sets.js";
@@ -129,7 +129,7 @@ export class MemoryStore implements TokenStore {
     const key = itemKey(profile, set);
     const token = this.items.get(key);
     const stampedUnder = this.profiles.get(profile)?.deletedAt;
-    return token && this.stamps.get(key) === stampedUnder ? token : undefined;
+    return token && servableUnder(this.stamps.get(key), stampedUnder) ? token : undefined;
   }
   async put(
     profile: string,

@@ -4,8 +4,9 @@
  * store, this suite fails for one of them.
  */
 import { beforeEach, describe, expect, it } from "vitest";
+import { MAX_LIVE_SCOPE_SETS } from "../../functions/core/live-sets.js";
 import type { TokenStore } from "../../functions/core/ports.js";
-import { NO_SCOPES } from "../../functions/core/scope-set.js";
+import { NO_SCOPES, scopeSetOf } from "../../functions/core/scope-set.js";
 import type { CachedToken } from "../../functions/core/token.js";
 
 /** The scope set the per-set tests use: the empty one, whose items keep the profile's old keys. */
@@ -207,6 +208,77 @@ export function describeTokenStoreContract(
       expect(await store.acquireLease("p", S, "c", T0 + 1_000, T0 + 16_000)).toBe(false);
       await store.releaseLease("p", S, "a");
       expect(await tokenOf("p")).toBeUndefined();
+    });
+
+    describe("scope sets", () => {
+      const A = scopeSetOf(["ReadUserProfile"]);
+      const B = scopeSetOf(["ReadUserProfile", "WriteReports"]);
+      const place = (
+        set: typeof A,
+        fields: { now?: number; holdUntil?: number; deletionRead?: number } = {},
+      ) =>
+        store.takePlace("p", set, {
+          reserved: A,
+          now: fields.now ?? T0,
+          holdUntil: fields.holdUntil ?? T0 + 300_000,
+          ...(fields.deletionRead === undefined ? {} : { deletionRead: fields.deletionRead }),
+        });
+
+      it("keeps each set's token, lease and DELETE record apart", async () => {
+        await store.put("p", A, token({ accessToken: "a" }), { credentialsReadAt: T0 });
+        await store.put("p", B, token({ accessToken: "b" }), { credentialsReadAt: T0 });
+        expect((await store.get("p", A)).token?.accessToken).toBe("a");
+        expect((await store.get("p", B)).token?.accessToken).toBe("b");
+        expect((await store.get("p", S)).token).toBeUndefined();
+        expect(await store.acquireLease("p", A, "x", T0, T0 + 15_000)).toBe(true);
+        expect(await store.acquireLease("p", B, "y", T0, T0 + 15_000)).toBe(true);
+        await store.delete("p", A, T0 + 1_000);
+        expect((await store.get("p", B)).token?.accessToken).toBe("b");
+      });
+
+      it("a profile DELETE drops every set's token at once, a set it was not told of included", async () => {
+        await store.put("p", A, token({ accessToken: "a" }), { credentialsReadAt: T0 });
+        await store.put("p", B, token({ accessToken: "b" }), { credentialsReadAt: T0 });
+        expect(await place(A)).toEqual({ taken: true });
+
+        const dropped = await store.deleteProfile("p", T0 + 1_000, []);
+
+        expect(dropped.map((t) => t.accessToken)).toEqual(["a"]); // the placed set's, returned
+        expect((await store.get("p", A)).token).toBeUndefined();
+        expect(await store.get("p", B)).toEqual({ profile: { deletedAt: T0 + 1_000 } });
+      });
+
+      it("never serves a token whose writer read the profile's record before a DELETE", async () => {
+        await store.deleteProfile("p", T0 + 1_000, []);
+        const late = token({ accessToken: "late", issuedAt: T0 + 2_000 });
+        await store.put("p", B, late, { credentialsReadAt: T0 + 2_000 }); // read before the DELETE
+        expect((await store.get("p", B)).token).toBeUndefined();
+        const basis = { credentialsReadAt: T0 + 2_000, profileDeletionRead: T0 + 1_000 };
+        const after = token({ accessToken: "after", issuedAt: T0 + 3_000 });
+        expect(await store.put("p", B, after, basis)).toBe(true);
+        expect((await store.get("p", B)).token?.accessToken).toBe("after");
+      });
+
+      it(`places at most ${MAX_LIVE_SCOPE_SETS} live sets, one kept for the default, and reports each set's place`, async () => {
+        for (let n = 1; n < MAX_LIVE_SCOPE_SETS; n += 1) {
+          expect(await place(scopeSetOf([`s${n}`]), { holdUntil: T0 + 300_000 + n })).toEqual({
+            taken: true,
+          });
+        }
+        expect(await place(B)).toEqual({ taken: false, freesAt: T0 + 300_001 });
+        expect(await place(A)).toEqual({ taken: true }); // the default's place
+        expect((await store.get("p", scopeSetOf(["s2"]))).profile).toEqual({
+          liveUntil: T0 + 300_002,
+        });
+        // Once a place has freed, a new set takes it.
+        expect(await place(B, { now: T0 + 300_002 })).toEqual({ taken: true });
+      });
+
+      it("refuses a place asked under a DELETE record other than the profile's", async () => {
+        await store.deleteProfile("p", T0 + 1_000, []);
+        expect(await place(B)).toEqual({ taken: false });
+        expect(await place(B, { deletionRead: T0 + 1_000 })).toEqual({ taken: true });
+      });
     });
   });
 }
