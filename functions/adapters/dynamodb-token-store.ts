@@ -78,11 +78,10 @@ export class DynamoDbTokenStore implements TokenStore {
       this.#getTokenItem(profile, set),
       readProfileItem(this.#table, profile),
     ]);
-    if (!shared) return own.item;
-    const record = profileRecord(shared, set);
     // Sealed under another DELETE record: that DELETE (or a later one) dropped it.
-    if (own.item.token && !servableUnder(own.stamp, shared.deletedAt)) return { profile: record };
-    return { ...own.item, profile: record };
+    const dropped = own.item.token && !servableUnder(own.stamp, shared?.deletedAt);
+    const item = dropped ? {} : own.item;
+    return shared ? { ...item, profile: profileRecord(shared, set) } : item;
   }
 
   async #getTokenItem(
