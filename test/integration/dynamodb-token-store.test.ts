@@ -8,8 +8,12 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoDbTokenStore } from "../../functions/adapters/dynamodb-token-store.js";
 import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
 import { EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
-import { leaseItemKey, tokenItemKey } from "../../functions/adapters/token-table.js";
-import { NO_SCOPES } from "../../functions/core/scope-set.js";
+import {
+  leaseItemKey,
+  profileItemKey,
+  tokenItemKey,
+} from "../../functions/adapters/token-table.js";
+import { NO_SCOPES, scopeSetOf } from "../../functions/core/scope-set.js";
 import type { CachedToken } from "../../functions/core/token.js";
 import { createKey, createTokenTable, dynamodb, kms } from "../support/aws.js";
 import { MemoryLogger } from "../support/fakes.js";
@@ -307,5 +311,42 @@ describe("DynamoDbTokenStore lease (a forged lease never stops refreshes)", () =
     await newStore().acquireLease(PROFILE, NO_SCOPES, "other", NOW - 1_000, NOW - 1_000 + LEASE);
 
     expect(await newStore().acquireLease(PROFILE, NO_SCOPES, "me", NOW, NOW + LEASE)).toBe(false);
+  });
+});
+
+describe("DynamoDbTokenStore scope sets (one item per set, one per profile)", () => {
+  const WRITE = scopeSetOf(["ReadUserProfile", "WriteReports"]);
+  // A profile of their own: the DELETE record below must not reach the other tests' items.
+  const P = "scoped";
+  const raw = async (key: string) =>
+    (
+      await dynamodb.send(
+        new GetItemCommand({ TableName: tableName, Key: { pk: { S: key } }, ConsistentRead: true }),
+      )
+    ).Item;
+
+  it("keeps a set's token and lease under keys of a fixed length, whatever the ask", async () => {
+    const long = scopeSetOf(Array.from({ length: 16 }, (_, n) => `Scope${n}${"x".repeat(100)}`));
+    const store = newStore();
+    await store.put(P, long, token("long-ask", NOW, HOUR_MS), { credentialsReadAt: NOW });
+    await store.acquireLease(P, long, "me", NOW, NOW + 15_000);
+
+    expect(tokenItemKey(P, long)).toMatch(/^token#scoped#[A-Za-z0-9_-]{43}$/);
+    expect(leaseItemKey(P, long)).toMatch(/^lease#scoped#[A-Za-z0-9_-]{43}$/);
+    expect(await raw(tokenItemKey(P, long))).toBeDefined();
+    expect(await raw(leaseItemKey(P, long))).toBeDefined();
+    expect((await store.get(P, long)).token?.accessToken).toBe("long-ask");
+  });
+
+  it("records a profile DELETE on the profile's own item, which no later read of any set gets past", async () => {
+    const store = newStore();
+    // A set no instance placed: the DELETE cannot list it, and still drops it.
+    await store.put(P, WRITE, token("unplaced", NOW, HOUR_MS), { credentialsReadAt: NOW });
+
+    expect(await store.deleteProfile(P, NOW + 1000, [])).toEqual([]);
+
+    expect((await raw(profileItemKey(P)))?.deletedAt).toEqual({ N: String(NOW + 1000) });
+    expect((await raw(tokenItemKey(P, WRITE)))?.sealedRecord).toBeDefined(); // still there
+    expect((await newStore().get(P, WRITE)).token).toBeUndefined(); // but never served
   });
 });
