@@ -4,9 +4,12 @@
  * instance's own count (the same rule), so an instance cut off from the table still asks CyberArk
  * for no more sets than the bound.
  *
- * A set reads its place with its token (`ProfileRecord.liveUntil`); only a set without one that
- * lasts the refresh asks for it, so a set in use costs no write. A stored token keeps the place
- * until it expires.
+ * The profile's default set needs no place (one is always kept for it), so a profile asked for
+ * nothing else works exactly as before. Another set reads its place with its token
+ * (`ProfileRecord.liveUntil`); only a set without one that lasts the refresh asks for it, so a set
+ * in use costs no write, and a stored token keeps the place until it expires. The ask goes out
+ * beside the secret read: at the table's worst a set's first request may then have too little of
+ * its time left to take the lease over, and answers 503 (busy) rather than late.
  */
 import { recordedProfileDeletion } from "./deletion-record.js";
 import { UpstreamUnavailableError } from "./errors.js";
@@ -38,9 +41,8 @@ export async function ensurePlace(
   set: ScopeSet,
   read: TableRead,
 ): Promise<void> {
+  if (!needsPlace(p, profile, set, read)) return;
   const now = p.clock.now();
-  const liveUntil = read.status === "unavailable" ? undefined : read.profile?.liveUntil;
-  if (liveUntil !== undefined && liveUntil > now + WORST_LEASED_REFRESH_MS) return;
   const outcome = await ask(p, profile, set, read, now + SET_HOLD_MS);
   if (outcome.taken) return;
   const { freesAt } = outcome;
@@ -62,6 +64,18 @@ export async function ensurePlace(
   });
 }
 
+/** Whether `set` must ask for a place before a leased refresh, going by `read`. */
+export function needsPlace(
+  p: LivePlaces,
+  profile: Profile,
+  set: ScopeSet,
+  read: TableRead,
+): boolean {
+  if (set === profile.defaultScopes) return false;
+  const liveUntil = read.status === "unavailable" ? undefined : read.profile?.liveUntil;
+  return liveUntil === undefined || liveUntil <= p.clock.now() + WORST_LEASED_REFRESH_MS;
+}
+
 /** Keeps `set`'s place until `until` (its stored token's expiry), as far as the bound allows. */
 export async function keepPlace(
   p: LivePlaces,
@@ -70,6 +84,7 @@ export async function keepPlace(
   read: TableRead,
   until: number,
 ): Promise<void> {
+  if (set === profile.defaultScopes) return;
   await ask(p, profile, set, read, until);
 }
 

@@ -24,7 +24,7 @@
 import type { ClientCredentials } from "./credentials.js";
 import { honouredDeletion, recordedDeletion, recordedProfileDeletion } from "./deletion-record.js";
 import type { TokenExchange } from "./exchange.js";
-import { ensurePlace, keepPlace, type LivePlaces } from "./live-places.js";
+import { ensurePlace, keepPlace, type LivePlaces, needsPlace } from "./live-places.js";
 import type { Clock, Logger } from "./ports.js";
 import type { ProfileSlot } from "./profile-slot.js";
 import type { ProfileSlots } from "./profile-slots.js";
@@ -87,6 +87,11 @@ export class RefreshAttempt {
    */
   ensurePlace(read: TableRead): Promise<void> {
     return ensurePlace(this.places, this.profile, this.set, read);
+  }
+
+  /** Whether the set must ask for a place before a leased refresh, going by `read`. */
+  needsPlace(read: TableRead): boolean {
+    return needsPlace(this.places, this.profile, this.set, read);
   }
 
   /** Whether no `DELETE` replaced the slot since the work began. */

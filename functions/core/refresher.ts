@@ -54,6 +54,9 @@ export class Refresher {
     const { started } = attempt;
     const read = await attempt.read();
     const stored = read.status === "hit" ? read.token : undefined;
+    // The set's place, when it needs one, is asked beside the secret read (live-places.ts).
+    const placing = attempt.needsPlace(read) ? attempt.ensurePlace(read) : undefined;
+    placing?.catch(() => {}); // awaited below, unless the table or memory answers first
     let credentials = await attempt.credentialsFor(read, started);
     const key = attempt.key(credentials);
 
@@ -64,7 +67,7 @@ export class Refresher {
     if (memory.held()?.token.cacheKey !== key) memory.drop();
     const served = attempt.fromTable(stored, credentials, min, started);
     if (served) return served;
-    await attempt.ensurePlace(read);
+    await placing;
     return this.#p.lease.runOrWait(
       profile.name,
       set,
