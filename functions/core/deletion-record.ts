@@ -12,6 +12,11 @@
  * writer was frozen. So someone who rewrites the record faster than refreshes finish costs one
  * CyberArk request per request for the profile, and nothing is cached meanwhile; one edit costs
  * one request.
+ *
+ * A `DELETE` is recorded twice: on the profile's own item, which every scope set's read sees (a
+ * token is sealed with the record its writer read, and served only while it is still the
+ * profile's), and on each placed set's item (which refuses the write outright). A read reports
+ * both; the latest genuine one is honoured, and the write carries each exactly as read.
  */
 import type { TableRead } from "./table-cache.js";
 import { MAX_CLOCK_SKEW_MS } from "./timing.js";
