@@ -72,8 +72,8 @@ export class ProfileSlot {
   renewal: Promise<void> | undefined;
   /** When the last background renewal failed (epoch ms). */
   renewalFailedAt = Number.NEGATIVE_INFINITY;
-  /** When a request last used the slot (epoch ms): the idle ones go first. */
-  usedAt: number;
+  /** When a request last used the slot, in the instance's count of uses: the idle ones go first. */
+  usedAt = 0;
   /** The exchange under way, write included, as a promise that settles (never rejects) at its end. */
   #exchange: Promise<void> | undefined;
 
@@ -87,7 +87,6 @@ export class ProfileSlot {
     this.set = set;
     this.generation = generation;
     this.memory = new HeldToken(clock, isCurrent);
-    this.usedAt = clock.now();
   }
 
   /** The profile's credentials (every set's). */
