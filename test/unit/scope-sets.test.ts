@@ -320,6 +320,22 @@ describe("a DELETE drops every scope set", () => {
     expect((await b.getToken(ask(WRITE))).token.accessToken).not.toBe(write);
   });
 
+  it("a set's token obtained with credentials read before the DELETE is refused by the table", async () => {
+    const [a, b, c] = [h.newVendor(), h.newVendor(), h.newVendor()];
+    const answer = h.heldResponse("old-secret-token");
+    const racing = a.getToken(ask(WRITE)); // a set B never asked for, placed in the table
+    await h.upstreamAsked(1);
+    h.secrets.set(SECRET, { username: "svc-reports@example.com", password: "rotated" }, "v2");
+    await b.invalidate(reportsDelete());
+    answer();
+    await racing;
+
+    expect(h.store.items.get(itemKey(PROFILE, WRITE))).toBeUndefined(); // refused outright
+    const fromC = await c.getToken(ask(WRITE));
+    expect(fromC.token.accessToken).not.toBe("old-secret-token");
+    expect(h.identity.requests.at(-1)?.clientSecret).toBe("rotated");
+  });
+
   it("a set nobody asked before, racing the DELETE, never has its token served after it", async () => {
     const [a, b, c] = [h.newVendor(), h.newVendor(), h.newVendor()];
     const fresh = extra(42);
