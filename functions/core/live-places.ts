@@ -32,6 +32,8 @@ export interface LivePlaces {
 
 /**
  * Makes sure `set` holds a place that lasts a leased refresh, taking one when `read` shows none.
+ * @returns where the place is: `table`, or `local` when only this instance counted it (then a
+ * profile `DELETE` elsewhere cannot know of the set: see `refresh-attempt.ts`).
  * @throws {UpstreamUnavailableError} when the profile's live sets are at their bound (the
  * `Retry-After` says when the soonest frees), or a `DELETE` came since `read`.
  */
@@ -40,11 +42,11 @@ export async function ensurePlace(
   profile: Profile,
   set: ScopeSet,
   read: TableRead,
-): Promise<void> {
-  if (!needsPlace(p, profile, set, read)) return;
+): Promise<"table" | "local"> {
+  if (!needsPlace(p, profile, set, read)) return "table";
   const now = p.clock.now();
   const outcome = await ask(p, profile, set, read, now + SET_HOLD_MS);
-  if (outcome.taken) return;
+  if (outcome.taken) return outcome.local ? "local" : "table";
   const { freesAt } = outcome;
   const retryAfterSeconds = freesAt === undefined ? 1 : setWaitSeconds(freesAt, p.clock.now());
   p.logger.warn(
@@ -94,7 +96,7 @@ async function ask(
   set: ScopeSet,
   read: TableRead,
   holdUntil: number,
-): Promise<PlaceOutcome> {
+): Promise<PlaceOutcome & { readonly local?: true }> {
   const now = p.clock.now();
   const deletionRead = recordedProfileDeletion(read);
   const reserved = profile.defaultScopes;
@@ -110,5 +112,5 @@ async function ask(
   const admitted = admitSet(p.shared.places, set, reserved, now, holdUntil);
   if (!admitted.admitted) return { taken: false, freesAt: admitted.freesAt };
   p.shared.places = admitted.live;
-  return { taken: true };
+  return { taken: true, local: true };
 }

@@ -56,6 +56,8 @@ export class RefreshAttempt {
   readonly #p: AttemptParts;
   /** The cache keys of the table tokens this work has seen. */
   readonly #seen = new Set<string>();
+  /** Whether only this instance counted the set's place (the table could not). */
+  #placedLocally = false;
 
   constructor(parts: AttemptParts, profile: Profile, set: ScopeSet) {
     this.#p = parts;
@@ -85,8 +87,9 @@ export class RefreshAttempt {
    * Takes (or keeps) the set's place among the profile's live sets before a token request.
    * @throws {UpstreamUnavailableError} when the profile's live sets are at their bound.
    */
-  ensurePlace(read: TableRead): Promise<void> {
-    return ensurePlace(this.places, this.profile, this.set, read);
+  async ensurePlace(read: TableRead): Promise<void> {
+    const where = await ensurePlace(this.places, this.profile, this.set, read);
+    if (where === "local") this.#placedLocally = true;
   }
 
   /** Whether the set must ask for a place before a leased refresh, going by `read`. */
@@ -194,7 +197,10 @@ export class RefreshAttempt {
         ...(profileDeletionRead === undefined ? {} : { profileDeletionRead }),
       });
       if (written !== "refused") {
-        const confirmedAt = written === "stored" ? writtenAt : readAt;
+        // A set placed only here may be one a DELETE elsewhere did not know of: its token,
+        // stored but perhaps unservable, counts as confirmed no later than the read.
+        const confirmed = written === "stored" && !this.#placedLocally;
+        const confirmedAt = confirmed ? writtenAt : readAt;
         this.slot.memory.remember(exchanged.token, exchanged.credentials, confirmedAt);
       }
       // Not awaited: the caller need not wait for it, and it never rejects (table-cache.ts).
