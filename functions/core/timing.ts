@@ -115,11 +115,12 @@ export const WORST_REQUEST_MS =
   Math.max(LEASE_TAKEOVER_MS + WORST_LEASED_REFRESH_MS, LEASE_WAIT_MS + WORST_POLL_ROUND_MS);
 
 /**
- * A `DELETE` at its worst: delete the item (and open what it held), then revoke, twice at most,
- * each time reading the secret and making one attempt at CyberArk.
+ * A `DELETE` at its worst: record it on the profile's item, delete each scope set's item (all at
+ * once, each opening what it held), then revoke, twice at most, each time reading the secret and
+ * making one attempt at CyberArk.
  */
 export const WORST_DELETE_MS =
-  WORST_TABLE_CALL_MS + 2 * (WORST_AWS_CALL_MS + IDENTITY_ATTEMPT_TIMEOUT_MS);
+  WORST_AWS_CALL_MS + WORST_TABLE_CALL_MS + 2 * (WORST_AWS_CALL_MS + IDENTITY_ATTEMPT_TIMEOUT_MS);
 
 /** The Lambda function's timeout, in seconds (the stack sets it from here). */
 export const FUNCTION_TIMEOUT_SECONDS = Math.ceil((WORST_REQUEST_MS + MARGIN_MS) / 1000);
