@@ -1,6 +1,12 @@
 /**
- * The shared token cache in DynamoDB: one item per profile, holding a sealed record of the token
- * (see `sealed-token-record.ts`: an item edited without the KMS key is a miss, never served).
+ * The shared token cache in DynamoDB: one token item per scope set of a profile, holding a sealed
+ * record of the token (see `sealed-token-record.ts`: an item edited without the KMS key is a
+ * miss, never served), beside the profile's own item (`profile-item.ts`: its `DELETE` record and
+ * live sets) and the lease and back-off items (`lease-items.ts`).
+ *
+ * A token is sealed with the profile's `DELETE` record its writer read, and a read serves it only
+ * while the profile's record is still that one: one write of the profile item drops every set's
+ * token at once, the sets no instance knew of included.
  *
  * The put is conditional: the table's admission rule (`core/admission.ts`, written as a condition
  * in `token-admission-condition.ts`) keeps a slow writer from replacing a fresher token and a
@@ -11,28 +17,39 @@
  * value: that put may be refused, but the item is still never served, and the next read
  * remembers it, so the write after that replaces it.
  */
-import {
-  type AttributeValue,
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-} from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { servableUnder } from "../core/admission.js";
 import { describeUnknown } from "../core/errors.js";
-import type { Logger, StoredItem, TokenStore, WriteBasis } from "../core/ports.js";
-import { MAX_BACK_OFF_MS, MAX_CLOCK_SKEW_MS } from "../core/timing.js";
+import type {
+  Logger,
+  PlaceAsk,
+  PlaceOutcome,
+  ProfileRecord,
+  StoredItem,
+  TokenStore,
+  WriteBasis,
+} from "../core/ports.js";
+import type { ScopeSet } from "../core/scope-set.js";
 import type { CachedToken } from "../core/token.js";
+import {
+  acquireLease,
+  getBackOff,
+  ignoringConditionFailure,
+  numberOf,
+  putBackOff,
+  releaseLease,
+} from "./lease-items.js";
+import { type ProfileItem, readProfileItem, recordDeletion, takePlace } from "./profile-item.js";
 import { openTokenItem, SEALED_RECORD, sealTokenItem } from "./sealed-token-record.js";
 import { admissionCondition, DELETED_AT } from "./token-admission-condition.js";
 import type { TokenCipher } from "./token-cipher.js";
-import { backOffItemKey, leaseItemKey, TOKEN_TABLE_SCHEMA, tokenItemKey } from "./token-table.js";
+import { setTag, TOKEN_TABLE_SCHEMA, tokenItemKey, tokenItemKeyOfTag } from "./token-table.js";
 
 const { partitionKey, timeToLiveAttribute } = TOKEN_TABLE_SCHEMA;
 /** How long a `DELETE`'s record stays once no token has replaced it, in seconds. */
 const DELETION_KEPT_SECONDS = 24 * 3600;
-// Refused values are kept per profile; the bound only guards against a store asked for names
-// that are not configured profiles.
+// Refused values are kept per token item; the bound guards against a store asked for names that
+// are not configured profiles, or ever new scope sets.
 const REFUSED_VALUES_KEPT = 256;
 
 /** Reads and writes token items; an item it cannot use is reported and treated as a miss. */
@@ -41,7 +58,7 @@ export class DynamoDbTokenStore implements TokenStore {
   readonly #tableName: string;
   readonly #cipher: TokenCipher;
   readonly #logger: Logger;
-  /** Profile -> the raw sealed value of the item last refused for it. */
+  /** Token item key -> the raw sealed value of the item last refused for it. */
   readonly #refused = new Map<string, string>();
 
   constructor(client: DynamoDBClient, tableName: string, cipher: TokenCipher, logger: Logger) {
@@ -51,8 +68,27 @@ export class DynamoDbTokenStore implements TokenStore {
     this.#logger = logger;
   }
 
-  async get(profile: string): Promise<StoredItem> {
-    const key = tokenItemKey(profile);
+  get #table() {
+    return { client: this.#client, tableName: this.#tableName };
+  }
+
+  async get(profile: string, set: ScopeSet): Promise<StoredItem> {
+    // Both at once: the timing budget counts one table call for a read.
+    const [own, shared] = await Promise.all([
+      this.#getTokenItem(profile, set),
+      readProfileItem(this.#table, profile),
+    ]);
+    // Sealed under another DELETE record: that DELETE (or a later one) dropped it.
+    const dropped = own.item.token && !servableUnder(own.stamp, shared?.deletedAt);
+    const item = dropped ? {} : own.item;
+    return shared ? { ...item, profile: profileRecord(shared, set) } : item;
+  }
+
+  async #getTokenItem(
+    profile: string,
+    set: ScopeSet,
+  ): Promise<{ readonly item: StoredItem; readonly stamp?: number }> {
+    const key = tokenItemKey(profile, set);
     const output = await this.#client.send(
       new GetItemCommand({
         TableName: this.#tableName,
@@ -61,15 +97,20 @@ export class DynamoDbTokenStore implements TokenStore {
       }),
     );
     const item = output.Item;
-    if (!item) return {};
+    if (!item) return { item: {} };
     const deletedAt = numberOf(item[DELETED_AT]);
-    if (deletedAt !== undefined && item[SEALED_RECORD] === undefined) return { deletedAt };
+    if (deletedAt !== undefined && item[SEALED_RECORD] === undefined) {
+      return { item: { deletedAt } };
+    }
     const opened = await openTokenItem(this.#cipher, key, item);
     if ("token" in opened) {
-      this.#refused.delete(profile);
-      return { token: opened.token };
+      this.#refused.delete(key);
+      return {
+        item: { token: opened.token },
+        ...(opened.stamp === undefined ? {} : { stamp: opened.stamp }),
+      };
     }
-    this.#rememberRefused(profile, item[SEALED_RECORD]?.S);
+    this.#rememberRefused(key, item[SEALED_RECORD]?.S);
     if (opened.reason === "undecryptable") {
       this.#logger.warn("token item does not decrypt; treating as a miss", {
         profile,
@@ -82,26 +123,49 @@ export class DynamoDbTokenStore implements TokenStore {
     } else {
       this.#logger.warn("token item is malformed; treating as a miss", { profile });
     }
-    return {};
+    return { item: {} };
   }
 
-  async put(profile: string, token: CachedToken, basis: WriteBasis): Promise<boolean> {
-    const key = tokenItemKey(profile);
+  async put(
+    profile: string,
+    set: ScopeSet,
+    token: CachedToken,
+    basis: WriteBasis,
+  ): Promise<boolean> {
+    const key = tokenItemKey(profile, set);
+    const sealed = await sealTokenItem(this.#cipher, key, token, basis.profileDeletionRead);
     const written = await ignoringConditionFailure(
       this.#client.send(
         new PutItemCommand({
           TableName: this.#tableName,
-          Item: { [partitionKey]: { S: key }, ...(await sealTokenItem(this.#cipher, key, token)) },
-          ...admissionCondition(token, basis, this.#refused.get(profile)),
+          Item: { [partitionKey]: { S: key }, ...sealed },
+          ...admissionCondition(token, basis, this.#refused.get(key)),
         }),
       ),
     );
-    if (written) this.#refused.delete(profile);
+    if (written) this.#refused.delete(key);
     return written;
   }
 
-  async delete(profile: string, at: number): Promise<CachedToken | undefined> {
-    const key = tokenItemKey(profile);
+  async deleteProfile(
+    profile: string,
+    at: number,
+    known: readonly ScopeSet[],
+  ): Promise<CachedToken[]> {
+    // The record first: from here no set's token is served, whoever knows of the set.
+    const placed = await recordDeletion(this.#table, profile, at);
+    const keys = new Set(
+      [...placed, ...known.map(setTag)].map((tag) => tokenItemKeyOfTag(profile, tag)),
+    );
+    const deleted = await Promise.all([...keys].map((key) => this.#deleteItem(key, at)));
+    return deleted.filter((token): token is CachedToken => token !== undefined);
+  }
+
+  delete(profile: string, set: ScopeSet, at: number): Promise<CachedToken | undefined> {
+    return this.#deleteItem(tokenItemKey(profile, set), at);
+  }
+
+  async #deleteItem(key: string, at: number): Promise<CachedToken | undefined> {
     const output = await this.#client.send(
       new PutItemCommand({
         TableName: this.#tableName,
@@ -119,114 +183,49 @@ export class DynamoDbTokenStore implements TokenStore {
     return "token" in opened ? opened.token : undefined;
   }
 
-  async acquireLease(profile: string, owner: string, now: number, until: number): Promise<boolean> {
-    return ignoringConditionFailure(
-      this.#client.send(
-        new PutItemCommand({
-          TableName: this.#tableName,
-          Item: {
-            [partitionKey]: { S: leaseItemKey(profile) },
-            owner: { S: owner },
-            leaseUntil: { N: String(until) },
-            [timeToLiveAttribute]: { N: String(leftoverTtl(until)) },
-          },
-          // Free, expired, or not a lease this code could have written: a `leaseUntil` that is
-          // not a number, or later than any lease taken now could last (on any instance's clock),
-          // was put there by someone editing the table, and must not stop every refresh of the
-          // profile. Without the skew, a lease just taken on a clock a little ahead looked forged.
-          ConditionExpression:
-            "attribute_not_exists(#pk) OR NOT attribute_type(#leaseUntil, :number) OR #leaseUntil < :now OR #leaseUntil > :forgedAfter",
-          ExpressionAttributeNames: { "#pk": partitionKey, "#leaseUntil": "leaseUntil" },
-          ExpressionAttributeValues: {
-            ":now": { N: String(now) },
-            ":forgedAfter": { N: String(until + MAX_CLOCK_SKEW_MS) },
-            ":number": { S: "N" },
-          },
-        }),
-      ),
-    );
+  takePlace(profile: string, set: ScopeSet, ask: PlaceAsk): Promise<PlaceOutcome> {
+    return takePlace(this.#table, profile, set, ask);
   }
 
-  async putBackOff(profile: string, until: number): Promise<void> {
-    await ignoringConditionFailure(
-      this.#client.send(
-        new PutItemCommand({
-          TableName: this.#tableName,
-          Item: {
-            [partitionKey]: { S: backOffItemKey(profile) },
-            backOffUntil: { N: String(until) },
-            [timeToLiveAttribute]: { N: String(leftoverTtl(until)) },
-          },
-          // A later end stays (a slower writer never shortens a back-off), unless no genuine one
-          // can have it: an edit readers ignore must not keep the real back-off out either.
-          ConditionExpression:
-            "attribute_not_exists(#pk) OR NOT attribute_type(#until, :number) OR #until < :until OR #until > :forgedAfter",
-          ExpressionAttributeNames: { "#pk": partitionKey, "#until": "backOffUntil" },
-          ExpressionAttributeValues: {
-            ":until": { N: String(until) },
-            ":forgedAfter": { N: String(until + MAX_BACK_OFF_MS + MAX_CLOCK_SKEW_MS) },
-            ":number": { S: "N" },
-          },
-        }),
-      ),
-    );
+  acquireLease(
+    profile: string,
+    set: ScopeSet,
+    owner: string,
+    now: number,
+    until: number,
+  ): Promise<boolean> {
+    return acquireLease(this.#table, { profile, set }, owner, now, until);
   }
 
-  async getBackOff(profile: string): Promise<number | undefined> {
-    const output = await this.#client.send(
-      new GetItemCommand({
-        TableName: this.#tableName,
-        Key: { [partitionKey]: { S: backOffItemKey(profile) } },
-        ConsistentRead: true,
-      }),
-    );
-    return numberOf(output.Item?.backOffUntil);
+  releaseLease(profile: string, set: ScopeSet, owner: string): Promise<void> {
+    return releaseLease(this.#table, { profile, set }, owner);
   }
 
-  async releaseLease(profile: string, owner: string): Promise<void> {
-    await ignoringConditionFailure(
-      this.#client.send(
-        new DeleteItemCommand({
-          TableName: this.#tableName,
-          Key: { [partitionKey]: { S: leaseItemKey(profile) } },
-          ConditionExpression: "#owner = :owner",
-          ExpressionAttributeNames: { "#owner": "owner" },
-          ExpressionAttributeValues: { ":owner": { S: owner } },
-        }),
-      ),
-    );
+  putBackOff(profile: string, until: number): Promise<void> {
+    return putBackOff(this.#table, profile, until);
   }
 
-  #rememberRefused(profile: string, sealed: string | undefined): void {
-    this.#refused.delete(profile);
+  getBackOff(profile: string): Promise<number | undefined> {
+    return getBackOff(this.#table, profile);
+  }
+
+  #rememberRefused(key: string, sealed: string | undefined): void {
+    this.#refused.delete(key);
     // No string record: the condition's `attribute_type` clause lets the next write through.
     if (sealed === undefined) return;
     if (this.#refused.size >= REFUSED_VALUES_KEPT) {
       const oldest = this.#refused.keys().next().value;
       if (oldest !== undefined) this.#refused.delete(oldest);
     }
-    this.#refused.set(profile, sealed);
+    this.#refused.set(key, sealed);
   }
 }
 
-// A failed condition means another writer got there first with something at least as good.
-async function ignoringConditionFailure(write: Promise<unknown>): Promise<boolean> {
-  try {
-    await write;
-    return true;
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    return false;
-  }
-}
-
-// A lease or back-off item nobody removes (a crashed owner's) is cleaned up by TTL an hour after
-// it ends (epoch s); a lease's own expiry, not the TTL, is what frees it.
-function leftoverTtl(until: number): number {
-  return Math.ceil(until / 1000) + 3600;
-}
-
-function numberOf(value: AttributeValue | undefined): number | undefined {
-  const parsed = value?.N === undefined ? Number.NaN : Number(value.N);
-  return Number.isSafeInteger(parsed) ? parsed : undefined;
+// The profile item as a read of `set` reports it.
+function profileRecord(item: ProfileItem, set: ScopeSet): ProfileRecord {
+  const liveUntil = item.live.get(setTag(set));
+  return {
+    ...(item.deletedAt === undefined ? {} : { deletedAt: item.deletedAt }),
+    ...(liveUntil === undefined ? {} : { liveUntil }),
+  };
 }

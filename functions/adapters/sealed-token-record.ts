@@ -1,8 +1,8 @@
 /**
  * A cached token as the table holds it: one sealed record, plus plaintext hints.
  *
- * Everything the function relies on (token, cache key, issue time, expiry, scope) is one JSON
- * record sealed by a {@link TokenCipher}, with the item's key as associated data. The plaintext
+ * Everything the function relies on (token, cache key, issue time, expiry, scope, and the
+ * profile's `DELETE` record it was written under, its stamp) is one JSON record sealed by a {@link TokenCipher}, with the item's key as associated data. The plaintext
  * attributes are hints only, for DynamoDB (the TTL) and for the conditional write (which must
  * compare without the key). A read trusts none of them: it opens the record and requires every
  * hint to agree with it, so an item edited by anyone without the KMS key is refused as a whole.
@@ -37,6 +37,7 @@ export async function sealTokenItem(
   cipher: TokenCipher,
   itemKey: string,
   token: CachedToken,
+  stamp?: number,
 ): Promise<Record<string, AttributeValue>> {
   const record = {
     cacheKey: token.cacheKey,
@@ -44,6 +45,7 @@ export async function sealTokenItem(
     ...(token.scope === undefined ? {} : { scope: token.scope }),
     issuedAt: token.issuedAt,
     expiresAt: token.expiresAt,
+    ...(stamp === undefined ? {} : { stamp }),
   };
   return {
     [SEALED_RECORD]: { S: await cipher.seal(JSON.stringify(record), sealingContext(itemKey)) },
@@ -55,12 +57,15 @@ export async function sealTokenItem(
   };
 }
 
-/** Opens a token item, or says why it cannot be used. */
+/**
+ * Opens a token item, or says why it cannot be used. `stamp`: the profile's `DELETE` record the
+ * token was written under (absent: none).
+ */
 export async function openTokenItem(
   cipher: TokenCipher,
   itemKey: string,
   item: Record<string, AttributeValue>,
-): Promise<{ token: CachedToken } | RefusedItem> {
+): Promise<{ token: CachedToken; stamp?: number } | RefusedItem> {
   const sealed = item[SEALED_RECORD]?.S;
   if (sealed === undefined) return { reason: "malformed" };
   let plaintext: string;
@@ -71,7 +76,9 @@ export async function openTokenItem(
   }
   const token = parseRecord(plaintext);
   if (!token) return { reason: "malformed" };
-  return hintsAgree(item, token) ? { token } : { reason: "hints edited" };
+  if (!hintsAgree(item, token)) return { reason: "hints edited" };
+  const stamp = stampOf(plaintext);
+  return stamp === undefined ? { token } : { token, stamp };
 }
 
 function sealingContext(itemKey: string): string {
@@ -80,6 +87,11 @@ function sealingContext(itemKey: string): string {
 
 function ttlOf(token: CachedToken): number {
   return Math.floor(token.expiresAt / 1000);
+}
+
+function stampOf(plaintext: string): number | undefined {
+  const { stamp } = JSON.parse(plaintext) as { stamp?: unknown };
+  return Number.isSafeInteger(stamp) ? (stamp as number) : undefined;
 }
 
 // Only a record we sealed reaches here, so a failure means a bug or another layout, not an attack.

@@ -47,6 +47,13 @@ export interface WriteBasis {
    * replace exactly that record, whatever its time. Any other record refuses it.
    */
   readonly deletionRead?: number;
+  /**
+   * The profile's own `DELETE` record the refresh read (the profile item's, which every scope set
+   * shares; `ports.ts`), as it read it. The token is sealed with it, and served only while the
+   * profile's record is still that one: a `DELETE` made after the read leaves it unservable, in
+   * whichever set it lands.
+   */
+  readonly profileDeletionRead?: number;
 }
 
 /**
@@ -91,4 +98,18 @@ export function supersedes(
  */
 export function deletionAdmits(deletedAt: number | undefined, basis: WriteBasis): boolean {
   return deletedAt === undefined || deletedAt === basis.deletionRead;
+}
+
+/**
+ * Whether a set's stored token may be served, given the profile's `DELETE` record it was sealed
+ * under (`stamp`, the writer's `profileDeletionRead`) and the profile's record now: only while they
+ * are the same. A `DELETE` replaces the record, so one write drops every set's token, including a
+ * set no instance knew of, and a write by work that read the record before it lands unservable.
+ * (A record that is not a number is an edit, and counts as none.)
+ */
+export function servableUnder(
+  stamp: number | undefined,
+  profileDeletedAt: number | undefined,
+): boolean {
+  return stamp === profileDeletedAt;
 }

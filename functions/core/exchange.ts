@@ -1,12 +1,16 @@
 /**
- * The exchange with CyberArk for one profile: one token request, and on `invalid_client` (or a
- * 401) one more with the secret read afresh, since the credentials may have been rotated since
- * they were cached.
+ * The exchange with CyberArk for one scope set of a profile: one token request, and on
+ * `invalid_client` (or a 401) one more with the secret read afresh, since the credentials may have
+ * been rotated since they were cached. The set is sent as `scope` (none when it is empty), and an
+ * answer granting more than it is unusable (`granted-scopes.ts`).
  *
  * Two memories protect the tenant: a final rejection is remembered for {@link REJECTION_MEMORY_MS}
  * for the identity that got it, so a misconfigured profile does not hammer the tenant; and a
  * back-off the tenant asked for (`Retry-After` on a 429 or 503) is kept for the profile, during
- * which nothing is sent and callers get a 503 carrying the time that remains.
+ * which nothing is sent and callers get a 503 carrying the time that remains. A rejection is the
+ * scope set's (`invalid_scope` for one ask says nothing of another), except `invalid_client`: it
+ * is about the credentials every set shares, so it holds for the whole profile. A back-off is the
+ * tenant's, so it holds for the whole profile too.
  *
  * A back-off holds for every instance (CyberArk is one tenant), so it is also recorded in the
  * shared table, and read from there before each request: once before the first, again (at the
@@ -15,10 +19,12 @@
  */
 import type { ClientCredentials } from "./credentials.js";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "./errors.js";
+import { grantedBeyond } from "./granted-scopes.js";
 import { METRICS } from "./metrics.js";
-import type { Clock, IdentityProvider, Metrics } from "./ports.js";
-import type { ProfileSlots } from "./profile-slot.js";
+import type { Clock, IdentityProvider, Logger, Metrics } from "./ports.js";
+import type { ProfileSlots } from "./profile-slots.js";
 import type { Profile } from "./profiles.js";
+import { NO_SCOPES, type ScopeSet } from "./scope-set.js";
 import { BACK_OFF_READ_MAX_AGE_MS, MAX_BACK_OFF_MS, REJECTION_MEMORY_MS } from "./timing.js";
 import { type CachedToken, cacheKey, tokenFromGrant } from "./token.js";
 
@@ -49,19 +55,22 @@ export class TokenExchange {
   readonly #clock: Clock;
   readonly #metrics: Metrics;
   readonly #shared: SharedBackOffs;
+  readonly #logger: Logger;
 
-  constructor(
-    slots: ProfileSlots,
-    identity: IdentityProvider,
-    clock: Clock,
-    metrics: Metrics,
-    shared: SharedBackOffs,
-  ) {
-    this.#slots = slots;
-    this.#identity = identity;
-    this.#clock = clock;
-    this.#metrics = metrics;
-    this.#shared = shared;
+  constructor(parts: {
+    readonly slots: ProfileSlots;
+    readonly identity: IdentityProvider;
+    readonly clock: Clock;
+    readonly metrics: Metrics;
+    readonly shared: SharedBackOffs;
+    readonly logger: Logger;
+  }) {
+    this.#slots = parts.slots;
+    this.#identity = parts.identity;
+    this.#clock = parts.clock;
+    this.#metrics = parts.metrics;
+    this.#shared = parts.shared;
+    this.#logger = parts.logger;
   }
 
   /**
@@ -72,28 +81,29 @@ export class TokenExchange {
    */
   async obtain(
     profile: Profile,
+    set: ScopeSet,
     credentials: ClientCredentials,
     beforeRequest: BeforeRequest = () => {},
   ): Promise<Exchanged> {
-    this.#checkMemories(profile, credentials);
+    this.#checkMemories(profile, set, credentials);
     let used = credentials;
     try {
       let backOffReadAt = await this.#readSharedBackOff(profile);
       try {
-        const token = await this.#request(profile, used, beforeRequest, backOffReadAt);
+        const token = await this.#request(profile, set, used, beforeRequest, backOffReadAt);
         return { token, credentials: used };
       } catch (error) {
         if (!(error instanceof UpstreamRejectedError && error.isInvalidClient)) throw error;
         // Both reads at once: the timing budget counts one call for them.
         [used, backOffReadAt] = await Promise.all([
-          this.#slots.of(profile).credentials.get({ fresh: true }),
+          this.#slots.generation(profile).credentials.get({ fresh: true }),
           this.#readSharedBackOff(profile),
         ]);
-        const token = await this.#request(profile, used, beforeRequest, backOffReadAt);
+        const token = await this.#request(profile, set, used, beforeRequest, backOffReadAt);
         return { token, credentials: used };
       }
     } catch (error) {
-      await this.#remember(profile, used, error);
+      await this.#remember(profile, set, used, error);
       throw error;
     }
   }
@@ -105,8 +115,8 @@ export class TokenExchange {
    */
   #holdBack(profile: Profile, until: number): void {
     if (until > this.#clock.now() + MAX_BACK_OFF_MS) return;
-    const slot = this.#slots.of(profile);
-    slot.backOffUntil = Math.max(until, slot.backOffUntil);
+    const { shared } = this.#slots.generation(profile);
+    shared.backOffUntil = Math.max(until, shared.backOffUntil);
   }
 
   // Reads the back-off every instance was told of, and returns when the read was sent.
@@ -119,7 +129,7 @@ export class TokenExchange {
 
   #checkBackOff(profile: Profile): void {
     const now = this.#clock.now();
-    const { backOffUntil } = this.#slots.of(profile);
+    const { backOffUntil } = this.#slots.generation(profile).shared;
     if (now < backOffUntil) {
       const seconds = Math.ceil((backOffUntil - now) / 1000);
       throw new UpstreamUnavailableError({
@@ -131,33 +141,51 @@ export class TokenExchange {
     }
   }
 
-  #checkMemories(profile: Profile, credentials: ClientCredentials): void {
+  #checkMemories(profile: Profile, set: ScopeSet, credentials: ClientCredentials): void {
     this.#checkBackOff(profile);
     const now = this.#clock.now();
-    const { rejection } = this.#slots.of(profile);
-    if (rejection?.cacheKey === cacheKey(profile, credentials) && now < rejection.until) {
-      throw rejection.error;
+    const { clientRejection } = this.#slots.generation(profile);
+    const { rejection } = this.#slots.of(profile, set);
+    const remembered = [
+      { rejection: clientRejection, key: cacheKey(profile, credentials, NO_SCOPES) },
+      { rejection, key: cacheKey(profile, credentials, set) },
+    ];
+    for (const { rejection: held, key } of remembered) {
+      if (held?.cacheKey === key && now < held.until) throw held.error;
     }
   }
 
-  async #remember(profile: Profile, used: ClientCredentials, error: unknown): Promise<void> {
+  async #remember(
+    profile: Profile,
+    set: ScopeSet,
+    used: ClientCredentials,
+    error: unknown,
+  ): Promise<void> {
     const now = this.#clock.now();
     if (error instanceof UpstreamRejectedError) {
-      this.#slots.of(profile).rejection = {
-        cacheKey: cacheKey(profile, used),
-        until: now + REJECTION_MEMORY_MS,
-        error,
-      };
+      const until = now + REJECTION_MEMORY_MS;
+      // The credentials' own refusal is keyed by the identity without a scope: every set's.
+      if (error.isInvalidClient) {
+        const cacheKeyOf = cacheKey(profile, used, NO_SCOPES);
+        this.#slots.generation(profile).clientRejection = { cacheKey: cacheKeyOf, until, error };
+      } else {
+        this.#slots.of(profile, set).rejection = {
+          cacheKey: cacheKey(profile, used, set),
+          until,
+          error,
+        };
+      }
     }
     if (error instanceof UpstreamUnavailableError && error.backOffSeconds !== undefined) {
       const until = now + error.backOffSeconds * 1000;
-      this.#slots.of(profile).backOffUntil = until;
+      this.#slots.generation(profile).shared.backOffUntil = until;
       await this.#shared.recordBackOff(profile.name, until);
     }
   }
 
   async #request(
     profile: Profile,
+    set: ScopeSet,
     credentials: ClientCredentials,
     beforeRequest: BeforeRequest,
     backOffReadAt: number,
@@ -180,16 +208,34 @@ export class TokenExchange {
         clientAuth: profile.clientAuth,
         clientId: credentials.clientId,
         clientSecret: credentials.clientSecret,
-        ...(profile.scope === undefined ? {} : { scope: profile.scope }),
+        ...(set === NO_SCOPES ? {} : { scope: set }),
       });
-      this.#slots.of(profile).rejection = undefined;
-      return tokenFromGrant(grant, cacheKey(profile, credentials), issuedAt);
+      const beyond = grantedBeyond(set, grant.scope);
+      if (beyond.length > 0) throw this.#broader(profile, set, beyond);
+      this.#slots.of(profile, set).rejection = undefined;
+      this.#slots.generation(profile).clientRejection = undefined;
+      return tokenFromGrant(grant, cacheKey(profile, credentials, set), issuedAt);
     } catch (error) {
       this.#metrics.add(METRICS.upstreamErrors, profile.name, 1, upstreamErrorKind(error));
       throw error;
     } finally {
       this.#metrics.add(METRICS.upstreamLatency, profile.name, this.#clock.now() - issuedAt);
     }
+  }
+
+  // Logged with the scope names (never the token), and counted as an unusable answer.
+  #broader(profile: Profile, set: ScopeSet, beyond: string[]): UpstreamUnavailableError {
+    this.#logger.warn("the identity provider granted scopes not asked; answer discarded", {
+      profile: profile.name,
+      asked: set,
+      notAsked: beyond.join(" "),
+    });
+    return new UpstreamUnavailableError({
+      dependency: "identity",
+      kind: "unusable",
+      detail: `the identity provider granted scopes that were not asked: ${beyond.join(" ")}`,
+      retryAfterSeconds: 30,
+    });
   }
 }
 

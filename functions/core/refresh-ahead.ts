@@ -1,6 +1,6 @@
 /**
  * Refresh ahead: once a served token enters its renewal window, one background renewal per
- * profile, so steady traffic never waits for CyberArk. The caller already has a usable token, so a
+ * scope set of a profile, so steady traffic never waits for CyberArk. The caller already has a usable token, so a
  * failed renewal is only logged, and the next attempt waits {@link RENEWAL_RETRY_MS}.
  *
  * In Lambda the work may be frozen with the instance and resume on its next invocation; the lease
@@ -8,12 +8,13 @@
  */
 import { logReason } from "./errors.js";
 import type { Clock, Logger } from "./ports.js";
-import type { ProfileSlots } from "./profile-slot.js";
+import type { ProfileSlots } from "./profile-slots.js";
 import type { Profile } from "./profiles.js";
+import type { ScopeSet } from "./scope-set.js";
 import { RENEWAL_RETRY_MS } from "./timing.js";
 import { type CachedToken, isDueForRenewal } from "./token.js";
 
-/** Schedules background renewals, one per profile, in the profile's slot. */
+/** Schedules background renewals, one per scope set, in the set's slot. */
 export class RefreshAhead {
   readonly #slots: ProfileSlots;
   readonly #clock: Clock;
@@ -26,23 +27,24 @@ export class RefreshAhead {
   }
 
   /**
-   * Starts `renew` in the background when `token` is due for renewal, no renewal of the profile
-   * runs, no refresh is under way (the slot's flight) and the last failure is old enough.
+   * Starts `renew` in the background when `token` is due for renewal, no renewal of the set runs,
+   * no refresh is under way (the slot's flight) and the last failure is old enough.
    */
   consider(
     profile: Profile,
+    set: ScopeSet,
     token: CachedToken,
     minValiditySeconds: number,
     renew: () => Promise<void>,
   ): void {
-    const slot = this.#slots.of(profile);
+    const slot = this.#slots.of(profile, set);
     const now = this.#clock.now();
     if (slot.flight || slot.renewal) return;
     if (!isDueForRenewal(token, now, minValiditySeconds)) return;
     if (now - slot.renewalFailedAt < RENEWAL_RETRY_MS) return;
     const renewal: Promise<void> = renew()
       .catch((error: unknown) => {
-        this.#slots.of(profile).renewalFailedAt = this.#clock.now();
+        this.#slots.of(profile, set).renewalFailedAt = this.#clock.now();
         this.#logger.warn("background renewal failed; the current token is served while valid", {
           profile: profile.name,
           reason: logReason(error),
@@ -50,7 +52,7 @@ export class RefreshAhead {
       })
       .finally(() => {
         // A DELETE meanwhile handed the renewal on to the new slot: it ends there too.
-        for (const held of [slot, this.#slots.of(profile)]) {
+        for (const held of [slot, this.#slots.of(profile, set)]) {
           if (held.renewal === renewal) held.renewal = undefined;
         }
       });

@@ -14,16 +14,24 @@
  * CyberArk fails. And because a `DELETE` or a rotation can also happen while an exchange is under
  * way, the table refuses a token written over a `DELETE` record the work did not read, or over
  * a token of another identity issued after its credentials were read (`admission.ts`); it goes
- * to its caller, but is never held.
+ * to its caller, but is never held. A `DELETE` is recorded on the profile's own item too, which
+ * every scope set's read sees: a token sealed under an earlier record is not served in any set,
+ * including a set the `DELETE` did not know of.
+ *
+ * Before its first token request a scope set takes a place among the profile's live sets
+ * (`live-sets.ts`); an ask past the bound is refused with a 503 and a `Retry-After`.
  */
 import type { ClientCredentials } from "./credentials.js";
-import { honouredDeletion } from "./deletion-record.js";
+import { honouredDeletion, recordedDeletion, recordedProfileDeletion } from "./deletion-record.js";
 import type { TokenExchange } from "./exchange.js";
 import type { IssuedTokens } from "./issued-tokens.js";
-import type { Clock } from "./ports.js";
-import type { ProfileSlot, ProfileSlots } from "./profile-slot.js";
+import { ensurePlace, keepPlace, type LivePlaces, needsPlace } from "./live-places.js";
+import type { Clock, Logger } from "./ports.js";
+import type { ProfileSlot } from "./profile-slot.js";
+import type { ProfileSlots } from "./profile-slots.js";
 import type { Profile } from "./profiles.js";
 import type { LeaseHold } from "./refresh-lease.js";
+import type { ScopeSet } from "./scope-set.js";
 import type { TableCache, TableRead } from "./table-cache.js";
 import { WORST_EXCHANGE_MS } from "./timing.js";
 import { type CachedToken, cacheKey, isUsable } from "./token.js";
@@ -35,13 +43,15 @@ export interface AttemptParts {
   readonly table: TableCache;
   readonly exchange: TokenExchange;
   readonly clock: Clock;
+  readonly logger: Logger;
   /** The ledger a `DELETE` revokes from: every token obtained is remembered there. */
   readonly issued: IssuedTokens;
 }
 
-/** One refresh, renewal or fallback of one profile. */
+/** One refresh, renewal or fallback of one scope set of one profile. */
 export class RefreshAttempt {
   readonly profile: Profile;
+  readonly set: ScopeSet;
   /** The slot the work began with: its fence. */
   readonly slot: ProfileSlot;
   /** When the work began (epoch ms). */
@@ -49,17 +59,45 @@ export class RefreshAttempt {
   readonly #p: AttemptParts;
   /** The cache keys of the table tokens this work has seen. */
   readonly #seen = new Set<string>();
+  /** Whether only this instance counted the set's place (the table could not). */
+  #placedLocally = false;
 
-  constructor(parts: AttemptParts, profile: Profile) {
+  constructor(parts: AttemptParts, profile: Profile, set: ScopeSet) {
     this.#p = parts;
     this.profile = profile;
-    this.slot = parts.slots.of(profile);
+    this.set = set;
+    this.slot = parts.slots.of(profile, set);
     this.started = parts.clock.now();
   }
 
-  /** The profile's slot now (another, when a `DELETE` came since the work began). */
+  /** The set's slot now (another, when a `DELETE` came since the work began). */
   get current(): ProfileSlot {
-    return this.#p.slots.of(this.profile);
+    return this.#p.slots.of(this.profile, this.set);
+  }
+
+  /** The cache key of the set's tokens obtained with `credentials`. */
+  key(credentials: ClientCredentials): string {
+    return cacheKey(this.profile, credentials, this.set);
+  }
+
+  /** Where the set's place among the profile's live sets is asked (`live-places.ts`). */
+  get places(): LivePlaces {
+    const { table, clock, logger } = this.#p;
+    return { table, clock, logger, shared: this.slot.generation.shared };
+  }
+
+  /**
+   * Takes (or keeps) the set's place among the profile's live sets before a token request.
+   * @throws {UpstreamUnavailableError} when the profile's live sets are at their bound.
+   */
+  async ensurePlace(read: TableRead): Promise<void> {
+    const where = await ensurePlace(this.places, this.profile, this.set, read);
+    if (where === "local") this.#placedLocally = true;
+  }
+
+  /** Whether the set must ask for a place before a leased refresh, going by `read`. */
+  needsPlace(read: TableRead): boolean {
+    return needsPlace(this.places, this.profile, this.set, read);
   }
 
   /** Whether no `DELETE` replaced the slot since the work began. */
@@ -74,7 +112,7 @@ export class RefreshAttempt {
    * holds is superseded, and memory must not outlive the table's answer.
    */
   async read(): Promise<TableRead> {
-    const read = await this.#p.table.read(this.profile.name);
+    const read = await this.#p.table.read(this.profile.name, this.set);
     if (read.status === "unavailable") return read;
     const stored = read.status === "hit" ? read.token.accessToken : undefined;
     const { memory } = this.current;
@@ -99,7 +137,7 @@ export class RefreshAttempt {
     const { credentials } = this.current;
     const held = await credentials.get();
     // An unreadable table cannot tell us of a DELETE or a rotation elsewhere either.
-    const disagrees = read.status !== "hit" || read.token.cacheKey !== cacheKey(this.profile, held);
+    const disagrees = read.status !== "hit" || read.token.cacheKey !== this.key(held);
     if (!disagrees) return held;
     const unseen = read.status === "hit" && !this.#seen.has(read.token.cacheKey);
     if (read.status === "hit") this.#seen.add(read.token.cacheKey);
@@ -119,11 +157,13 @@ export class RefreshAttempt {
     min: number,
     readAt: number,
   ): VendedToken | undefined {
-    if (!stored || stored.cacheKey !== cacheKey(this.profile, credentials)) return undefined;
+    if (!stored || stored.cacheKey !== this.key(credentials)) return undefined;
     const now = this.#p.clock.now();
     if (!isUsable(stored, now, 0)) return undefined;
     this.slot.memory.remember(stored, credentials, readAt);
-    return isUsable(stored, now, min) ? { token: stored, cache: "table" } : undefined;
+    return isUsable(stored, now, min)
+      ? { token: stored, cache: "table", asked: this.set }
+      : undefined;
   }
 
   /**
@@ -132,36 +172,47 @@ export class RefreshAttempt {
    * meanwhile. A token the table refused is not held (it may be of an identity dropped
    * meanwhile); one whose write failed is held as confirmed when the table was last read,
    * `readAt`: nothing later is known. A back-off the provider asked of any instance holds for
-   * all: the exchange reads and records it.
+   * all: the exchange reads and records it. `read`: the table read the work decided on; the
+   * write carries its `DELETE` records exactly as read (`deletion-record.ts`). A stored token
+   * keeps the set's place among the live sets until it expires.
    */
   upstream(
     credentials: ClientCredentials,
     hold: LeaseHold,
     readAt: number,
-    deletionRead: number | undefined,
+    read: TableRead,
   ): Promise<CachedToken> {
-    // One exchange of the profile at a time on this instance, write included (profile-slot.ts).
+    // One exchange of the set at a time on this instance, write included (profile-slot.ts).
     return this.current.takeTurn(async () => {
       const { exchange, table, clock, issued } = this.#p;
-      const exchanged = await exchange.obtain(this.profile, credentials, () =>
+      const exchanged = await exchange.obtain(this.profile, this.set, credentials, () =>
         hold.ensureLeft(WORST_EXCHANGE_MS),
       );
       // Remembered before the token is served, alongside its table write (no longer than it: see
-      // `timing.ts`), so a DELETE can revoke it after a renewal replaced it. Never throws. (The
-      // set asked is the profile's default until each attempt carries its own scope set.)
-      const remembered = issued.remember(this.profile, this.profile.defaultScopes, exchanged.token);
+      // `timing.ts`), so a DELETE can revoke it after a renewal replaced it. Never throws.
+      const remembered = issued.remember(this.profile, this.set, exchanged.token);
       if (!this.isCurrent) return remembered.then(() => exchanged.token);
+      const deletionRead = recordedDeletion(read);
+      const profileDeletionRead = recordedProfileDeletion(read);
       const writtenAt = clock.now();
       const [written] = await Promise.all([
-        table.write(this.profile.name, exchanged.token, {
+        table.write(this.profile.name, this.set, exchanged.token, {
           credentialsReadAt: this.slot.credentials.lastReturned(exchanged.credentials),
           ...(deletionRead === undefined ? {} : { deletionRead }),
+          ...(profileDeletionRead === undefined ? {} : { profileDeletionRead }),
         }),
         remembered,
       ]);
       if (written !== "refused") {
-        const confirmedAt = written === "stored" ? writtenAt : readAt;
+        // A set placed only here may be one a DELETE elsewhere did not know of: its token,
+        // stored but perhaps unservable, counts as confirmed no later than the read.
+        const confirmed = written === "stored" && !this.#placedLocally;
+        const confirmedAt = confirmed ? writtenAt : readAt;
         this.slot.memory.remember(exchanged.token, exchanged.credentials, confirmedAt);
+      }
+      // Not awaited: the caller need not wait for it, and it never rejects (table-cache.ts).
+      if (written === "stored") {
+        void keepPlace(this.places, this.profile, this.set, read, exchanged.token.expiresAt);
       }
       return exchanged.token;
     });

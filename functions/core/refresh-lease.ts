@@ -1,7 +1,7 @@
 /**
- * The cross-instance refresh lease: one lease item per profile in the token table, taken with a
- * conditional write, so across all function instances one profile causes at most one CyberArk
- * request at a time. The holder refreshes; the others poll the table for its token, and take over
+ * The cross-instance refresh lease: one lease item per scope set of a profile in the token table,
+ * taken with a conditional write, so across all function instances one scope set causes at most
+ * one CyberArk request at a time (and a profile at most one per live set, `live-sets.ts`). The holder refreshes; the others poll the table for its token, and take over
  * a lease whose holder died once it expires, but only early in their wait (see `timing.ts`).
  *
  * Policy when the table cannot be written: the lease **fails open**. Callers keep getting tokens,
@@ -24,6 +24,7 @@ import { randomUUID } from "node:crypto";
 import { describeUnknown, UpstreamUnavailableError } from "./errors.js";
 import { METRICS } from "./metrics.js";
 import { type Clock, type Logger, type Metrics, NO_METRICS, type TokenStore } from "./ports.js";
+import type { ScopeSet } from "./scope-set.js";
 import {
   LEASE_MS,
   LEASE_POLL_MS,
@@ -65,7 +66,7 @@ export type LeaseRun<T> = { readonly ran: true; readonly value: T } | { readonly
 /** Seconds a caller is told to wait when another instance's refresh did not finish in time. */
 const LEASE_RETRY_AFTER_SECONDS = 2;
 
-/** Runs refreshes under the profile's lease. */
+/** Runs refreshes under a scope set's lease. */
 export class RefreshLease {
   readonly #deps: RefreshLeaseDependencies;
   readonly #sleep: (ms: number) => Promise<void>;
@@ -82,14 +83,18 @@ export class RefreshLease {
    * has its own owner ID: work frozen past its lease (a Lambda freeze) and thawed later must not
    * release a lease that newer work of the same instance has taken since.
    */
-  async tryRun<T>(profile: string, work: (hold: LeaseHold) => Promise<T>): Promise<LeaseRun<T>> {
+  async tryRun<T>(
+    profile: string,
+    set: ScopeSet,
+    work: (hold: LeaseHold) => Promise<T>,
+  ): Promise<LeaseRun<T>> {
     const owner = randomUUID();
-    const hold = await this.#acquire(profile, owner);
+    const hold = await this.#acquire(profile, set, owner);
     if (!hold) return { ran: false };
     try {
       return { ran: true, value: await work(hold) };
     } finally {
-      await this.#release(profile, owner);
+      await this.#release(profile, set, owner);
     }
   }
 
@@ -103,6 +108,7 @@ export class RefreshLease {
    */
   async runOrWait<T>(
     profile: string,
+    set: ScopeSet,
     work: (hold: LeaseHold) => Promise<T>,
     poll: () => Promise<T | undefined>,
     deadline: number,
@@ -112,7 +118,7 @@ export class RefreshLease {
     for (let round = 0; ; round += 1) {
       const waited = clock.now() - started;
       if (waited < LEASE_TAKEOVER_MS && clock.now() + WORST_LEASED_REFRESH_MS <= deadline) {
-        const run = await this.tryRun(profile, work);
+        const run = await this.tryRun(profile, set, work);
         if (run.ran) return run.value;
       }
       if (round === 0) (this.#deps.metrics ?? NO_METRICS).add(METRICS.leaseWaits, profile, 1);
@@ -130,13 +136,13 @@ export class RefreshLease {
     }
   }
 
-  async #acquire(profile: string, owner: string): Promise<LeaseHold | undefined> {
+  async #acquire(profile: string, set: ScopeSet, owner: string): Promise<LeaseHold | undefined> {
     const { clock } = this.#deps;
     const asked = clock.now();
     const until = asked + LEASE_MS;
     const hold: LeaseHold = { ensureLeft: (ms) => ensureLeft(profile, until - clock.now(), ms) };
     try {
-      const granted = await this.#deps.store.acquireLease(profile, owner, asked, until);
+      const granted = await this.#deps.store.acquireLease(profile, set, owner, asked, until);
       if (!granted) return undefined;
       // Frozen or stalled on the way, maybe over a live lease: not ours to use (see the module).
       return clock.now() - asked <= WORST_AWS_CALL_MS ? hold : undefined;
@@ -149,9 +155,9 @@ export class RefreshLease {
     }
   }
 
-  async #release(profile: string, owner: string): Promise<void> {
+  async #release(profile: string, set: ScopeSet, owner: string): Promise<void> {
     try {
-      await this.#deps.store.releaseLease(profile, owner);
+      await this.#deps.store.releaseLease(profile, set, owner);
     } catch (error) {
       // The lease expires by itself; nothing is lost but a little waiting elsewhere.
       this.#deps.logger.warn("refresh lease release failed", {

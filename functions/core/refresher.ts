@@ -6,17 +6,16 @@
  */
 
 import type { ClientCredentials } from "./credentials.js";
-import { recordedDeletion } from "./deletion-record.js";
 import { UpstreamUnavailableError } from "./errors.js";
 import { METRICS } from "./metrics.js";
 import type { Metrics } from "./ports.js";
 import type { Profile } from "./profiles.js";
 import { type AttemptParts, RefreshAttempt } from "./refresh-attempt.js";
 import type { LeaseHold, RefreshLease } from "./refresh-lease.js";
+import type { ScopeSet } from "./scope-set.js";
 import { WORST_TABLE_CALL_MS } from "./timing.js";
 import {
   type CachedToken,
-  cacheKey,
   grantedLifetimeSeconds,
   isDueForRenewal,
   isUsable,
@@ -45,33 +44,42 @@ export class Refresher {
    * A token valid for `min` seconds from the table, or from CyberArk under the lease; waiting
    * for another holder, or taking the lease, only as long as it can end by `deadline` (epoch ms).
    */
-  async refresh(profile: Profile, min: number, deadline: number): Promise<VendedToken> {
-    const attempt = new RefreshAttempt(this.#p, profile);
+  async refresh(
+    profile: Profile,
+    set: ScopeSet,
+    min: number,
+    deadline: number,
+  ): Promise<VendedToken> {
+    const attempt = new RefreshAttempt(this.#p, profile, set);
     const { started } = attempt;
     const read = await attempt.read();
     const stored = read.status === "hit" ? read.token : undefined;
+    // The set's place, when it needs one, is asked beside the secret read (live-places.ts).
+    const placing = attempt.needsPlace(read) ? attempt.ensurePlace(read) : undefined;
+    placing?.catch(() => {}); // awaited below, unless the table or memory answers first
     let credentials = await attempt.credentialsFor(read, started);
-    const key = cacheKey(profile, credentials);
+    const key = attempt.key(credentials);
 
     // The table could not confirm or deny what we hold: serve it for a while, unconfirmed.
     const unconfirmed = read.status === "unavailable" && attempt.slot.memory.unconfirmed(key, min);
-    if (unconfirmed) return { token: unconfirmed, cache: "memory" };
+    if (unconfirmed) return { token: unconfirmed, cache: "memory", asked: set };
     const { memory } = attempt.current;
     if (memory.held()?.token.cacheKey !== key) memory.drop();
-    return (
-      attempt.fromTable(stored, credentials, min, started) ??
-      this.#p.lease.runOrWait(
-        profile.name,
-        (hold) => this.#underLease(attempt, credentials, min, hold),
-        async () => {
-          const polledAt = this.#p.clock.now();
-          const polled = await attempt.read();
-          credentials = await attempt.credentialsFor(polled, polledAt);
-          const token = polled.status === "hit" ? polled.token : undefined;
-          return attempt.fromTable(token, credentials, min, polledAt);
-        },
-        deadline,
-      )
+    const served = attempt.fromTable(stored, credentials, min, started);
+    if (served) return served;
+    await placing;
+    return this.#p.lease.runOrWait(
+      profile.name,
+      set,
+      (hold) => this.#underLease(attempt, credentials, min, hold),
+      async () => {
+        const polledAt = this.#p.clock.now();
+        const polled = await attempt.read();
+        credentials = await attempt.credentialsFor(polled, polledAt);
+        const token = polled.status === "hit" ? polled.token : undefined;
+        return attempt.fromTable(token, credentials, min, polledAt);
+      },
+      deadline,
     );
   }
 
@@ -84,21 +92,22 @@ export class Refresher {
    */
   async fallback(
     profile: Profile,
+    set: ScopeSet,
     min: number,
     deadline: number,
   ): Promise<VendedToken | undefined> {
-    const { slots } = this.#p;
     const held = () => {
-      const { credentials, memory } = slots.of(profile);
+      const attempt = new RefreshAttempt(this.#p, profile, set);
+      const { credentials, memory } = attempt.current;
       const current = credentials.last();
-      const key = current && cacheKey(profile, current);
+      const key = current && attempt.key(current);
       const token = key === undefined ? undefined : memory.fallback(key, min);
-      return token && { token, cache: "memory" as const };
+      return token && { token, cache: "memory" as const, asked: set };
     };
     const fromTable = async () => {
       const readAt = this.#p.clock.now();
       if (readAt + WORST_TABLE_CALL_MS > deadline) return undefined;
-      const attempt = new RefreshAttempt(this.#p, profile);
+      const attempt = new RefreshAttempt(this.#p, profile, set);
       const read = await attempt.read();
       const current = attempt.current.credentials.last();
       if (read.status !== "hit" || !current) return undefined;
@@ -108,28 +117,33 @@ export class Refresher {
   }
 
   /** Refresh ahead: renews a token entering its renewal window, unless another instance is. */
-  async renewAhead(profile: Profile, min: number): Promise<void> {
+  async renewAhead(profile: Profile, set: ScopeSet, min: number): Promise<void> {
     await this.#renew(
       profile,
+      set,
       "ahead",
       (token) => !isDueForRenewal(token, this.#p.clock.now(), min),
     );
   }
 
-  /** Scheduled renewal: renews a `prewarm` profile whose table token is missing or half spent. */
+  /**
+   * Scheduled renewal: renews a `prewarm` profile's default scope set when its table token is
+   * missing or half spent. Other sets are renewed ahead of need by their own requests.
+   */
   async renewOnSchedule(profile: Profile): Promise<ScheduledRenewal> {
     const fresh = (token: CachedToken) =>
       remainingSeconds(token, this.#p.clock.now()) >= grantedLifetimeSeconds(token) / 2;
-    return this.#renew(profile, "schedule", fresh);
+    return this.#renew(profile, profile.defaultScopes, "schedule", fresh);
   }
 
   async #renew(
     profile: Profile,
+    set: ScopeSet,
     trigger: "ahead" | "schedule",
     stillFresh: (token: CachedToken) => boolean,
   ): Promise<ScheduledRenewal> {
-    const attempt = new RefreshAttempt(this.#p, profile);
-    const run = await this.#p.lease.tryRun(profile.name, async (hold) => {
+    const attempt = new RefreshAttempt(this.#p, profile, set);
+    const run = await this.#p.lease.tryRun(profile.name, set, async (hold) => {
       const readAt = this.#p.clock.now();
       const read = await attempt.read();
       if (read.status === "unavailable") {
@@ -146,7 +160,8 @@ export class Refresher {
       if (current && stillFresh(current.token)) return "fresh" as const;
       const other = attempt.current.exchange; // a request's exchange: it renews
       if (other) return other.then(() => "busy" as const);
-      await attempt.upstream(credentials, hold, readAt, recordedDeletion(read));
+      await attempt.ensurePlace(read);
+      await attempt.upstream(credentials, hold, readAt, read);
       this.#p.metrics.add(METRICS.renewals, profile.name, 1, trigger);
       return "renewed" as const;
     });
@@ -166,7 +181,7 @@ export class Refresher {
     const readAt = this.#p.clock.now();
     const read = await attempt.read();
     const stored = read.status === "hit" ? read.token : undefined;
-    const agrees = stored?.cacheKey === cacheKey(attempt.profile, known);
+    const agrees = stored?.cacheKey === attempt.key(known);
     const credentials = agrees ? known : await attempt.credentialsFor(read, readAt);
     const served = attempt.fromTable(stored, credentials, min, readAt);
     if (served) return served;
@@ -175,7 +190,7 @@ export class Refresher {
       throw new UpstreamUnavailableError({
         dependency: "lease",
         kind: "busy",
-        detail: "another exchange of the profile on this instance is under way",
+        detail: "another exchange of the scope set on this instance is under way",
         retryAfterSeconds: 1,
       });
     }
@@ -183,8 +198,8 @@ export class Refresher {
       await other;
       return this.#underLease(attempt, credentials, min, hold, true);
     }
-    // The DELETE record exactly as read: the only one the write may replace (deletion-record.ts).
-    const token = await attempt.upstream(credentials, hold, readAt, recordedDeletion(read));
+    // The DELETE records exactly as read: the only ones the write may go by (deletion-record.ts).
+    const token = await attempt.upstream(credentials, hold, readAt, read);
     // A slow exchange of a short-lived token can end after the token is of no use to the caller.
     if (!isUsable(token, this.#p.clock.now(), min)) {
       throw new UpstreamUnavailableError({
@@ -194,6 +209,6 @@ export class Refresher {
         retryAfterSeconds: 1,
       });
     }
-    return { token, cache: "upstream" };
+    return { token, cache: "upstream", asked: attempt.set };
   }
 }

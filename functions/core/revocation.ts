@@ -13,7 +13,7 @@
 import { logReason, UpstreamUnavailableError } from "./errors.js";
 import type { IssuedTokens } from "./issued-tokens.js";
 import type { IdentityProvider, Logger } from "./ports.js";
-import type { ProfileSlots } from "./profile-slot.js";
+import type { ProfileSlots } from "./profile-slots.js";
 import type { Profile } from "./profiles.js";
 import { type CachedToken, tokenFingerprint } from "./token.js";
 
@@ -64,7 +64,7 @@ export class TokenRevocation {
     // One secret read for them all (the DELETE's new slot holds none yet); a failure is left to
     // each revocation to report and retry.
     await this.#slots
-      .of(profile)
+      .generation(profile)
       .credentials.get()
       .catch(() => undefined);
     const fingerprints = tokens.map(tokenFingerprint);
@@ -91,7 +91,7 @@ export class TokenRevocation {
   ): Promise<boolean> {
     for (let attempt = 1; attempt <= ATTEMPTS; attempt += 1) {
       try {
-        const credentials = await this.#slots.of(profile).credentials.get();
+        const credentials = await this.#slots.generation(profile).credentials.get();
         await this.#identity.revokeToken({
           endpoint,
           clientAuth: profile.clientAuth,

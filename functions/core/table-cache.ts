@@ -8,16 +8,24 @@
  * table must not answer success, and the caller is told to retry.
  */
 import { describeUnknown, UpstreamUnavailableError } from "./errors.js";
-import type { Logger, TokenStore, WriteBasis } from "./ports.js";
+import type {
+  Logger,
+  PlaceAsk,
+  PlaceOutcome,
+  ProfileRecord,
+  TokenStore,
+  WriteBasis,
+} from "./ports.js";
+import type { ScopeSet } from "./scope-set.js";
 import type { CachedToken } from "./token.js";
 
 const DELETE_RETRY_AFTER_SECONDS = 2;
 
-/** The outcome of reading a profile's item. */
+/** The outcome of reading a scope set's item (and the profile's, `profile`, when it has one). */
 export type TableRead =
-  | { readonly status: "hit"; readonly token: CachedToken }
-  /** `deletedAt`: when a `DELETE` emptied the item, if that is why it is empty. */
-  | { readonly status: "miss"; readonly deletedAt?: number }
+  | { readonly status: "hit"; readonly token: CachedToken; readonly profile?: ProfileRecord }
+  /** `deletedAt`: when a `DELETE` emptied the set's item, if that is why it is empty. */
+  | { readonly status: "miss"; readonly deletedAt?: number; readonly profile?: ProfileRecord }
   | { readonly status: "unavailable" };
 
 /**
@@ -36,28 +44,45 @@ export class TableCache {
     this.#logger = logger;
   }
 
-  /** Reads the profile's token; a store failure is logged and reported as `unavailable`. */
-  read(profile: string): Promise<TableRead> {
+  /** Reads the set's token; a store failure is logged and reported as `unavailable`. */
+  read(profile: string, set: ScopeSet): Promise<TableRead> {
     return this.#orWarn(
       profile,
       "token table read failed; treating as a miss",
       async (): Promise<TableRead> => {
-        const { token, deletedAt } = await this.#store.get(profile);
-        if (token) return { status: "hit", token };
-        return deletedAt === undefined ? { status: "miss" } : { status: "miss", deletedAt };
+        const { token, deletedAt, profile: record } = await this.#store.get(profile, set);
+        const shared = record === undefined ? {} : { profile: record };
+        if (token) return { status: "hit", token, ...shared };
+        return { status: "miss", ...(deletedAt === undefined ? {} : { deletedAt }), ...shared };
       },
       { status: "unavailable" },
     );
   }
 
-  /** Stores the token; a failure is logged, and the caller decides what to hold in memory. */
-  write(profile: string, token: CachedToken, basis: WriteBasis): Promise<TableWrite> {
+  /** Stores the set's token; a failure is logged, and the caller decides what to hold in memory. */
+  write(
+    profile: string,
+    set: ScopeSet,
+    token: CachedToken,
+    basis: WriteBasis,
+  ): Promise<TableWrite> {
     const message = "token table write failed; token served from memory only";
     return this.#orWarn(
       profile,
       message,
-      async () => ((await this.#store.put(profile, token, basis)) ? "stored" : "refused"),
+      async () => ((await this.#store.put(profile, set, token, basis)) ? "stored" : "refused"),
       "failed",
+    );
+  }
+
+  /** Asks the set a place among the profile's live sets; a failure is logged and `unavailable`. */
+  takePlace(profile: string, set: ScopeSet, ask: PlaceAsk): Promise<PlaceOutcome | "unavailable"> {
+    const message = "live scope sets could not be recorded; this instance counts its own";
+    return this.#orWarn<PlaceOutcome | "unavailable">(
+      profile,
+      message,
+      () => this.#store.takePlace(profile, set, ask),
+      "unavailable",
     );
   }
 
@@ -77,13 +102,14 @@ export class TableCache {
   }
 
   /**
-   * Deletes the profile's token, recording that a `DELETE` was made at `at`, and returns the token
-   * (when it could be opened).
-   * @throws {UpstreamUnavailableError} when the store failed: the token may still be cached.
+   * Deletes every scope set's token of the profile, recording that a `DELETE` was made at `at`,
+   * and returns the tokens (those that could be opened). `known`: sets to delete besides those
+   * the table lists as live.
+   * @throws {UpstreamUnavailableError} when the store failed: the tokens may still be cached.
    */
-  async delete(profile: string, at: number): Promise<CachedToken | undefined> {
+  async delete(profile: string, at: number, known: readonly ScopeSet[]): Promise<CachedToken[]> {
     try {
-      return await this.#store.delete(profile, at);
+      return await this.#store.deleteProfile(profile, at, known);
     } catch (error) {
       throw new UpstreamUnavailableError({
         dependency: "table",

@@ -115,6 +115,7 @@ export const WORST_REQUEST_MS =
   Math.max(LEASE_TAKEOVER_MS + WORST_LEASED_REFRESH_MS, LEASE_WAIT_MS + WORST_POLL_ROUND_MS);
 
 /**
+/**
  * Remembering a token in the ledger of issued tokens (`issued-tokens.ts`): sealing it, and the
  * ledger's writes. It runs alongside the token's table write, so it is cut off at the same worst
  * time, and the refresh budget above needs nothing more for it.
@@ -122,12 +123,13 @@ export const WORST_REQUEST_MS =
 export const WORST_REMEMBER_MS = WORST_TABLE_CALL_MS;
 
 /**
- * A `DELETE` at its worst: delete the item (and open what it held), read the ledger of issued
- * tokens (the item, then KMS for its data keys, all at once), then revoke every live token at
- * once, twice at most, each time reading the secret and making one attempt at CyberArk, and
- * have the ledger forget the revoked ones.
+ * A `DELETE` at its worst: record it on the profile's item, delete each scope set's item (all at
+ * once, each opening what it held), read the ledger of issued tokens (the item, then KMS for its
+ * data keys, all at once), then revoke every live token at once, twice at most, each time reading
+ * the secret and making one attempt at CyberArk, and have the ledger forget the revoked ones.
  */
 export const WORST_DELETE_MS =
+  WORST_AWS_CALL_MS +
   WORST_TABLE_CALL_MS +
   WORST_TABLE_CALL_MS +
   2 * (WORST_AWS_CALL_MS + IDENTITY_ATTEMPT_TIMEOUT_MS) +

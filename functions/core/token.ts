@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { decodeJwt } from "jose";
 import { UpstreamUnavailableError } from "./errors.js";
 import type { Profile } from "./profiles.js";
+import type { ScopeSet } from "./scope-set.js";
 
 /** What CyberArk answered, already checked for an access token and a Bearer type. */
 export interface TokenGrant {
@@ -130,20 +131,22 @@ export function isDueForRenewal(
 }
 
 /**
- * The identity a token belongs to: tenant, application, client authentication, client id, scope
- * and secret version. Editing a profile or rotating its secret changes the key, so a token of the
- * old identity is never served.
+ * The identity a token belongs to: tenant, application, client authentication, client id, the
+ * scope set asked for and secret version. Editing a profile or rotating its secret changes the
+ * key, so a token of the old identity is never served; and a token asked for one scope set is
+ * never served for another.
  */
 export function cacheKey(
   profile: Profile,
   credentials: { readonly clientId: string; readonly version: string },
+  set: ScopeSet,
 ): string {
   const identity = [
     profile.tenantUrl,
     profile.applicationId ?? "",
     profile.clientAuth,
     credentials.clientId,
-    profile.scope ?? "",
+    set,
     credentials.version,
   ];
   return createHash("sha256").update(JSON.stringify(identity)).digest("base64url");

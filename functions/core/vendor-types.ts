@@ -17,10 +17,12 @@ export interface TokenQuery {
   readonly scope?: ScopeSet;
 }
 
-/** A vended token and where it came from. */
+/** A vended token, where it came from, and the scope set asked for it. */
 export interface VendedToken {
   readonly token: CachedToken;
   readonly cache: CacheLevel;
+  /** The scope set asked (the caller's, or the profile's default); `token.scope` is the grant. */
+  readonly asked: ScopeSet;
 }
 
 /** A `DELETE /tokens/{profile}`, already parsed. */

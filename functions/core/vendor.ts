@@ -23,7 +23,7 @@ import {
   type SecretSource,
   type TokenStore,
 } from "./ports.js";
-import { ProfileSlots } from "./profile-slot.js";
+import { ProfileSlots } from "./profile-slots.js";
 import type { Profile, ProfilesConfig } from "./profiles.js";
 import { RefreshAhead } from "./refresh-ahead.js";
 import { RefreshLease } from "./refresh-lease.js";
@@ -91,54 +91,65 @@ export class TokenVendor {
     const slots = new ProfileSlots({ secrets: deps.secrets, clock });
     this.#slots = slots;
     this.#table = new TableCache(deps.store, logger);
-    this.#exchange = new TokenExchange(slots, deps.identity, clock, metrics, this.#table);
+    const { identity } = deps;
+    this.#exchange = new TokenExchange({
+      ...{ slots, identity, clock, metrics, shared: this.#table, logger },
+    });
     const lease = new RefreshLease({ ...deps, metrics });
     const issued = new IssuedTokens(deps.issued, deps.identity, clock, logger);
     this.#refresher = new Refresher({
-      ...{ slots, table: this.#table, lease, exchange: this.#exchange, clock, metrics, issued },
+      ...{ slots, table: this.#table, lease, exchange: this.#exchange, clock, metrics, logger },
+      issued,
     });
     this.#ahead = new RefreshAhead(slots, clock, logger);
     this.#revocation = new TokenRevocation(slots, deps.identity, logger, issued);
   }
 
   /**
-   * Returns a token of the profile valid for at least the (capped) `min_validity`.
+   * Returns a token of the profile for the asked scope set, valid for at least the (capped)
+   * `min_validity`. Each scope set is its own cache entry (`profile-slots.ts`, `live-sets.ts`).
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not allowed.
    */
   async getToken(query: TokenQuery): Promise<VendedToken> {
     const profile = this.#authorize(query.profile, query, (p) => p.allowedCallers);
-    // The ask, decided here; the per-scope-set caches take it as `const ask = ...` (merge point).
-    this.#askFor(profile, query);
+    const set = this.#askFor(profile, query);
     const min = query.minValiditySeconds;
-    const { memory, credentials } = this.#slots.of(profile);
+    const { memory, credentials } = this.#slots.of(profile, set);
     const hit = memory.hit(credentials.peek(), min);
-    const vended = hit ? { token: hit, cache: "memory" as const } : await this.#miss(profile, min);
+    const vended = hit
+      ? { token: hit, cache: "memory" as const, asked: set }
+      : await this.#miss(profile, set, min);
     this.#metrics.add(METRICS.vended, profile.name, 1, vended.cache);
     // Passed inline: a named closure costs a property definition per request under tsx.
-    this.#ahead.consider(profile, vended.token, min, () =>
-      this.#refresher.renewAhead(profile, min),
+    this.#ahead.consider(profile, set, vended.token, min, () =>
+      this.#refresher.renewAhead(profile, set, min),
     );
     return vended;
   }
 
   /**
-   * Drops the profile's cached token: from the table at once, from this instance's memory for
-   * good (work in flight cannot put it back), from other instances within their recheck, and at
-   * CyberArk (revoked) for a profile with an `applicationId`. The table records when: a token
-   * obtained with credentials read before then is never stored (see `admits` in `admission.ts`), so no
-   * instance still holding a rotated-out secret refills it. Every other live token the ledger
-   * remembers for the profile (renewals' predecessors) is revoked too (`revocation.ts`).
+   * Drops the profile's cached tokens, every scope set's: from the table at once, from this
+   * instance's memory for good (work in flight cannot put them back), from other instances
+   * within their recheck, and at CyberArk (revoked) for a profile with an `applicationId`. The
+   * table records when, on the profile's own item that every set's read sees: a token obtained
+   * with credentials read before then is never served from the table afterwards, in any set,
+   * including one this `DELETE` did not know of (`admission.ts`, `deletion-record.ts`), so no
+   * instance still holding a rotated-out secret refills it.
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not an admin.
-   * @throws {UpstreamUnavailableError} when the table could not drop it.
+   * @throws {UpstreamUnavailableError} when the table could not drop them.
    */
   async invalidate(query: InvalidateQuery): Promise<Revoked> {
     const profile = this.#authorize(query.profile, query, () => this.#config.adminCallers);
-    const held = this.#slots.of(profile).memory.held()?.token;
+    const heldOf = () => this.#slots.slotsOf(profile).map((slot) => slot.memory.held()?.token);
+    const known = new Set<ScopeSet>([profile.defaultScopes]);
+    for (const slot of this.#slots.slotsOf(profile)) known.add(slot.set);
+    const held = heldOf();
     this.#slots.replace(profile);
-    const deleted = await this.#table.delete(profile.name, this.#clock.now());
-    // A request that read the item while it was being deleted may have held it meanwhile.
+    const deleted = await this.#table.delete(profile.name, this.#clock.now(), [...known]);
+    // A request that read an item while it was being deleted may have held it meanwhile.
+    held.push(...heldOf());
     this.#slots.replace(profile);
-    return this.#revocation.revoke(profile, [deleted, held]);
+    return this.#revocation.revoke(profile, [...deleted, ...held]);
   }
 
   /** Renews every `prewarm` profile whose table token is missing or half spent. Never throws. */
@@ -161,10 +172,10 @@ export class TokenVendor {
     return report;
   }
 
-  /** The background renewal of `profile` under way, if any (tests await it). */
-  renewal(profile: string): Promise<void> | undefined {
+  /** The background renewal of a scope set (the default) of `profile` under way, if any (tests await it). */
+  renewal(profile: string, set?: ScopeSet): Promise<void> | undefined {
     const configured = this.#config.profiles.get(profile);
-    return configured && this.#slots.of(configured).renewal;
+    return configured && this.#slots.of(configured, set ?? configured.defaultScopes).renewal;
   }
 
   #authorize(
@@ -195,11 +206,11 @@ export class TokenVendor {
     }
   }
 
-  async #miss(profile: Profile, min: number): Promise<VendedToken> {
+  async #miss(profile: Profile, set: ScopeSet, min: number): Promise<VendedToken> {
     const deadline = this.#clock.now() + WORST_REQUEST_MS;
-    const refresh = () => this.#refresher.refresh(profile, min, deadline);
+    const refresh = () => this.#refresher.refresh(profile, set, min, deadline);
     try {
-      const shared = await this.#slots.of(profile).fly(refresh);
+      const shared = await this.#slots.of(profile, set).fly(refresh);
       // A flight started by a caller with a smaller min_validity may return a token too short for
       // this one; then this caller starts its own (which goes upstream at most once), or joins
       // the one that another such caller, resumed before it, has just started (that caller
@@ -210,7 +221,7 @@ export class TokenVendor {
       if (this.#clock.now() + WORST_BEFORE_LEASE_MS > deadline) {
         throw tooShort();
       }
-      const own = await this.#slots.of(profile).fly(refresh);
+      const own = await this.#slots.of(profile, set).fly(refresh);
       if (isUsable(own.token, this.#clock.now(), min)) return own;
       throw tooShort();
     } catch (error) {
@@ -222,7 +233,7 @@ export class TokenVendor {
         error instanceof UpstreamUnavailableError ||
         (error instanceof UpstreamRejectedError && !error.isInvalidClient);
       if (!fallsBack) throw error;
-      const fallback = await this.#refresher.fallback(profile, min, deadline);
+      const fallback = await this.#refresher.fallback(profile, set, min, deadline);
       if (fallback) return fallback;
       throw error;
     }

@@ -13,6 +13,10 @@ export interface AuditFields {
   tokenSha256?: string;
   /** A `DELETE`'s revocation at CyberArk: `true`, `false` (nothing to revoke) or `failed`. */
   revoked?: "true" | "false" | "failed";
+  /** The scope set a `GET` asked (the caller's, or the profile's default; `""`: none). */
+  asked?: string;
+  /** The scopes CyberArk granted the returned token, when its answer named them. */
+  granted?: string;
 }
 
 /** The log methods the vending uses. Powertools' Logger fits. */
@@ -21,7 +25,10 @@ export interface AuditLogger {
   error(message: string, attributes: Record<string, unknown>): void;
 }
 
-/** The audit line's fields: caller ARN, profile, outcome, cache level, token fingerprint. */
+/**
+ * The audit line's fields: caller ARN, profile, outcome, cache level, token fingerprint, and the
+ * scope sets asked and granted.
+ */
 export function auditLine(
   request: DoorRequest,
   status: number,

@@ -54,9 +54,13 @@ export function createVending(deps: VendingDependencies): Vending {
         if (tokenSha256 !== undefined) audit.tokenSha256 = tokenSha256;
         answer = noContentAnswer();
       } else {
+        // The caller's own ask, so that a refused one is on the line too.
+        if (command.query.scope !== undefined) audit.asked = command.query.scope;
         const vended = await vendor.getToken(command.query);
         audit.cache = vended.cache;
         audit.tokenSha256 = fingerprint(vended.token.accessToken);
+        audit.asked = vended.asked;
+        if (vended.token.scope !== undefined) audit.granted = vended.token.scope;
         answer = tokenAnswer(command.query.profile, vended, clock.now());
       }
     } catch (error) {

@@ -3,18 +3,32 @@
  * as a condition expression. This property test holds the condition to the rule: over generated
  * stored items (tokens, forged and foreign records, DELETE records, edited times) and generated
  * writes, a conditional PutItem on moto succeeds exactly when `admits` says it may.
+ *
+ * A token is sealed with the profile's DELETE record its writer read, and the store serves it only
+ * while `servableUnder` says so: the second property holds the adapter's reads to that rule over
+ * generated profile items (none, a record, an edited one, a record-less item) and writers' reads.
  */
 import { type AttributeValue, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { DynamoDbTokenStore } from "../../functions/adapters/dynamodb-token-store.js";
+import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
 import { HINTS, SEALED_RECORD } from "../../functions/adapters/sealed-token-record.js";
 import {
   admissionCondition,
   DELETED_AT,
 } from "../../functions/adapters/token-admission-condition.js";
-import { TOKEN_TABLE_SCHEMA } from "../../functions/adapters/token-table.js";
-import { admits, type StoredView, type WriteBasis } from "../../functions/core/admission.js";
-import { createTokenTable, dynamodb } from "../support/aws.js";
+import { EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
+import { profileItemKey, TOKEN_TABLE_SCHEMA } from "../../functions/adapters/token-table.js";
+import {
+  admits,
+  type StoredView,
+  servableUnder,
+  type WriteBasis,
+} from "../../functions/core/admission.js";
+import { scopeSetOf } from "../../functions/core/scope-set.js";
+import { createKey, createTokenTable, dynamodb, kms } from "../support/aws.js";
+import { MemoryLogger } from "../support/fakes.js";
 
 const T0 = Date.parse("2026-11-21T12:00:00Z");
 // Times close together, so equal and neighbouring values (the rule's edges) come up often.
@@ -120,6 +134,46 @@ describe("the DynamoDB admission condition on moto", () => {
         },
       ),
       { numRuns: 300 },
+    );
+  }, 120_000);
+});
+
+/** A profile item in attributes, and the record the rule reads in it. */
+const profileItem = fc.oneof(
+  fc.constant({ item: undefined, record: undefined as number | undefined }),
+  time.map((t) => ({ item: { deletedAt: { N: String(t) } }, record: t as number | undefined })),
+  fc.constant({ item: { deletedAt: { S: "yesterday" } }, record: undefined }),
+  fc.constant({ item: { rev: { S: "r" } }, record: undefined }),
+);
+
+describe("the DynamoDB store's reads on moto", () => {
+  it("serves a set's token exactly when the core's rule says its stamp is the profile's record", async () => {
+    const [tableName, keyId] = await Promise.all([createTokenTable(), createKey()]);
+    const cipher = new EnvelopeCipher(new KmsDataKeys(kms, keyId));
+    const store = new DynamoDbTokenStore(dynamodb, tableName, cipher, new MemoryLogger());
+    const set = scopeSetOf(["ReadUserProfile", "WriteReports"]);
+    const { partitionKey } = TOKEN_TABLE_SCHEMA;
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(profileItem, fc.option(time, { nil: undefined }), async (profile, stamp) => {
+        run += 1;
+        const name = `p${run}`;
+        const token = { cacheKey: "k", accessToken: "t", issuedAt: T0, expiresAt: T0 + 3_600_000 };
+        const basis = {
+          credentialsReadAt: T0,
+          ...(stamp === undefined ? {} : { profileDeletionRead: stamp }),
+        };
+        expect(await store.put(name, set, token, basis)).toBe(true);
+        if (profile.item) {
+          const key = { [partitionKey]: { S: profileItemKey(name) } };
+          await dynamodb.send(
+            new PutItemCommand({ TableName: tableName, Item: { ...key, ...profile.item } }),
+          );
+        }
+        const served = (await store.get(name, set)).token !== undefined;
+        expect(served).toBe(servableUnder(stamp, profile.record));
+      }),
+      { numRuns: 60 },
     );
   }, 120_000);
 });

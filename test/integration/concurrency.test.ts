@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { GetItemCommand, PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
 import { leaseItemKey, tokenItemKey } from "../../functions/adapters/token-table.js";
+import { NO_SCOPES } from "../../functions/core/scope-set.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import { createKey, createSecret, createTokenTable, dynamodb, uniqueName } from "../support/aws.js";
 import { captureOutput } from "../support/capture-output.js";
@@ -81,7 +82,7 @@ describe("one CyberArk request per profile across instances", () => {
     expect(responses.map((response) => response?.statusCode)).toEqual(Array(50).fill(200));
     expect(new Set(responses.map((response) => response?.json.access_token)).size).toBe(1);
     expect(simulator.requests).toHaveLength(1);
-    expect(await item(leaseItemKey("alpha"))).toBeUndefined(); // released
+    expect(await item(leaseItemKey("alpha", NO_SCOPES))).toBeUndefined(); // released
   });
 
   it("takes over a lease left by a crashed instance once it expires", async () => {
@@ -89,7 +90,7 @@ describe("one CyberArk request per profile across instances", () => {
       new PutItemCommand({
         TableName: setup.tableName,
         Item: {
-          pk: { S: leaseItemKey("alpha") },
+          pk: { S: leaseItemKey("alpha", NO_SCOPES) },
           owner: { S: "crashed-instance" },
           leaseUntil: { N: String(Date.now() + 800) },
         },
@@ -138,8 +139,8 @@ describe("tokens at rest", () => {
     const instance = newInstance(setup);
     await instance({ profile: "alpha" });
     await instance({ profile: "beta" });
-    const alpha = await item(tokenItemKey("alpha"));
-    const beta = await item(tokenItemKey("beta"));
+    const alpha = await item(tokenItemKey("alpha", NO_SCOPES));
+    const beta = await item(tokenItemKey("beta", NO_SCOPES));
     // Same identity (cache key), other item: only the sealing context differs.
     await dynamodb.send(
       new PutItemCommand({

@@ -5,6 +5,7 @@ import {
 } from "../../functions/adapters/cyberark-identity.js";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
 import type { TokenRequest } from "../../functions/core/ports.js";
+import { scopeSetOf } from "../../functions/core/scope-set.js";
 import { IDENTITY_MAX_BACKOFF_MS } from "../../functions/core/timing.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import { HOSTILE_TOKENS } from "../support/hostile-tokens.js";
@@ -69,7 +70,11 @@ describe("CyberArkIdentityClient over HTTPS", () => {
 
   it("uses /oauth2/token/{applicationId} with HTTP Basic and scope, returning the granted scope", async () => {
     const grant = await client.requestToken(
-      request({ path: "/oauth2/token/reports_api", clientAuth: "basic", scope: "ReadUserProfile" }),
+      request({
+        path: "/oauth2/token/reports_api",
+        clientAuth: "basic",
+        scope: scopeSetOf(["ReadUserProfile"]),
+      }),
     );
 
     expect(grant.scope).toBe("ReadUserProfile");
@@ -106,7 +111,7 @@ describe("CyberArkIdentityClient over HTTPS", () => {
 
   it("reports other 4xx as rejections with the OAuth2 code only", async () => {
     const error = await client
-      .requestToken(request({ path: "/oauth2/token/reports_api", scope: "Admin" }))
+      .requestToken(request({ path: "/oauth2/token/reports_api", scope: scopeSetOf(["Admin"]) }))
       .catch((e: unknown) => e);
     expect(error).toMatchObject({
       upstreamStatus: 400,

@@ -8,7 +8,12 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoDbTokenStore } from "../../functions/adapters/dynamodb-token-store.js";
 import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
 import { EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
-import { leaseItemKey, tokenItemKey } from "../../functions/adapters/token-table.js";
+import {
+  leaseItemKey,
+  profileItemKey,
+  tokenItemKey,
+} from "../../functions/adapters/token-table.js";
+import { NO_SCOPES, scopeSetOf } from "../../functions/core/scope-set.js";
 import type { CachedToken } from "../../functions/core/token.js";
 import { createKey, createTokenTable, dynamodb, kms } from "../support/aws.js";
 import { MemoryLogger } from "../support/fakes.js";
@@ -42,16 +47,19 @@ function put(
   stored: CachedToken,
   credentialsReadAt = stored.issuedAt,
 ): Promise<boolean> {
-  return store.put(PROFILE, stored, { credentialsReadAt });
+  return store.put(PROFILE, NO_SCOPES, stored, { credentialsReadAt });
 }
 
 async function tokenOf(store: DynamoDbTokenStore): Promise<CachedToken | undefined> {
-  return (await store.get(PROFILE)).token;
+  return (await store.get(PROFILE, NO_SCOPES)).token;
 }
 
 async function removeItem(): Promise<void> {
   await dynamodb.send(
-    new DeleteItemCommand({ TableName: tableName, Key: { pk: { S: tokenItemKey(PROFILE) } } }),
+    new DeleteItemCommand({
+      TableName: tableName,
+      Key: { pk: { S: tokenItemKey(PROFILE, NO_SCOPES) } },
+    }),
   );
 }
 
@@ -59,7 +67,7 @@ async function storedItem(): Promise<Record<string, AttributeValue>> {
   const { Item } = await dynamodb.send(
     new GetItemCommand({
       TableName: tableName,
-      Key: { pk: { S: tokenItemKey(PROFILE) } },
+      Key: { pk: { S: tokenItemKey(PROFILE, NO_SCOPES) } },
       ConsistentRead: true,
     }),
   );
@@ -175,7 +183,7 @@ describe("DynamoDbTokenStore integrity: an item edited without the KMS key is a 
 
   it("replaces an item that holds no sealed record at all, even unread, whatever its expiry says", async () => {
     await writeItem({
-      pk: { S: tokenItemKey(PROFILE) },
+      pk: { S: tokenItemKey(PROFILE, NO_SCOPES) },
       cacheKey: { S: "identity-1" },
       issuedAt: { N: String(NOW + 1000 * DAY_MS) },
       expiresAt: { N: String(NOW + 1001 * DAY_MS) },
@@ -238,18 +246,18 @@ describe("DynamoDbTokenStore DELETE record (when the last DELETE was made)", () 
     const store = newStore();
     await put(store, token("dropped", NOW, HOUR_MS));
 
-    expect((await store.delete(PROFILE, NOW + 1000))?.accessToken).toBe("dropped");
+    expect((await store.delete(PROFILE, NO_SCOPES, NOW + 1000))?.accessToken).toBe("dropped");
 
     const item = await storedItem();
     expect(item.deletedAt).toEqual({ N: String(NOW + 1000) });
     expect(Number(item.ttl?.N)).toBe(Math.ceil((NOW + 1000) / 1000) + 24 * 3600);
-    expect(await store.get(PROFILE)).toEqual({ deletedAt: NOW + 1000 });
+    expect(await store.get(PROFILE, NO_SCOPES)).toEqual({ deletedAt: NOW + 1000 });
     expect(logger.lines).toEqual([]);
   });
 
   it("does not block writes when its time was edited into something that is not a number", async () => {
     const store = newStore();
-    await store.delete(PROFILE, NOW);
+    await store.delete(PROFILE, NO_SCOPES, NOW);
     await writeItem({ ...(await storedItem()), deletedAt: { S: "forged" } });
     const fresh = token("fresh-token", NOW - 1000, HOUR_MS);
 
@@ -276,32 +284,69 @@ describe("DynamoDbTokenStore DELETE record (when the last DELETE was made)", () 
     await writeItem({ ...(await storedItem()), deletedAt: { N: String(NOW) } });
     const renewed = token("renewed", NOW, HOUR_MS);
 
-    expect((await store.get(PROFILE)).token?.accessToken).toBe("real-token");
+    expect((await store.get(PROFILE, NO_SCOPES)).token?.accessToken).toBe("real-token");
     expect(await put(store, renewed, NOW - 60_000)).toBe(true);
     expect(await tokenOf(store)).toEqual(renewed);
   });
 });
 
 describe("DynamoDbTokenStore lease (a forged lease never stops refreshes)", () => {
-  const leaseKey = { pk: { S: leaseItemKey(PROFILE) } };
+  const leaseKey = { pk: { S: leaseItemKey(PROFILE, NO_SCOPES) } };
   const LEASE = 17_500;
 
   it("takes over a lease whose leaseUntil is not a number", async () => {
     await writeItem({ ...leaseKey, owner: { S: "attacker" }, leaseUntil: { S: "forever" } });
 
-    expect(await newStore().acquireLease(PROFILE, "me", NOW, NOW + LEASE)).toBe(true);
+    expect(await newStore().acquireLease(PROFILE, NO_SCOPES, "me", NOW, NOW + LEASE)).toBe(true);
   });
 
   it("takes over a lease that lasts longer than any lease taken now could", async () => {
     const farFuture = String(NOW + 365 * DAY_MS);
     await writeItem({ ...leaseKey, owner: { S: "attacker" }, leaseUntil: { N: farFuture } });
 
-    expect(await newStore().acquireLease(PROFILE, "me", NOW, NOW + LEASE)).toBe(true);
+    expect(await newStore().acquireLease(PROFILE, NO_SCOPES, "me", NOW, NOW + LEASE)).toBe(true);
   });
 
   it("still refuses a lease another instance took a moment ago", async () => {
-    await newStore().acquireLease(PROFILE, "other", NOW - 1_000, NOW - 1_000 + LEASE);
+    await newStore().acquireLease(PROFILE, NO_SCOPES, "other", NOW - 1_000, NOW - 1_000 + LEASE);
 
-    expect(await newStore().acquireLease(PROFILE, "me", NOW, NOW + LEASE)).toBe(false);
+    expect(await newStore().acquireLease(PROFILE, NO_SCOPES, "me", NOW, NOW + LEASE)).toBe(false);
+  });
+});
+
+describe("DynamoDbTokenStore scope sets (one item per set, one per profile)", () => {
+  const WRITE = scopeSetOf(["ReadUserProfile", "WriteReports"]);
+  // A profile of their own: the DELETE record below must not reach the other tests' items.
+  const P = "scoped";
+  const raw = async (key: string) =>
+    (
+      await dynamodb.send(
+        new GetItemCommand({ TableName: tableName, Key: { pk: { S: key } }, ConsistentRead: true }),
+      )
+    ).Item;
+
+  it("keeps a set's token and lease under keys of a fixed length, whatever the ask", async () => {
+    const long = scopeSetOf(Array.from({ length: 16 }, (_, n) => `Scope${n}${"x".repeat(100)}`));
+    const store = newStore();
+    await store.put(P, long, token("long-ask", NOW, HOUR_MS), { credentialsReadAt: NOW });
+    await store.acquireLease(P, long, "me", NOW, NOW + 15_000);
+
+    expect(tokenItemKey(P, long)).toMatch(/^token#scoped#[A-Za-z0-9_-]{43}$/);
+    expect(leaseItemKey(P, long)).toMatch(/^lease#scoped#[A-Za-z0-9_-]{43}$/);
+    expect(await raw(tokenItemKey(P, long))).toBeDefined();
+    expect(await raw(leaseItemKey(P, long))).toBeDefined();
+    expect((await store.get(P, long)).token?.accessToken).toBe("long-ask");
+  });
+
+  it("records a profile DELETE on the profile's own item, which no later read of any set gets past", async () => {
+    const store = newStore();
+    // A set no instance placed: the DELETE cannot list it, and still drops it.
+    await store.put(P, WRITE, token("unplaced", NOW, HOUR_MS), { credentialsReadAt: NOW });
+
+    expect(await store.deleteProfile(P, NOW + 1000, [])).toEqual([]);
+
+    expect((await raw(profileItemKey(P)))?.deletedAt).toEqual({ N: String(NOW + 1000) });
+    expect((await raw(tokenItemKey(P, WRITE)))?.sealedRecord).toBeDefined(); // still there
+    expect((await newStore().get(P, WRITE)).token).toBeUndefined(); // but never served
   });
 });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { GetItemCommand, PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
 import { tokenItemKey } from "../../functions/adapters/token-table.js";
+import { NO_SCOPES } from "../../functions/core/scope-set.js";
 import { tokenFingerprint } from "../../functions/core/token.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import {
@@ -155,7 +156,10 @@ describe("the vending handler against moto and the HTTPS Identity simulator", ()
     const token = (await newInstance()()).json.access_token;
 
     const { Item } = await dynamodb.send(
-      new GetItemCommand({ TableName: tableName, Key: { pk: { S: tokenItemKey("ci-deployer") } } }),
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: tokenItemKey("ci-deployer", NO_SCOPES) } },
+      }),
     );
     const ttl = Number(Item?.ttl?.N);
     expect(ttl).toBeGreaterThanOrEqual(before + 3600 - 1);
@@ -167,7 +171,10 @@ describe("the vending handler against moto and the HTTPS Identity simulator", ()
   it("treats a tampered table item as a miss and replaces it", async () => {
     await newInstance()();
     const { Item } = await dynamodb.send(
-      new GetItemCommand({ TableName: tableName, Key: { pk: { S: tokenItemKey("ci-deployer") } } }),
+      new GetItemCommand({
+        TableName: tableName,
+        Key: { pk: { S: tokenItemKey("ci-deployer", NO_SCOPES) } },
+      }),
     );
     const sealed = Item?.sealedRecord?.S ?? "";
     await dynamodb.send(

@@ -3,6 +3,7 @@
  * DynamoDB and KMS, the HTTPS CyberArk simulator granting 20-second tokens. This test waits real
  * seconds (about 16): the renewal is driven by the server's own timer, as a user would run it.
  */
+
 import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { DynamoDbTokenStore } from "../../functions/adapters/dynamodb-token-stor
 import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
 import { EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
 import { localServerHeaders } from "../../functions/common/local-secret.js";
+import { NO_SCOPES } from "../../functions/core/scope-set.js";
 import type { CachedToken } from "../../functions/core/token.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
@@ -86,7 +88,7 @@ describe("local server with --renew-every 1 and a prewarm profile of 20 s tokens
       let first: CachedToken | undefined;
       await vi.waitFor(
         async () => {
-          first = (await tokens.get("warm")).token;
+          first = (await tokens.get("warm", NO_SCOPES)).token;
           expect(first).toBeDefined();
         },
         { timeout: 5_000, interval: 100 },
@@ -109,14 +111,14 @@ describe("local server with --renew-every 1 and a prewarm profile of 20 s tokens
       expect(body.access_token).not.toBe(first?.accessToken);
       // The first token had under 5 s left; the renewed one was issued after its half-life.
       expect(body.expires_in).toBeGreaterThan(LIFETIME_SECONDS - IDLE_MS / 1000);
-      expect((await tokens.get("warm")).token?.accessToken).toBe(body.access_token);
+      expect((await tokens.get("warm", NO_SCOPES)).token?.accessToken).toBe(body.access_token);
     },
     IDLE_MS + 15_000,
   );
 
   it("never fetches a token of a profile without prewarm unasked", async () => {
     expect(asked(COLD)).toBe(0);
-    expect((await tokens.get("cold")).token).toBeUndefined();
+    expect((await tokens.get("cold", NO_SCOPES)).token).toBeUndefined();
 
     const response = await fetch(`${server.url}/tokens/cold`, {
       headers: localServerHeaders(new URL(server.url)),

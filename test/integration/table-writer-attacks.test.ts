@@ -7,6 +7,7 @@
  * there anyway (the function's own role, or a break-glass role, misused). The README's threat
  * model says the same.
  */
+
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import {
   leaseItemKey,
   tokenItemKey,
 } from "../../functions/adapters/token-table.js";
+import { NO_SCOPES } from "../../functions/core/scope-set.js";
 import { LEASE_MS, MAX_BACK_OFF_MS } from "../../functions/core/timing.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import { createKey, createSecret, createTokenTable, dynamodb, uniqueName } from "../support/aws.js";
@@ -53,9 +55,9 @@ const attacker = {
     );
   },
   deleteTimeAhead: (ms: number) =>
-    attacker.write(tokenItemKey(profile), { deletedAt: { N: String(Date.now() + ms) } }),
+    attacker.write(tokenItemKey(profile, NO_SCOPES), { deletedAt: { N: String(Date.now() + ms) } }),
   lease: (ms: number) =>
-    attacker.write(leaseItemKey(profile), {
+    attacker.write(leaseItemKey(profile, NO_SCOPES), {
       owner: { S: "attacker" },
       leaseUntil: { N: String(Date.now() + ms) },
     }),

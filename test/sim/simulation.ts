@@ -2,14 +2,18 @@
  * One seeded run of the vending core: 2 to 4 {@link TokenVendor} instances over one simulated
  * world, a workload of GETs, DELETEs, rotations, lifetime changes, faults and Lambda freezes, and
  * the invariants checked at every step. The same seed always replays the same run.
+ *
+ * Every profile is asked for two scope sets, its default and another, each its own cache entry:
+ * the checker holds every cache promise per entry (`invariants.ts`).
  */
 import type { VendingError } from "../../functions/core/errors.js";
+import { NO_SCOPES, type ScopeSet, scopeSetOf } from "../../functions/core/scope-set.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
-import { ADMIN_ROLE, CI_ROLE, caller, exampleConfig } from "../support/fakes.js";
+import { ADMIN_ROLE, CI_ROLE, caller, exampleConfig, itemKey } from "../support/fakes.js";
 import { Checker, type GetRecord, type Violation } from "./invariants.js";
 import { Prng, Scheduler, SimClock } from "./scheduler.js";
 import { Trace } from "./trace.js";
-import { type UpstreamFault, World } from "./world.js";
+import { profileOfEntry, type UpstreamFault, World } from "./world.js";
 
 /** Options of one run. */
 export interface SimulationOptions {
@@ -56,6 +60,11 @@ export interface SimulationResult {
 
 const START = Date.parse("2026-11-21T12:00:00Z");
 const PROFILES = ["ci-deployer", "reports-app"] as const;
+/** Each profile's two scope sets: its default first. */
+const SETS: Record<string, readonly ScopeSet[]> = {
+  "ci-deployer": [NO_SCOPES, scopeSetOf(["deploy"])],
+  "reports-app": [scopeSetOf(["ReadUserProfile"]), scopeSetOf(["ReadUserProfile", "WriteReports"])],
+};
 const CALLERS: Record<string, string> = {
   "ci-deployer": CI_ROLE,
   "reports-app": "arn:aws:sts::111122223333:assumed-role/reports-lambda/run",
@@ -77,6 +86,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     trace,
     () => clock.now(),
     (p) => world.currentVersion(p),
+    profileOfEntry,
   );
   world.observe(checker);
   const end = START + (options.hours ?? 2) * 60 * MINUTE;
@@ -136,12 +146,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     return random.int(0, 3600);
   };
 
-  const get = (on?: number, forProfile?: string) => {
+  const pickSet = (profile: string): ScopeSet => random.pick(SETS[profile] ?? [NO_SCOPES]);
+  const get = (on?: number, forProfile?: string, forSet?: ScopeSet) => {
     const i = on ?? pickInstance();
     const profile = forProfile ?? random.pick(PROFILES);
+    const set = forSet ?? pickSet(profile);
+    // The default set is asked for by name now and then, and otherwise by asking nothing.
+    const named = set !== SETS[profile]?.[0] || random.chance(0.5);
+    const entry = itemKey(profile, set);
     const record: GetRecord = {
       instance: i,
-      profile,
+      profile: entry,
+      asked: set,
       minValiditySeconds: minValidity(),
       start: clock.now(),
       order: checker.nextOrder(),
@@ -150,25 +166,26 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (!instance) return;
     stats.gets += 1;
     instance.foreground += 1;
-    trace.add(clock.now(), `i${i}`, `GET ${profile} min=${record.minValiditySeconds}`);
+    trace.add(clock.now(), `i${i}`, `GET ${entry} min=${record.minValiditySeconds}`);
     instance.vendor
       .getToken({
         profile,
         caller: caller(CALLERS[profile] ?? CI_ROLE),
         minValiditySeconds: record.minValiditySeconds,
+        ...(named ? { scope: set } : {}),
       })
       .then(
         (vended) => {
           trace.add(
             clock.now(),
             `i${i}`,
-            `GET ${profile} -> ${world.describe(vended.token)} from ${vended.cache}`,
+            `GET ${entry} -> ${world.describe(vended.token)} from ${vended.cache}`,
           );
           checker.getReturned(record, vended.token);
         },
         (error: unknown) => {
           stats.getFailures += 1;
-          trace.add(clock.now(), `i${i}`, `GET ${profile} -> ${describeError(error)}`);
+          trace.add(clock.now(), `i${i}`, `GET ${entry} -> ${describeError(error)}`);
           checker.getFailed(record, error);
         },
       )
@@ -225,7 +242,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   };
 
   const upstreamFault = () => {
-    const fault = random.pick<UpstreamFault>(["timeout", "unavailable", "throttled", "rejected"]);
+    const fault = random.pick<UpstreamFault>([
+      ...["timeout", "unavailable", "throttled", "rejected", "broader"],
+    ] as UpstreamFault[]);
     const from = clock.now();
     const episode = {
       from,
@@ -275,9 +294,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const burst = () => {
     const i = pickInstance();
     const profile = random.pick(PROFILES);
+    const set = pickSet(profile);
     const size = random.int(2, 6);
     trace.add(clock.now(), "world", `burst of ${size} GETs on i${i}`);
-    for (let n = 0; n < size; n += 1) get(i, profile);
+    for (let n = 0; n < size; n += 1) get(i, profile, set);
   };
   const rotate = () => {
     const profile = random.pick(PROFILES);

@@ -17,13 +17,14 @@ import type {
   TokenRequest,
   TokenStore,
 } from "../../functions/core/ports.js";
+import { NO_SCOPES, type ScopeSet } from "../../functions/core/scope-set.js";
 import {
   WORST_AWS_CALL_MS,
   WORST_EXCHANGE_MS,
   WORST_TABLE_CALL_MS,
 } from "../../functions/core/timing.js";
 import type { CachedToken, TokenGrant } from "../../functions/core/token.js";
-import { MemoryStore } from "../support/fakes.js";
+import { itemKey, MemoryStore } from "../support/fakes.js";
 import type { Checker } from "./invariants.js";
 import type { Latency, Prng, Scheduler } from "./scheduler.js";
 import { fp, type Trace } from "./trace.js";
@@ -37,7 +38,7 @@ const SECRET_READ: Latency = { low: 5, high: 40, worst: WORST_AWS_CALL_MS };
 const TOKEN_REQUEST: Latency = { low: 80, high: 600, worst: WORST_EXCHANGE_MS };
 
 /** What goes wrong at CyberArk during an upstream episode. */
-export type UpstreamFault = "timeout" | "unavailable" | "throttled" | "rejected";
+export type UpstreamFault = "timeout" | "unavailable" | "throttled" | "rejected" | "broader";
 
 /** A period during which calls fail with probability `rate`. */
 export interface Episode {
@@ -210,7 +211,8 @@ export class World {
     const version = profile.versions.find((v) => v.secret === request.clientSecret);
     const who = `i${instance}`;
     this.#trace.add(this.#now(), who, `cyberark ${profile.name} sent (secret ${version?.id})`);
-    const sent = this.#checker?.upstreamSent(instance, profile.name);
+    const entry = itemKey(profile.name, request.scope ?? NO_SCOPES);
+    const sent = this.#checker?.upstreamSent(instance, entry);
     const sentAt = this.#now();
     const fault = this.#upstreamFault(profile.name);
     const delay =
@@ -218,10 +220,12 @@ export class World {
         ? this.#random.between(0.6, 1) * WORST_EXCHANGE_MS
         : this.#scheduler.sample(TOKEN_REQUEST);
     return this.#scheduler.call(instance, delay, TOKEN_REQUEST.worst, () => {
-      if (sent) this.#checker?.upstreamDone(profile.name, sent);
+      if (sent) this.#checker?.upstreamDone(entry, sent);
       const answer = (text: string) =>
         this.#trace.add(this.#now(), who, `cyberark ${profile.name} -> ${text}`);
-      if (fault) {
+      // A tenant that grants more than was asked: the vendor must neither serve nor cache it.
+      const broader = fault === "broader" && request.scope !== undefined;
+      if (fault && fault !== "broader") {
         const error = this.#faultError(fault);
         answer(`${fault} (${error.name})`);
         throw error;
@@ -235,7 +239,7 @@ export class World {
       const accessToken = `sim.${profile.name}.${this.#serial}`;
       const lifetimeSeconds = profile.lifetimeSeconds;
       this.#checker?.issued(accessToken, {
-        profile: profile.name,
+        profile: entry,
         version: version.id,
         lifetimeSeconds,
         sentAt,
@@ -243,12 +247,12 @@ export class World {
         knownAt: undefined,
         stored: false,
       });
-      answer(`${fp(accessToken)} (${version.id}, ${lifetimeSeconds}s)`);
-      return {
-        accessToken,
-        expiresIn: lifetimeSeconds,
-        ...(profile.scope === undefined ? {} : { scope: profile.scope }),
-      };
+      answer(
+        `${fp(accessToken)} (${version.id}, ${lifetimeSeconds}s${broader ? ", broader" : ""})`,
+      );
+      // The grant is the ask (or, broader, the ask and one scope more).
+      const scope = broader ? `${request.scope} Admin` : request.scope;
+      return { accessToken, expiresIn: lifetimeSeconds, ...(scope === undefined ? {} : { scope }) };
     });
   }
 
@@ -290,76 +294,106 @@ export class World {
       }) as Promise<T>;
     };
 
-    const describeItem = (profile: string) => {
-      const deletedAt = table.deletions.get(profile);
+    const describeItem = (profile: string, set: ScopeSet) => {
+      const entry = itemKey(profile, set);
+      const deletedAt = table.deletions.get(entry);
       return deletedAt === undefined
-        ? this.describe(table.items.get(profile))
+        ? this.describe(table.servable(profile, set))
         : `none (deleted at ${this.#trace.time(deletedAt)})`;
     };
 
     return {
-      get: (profile) =>
+      get: (profile, set) =>
         call(
           "table.get",
-          profile,
+          itemKey(profile, set),
           TABLE_ITEM,
           (sentAt) => {
-            checker()?.tableRead(instance, profile, table.items.get(profile), sentAt);
-            return table.get(profile);
+            const entry = itemKey(profile, set);
+            checker()?.tableRead(instance, entry, table.servable(profile, set), sentAt);
+            return table.get(profile, set);
           },
-          () => describeItem(profile),
+          () => describeItem(profile, set),
           true,
         ),
-      put: (profile, token, basis) =>
+      put: (profile, set, token, basis) =>
         call(
           "table.put",
-          profile,
+          itemKey(profile, set),
           TABLE_ITEM,
           (sentAt, answered) => {
-            const written = table.put(profile, token, basis);
-            const item = table.items.get(profile);
-            checker()?.tableWritten(instance, profile, token, item, sentAt, answered);
+            const written = table.put(profile, set, token, basis);
+            const item = table.servable(profile, set);
+            const entry = itemKey(profile, set);
+            checker()?.tableWritten(instance, entry, token, item, sentAt, answered);
             return written;
           },
-          () => `${fp(token.accessToken)}: table holds ${describeItem(profile)}`,
+          () => `${fp(token.accessToken)}: table holds ${describeItem(profile, set)}`,
         ),
-      delete: (profile, at) => {
+      delete: (profile, set, at) => {
         let removed: CachedToken | undefined;
         return call(
           "table.delete",
-          profile,
+          itemKey(profile, set),
           TABLE_LEASE,
           () => {
-            removed = table.items.get(profile);
-            const deleted = table.delete(profile, at);
-            checker()?.tableDeleted(instance, profile, removed);
+            removed = table.items.get(itemKey(profile, set));
+            const deleted = table.delete(profile, set, at);
+            checker()?.tableDeleted(instance, profile, [[itemKey(profile, set), removed]]);
             return deleted;
           },
           () => `removed ${this.describe(removed)}`,
         );
       },
-      acquireLease: (profile, owner, now, until) =>
-        call(
-          "lease.acquire",
+      deleteProfile: (profile, at, known) => {
+        let removed: (readonly [string, CachedToken | undefined])[] = [];
+        return call(
+          "table.deleteProfile",
           profile,
           TABLE_LEASE,
-          () => table.acquireLease(profile, owner, now, until),
           () => {
-            const lease = table.leases.get(profile);
+            // Every entry of the profile: those the DELETE empties, and those whose token it
+            // leaves unservable (written under the record it replaces).
+            const entries = [...new Set([...table.items.keys(), ...table.deletions.keys()])];
+            const ofProfile = entries.filter((entry) => profileOfEntry(entry) === profile);
+            removed = ofProfile.map((entry) => [entry, table.items.get(entry)] as const);
+            const deleted = table.deleteProfile(profile, at, known);
+            checker()?.tableDeleted(instance, profile, removed);
+            return deleted;
+          },
+          () => `removed ${removed.map(([, token]) => this.describe(token)).join(", ")}`,
+        );
+      },
+      takePlace: (profile, set, ask) =>
+        call(
+          "table.place",
+          itemKey(profile, set),
+          TABLE_LEASE,
+          () => table.takePlace(profile, set, ask),
+          () => `${table.profiles.get(profile)?.live.size ?? 0} live sets`,
+        ),
+      acquireLease: (profile, set, owner, now, until) =>
+        call(
+          "lease.acquire",
+          itemKey(profile, set),
+          TABLE_LEASE,
+          () => table.acquireLease(profile, set, owner, now, until),
+          () => {
+            const lease = table.leases.get(itemKey(profile, set));
             return lease?.owner === owner && lease.until === until
               ? `taken until ${this.#trace.time(until)}`
               : `refused (held until ${this.#trace.time(lease?.until ?? 0)})`;
           },
           false,
           // The vendor refreshes without the lease now (it fails open), for as long as it lasts.
-          (sentAt) => checker()?.leaseFailedOpen(instance, profile, sentAt),
+          (sentAt) => checker()?.leaseFailedOpen(instance, itemKey(profile, set), sentAt),
         ),
-      releaseLease: (profile, owner) =>
+      releaseLease: (profile, set, owner) =>
         call(
           "lease.release",
-          profile,
+          itemKey(profile, set),
           TABLE_LEASE,
-          () => table.releaseLease(profile, owner),
+          () => table.releaseLease(profile, set, owner),
           () => "done",
         ),
       putBackOff: (profile, until) =>
@@ -423,6 +457,7 @@ export class World {
       case "throttled":
         return this.#backOff("CyberArk answered 429", this.#random.int(1, 300));
       case "rejected":
+      case "broader":
         return new UpstreamRejectedError({ status: 400, oauthError: "invalid_scope" });
     }
   }
@@ -451,4 +486,9 @@ export class World {
   #now(): number {
     return this.#scheduler.clock.now();
   }
+}
+
+/** The profile an entry ({@link itemKey}: `profile` or `profile set`) belongs to. */
+export function profileOfEntry(entry: string): string {
+  return entry.split(" ")[0] ?? entry;
 }

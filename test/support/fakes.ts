@@ -2,13 +2,16 @@
  * In-memory fakes of the core's ports, and a fake clock, for unit tests.
  */
 import { cyberArkEndpoints } from "../../functions/adapters/cyberark-endpoints.js";
-import { admits, type StoredView } from "../../functions/core/admission.js";
+import { admits, type StoredView, servableUnder } from "../../functions/core/admission.js";
 import { type Caller, parseCaller } from "../../functions/core/callers.js";
 import { ConfigurationError } from "../../functions/core/errors.js";
+import { admitSet } from "../../functions/core/live-sets.js";
 import type {
   Clock,
   IdentityProvider,
   Logger,
+  PlaceAsk,
+  PlaceOutcome,
   ProfileEndpoints,
   RevocationRequest,
   SecretSource,
@@ -23,6 +26,7 @@ import {
   type ProfilesConfig,
   parseProfilesConfig,
 } from "../../functions/core/profiles.js";
+import { NO_SCOPES, type ScopeSet } from "../../functions/core/scope-set.js";
 import { MAX_BACK_OFF_MS, MAX_CLOCK_SKEW_MS } from "../../functions/core/timing.js";
 import type { CachedToken, TokenGrant } from "../../functions/core/token.js";
 
@@ -59,18 +63,40 @@ export class FakeSecrets implements SecretSource {
   }
 }
 
-/** A token table in a Map, admitting writes by the same rule (`admits`); `failing` makes every call throw. */
+/**
+ * The key of a scope set's entries in {@link MemoryStore}'s maps: the profile's name for the empty
+ * set (as the table keeps today's keys for it), `profile set` for any other.
+ */
+export function itemKey(profile: string, set: ScopeSet = NO_SCOPES): string {
+  return set === NO_SCOPES ? profile : `${profile} ${set}`;
+}
+
+/** A profile's own item in {@link MemoryStore}: its last DELETE and its live sets' places. */
+export interface ProfileEntry {
+  deletedAt?: number;
+  live: ReadonlyMap<string, number>;
+}
+
+/**
+ * A token table in Maps, admitting writes by the same rules as the DynamoDB adapter (`admits`,
+ * `admitSet`, and a token served only while the profile's DELETE record is the one it was written
+ * under); `failing` makes every call throw. Token, deletion and lease entries are per scope set
+ * ({@link itemKey}); back-offs and profile entries per profile.
+ */
 export class MemoryStore implements TokenStore {
   readonly items = new Map<string, CachedToken>();
-  /** Profile -> when a DELETE emptied its item (until a token replaces it). */
+  /** Item key -> the profile's DELETE record the token was written under (absent: none). */
+  readonly stamps = new Map<string, number>();
+  /** Item key -> when a DELETE emptied its item (until a token replaces it). */
   readonly deletions = new Map<string, number>();
   readonly leases = new Map<string, { owner: string; until: number }>();
   readonly backOffs = new Map<string, number>();
+  readonly profiles = new Map<string, ProfileEntry>();
   failing = false;
   gets = 0;
   #deleteGate: Promise<void> | undefined;
 
-  /** Holds the next `delete` until `release` is called, as a slow table would. */
+  /** Holds the next `delete` or `deleteProfile` until `release` is called, as a slow table would. */
   holdNextDelete(): { release: () => void } {
     let release: () => void = () => {};
     this.#deleteGate = new Promise<void>((resolve) => {
@@ -79,38 +105,83 @@ export class MemoryStore implements TokenStore {
     return { release: () => release() };
   }
 
-  async get(profile: string): Promise<StoredItem> {
+  async get(profile: string, set: ScopeSet): Promise<StoredItem> {
     this.gets += 1;
     this.#check();
-    const token = this.items.get(profile);
-    const deletedAt = this.deletions.get(profile);
-    return token ? { token } : deletedAt === undefined ? {} : { deletedAt };
+    const key = itemKey(profile, set);
+    const token = this.servable(profile, set);
+    const deletedAt = this.deletions.get(key);
+    const own: StoredItem = token ? { token } : deletedAt === undefined ? {} : { deletedAt };
+    const entry = this.profiles.get(profile);
+    if (!entry) return own;
+    const liveUntil = entry.live.get(set);
+    const record = {
+      ...(entry.deletedAt === undefined ? {} : { deletedAt: entry.deletedAt }),
+      ...(liveUntil === undefined ? {} : { liveUntil }),
+    };
+    return { ...own, profile: record };
   }
-  async put(profile: string, token: CachedToken, basis: WriteBasis): Promise<boolean> {
+  /**
+   * The set's token a read would serve: none when it was written under another DELETE record of
+   * the profile than the current one (that DELETE, or a later one, dropped it).
+   */
+  servable(profile: string, set: ScopeSet): CachedToken | undefined {
+    const key = itemKey(profile, set);
+    const token = this.items.get(key);
+    const stampedUnder = this.profiles.get(profile)?.deletedAt;
+    return token && servableUnder(this.stamps.get(key), stampedUnder) ? token : undefined;
+  }
+  async put(
+    profile: string,
+    set: ScopeSet,
+    token: CachedToken,
+    basis: WriteBasis,
+  ): Promise<boolean> {
     this.#check();
-    const stored = this.items.get(profile);
-    const deletedAt = this.deletions.get(profile);
+    const key = itemKey(profile, set);
+    const stored = this.items.get(key);
+    const deletedAt = this.deletions.get(key);
     const view: StoredView = stored
       ? { kind: "token", cacheKey: stored.cacheKey, issuedAt: stored.issuedAt, lastRefused: false }
       : deletedAt === undefined
         ? { kind: "none" }
         : { kind: "deletion", deletedAt };
     if (!admits(view, token, basis)) return false;
-    this.items.set(profile, token);
-    this.deletions.delete(profile);
+    this.items.set(key, token);
+    if (basis.profileDeletionRead === undefined) this.stamps.delete(key);
+    else this.stamps.set(key, basis.profileDeletionRead);
+    this.deletions.delete(key);
     return true;
   }
-  async acquireLease(profile: string, owner: string, now: number, until: number): Promise<boolean> {
+  async takePlace(profile: string, set: ScopeSet, ask: PlaceAsk): Promise<PlaceOutcome> {
     this.#check();
-    const lease = this.leases.get(profile);
+    const entry = this.profiles.get(profile);
+    if (entry?.deletedAt !== ask.deletionRead) return { taken: false };
+    const live = entry?.live ?? new Map<string, number>();
+    const admitted = admitSet(live, set, ask.reserved, ask.now, ask.holdUntil);
+    if (!admitted.admitted) return { taken: false, freesAt: admitted.freesAt };
+    this.profiles.set(profile, { ...entry, live: admitted.live });
+    return { taken: true };
+  }
+  async acquireLease(
+    profile: string,
+    set: ScopeSet,
+    owner: string,
+    now: number,
+    until: number,
+  ): Promise<boolean> {
+    this.#check();
+    const key = itemKey(profile, set);
+    const lease = this.leases.get(key);
     // As the DynamoDB adapter: a lease later than any taken now could last is an edit.
     if (lease && lease.until >= now && lease.until <= until + MAX_CLOCK_SKEW_MS) return false;
-    this.leases.set(profile, { owner, until });
+    this.leases.set(key, { owner, until });
     return true;
   }
-  async releaseLease(profile: string, owner: string): Promise<void> {
+  async releaseLease(profile: string, set: ScopeSet, owner: string): Promise<void> {
     this.#check();
-    if (this.leases.get(profile)?.owner === owner) this.leases.delete(profile);
+    const key = itemKey(profile, set);
+    if (this.leases.get(key)?.owner === owner) this.leases.delete(key);
   }
   async putBackOff(profile: string, until: number): Promise<void> {
     this.#check();
@@ -123,14 +194,39 @@ export class MemoryStore implements TokenStore {
     this.#check();
     return this.backOffs.get(profile);
   }
-  async delete(profile: string, at: number): Promise<CachedToken | undefined> {
+  async deleteProfile(
+    profile: string,
+    at: number,
+    known: readonly ScopeSet[],
+  ): Promise<CachedToken[]> {
     this.#check();
+    const gate = this.#takeGate();
+    if (gate) await gate;
+    const placed = [...(this.profiles.get(profile)?.live.keys() ?? [])] as ScopeSet[];
+    // The record first, with no places, then each set's item: as the DynamoDB adapter, though
+    // here all at once.
+    this.profiles.set(profile, { deletedAt: at, live: new Map() });
+    const sets = new Set<ScopeSet>([...placed, ...known]);
+    const deleted = [...sets].map((set) => this.#drop(itemKey(profile, set), at));
+    return deleted.filter((token): token is CachedToken => token !== undefined);
+  }
+  async delete(profile: string, set: ScopeSet, at: number): Promise<CachedToken | undefined> {
+    this.#check();
+    const gate = this.#takeGate();
+    if (gate) await gate;
+    return this.#drop(itemKey(profile, set), at);
+  }
+  // Without a gate the deletion happens in the call itself, as one step of a simulated table.
+  #takeGate(): Promise<void> | undefined {
     const gate = this.#deleteGate;
     this.#deleteGate = undefined;
-    if (gate) await gate;
-    const deleted = this.items.get(profile);
-    this.items.delete(profile);
-    this.deletions.set(profile, at);
+    return gate;
+  }
+  #drop(key: string, at: number): CachedToken | undefined {
+    const deleted = this.items.get(key);
+    this.items.delete(key);
+    this.stamps.delete(key);
+    this.deletions.set(key, at);
     return deleted;
   }
   #check(): void {

@@ -258,6 +258,15 @@ describe("DELETE /tokens/{profile}", () => {
 });
 
 describe("audit log", () => {
+  it("says which scope set was asked and which scopes were granted", async () => {
+    identity.next.push(() => ({ accessToken: "tok", expiresIn: 3600, scope: "granted" }));
+    await call();
+
+    const [line] = logger.lines.filter((l) => l.message === "token request");
+    // ci-deployer's default ask is the empty set: no scope sent, the app's own default granted.
+    expect(line?.attributes).toMatchObject({ asked: "", granted: "granted", status: 200 });
+  });
+
   it("logs one line per request with caller, profile, outcome, cache level and token hash", async () => {
     await call();
     await call();

@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
 import type { TokenStore } from "../../functions/core/ports.js";
 import { parseProfilesConfig } from "../../functions/core/profiles.js";
+import { NO_SCOPES, scopeSetOf } from "../../functions/core/scope-set.js";
 import {
   CREDENTIALS_MAX_AGE_MS,
   LEASE_MS,
@@ -19,7 +20,7 @@ import {
   WORST_TABLE_CALL_MS,
 } from "../../functions/core/timing.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
-import { ACCOUNT, ADMIN_ROLE, CI_ROLE, caller, exampleConfig } from "../support/fakes.js";
+import { ACCOUNT, ADMIN_ROLE, CI_ROLE, caller, exampleConfig, itemKey } from "../support/fakes.js";
 import {
   ciDelete,
   ciQuery,
@@ -44,12 +45,12 @@ function rotateSecret(): void {
 function beforeTableReadAt(at: number, action: () => unknown): void {
   const get = h.store.get.bind(h.store);
   let done = false;
-  h.store.get = async (profile) => {
+  h.store.get = async (profile, set) => {
     if (!done && h.clock.now() >= at) {
       done = true;
       await action();
     }
-    return get(profile);
+    return get(profile, set);
   };
 }
 
@@ -171,7 +172,7 @@ describe("race 1c: a DELETE's recorded time never makes an instance read the sec
     const vendor = h.newVendor();
     await vendor.getToken(ciQuery());
     h.clock.advanceSeconds(CREDENTIALS_MAX_AGE_MS / 1000); // credentials and memory both stale
-    await h.store.delete(PROFILE, h.clock.now() + 2_000);
+    await h.store.deleteProfile(PROFILE, h.clock.now() + 2_000, [NO_SCOPES]);
     const readsBefore = h.secrets.reads.length;
 
     await vendor.getToken(ciQuery());
@@ -192,7 +193,8 @@ describe("race 2: one CyberArk request at a time per profile, with a healthy tab
     h.identity.next.push(async () => {
       h.clock.advanceSeconds((WORST_AWS_CALL_MS + WORST_EXCHANGE_MS) / 1000);
       const now = h.clock.now();
-      leaseFreeDuringRetry = await h.store.acquireLease(PROFILE, "another", now, now + LEASE_MS);
+      const until = now + LEASE_MS;
+      leaseFreeDuringRetry = await h.store.acquireLease(PROFILE, NO_SCOPES, "another", now, until);
       return { accessToken: "after-rotation", expiresIn: 3600 };
     });
 
@@ -475,9 +477,10 @@ describe("DELETE revokes what it deleted", () => {
     const heldByA = (await a.getToken(reports)).token.accessToken;
     // Another instance puts a newer token in the table, which A has not read.
     h.clock.advanceSeconds(60);
-    const stored = h.store.items.get("reports-app");
+    const reportsItem = itemKey("reports-app", scopeSetOf(["ReadUserProfile"]));
+    const stored = h.store.items.get(reportsItem);
     if (!stored) throw new Error("the table should hold A's token");
-    h.store.items.set("reports-app", { ...stored, accessToken: "newer", issuedAt: h.clock.now() });
+    h.store.items.set(reportsItem, { ...stored, accessToken: "newer", issuedAt: h.clock.now() });
 
     const revoked = await a.invalidate({ profile: "reports-app", caller: caller(ADMIN_ROLE) });
 
@@ -668,11 +671,13 @@ function frozenCall() {
 function instanceOver(overrides: Partial<TokenStore>, config = exampleConfig()): TokenVendor {
   const s = h.store;
   const store: TokenStore = {
-    get: (p) => s.get(p),
-    put: (p, t, b) => s.put(p, t, b),
-    delete: (p, at) => s.delete(p, at),
-    acquireLease: (p, o, now, until) => s.acquireLease(p, o, now, until),
-    releaseLease: (p, o) => s.releaseLease(p, o),
+    get: (p, set) => s.get(p, set),
+    put: (p, set, t, b) => s.put(p, set, t, b),
+    delete: (p, set, at) => s.delete(p, set, at),
+    deleteProfile: (p, at, known) => s.deleteProfile(p, at, known),
+    takePlace: (p, set, ask) => s.takePlace(p, set, ask),
+    acquireLease: (p, set, o, now, until) => s.acquireLease(p, set, o, now, until),
+    releaseLease: (p, set, o) => s.releaseLease(p, set, o),
     putBackOff: (p, until) => s.putBackOff(p, until),
     getBackOff: (p) => s.getBackOff(p),
     ...overrides,
@@ -725,13 +730,13 @@ describe("race 13: a token write thawed after a freeze never lands over a DELETE
     const put = frozenCall();
     let freezeNextPut = false;
     const a = instanceOver({
-      put: async (p, t, b) => {
+      put: async (p, set, t, b) => {
         if (freezeNextPut) {
           freezeNextPut = false;
           put.started = true;
           await put.thawed; // A froze while its PutItem was being sent
         }
-        return h.store.put(p, t, b);
+        return h.store.put(p, set, t, b);
       },
     });
     const [b, c] = [h.newVendor(), h.newVendor()];
@@ -764,13 +769,13 @@ describe("race 14: a lease taken with a call a freeze held up is not used", () =
     const acquire = frozenCall();
     let freezeNextAcquire = false;
     const a = instanceOver({
-      acquireLease: async (p, o, now, until) => {
+      acquireLease: async (p, set, o, now, until) => {
         if (freezeNextAcquire) {
           freezeNextAcquire = false;
           acquire.started = true;
           await acquire.thawed; // A froze while its lease write was being sent
         }
-        return h.store.acquireLease(p, o, now, until);
+        return h.store.acquireLease(p, set, o, now, until);
       },
     });
     const b = h.newVendor();
@@ -802,12 +807,12 @@ describe("race 15: one instance asks CyberArk once at a time per profile, renewa
     let acquires = 0;
     const a = instanceOver(
       {
-        acquireLease: async (p, o, now, until) => {
+        acquireLease: async (p, set, o, now, until) => {
           acquires += p === PROFILE ? 1 : 0;
           if (p === PROFILE && acquires === 2) {
             throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
           }
-          return h.store.acquireLease(p, o, now, until);
+          return h.store.acquireLease(p, set, o, now, until);
         },
       },
       prewarmConfig(),

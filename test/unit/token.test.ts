@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UpstreamUnavailableError } from "../../functions/core/errors.js";
+import { NO_SCOPES, scopeSetOf } from "../../functions/core/scope-set.js";
 import {
   type CachedToken,
   cacheKey,
@@ -126,20 +127,25 @@ describe("cache key", () => {
   const profile = config.profiles.get("ci-deployer");
   if (!profile) throw new Error("example profile missing");
   const credentials = { clientId: "svc@example.com", clientSecret: "s", version: "v1" };
-  const base = cacheKey(profile, credentials);
+  const base = cacheKey(profile, credentials, NO_SCOPES);
 
   it.each([
-    ["tenant", { ...profile, tenantUrl: "https://other.id.cyberark.cloud" }, credentials],
-    ["endpoint", { ...profile, applicationId: "app" }, credentials],
-    ["scope", { ...profile, scope: "x" }, credentials],
-    ["client id", profile, { ...credentials, clientId: "other@example.com" }],
-    ["secret version", profile, { ...credentials, version: "v2" }],
-  ])("changes with the %s", (_, changedProfile, changedCredentials) => {
-    expect(cacheKey(changedProfile, changedCredentials)).not.toBe(base);
+    [
+      "tenant",
+      { ...profile, tenantUrl: "https://other.id.cyberark.cloud" },
+      credentials,
+      NO_SCOPES,
+    ],
+    ["endpoint", { ...profile, applicationId: "app" }, credentials, NO_SCOPES],
+    ["scope", profile, credentials, scopeSetOf(["x"])],
+    ["client id", profile, { ...credentials, clientId: "other@example.com" }, NO_SCOPES],
+    ["secret version", profile, { ...credentials, version: "v2" }, NO_SCOPES],
+  ])("changes with the %s", (_, changedProfile, changedCredentials, changedSet) => {
+    expect(cacheKey(changedProfile, changedCredentials, changedSet)).not.toBe(base);
   });
 
   it("does not depend on the client secret itself", () => {
     const otherSecret = { ...credentials, clientSecret: "other" };
-    expect(cacheKey(profile, otherSecret)).toBe(base);
+    expect(cacheKey(profile, otherSecret, NO_SCOPES)).toBe(base);
   });
 });
