@@ -13,6 +13,7 @@ import {
 } from "../../functions/core/live-sets.js";
 import type { TokenRequest } from "../../functions/core/ports.js";
 import { MAX_SLOTS_PER_PROFILE, ProfileSlots } from "../../functions/core/profile-slots.js";
+import { type ProfilesConfig, parseProfilesConfig } from "../../functions/core/profiles.js";
 import { type ScopeSet, scopeSetOf } from "../../functions/core/scope-set.js";
 import {
   ADMIN_ROLE,
@@ -22,7 +23,7 @@ import {
   FakeSecrets,
   itemKey,
 } from "../support/fakes.js";
-import { prewarmConfig, type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
+import { type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
 
 const PROFILE = "reports-app";
 const READ = scopeSetOf(["ReadUserProfile"]); // the profile's default set
@@ -30,8 +31,23 @@ const WRITE = scopeSetOf(["ReadUserProfile", "WriteReports"]);
 const SECRET = "cyberark/reports";
 let h: VendorHarness;
 
+/** The example configuration, its `reports-app` given the ceiling every ask below lies within. */
+function scopedConfig(): ProfilesConfig {
+  const example = exampleConfig();
+  const reports = example.profiles.get(PROFILE);
+  if (!reports) throw new Error("the example configuration has no reports-app");
+  const extras = [1, 2, 3, 4, 5, 6, 7, 42, 99].map((n) => `Extra${n}`);
+  const scopes = scopeSetOf(["ReadUserProfile", "WriteReports", ...extras]);
+  const profiles = new Map(example.profiles).set(PROFILE, { ...reports, scopes });
+  return { ...example, profiles };
+}
+
 beforeEach(() => {
-  h = vendorHarness();
+  const harness = vendorHarness();
+  h = {
+    ...harness,
+    newVendor: (config = scopedConfig(), metrics) => harness.newVendor(config, metrics),
+  };
   // The tenant grants what was asked, unless a test says otherwise.
   h.identity.fallback = (request: TokenRequest) => {
     h.identity.serial += 1;
@@ -118,19 +134,26 @@ describe("each scope set is its own cache entry", () => {
   });
 
   it("prewarm renews the default set only", async () => {
-    const vendor = h.newVendor(prewarmConfig());
-    await vendor.getToken({
-      ...ask(scopeSetOf(["deploy"])),
-      profile: "ci-deployer",
-      caller: caller("arn:aws:sts::111122223333:assumed-role/ci-deployer/run"),
+    const config = parseProfilesConfig({
+      profiles: {
+        deployer: {
+          tenantUrl: "https://abc1234.id.cyberark.cloud",
+          secretId: SECRET,
+          applicationId: "deploy_api",
+          scope: "read",
+          scopes: ["read", "deploy"],
+          allowedCallers: ["444455556666"],
+          prewarm: true,
+        },
+      },
     });
+    const vendor = h.newVendor(config);
+    await vendor.getToken({ ...ask(scopeSetOf(["deploy"])), profile: "deployer" });
     h.identity.requests.length = 0;
 
     await vendor.renewScheduled();
 
-    expect(h.identity.requests.filter((r) => r.clientId === "svc-ci@example.com")).toEqual([
-      expect.not.objectContaining({ scope: expect.anything() }),
-    ]);
+    expect(h.identity.requests.map((request) => request.scope)).toEqual(["read"]);
   });
 });
 
