@@ -10,8 +10,16 @@ import {
   ProfilesConfigError,
   parseProfilesConfig,
 } from "../../functions/core/profiles.js";
-import { createHandler } from "../../functions/vend/app.js";
-import { lambdaContext, restEvent, TEST_API } from "../support/events.js";
+import { createHandler, functionUrlHandler } from "../../functions/vend/app.js";
+import { ownFunctionUrl } from "../../functions/vend/own-function-url.js";
+import { createVending } from "../../functions/vend/vending.js";
+import {
+  functionUrlEvent,
+  lambdaContext,
+  restEvent,
+  TEST_API,
+  TEST_URL_CONFIG,
+} from "../support/events.js";
 import { ACCOUNT } from "../support/fakes.js";
 import { type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
 
@@ -119,7 +127,7 @@ describe("attack: the scope query", () => {
     });
   });
 
-  it("a literal + (already decoded by API Gateway) is a character of one scope, not a separator", async () => {
+  it("a decoded + (sent as %2B) is a character of one scope, not a separator", async () => {
     const response = await call(handlerOf(), { arn: REPORT_JOB, query: { scope: ["read+deploy"] } });
     expect(response.status).toBe(403);
     expect(response.json.error_description).toContain('"read+deploy"');
@@ -369,5 +377,55 @@ describe("attack: the granted-callers variable", () => {
     const response = await call(handlerOf(config), { arn: REPORT_JOB, query: { scope: ["deploy"] } });
     // report-job's file entry is read only: the grant cannot widen it.
     expect(response.status).toBe(403);
+  });
+});
+
+describe("attack: raw query strings through the function URL door", () => {
+  async function urlCall(rawQuery: string, arn = DEPLOY_JOB, method = "GET") {
+    const vending = createVending({
+      vendor: h.newVendor(parseProfilesConfig(rawConfig())),
+      clock: h.clock,
+      logger: h.logger,
+    });
+    const handler = functionUrlHandler(vending, ownFunctionUrl(async () => TEST_URL_CONFIG, h.logger));
+    const response = await handler(
+      functionUrlEvent({ callerArn: arn, path: "/tokens/shared", rawQuery, method }),
+      lambdaContext(),
+    );
+    return { status: response.statusCode, json: response.body ? JSON.parse(response.body) : undefined };
+  }
+
+  const cases: [string, number][] = [
+    ["scope=read+deploy", 200],
+    ["scope=read%20deploy", 200],
+    ["scope=deploy%20read%20read", 200],
+    ["scope=read%2Bdeploy", 403],
+    ["scope=READ", 403],
+    ["scope=read%09deploy", 400],
+    ["scope=read%0Adeploy", 400],
+    ["scope=r%C3%A9ad", 400],
+    ["scope=%E2%80%8B", 400],
+    ["scope=read&scope=deploy", 400],
+    ["scope=read&scope=", 400],
+    ["scope=", 400],
+    ["scope", 400],
+    ["scope=%", 403],
+    ["scope=%ZZ", 403],
+    [`scope=${"read%20".repeat(17)}`, 200],
+    [`scope=${"x".repeat(200_000)}`, 400],
+    ["Scope=read", 400],
+    ["scope=read&min_validity=300&min_validity=300", 400],
+  ];
+  for (const [rawQuery, status] of cases) {
+    it(`${rawQuery.slice(0, 60)} answers ${status}`, async () => {
+      const response = await urlCall(rawQuery);
+      expect(response.status).toBe(status);
+      if (status !== 200) expect(Object.keys(response.json).sort()).toEqual(["error", "error_description", "request_id"]);
+      expect(JSON.stringify(response.json ?? "").length).toBeLessThan(3000);
+    });
+  }
+
+  it("DELETE with a scope query is 400 through this door too", async () => {
+    expect((await urlCall("scope=read", ADMIN, "DELETE")).status).toBe(400);
   });
 });
