@@ -14,7 +14,10 @@ import {
 import { EnvelopeCipher, ProcessKeyProvider } from "../../functions/adapters/token-cipher.js";
 import { NO_SCOPES } from "../../functions/core/scope-set.js";
 import type { CachedToken } from "../../functions/core/token.js";
-import { type EmbeddedDynamoDb, startEmbeddedDynamoDb } from "../../functions/local/embedded-dynamodb.js";
+import {
+  type EmbeddedDynamoDb,
+  startEmbeddedDynamoDb,
+} from "../../functions/local/embedded-dynamodb.js";
 import { ensureTokenTable } from "../../functions/local/token-table-setup.js";
 import { MemoryLogger } from "../support/fakes.js";
 
@@ -37,7 +40,11 @@ const token = (name: string, expiresAt = NOW + HOUR_MS): CachedToken => ({
 
 async function entries(): Promise<Record<string, AttributeValue>> {
   const { Item } = await store.client.send(
-    new GetItemCommand({ TableName: TABLE, Key: { pk: { S: issuedItemKey(profile) } }, ConsistentRead: true }),
+    new GetItemCommand({
+      TableName: TABLE,
+      Key: { pk: { S: issuedItemKey(profile) } },
+      ConsistentRead: true,
+    }),
   );
   return Item?.tokens?.M ?? {};
 }
@@ -59,14 +66,23 @@ describe("attack: concurrent instances on a crowded ledger", () => {
   it("20 instances (10 that saw 40 expired entries, 10 cold) remember at once: every one remembered, the bound kept", async () => {
     const filler = newLedger();
     for (let i = 0; i < 40; i += 1) {
-      expect(await filler.remember(profile, NO_SCOPES, token(`old-${i}`, NOW - HOUR_MS), NOW - 2 * HOUR_MS)).toBe("remembered");
+      expect(
+        await filler.remember(
+          profile,
+          NO_SCOPES,
+          token(`old-${i}`, NOW - HOUR_MS),
+          NOW - 2 * HOUR_MS,
+        ),
+      ).toBe("remembered");
     }
     const warm = Array.from({ length: 10 }, newLedger);
     for (const ledger of warm) await ledger.live(profile, NOW);
     const cold = Array.from({ length: 10 }, newLedger);
 
     const outcomes = await Promise.all(
-      [...warm, ...cold].map((ledger, i) => ledger.remember(profile, NO_SCOPES, token(`new-${i}`), NOW)),
+      [...warm, ...cold].map((ledger, i) =>
+        ledger.remember(profile, NO_SCOPES, token(`new-${i}`), NOW),
+      ),
     );
 
     expect(outcomes).toEqual(Array(20).fill("remembered"));
@@ -80,7 +96,12 @@ describe("attack: concurrent instances on a crowded ledger", () => {
   it("40 warm instances that all saw the same 49 expired entries remember at once: no false full", async () => {
     const filler = newLedger();
     for (let i = 0; i < 49; i += 1) {
-      await filler.remember(profile, NO_SCOPES, token(`old-${i}`, NOW - HOUR_MS), NOW - 2 * HOUR_MS);
+      await filler.remember(
+        profile,
+        NO_SCOPES,
+        token(`old-${i}`, NOW - HOUR_MS),
+        NOW - 2 * HOUR_MS,
+      );
     }
     const warm = Array.from({ length: 40 }, newLedger);
     for (const ledger of warm) await ledger.live(profile, NOW);
@@ -115,7 +136,9 @@ describe("attack: concurrent instances on a crowded ledger", () => {
       await filler.remember(profile, NO_SCOPES, token(`live-${i}`), NOW);
     }
     const outcomes = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => newLedger().remember(profile, NO_SCOPES, token(`extra-${i}`), NOW)),
+      Array.from({ length: 8 }, (_, i) =>
+        newLedger().remember(profile, NO_SCOPES, token(`extra-${i}`), NOW),
+      ),
     );
     expect(outcomes).toEqual(Array(8).fill("full"));
     expect(Object.keys(await entries())).toHaveLength(ISSUED_TOKENS_KEPT);

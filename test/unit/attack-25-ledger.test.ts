@@ -19,10 +19,7 @@ import {
 } from "../../functions/adapters/issued-ledger-updates.js";
 import { openIssuedEntry, sealIssuedEntry } from "../../functions/adapters/sealed-issued-token.js";
 import { sealTokenItem } from "../../functions/adapters/sealed-token-record.js";
-import {
-  type DataKeyProvider,
-  EnvelopeCipher,
-} from "../../functions/adapters/token-cipher.js";
+import { type DataKeyProvider, EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
 import { tokenItemKey } from "../../functions/adapters/token-table.js";
 import { NO_SCOPES } from "../../functions/core/scope-set.js";
 import type { CachedToken } from "../../functions/core/token.js";
@@ -42,7 +39,8 @@ class CountingKeys implements DataKeyProvider {
   }
   async unwrap(wrapped: Uint8Array): Promise<Uint8Array> {
     this.unwraps += 1;
-    if (Buffer.from(wrapped).toString() !== "good-key") throw new Error("InvalidCiphertextException");
+    if (Buffer.from(wrapped).toString() !== "good-key")
+      throw new Error("InvalidCiphertextException");
     return this.key;
   }
 }
@@ -57,7 +55,11 @@ function token(name: string, expiresAt = NOW + HOUR_MS): CachedToken {
 }
 
 async function entry(id: string, expiresAt = NOW + HOUR_MS, key = KEY): Promise<AttributeValue> {
-  return sealIssuedEntry(cipher, key, { id, asked: NO_SCOPES, token: token(`tok-${id}`, expiresAt) });
+  return sealIssuedEntry(cipher, key, {
+    id,
+    asked: NO_SCOPES,
+    token: token(`tok-${id}`, expiresAt),
+  });
 }
 
 const updates = () =>
@@ -85,12 +87,21 @@ describe("attack: moving sealed entries", () => {
 
   it("a cached token item's sealed record placed in the ledger does not open, nor the reverse", async () => {
     const item = await sealTokenItem(cipher, tokenItemKey("reports-app"), token("cached"));
-    const asEntry: AttributeValue = { M: { sealed: item.sealed ?? { S: "" }, expiresAt: { N: String(NOW + HOUR_MS) } } };
+    const asEntry: AttributeValue = {
+      M: { sealed: item.sealed ?? { S: "" }, expiresAt: { N: String(NOW + HOUR_MS) } },
+    };
     const sealedName = Object.keys(item).find((name) => item[name]?.S?.startsWith("v1."));
     expect(sealedName).toBeDefined();
-    const moved: AttributeValue = { M: { sealed: item[sealedName ?? ""] as AttributeValue, expiresAt: { N: String(NOW + HOUR_MS) } } };
+    const moved: AttributeValue = {
+      M: {
+        sealed: item[sealedName ?? ""] as AttributeValue,
+        expiresAt: { N: String(NOW + HOUR_MS) },
+      },
+    };
     await expect(openIssuedEntry(cipher, KEY, "x", moved)).rejects.toThrow();
-    await expect(openIssuedEntry(cipher, tokenItemKey("reports-app"), "", asEntry)).rejects.toThrow();
+    await expect(
+      openIssuedEntry(cipher, tokenItemKey("reports-app"), "", asEntry),
+    ).rejects.toThrow();
 
     dynamodb.on(GetItemCommand).resolves({ Item: { pk: { S: KEY }, tokens: { M: { x: moved } } } });
     expect(await ledger.live("reports-app", NOW)).toEqual([]);
@@ -116,7 +127,12 @@ describe("attack: a table writer fills the ledger item", () => {
     const junk: Record<string, AttributeValue> = {};
     for (let i = 0; i < 3000; i += 1) {
       const wrapped = Buffer.from(`k${i}`).toString("base64url");
-      junk[`j${i}`] = { M: { sealed: { S: `v1.${wrapped}.AAAAAAAAAAAAAAAA.${"A".repeat(24)}` }, expiresAt: { N: String(NOW + HOUR_MS) } } };
+      junk[`j${i}`] = {
+        M: {
+          sealed: { S: `v1.${wrapped}.AAAAAAAAAAAAAAAA.${"A".repeat(24)}` },
+          expiresAt: { N: String(NOW + HOUR_MS) },
+        },
+      };
     }
     junk.real = await entry("real");
     dynamodb.on(GetItemCommand).resolves({ Item: { pk: { S: KEY }, tokens: { M: junk } } });
@@ -141,16 +157,23 @@ describe("attack: a table writer fills the ledger item", () => {
     await ledger.live("reports-app", NOW);
     await ledger.forget("reports-app", ["anything"], NOW);
 
-    const removed = updates().flatMap((update) => Object.values(update.ExpressionAttributeNames ?? {}));
+    const removed = updates().flatMap((update) =>
+      Object.values(update.ExpressionAttributeNames ?? {}),
+    );
     expect(removed.filter((name) => name.startsWith("j")).length).toBeGreaterThan(0);
   });
 
   it("a ledger full of junk never stops a remember from answering (it answers full, bounded)", async () => {
     const junk: Record<string, AttributeValue> = {};
-    for (let i = 0; i < 5000; i += 1) junk[`j${i}`] = { M: { expiresAt: { N: String(NOW + HOUR_MS) } } };
+    for (let i = 0; i < 5000; i += 1)
+      junk[`j${i}`] = { M: { expiresAt: { N: String(NOW + HOUR_MS) } } };
     const { ConditionalCheckFailedException } = await import("@aws-sdk/client-dynamodb");
     dynamodb.on(UpdateItemCommand).rejects(
-      new ConditionalCheckFailedException({ message: "x", $metadata: {}, Item: { tokens: { M: junk } } }),
+      new ConditionalCheckFailedException({
+        message: "x",
+        $metadata: {},
+        Item: { tokens: { M: junk } },
+      }),
     );
     expect(await ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).toBe("full");
     expect(updates().length).toBeLessThanOrEqual(3);
@@ -160,8 +183,12 @@ describe("attack: a table writer fills the ledger item", () => {
     const shapes: Record<string, AttributeValue>[] = [
       { tokens: { L: [{ S: "x" }] } },
       { tokens: { S: "x" } },
-      { tokens: { M: { a: { S: "x" }, b: { NULL: true }, c: { M: { expiresAt: { N: "1e400" } } } } } },
-      { tokens: { M: { "__proto__": { M: { sealed: { S: "v1.a.b.c" } } } } } },
+      {
+        tokens: {
+          M: { a: { S: "x" }, b: { NULL: true }, c: { M: { expiresAt: { N: "1e400" } } } },
+        },
+      },
+      { tokens: { M: { __proto__: { M: { sealed: { S: "v1.a.b.c" } } } } } },
     ];
     for (const item of shapes) {
       dynamodb.on(GetItemCommand).resolves({ Item: { pk: { S: KEY }, ...item } });
@@ -186,8 +213,12 @@ describe("attack: a table writer edits an entry's plaintext expiry hint", () => 
 
   it("a hint moved into the future does not make an expired token count as live", async () => {
     const expired = await entry("old", NOW - 1);
-    const edited: AttributeValue = { M: { ...expired.M, expiresAt: { N: String(NOW + 10 * HOUR_MS) } } };
-    dynamodb.on(GetItemCommand).resolves({ Item: { pk: { S: KEY }, tokens: { M: { old: edited } } } });
+    const edited: AttributeValue = {
+      M: { ...expired.M, expiresAt: { N: String(NOW + 10 * HOUR_MS) } },
+    };
+    dynamodb
+      .on(GetItemCommand)
+      .resolves({ Item: { pk: { S: KEY }, tokens: { M: { old: edited } } } });
     expect(await ledger.live("reports-app", NOW)).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
  * against that caller's ceiling.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { parseProfilesConfig, ProfilesConfigError } from "../../functions/core/profiles.js";
+import { ProfilesConfigError, parseProfilesConfig } from "../../functions/core/profiles.js";
 import { createHandler } from "../../functions/vend/app.js";
 import { lambdaContext, restEvent, TEST_API } from "../support/events.js";
 import { ACCOUNT } from "../support/fakes.js";
@@ -45,11 +45,18 @@ describe("attack: a narrowed caller of a profile without a default scope", () =>
       return;
     }
     // CyberArk's app, asked without scope, grants its defaults: here everything.
-    h.identity.next.push(() => ({ accessToken: "app-default-token", expiresIn: 3600, scope: "deploy read" }));
+    h.identity.next.push(() => ({
+      accessToken: "app-default-token",
+      expiresIn: 3600,
+      scope: "deploy read",
+    }));
     const vendor = h.newVendor(parsed);
     const handler = createHandler({ vendor, clock: h.clock, logger: h.logger, api: TEST_API });
 
-    const response = await handler(restEvent({ profile: "shared", callerArn: REPORT_JOB }), lambdaContext());
+    const response = await handler(
+      restEvent({ profile: "shared", callerArn: REPORT_JOB }),
+      lambdaContext(),
+    );
 
     // The other acceptable fix: a 403 telling the caller to ask for a scope explicitly.
     expect(h.identity.requests).toEqual([]);
