@@ -30,6 +30,7 @@ import type { Logger } from "../core/ports.js";
 import type { ScopeSet } from "../core/scope-set.js";
 import { WORST_REMEMBER_MS } from "../core/timing.js";
 import type { CachedToken } from "../core/token.js";
+import { readLedger } from "./issued-ledger-reads.js";
 import {
   addEntry,
   ISSUED_TOKENS_KEPT,
@@ -39,7 +40,7 @@ import {
   startLedger,
   TOKENS,
 } from "./issued-ledger-updates.js";
-import { entryExpiryHint, openIssuedEntry, sealIssuedEntry } from "./sealed-issued-token.js";
+import { entryExpiryHint, sealIssuedEntry } from "./sealed-issued-token.js";
 import type { TokenCipher } from "./token-cipher.js";
 import { TOKEN_TABLE_SCHEMA } from "./token-table.js";
 
@@ -49,8 +50,14 @@ const PRUNED_PER_WRITE = 20;
 // A write that lost a race (the item was created meanwhile, or an entry it meant to prune was
 // pruned by another instance) is tried again with what the failure showed.
 const ADD_ATTEMPTS = 3;
+// What a `forget` prunes besides the ids it is given (revoked: at most the bound's worth): all
+// the entries a read found not to open, within the bound. Both together keep the expression
+// within DynamoDB's 4 KB.
+const PRUNED_PER_FORGET = ISSUED_TOKENS_KEPT;
 // Views are kept per profile; the bound only guards against names that are not profiles.
 const VIEWS_KEPT = 256;
+// A view's mark for an entry that does not open: pruned first, like an expired entry.
+const DOES_NOT_OPEN = Number.NEGATIVE_INFINITY;
 
 type View = Map<string, number | undefined>;
 
@@ -114,27 +121,44 @@ export class DynamoDbIssuedTokens implements IssuedTokenStore {
     return "full";
   }
 
+  /**
+   * The live tokens, opening at most the bound's worth of entries (see `issued-ledger-reads.ts`).
+   * Entries that do not open are marked in this instance's view, so the `forget` that follows
+   * (and the next write) removes them: junk cannot keep the ledger full.
+   */
   async live(profile: string, now: number): Promise<readonly RememberedToken[]> {
     const key = issuedItemKey(profile);
     const item = await this.#read(key);
     this.#see(profile, item);
-    const entries = Object.entries(item?.[TOKENS]?.M ?? {});
-    const opened = await Promise.all(
-      entries.map(([id, entry]) =>
-        openIssuedEntry(this.#cipher, key, id, entry).catch(() => undefined),
-      ),
-    );
-    const unopened = opened.filter((entry) => entry === undefined).length;
-    if (unopened > 0) {
-      this.#logger.warn("token ledger entries do not open; skipped", { profile, unopened });
+    const read = await readLedger(this.#cipher, key, Object.entries(item?.[TOKENS]?.M ?? {}), now);
+    const { unopened, unreadable, expired, beyondBound } = read;
+    if (beyondBound > 0) {
+      this.#logger.warn("token ledger holds more entries than its bound; opened only the newest", {
+        profile,
+        skipped: beyondBound,
+        expired,
+      });
     }
-    return opened.filter(
-      (entry): entry is RememberedToken => entry !== undefined && entry.token.expiresAt > now,
-    );
+    if (unopened.length > 0) {
+      this.#logger.warn("token ledger entries do not open; skipped, and forgotten next", {
+        profile,
+        unopened: unopened.length,
+      });
+      const view = this.#views.get(profile);
+      for (const id of unopened) view?.set(id, DOES_NOT_OPEN);
+    }
+    if (unreadable > 0) {
+      this.#logger.warn("token ledger entries could not be opened now (KMS failed); kept", {
+        profile,
+        unreadable,
+      });
+    }
+    return read.live;
   }
 
   async forget(profile: string, ids: readonly string[], now: number): Promise<void> {
-    const removed = [...new Set([...ids, ...this.#expired(profile, now)])];
+    const pruned = this.#expired(profile, now, PRUNED_PER_FORGET);
+    const removed = [...new Set([...ids, ...pruned])];
     if (removed.length === 0) return;
     try {
       const input = removeEntries(this.#tableName, issuedItemKey(profile), removed);
@@ -143,6 +167,13 @@ export class DynamoDbIssuedTokens implements IssuedTokenStore {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
     const view = this.#views.get(profile);
+    const junk = removed.filter((id) => view?.get(id) === DOES_NOT_OPEN).length;
+    if (junk > 0) {
+      this.#logger.warn("token ledger entries that do not open removed", {
+        profile,
+        removed: junk,
+      });
+    }
     for (const id of removed) view?.delete(id);
   }
 
@@ -176,13 +207,15 @@ export class DynamoDbIssuedTokens implements IssuedTokenStore {
     }
   }
 
-  // Entries of the view that have expired at `now` (or carry no expiry this code wrote).
-  #expired(profile: string, now: number): string[] {
-    const view = this.#views.get(profile) ?? new Map();
-    const expired = [...view].filter(
-      ([, expiresAt]) => expiresAt === undefined || expiresAt <= now,
-    );
-    return expired.slice(0, PRUNED_PER_WRITE).map(([id]) => id);
+  // Entries of the view that have expired at `now` (or carry no expiry this code wrote, or do
+  // not open), at most `limit`: those that do not open first, then the oldest.
+  #expired(profile: string, now: number, limit = PRUNED_PER_WRITE): string[] {
+    const view = this.#views.get(profile) ?? new Map<string, number | undefined>();
+    const expired = [...view]
+      .map(([id, expiresAt]) => [id, expiresAt ?? DOES_NOT_OPEN] as const)
+      .filter(([, expiresAt]) => expiresAt <= now)
+      .sort(([, a], [, b]) => a - b);
+    return expired.slice(0, limit).map(([id]) => id);
   }
 
   #see(profile: string, item: Record<string, AttributeValue> | undefined): void {

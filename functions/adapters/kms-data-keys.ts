@@ -1,8 +1,13 @@
 /**
  * Data keys from AWS KMS for {@link EnvelopeCipher}.
  */
-import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from "@aws-sdk/client-kms";
-import type { DataKeyProvider } from "./token-cipher.js";
+import {
+  DecryptCommand,
+  type DecryptCommandOutput,
+  GenerateDataKeyCommand,
+  type KMSClient,
+} from "@aws-sdk/client-kms";
+import { type DataKeyProvider, DoesNotOpenError } from "./token-cipher.js";
 import { TOKEN_KEY_ENCRYPTION_CONTEXT } from "./token-key-context.js";
 
 // Bound to every data key, so a key wrapped for this service opens for nothing else (and the
@@ -32,14 +37,26 @@ export class KmsDataKeys implements DataKeyProvider {
   }
 
   async unwrap(wrapped: Uint8Array): Promise<Uint8Array> {
-    const output = await this.#client.send(
-      new DecryptCommand({
-        CiphertextBlob: wrapped,
-        KeyId: this.#keyId,
-        EncryptionContext: ENCRYPTION_CONTEXT,
-      }),
-    );
+    let output: DecryptCommandOutput;
+    try {
+      output = await this.#client.send(
+        new DecryptCommand({
+          CiphertextBlob: wrapped,
+          KeyId: this.#keyId,
+          EncryptionContext: ENCRYPTION_CONTEXT,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof Error && NOT_OUR_DATA_KEY.has(error.name)) {
+        throw new DoesNotOpenError(`the data key is not this service's (${error.name})`);
+      }
+      throw error;
+    }
     if (!output.Plaintext) throw new Error("KMS returned no plaintext");
     return output.Plaintext;
   }
 }
+
+// KMS's answers that say the wrapped key itself is wrong (not one of the stack key's, or edited),
+// as opposed to KMS failing or the key being disabled: the value will never open.
+const NOT_OUR_DATA_KEY = new Set(["InvalidCiphertextException", "IncorrectKeyException"]);

@@ -9,7 +9,7 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { RememberedToken } from "../core/issued-tokens.js";
 import { parseScopeSet } from "../core/scope-set.js";
 import type { CachedToken } from "../core/token.js";
-import type { TokenCipher } from "./token-cipher.js";
+import { DoesNotOpenError, type TokenCipher } from "./token-cipher.js";
 
 /** The attributes of an entry (a DynamoDB map). */
 export const ENTRY = { sealed: "sealed", expiresAt: "expiresAt" } as const;
@@ -43,7 +43,8 @@ export async function sealIssuedEntry(
 
 /**
  * Opens the entry `id` of the ledger item `itemKey`.
- * @throws when it was not sealed by this service for exactly that entry, or is malformed.
+ * @throws {DoesNotOpenError} when it was not sealed by this service for exactly that entry, or is
+ *   malformed; any other error when the key service failed (it may open on another try).
  */
 export async function openIssuedEntry(
   cipher: TokenCipher,
@@ -52,9 +53,9 @@ export async function openIssuedEntry(
   entry: AttributeValue,
 ): Promise<RememberedToken> {
   const sealed = entry.M?.[ENTRY.sealed]?.S;
-  if (sealed === undefined) throw new Error("not a ledger entry");
+  if (sealed === undefined) throw new DoesNotOpenError("not a ledger entry");
   const record = parseRecord(await cipher.open(sealed, context(itemKey, id)));
-  if (!record) throw new Error("not a ledger record");
+  if (!record) throw new DoesNotOpenError("not a ledger record");
   return { id, ...record };
 }
 

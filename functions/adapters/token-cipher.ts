@@ -12,11 +12,28 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 
+/**
+ * A sealed value that does not open, for a reason of its own: malformed, edited, sealed under
+ * another context, or under a data key that is not this service's. Not thrown when the key
+ * service merely failed (throttled, unreachable): the value may open on another try.
+ */
+export class DoesNotOpenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "DoesNotOpenError";
+  }
+}
+
 /** Seals and opens token strings; `context` must be equal on both sides. */
 export interface TokenCipher {
   seal(plaintext: string, context: string): Promise<string>;
-  /** @throws when the value was tampered with, sealed under another context, or by another key. */
+  /**
+   * @throws {DoesNotOpenError} when the value was tampered with, sealed under another context, or
+   *   by another key; any other error when the key service failed.
+   */
   open(sealed: string, context: string): Promise<string>;
+  /** Whether opening `sealed` needs no call to the key service: its data key is already held. */
+  holdsKeyOf(sealed: string): boolean;
 }
 
 /** Produces data keys and unwraps them (KMS in the cloud, a process-local key in the local server). */
@@ -60,18 +77,29 @@ export class EnvelopeCipher implements TokenCipher {
   async open(sealed: string, context: string): Promise<string> {
     const [version, wrapped, ivText, bodyText, ...rest] = sealed.split(".");
     if (version !== VERSION || !wrapped || !ivText || !bodyText || rest.length > 0) {
-      throw new Error("not a sealed token");
+      throw new DoesNotOpenError("not a sealed token");
     }
     const iv = Buffer.from(ivText, "base64url");
     const body = Buffer.from(bodyText, "base64url");
-    if (iv.length !== IV_BYTES || body.length <= TAG_BYTES) throw new Error("not a sealed token");
+    if (iv.length !== IV_BYTES || body.length <= TAG_BYTES) {
+      throw new DoesNotOpenError("not a sealed token");
+    }
     const decipher = createDecipheriv("aes-256-gcm", await this.#unwrap(wrapped), iv);
     decipher.setAAD(Buffer.from(context, "utf8"));
     decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
-    return Buffer.concat([
-      decipher.update(body.subarray(0, body.length - TAG_BYTES)),
-      decipher.final(),
-    ]).toString("utf8");
+    try {
+      return Buffer.concat([
+        decipher.update(body.subarray(0, body.length - TAG_BYTES)),
+        decipher.final(),
+      ]).toString("utf8");
+    } catch {
+      throw new DoesNotOpenError("the sealed value does not authenticate under this context");
+    }
+  }
+
+  holdsKeyOf(sealed: string): boolean {
+    const [version, wrapped] = sealed.split(".", 2);
+    return version === VERSION && wrapped !== undefined && this.#unwrapped.has(wrapped);
   }
 
   async #dataKey(): Promise<{ plaintext: Uint8Array; wrapped: string }> {
@@ -109,7 +137,9 @@ export class ProcessKeyProvider implements DataKeyProvider {
   }
 
   async unwrap(wrapped: Uint8Array): Promise<Uint8Array> {
-    if (Buffer.from(wrapped).toString() !== "process-local") throw new Error("unknown data key");
+    if (Buffer.from(wrapped).toString() !== "process-local") {
+      throw new DoesNotOpenError("unknown data key");
+    }
     return this.#key;
   }
 }

@@ -37,9 +37,15 @@ export interface IssuedTokenStore {
    * @returns `full` when the profile's ledger is at its bound: the token is not remembered.
    */
   remember(profile: string, asked: ScopeSet, token: CachedToken, now: number): Promise<Remembered>;
-  /** Every remembered token of the profile still alive at `now`. */
+  /**
+   * Every remembered token of the profile still alive at `now`. Reading costs a bounded amount
+   * whatever the ledger holds; entries found not to open are noted for the next `forget`.
+   */
   live(profile: string, now: number): Promise<readonly RememberedToken[]>;
-  /** Forgets the entries `ids` (revoked tokens), and any it knows to have expired at `now`. */
+  /**
+   * Forgets the entries `ids` (revoked tokens), any it knows to have expired at `now`, and any
+   * its last `live` found not to open (junk would otherwise keep the ledger full).
+   */
   forget(profile: string, ids: readonly string[], now: number): Promise<void>;
 }
 
@@ -102,10 +108,13 @@ export class IssuedTokens {
     }
   }
 
-  /** Forgets revoked entries (and expired ones). Never throws: a failure only leaves them longer. */
+  /**
+   * Forgets revoked entries (and expired ones, and ones that do not open), even when `ids` is
+   * empty. Never throws: a failure only leaves them longer.
+   */
   async forget(profile: Profile, ids: readonly string[]): Promise<void> {
     const store = this.#store;
-    if (!store || ids.length === 0) return;
+    if (!store || !this.#revocable(profile)) return;
     try {
       await store.forget(profile.name, ids, this.#clock.now());
     } catch (error) {

@@ -92,7 +92,9 @@ export function defaultScopesOf(scope: string | undefined): ScopeSet {
 
 /**
  * Parses a profile's `scopes`: custom apps only (CyberArk's platform tokens take no narrowed
- * scope), and the default ask (`scope`) must lie within them.
+ * scope), and the default ask (`scope`) is required and must lie within them. Without a default,
+ * a caller that names no scope would ask CyberArk for none, and the app would grant its own
+ * defaults, which no caller's ceiling was ever checked against.
  */
 export function parseProfileCeiling(
   raw: Record<string, unknown>,
@@ -106,6 +108,12 @@ export function parseProfileCeiling(
       'is allowed only on a custom-app profile (one with an "applicationId"); platform tokens are not narrowed by scope',
     );
     return { declared: true };
+  }
+  if (scope === undefined && raw.scope === undefined) {
+    report(
+      "scope",
+      "is required when \"scopes\" is declared: it is what a caller that names no scope asks for (without it, CyberArk would grant the app's own defaults, beyond any caller's ceiling)",
+    );
   }
   const scopes = parseScopeList(raw.scopes);
   if (isProblems(scopes)) {

@@ -60,7 +60,11 @@ export class TokenRevocation {
         ...remembered.map((entry) => entry.token.accessToken),
       ]),
     ];
-    if (tokens.length === 0) return { revoked: "false" };
+    if (tokens.length === 0) {
+      // Nothing to revoke, but the ledger may hold entries that do not open: let it drop them.
+      await this.#issued.forget(profile, []);
+      return { revoked: "false" };
+    }
     // One secret read for them all (the DELETE's new slot holds none yet); a failure is left to
     // each revocation to report and retry.
     await this.#slots

@@ -9,12 +9,15 @@
  *
  * The ask is the caller's `scope` query, or the profile's default when it names none, and it is
  * checked the same way in both cases: a caller whose own ceiling lacks a default scope must ask
- * explicitly rather than be handed more than its entry says.
+ * explicitly rather than be handed more than its entry says. An empty ask of a profile with
+ * `scopes` is refused: CyberArk, asked for no scope, grants the app's own defaults, which no
+ * ceiling describes (the profiles file requires a default `scope` beside `scopes`; this is the
+ * second lock).
  */
 import { type AllowedCaller, type Caller, callerMatches } from "./callers.js";
 import { AccessDeniedError } from "./errors.js";
 import type { Profile } from "./profiles.js";
-import { type ScopeSet, scopesOf, scopesOutside } from "./scope-set.js";
+import { NO_SCOPES, type ScopeSet, scopesOf, scopesOutside } from "./scope-set.js";
 
 /** The most any caller of `profile` may ask for: its `scopes`, or else its default set. */
 export function profileCeiling(profile: Profile): ScopeSet {
@@ -42,13 +45,20 @@ export function callerCeiling(
 /**
  * The scope set this request asks for: `asked`, or the profile's default when `undefined`.
  * @throws {AccessDeniedError} when the caller matches none of the profile's callers, or the ask
- *   holds a scope outside the caller's ceiling (the description names those scopes), or the
- *   profile has no `scopes` and the ask is not exactly its default set.
+ *   is empty on a profile with `scopes`, or holds a scope outside the caller's ceiling (the
+ *   description names those scopes), or the profile has no `scopes` and the ask is not exactly
+ *   its default set.
  */
 export function askFor(profile: Profile, caller: Caller | undefined, asked?: ScopeSet): ScopeSet {
   const ask = asked ?? profile.defaultScopes;
   const ceiling = callerCeiling(profile, caller);
   if (!ceiling) throw new AccessDeniedError(`caller is not allowed for profile "${profile.name}"`);
+  if (profile.scopes !== undefined && ask === NO_SCOPES) {
+    throw new AccessDeniedError(
+      `caller asked no scope of profile "${profile.name}", which declares "scopes" but no default "scope"`,
+      "This profile has no default scope: ask for a scope explicitly.",
+    );
+  }
 
   const outside = scopesOutside(ask, ceiling);
   if (outside.length > 0) {

@@ -124,9 +124,10 @@ export const WORST_REMEMBER_MS = WORST_TABLE_CALL_MS;
 
 /**
  * A `DELETE` at its worst: record it on the profile's item, delete each scope set's item (all at
- * once, each opening what it held), read the ledger of issued tokens (the item, then KMS for its
- * data keys, all at once), then revoke every live token at once, twice at most, each time reading
- * the secret and making one attempt at CyberArk, and have the ledger forget the revoked ones.
+ * once, each opening what it held), read the ledger of issued tokens (the item, then KMS for the
+ * data keys of at most its bound's worth of entries, all at once, whatever the item holds), then
+ * revoke every live token at once, twice at most, each time reading the secret and making one
+ * attempt at CyberArk, and have the ledger forget the revoked ones.
  */
 export const WORST_DELETE_MS =
   WORST_AWS_CALL_MS +

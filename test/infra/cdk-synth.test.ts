@@ -94,6 +94,7 @@ describe("npx cdk synth", () => {
       `error: ${file}: profile "Bad": the name must match ^[a-z0-9][a-z0-9-]{0,62}$`,
       `error: ${file}: profile "Bad" field "tenantUrl": must be an https:// URL such as https://abc1234.id.cyberark.cloud`,
       `error: ${file}: profile "ok" field "tenantUrl": must use https:// (http:// is accepted only by the local server, for loopback hosts)`,
+      `error: ${file}: profile "scoped" field "scope": is required when "scopes" is declared: it is what a caller that names no scope asks for (without it, CyberArk would grant the app's own defaults, beyond any caller's ceiling)`,
       `error: ${file}: profile "scoped" field "allowedCallers": entry 0 (caller "111122223333") "scopes": scope "deploy" is not in the profile's "scopes"`,
     ]);
     expect(failure?.stderr).not.toMatch(/\n\s+at /); // no stack trace

@@ -158,7 +158,10 @@ describe("DynamoDbIssuedTokens", () => {
 
     expect(names(await newLedger().live(profile, NOW))).toEqual(["here"]);
     expect(logger.lines).toEqual([
-      expect.objectContaining({ message: "token ledger entries do not open; skipped" }),
+      expect.objectContaining({
+        message: "token ledger entries do not open; skipped, and forgotten next",
+        attributes: { profile, unopened: 1 },
+      }),
     ]);
   });
 

@@ -186,6 +186,53 @@ describe("DynamoDbIssuedTokens.live and forget", () => {
     ]);
   });
 
+  it("forgets the entries that do not open, but keeps those KMS failed to open now", async () => {
+    // The entry's data key is unknown to this instance, and its KMS is throttled: it may open on
+    // another try, so it stays; junk never will, so it goes, with a count in the log.
+    const throttled = new EnvelopeCipher({
+      generate: () => Promise.reject(new Error("no new keys here")),
+      unwrap: () =>
+        Promise.reject(Object.assign(new Error("slow down"), { name: "ThrottlingException" })),
+    });
+    const reader = new DynamoDbIssuedTokens(new DynamoDBClient({}), "tokens", throttled, logger);
+    const junk = { M: { sealed: { S: "v1.junk" }, expiresAt: { N: String(NOW + HOUR_MS) } } };
+    dynamodb.on(GetItemCommand).resolves({
+      Item: { tokens: { M: { real: await entry("real", NOW + HOUR_MS), junk } } },
+    });
+    dynamodb.on(UpdateItemCommand).resolves({});
+
+    expect(await reader.live("reports-app", NOW)).toEqual([]);
+    await reader.forget("reports-app", [], NOW);
+
+    expect(updates().map((update) => update.ExpressionAttributeNames)).toEqual([
+      { "#t": "tokens", "#x0": "junk" },
+    ]);
+    expect(logger.lines.map((line) => line.attributes)).toEqual([
+      { profile: "reports-app", unopened: 1 },
+      { profile: "reports-app", unreadable: 1 },
+      { profile: "reports-app", removed: 1 },
+    ]);
+  });
+
+  it("opens no entry whose expiry hint has passed, and logs entries beyond the bound as a count", async () => {
+    const tokens: Record<string, AttributeValue> = {};
+    for (let i = 0; i < ISSUED_TOKENS_KEPT + 3; i += 1) {
+      tokens[`live${i}`] = await entry(`live${i}`, NOW + HOUR_MS + i);
+    }
+    tokens.old = { M: { sealed: { S: "v1.junk" }, expiresAt: { N: String(NOW - 1) } } };
+    dynamodb.on(GetItemCommand).resolves({ Item: { tokens: { M: tokens } } });
+
+    const live = await ledger.live("reports-app", NOW);
+
+    // The newest by hint: the three oldest are beyond the bound; "old" is never opened (it
+    // would not open, and would be logged as such).
+    expect(live).toHaveLength(ISSUED_TOKENS_KEPT);
+    expect(live.map((remembered) => remembered.id)).not.toContain("live0");
+    expect(logger.lines.map((line) => line.attributes)).toEqual([
+      { profile: "reports-app", skipped: 3, expired: 1 },
+    ]);
+  });
+
   it("forgets the given entries and the expired ones it saw, without ever creating an item", async () => {
     dynamodb.on(GetItemCommand).resolves({
       Item: { tokens: { M: { gone: await entry("gone", NOW - 1) } } },

@@ -146,6 +146,20 @@ describe("DELETE revokes every live token", () => {
     expect(revokedTokens()).toEqual(["first", "second", "third"]);
   });
 
+  it("lets the ledger forget even when there is nothing to revoke (it drops entries that do not open)", async () => {
+    const forgotten: string[][] = [];
+    const forget = ledger.forget.bind(ledger);
+    ledger.forget = async (profile, ids, now) => {
+      forgotten.push([...ids]);
+      return forget(profile, ids, now);
+    };
+
+    await newVendor().invalidate(reportsDelete());
+
+    expect(h.identity.revocations).toEqual([]);
+    expect(forgotten).toEqual([[]]);
+  });
+
   it("skips remembered tokens that have expired", async () => {
     const vendor = newVendor();
     await threeLiveTokens(vendor);

@@ -53,11 +53,11 @@ describe("a profile's scopes (the most its callers may ask for)", () => {
     const tooMany = Array.from({ length: MAX_SCOPES + 1 }, (_, i) => `s${i}`);
     expect(
       problemsOf({
-        empty: { ...app, scope: undefined, scopes: [] },
-        text: { ...app, scope: undefined, scopes: "read deploy" },
+        empty: { ...app, scopes: [] },
+        text: { ...app, scopes: "read deploy" },
         repeated: { ...app, scopes: ["read", "deploy", "read"] },
         malformed: { ...app, scopes: ["read", "two words", 7] },
-        "too-many": { ...app, scope: undefined, scopes: tooMany },
+        "too-many": { ...app, scopes: tooMany },
       }),
     ).toEqual([
       'profile "empty" field "scopes": must be a non-empty array of scope names',
@@ -66,6 +66,18 @@ describe("a profile's scopes (the most its callers may ask for)", () => {
       'profile "malformed" field "scopes": entry 1 ("two words") is not a scope-token (1 to 128 printable ASCII characters other than space, " and \\)',
       'profile "malformed" field "scopes": entry 2 (7) is not a scope-token (1 to 128 printable ASCII characters other than space, " and \\)',
       `profile "too-many" field "scopes": holds ${MAX_SCOPES + 1} scopes, more than the ${MAX_SCOPES} allowed`,
+    ]);
+  });
+
+  it("requires a default scope beside scopes: without one, an ask of nothing gets the app's own defaults", () => {
+    const { scope: _, ...noDefault } = app;
+    expect(problemsOf({ p: noDefault })).toEqual([
+      'profile "p" field "scope": is required when "scopes" is declared: it is what a caller that names no scope asks for (without it, CyberArk would grant the app\'s own defaults, beyond any caller\'s ceiling)',
+    ]);
+    // One line for the missing default, and the list's own problems beside it.
+    expect(problemsOf({ p: { ...noDefault, scopes: [] } })).toEqual([
+      'profile "p" field "scope": is required when "scopes" is declared: it is what a caller that names no scope asks for (without it, CyberArk would grant the app\'s own defaults, beyond any caller\'s ceiling)',
+      'profile "p" field "scopes": must be a non-empty array of scope names',
     ]);
   });
 
@@ -134,7 +146,6 @@ describe("allowedCallers entries with their own ceiling", () => {
       problemsOf({
         p: {
           ...app,
-          scope: undefined,
           scopes: [],
           allowedCallers: [{ caller: READER, scopes: ["x"] }],
         },

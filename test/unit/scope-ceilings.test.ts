@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { AccessDeniedError } from "../../functions/core/errors.js";
 import { type Profile, parseProfilesConfig } from "../../functions/core/profiles.js";
 import { askFor } from "../../functions/core/scope-ceilings.js";
-import { type ScopeSet, scopeSetOf } from "../../functions/core/scope-set.js";
+import { NO_SCOPES, type ScopeSet, scopeSetOf } from "../../functions/core/scope-set.js";
 import { caller } from "../support/fakes.js";
 
 const ACCOUNT = "111122223333";
@@ -71,6 +71,7 @@ describe("askFor: what a caller may ask of a profile with scopes", () => {
   it("takes the union of the ceilings of every entry the caller matches", () => {
     // ops-auditor matches both entries, so it may ask for either's scopes, or both at once.
     const twice = profileOf({
+      scope: "read",
       scopes: ["read", "deploy", "audit"],
       allowedCallers: [
         { caller: `arn:aws:iam::${ACCOUNT}:role/ops-*`, scopes: ["read"] },
@@ -90,6 +91,19 @@ describe("askFor: what a caller may ask of a profile with scopes", () => {
       'The caller may not ask for the scope "read" of this profile, which is its default: ask for a scope explicitly.',
     );
     expect(askFor(shared, role("ci-auditor"), set("audit"))).toBe("audit");
+  });
+
+  it("refuses an empty ask of a profile with scopes, even one the file check let through", () => {
+    // The profiles file requires a default `scope` beside `scopes`; a profile built some other
+    // way without one must still never send CyberArk an ask of nothing (the app's own defaults).
+    const { scope: _, ...rest } = shared;
+    const noDefault: Profile = { ...rest, defaultScopes: NO_SCOPES };
+    const error = refusal(() => askFor(noDefault, role("report-job"), undefined));
+    expect(error.description).toBe(
+      "This profile has no default scope: ask for a scope explicitly.",
+    );
+    expect(() => askFor(noDefault, role("platform-admin"), undefined)).toThrow(AccessDeniedError);
+    expect(askFor(noDefault, role("report-job"), set("read"))).toBe("read");
   });
 
   it("refuses a caller that matches no entry, whatever it asks", () => {

@@ -1,0 +1,134 @@
+/**
+ * Review attacks on issue 25's DELETE: a token CyberArk answers while a DELETE runs, the bound of
+ * the ledger under a DELETE, and logs of every step (never a token or a secret).
+ */
+import { beforeEach, describe, expect, it } from "vitest";
+import { tokenFingerprint } from "../../functions/core/token.js";
+import { TokenVendor } from "../../functions/core/vendor.js";
+import { ADMIN_ROLE, caller, exampleConfig } from "../support/fakes.js";
+import { MemoryIssuedTokens } from "../support/memory-issued-tokens.js";
+import { type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
+
+let h: VendorHarness;
+let ledger: MemoryIssuedTokens;
+
+function newVendor(): TokenVendor {
+  return new TokenVendor({
+    config: exampleConfig(),
+    secrets: h.secrets,
+    store: h.store,
+    issued: ledger,
+    identity: h.identity,
+    clock: h.clock,
+    logger: h.logger,
+    sleep: async (ms) => {
+      h.clock.advanceSeconds(ms / 1000);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    },
+    random: () => 0.5,
+  });
+}
+
+const reports = (minValiditySeconds = 300) => ({
+  profile: "reports-app",
+  caller: caller("arn:aws:sts::444455556666:assumed-role/any/s"),
+  minValiditySeconds,
+});
+const reportsDelete = () => ({ profile: "reports-app", caller: caller(ADMIN_ROLE) });
+
+beforeEach(() => {
+  h = vendorHarness();
+  ledger = new MemoryIssuedTokens();
+});
+
+describe("attack: a token CyberArk answers while a DELETE runs", () => {
+  it("is either not served, or revoked: a DELETE never leaves a token it raced with alive and in a caller's hands unrevoked", async () => {
+    const vendor = newVendor();
+    const release = h.heldResponse("raced-token", 3600);
+    const pending = vendor.getToken(reports());
+    await h.upstreamAsked(1);
+
+    await vendor.invalidate(reportsDelete());
+    release();
+    const served = await pending.then(
+      (vended) => vended.token.accessToken,
+      () => undefined,
+    );
+
+    const revoked = h.identity.revocations.map((request) => request.token);
+    if (served === "raced-token") {
+      // Served after the DELETE answered 204: the contract's "revokes every token the service
+      // obtained that has not yet expired" then needs it revoked, or at least remembered for the
+      // next DELETE.
+      const remembered = ledger.entries("reports-app").map((entry) => entry.token.accessToken);
+      expect(remembered).toContain("raced-token");
+      expect(revoked).toContain("raced-token");
+    }
+  });
+
+  it("a second DELETE revokes the raced token (the ledger kept it)", async () => {
+    const vendor = newVendor();
+    const release = h.heldResponse("raced-token", 3600);
+    const pending = vendor.getToken(reports());
+    await h.upstreamAsked(1);
+    await vendor.invalidate(reportsDelete());
+    release();
+    await pending.catch(() => undefined);
+
+    await vendor.invalidate(reportsDelete());
+
+    expect(h.identity.revocations.map((request) => request.token)).toContain("raced-token");
+  });
+});
+
+describe("attack: the ledger's bound under many renewals", () => {
+  it("a DELETE revokes every live token up to the bound, each exactly once, with one audit fingerprint each", async () => {
+    ledger = new MemoryIssuedTokens(50);
+    const vendor = newVendor();
+    const vended: string[] = [];
+    for (let i = 0; i < 60; i += 1) {
+      h.identity.next.push(() => ({ accessToken: `tok-${i}`, expiresIn: 36_000 }));
+      vended.push((await vendor.getToken(reports())).token.accessToken);
+      await vendor.invalidate(reportsDelete()).catch(() => undefined);
+    }
+    // Each DELETE revoked everything: nothing piles up, nothing revoked twice.
+    const revoked = h.identity.revocations.map((request) => request.token);
+    expect(new Set(revoked).size).toBe(revoked.length);
+    expect([...revoked].sort()).toEqual([...vended].sort());
+    expect(ledger.entries("reports-app")).toEqual([]);
+  });
+
+  it("past the bound, a token is served but said to be unrevocable (warned with its fingerprint only)", async () => {
+    ledger = new MemoryIssuedTokens(1);
+    const vendor = newVendor();
+    h.identity.next.push(
+      () => ({ accessToken: "x-token", expiresIn: 3600 }),
+      () => ({ accessToken: "y-token", expiresIn: 3600 }),
+    );
+    await vendor.getToken(reports());
+    h.clock.advanceSeconds(1801);
+    const second = await vendor.getToken(reports(1800));
+
+    expect(second.token.accessToken).toBe("y-token");
+    const warnings = h.logger.lines.filter((line) => /full/.test(line.message));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(h.logger.lines)).not.toMatch(/[xy]-token/);
+    expect(JSON.stringify(warnings)).toContain(tokenFingerprint("y-token"));
+  });
+});
+
+describe("attack: logs of a DELETE", () => {
+  it("never carry a remembered token, a client secret or the whole event", async () => {
+    const vendor = newVendor();
+    h.identity.next.push(() => ({ accessToken: "eyJ-live-one", expiresIn: 3600 }));
+    await vendor.getToken(reports());
+    h.identity.nextRevocations.push(() => {
+      throw new Error("revocation said eyJ-live-one is bad");
+    });
+    await vendor.invalidate(reportsDelete());
+    const text = JSON.stringify(h.logger.lines);
+    expect(text).not.toContain("eyJ-live-one");
+    expect(text).not.toContain("pw");
+    expect(text).not.toContain("s3cret");
+  });
+});
