@@ -17,7 +17,13 @@
  * value: that put may be refused, but the item is still never served, and the next read
  * remembers it, so the write after that replaces it.
  */
-import { type DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { servableUnder } from "../core/admission.js";
 import { describeUnknown } from "../core/errors.js";
 import type {
@@ -26,19 +32,13 @@ import type {
   PlaceOutcome,
   ProfileRecord,
   StoredItem,
+  TokenPut,
   TokenStore,
   WriteBasis,
 } from "../core/ports.js";
 import type { ScopeSet } from "../core/scope-set.js";
 import type { CachedToken } from "../core/token.js";
-import {
-  acquireLease,
-  getBackOff,
-  ignoringConditionFailure,
-  numberOf,
-  putBackOff,
-  releaseLease,
-} from "./lease-items.js";
+import { acquireLease, getBackOff, numberOf, putBackOff, releaseLease } from "./lease-items.js";
 import { type ProfileItem, readProfileItem, recordDeletion, takePlace } from "./profile-item.js";
 import { openTokenItem, SEALED_RECORD, sealTokenItem } from "./sealed-token-record.js";
 import { admissionCondition, DELETED_AT } from "./token-admission-condition.js";
@@ -131,20 +131,25 @@ export class DynamoDbTokenStore implements TokenStore {
     set: ScopeSet,
     token: CachedToken,
     basis: WriteBasis,
-  ): Promise<boolean> {
+  ): Promise<TokenPut> {
     const key = tokenItemKey(profile, set);
     const sealed = await sealTokenItem(this.#cipher, key, token, basis.profileDeletionRead);
-    const written = await ignoringConditionFailure(
-      this.#client.send(
+    try {
+      await this.#client.send(
         new PutItemCommand({
           TableName: this.#tableName,
           Item: { [partitionKey]: { S: key }, ...sealed },
           ...admissionCondition(token, basis, this.#refused.get(key)),
+          // What refused it, at no extra call: a DELETE's record is told apart from a token.
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
-      ),
-    );
-    if (written) this.#refused.delete(key);
-    return written;
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return isDeletionRecord(error.Item) ? "deleted" : "refused";
+    }
+    this.#refused.delete(key);
+    return "stored";
   }
 
   async deleteProfile(
@@ -228,4 +233,9 @@ function profileRecord(item: ProfileItem, set: ScopeSet): ProfileRecord {
     ...(item.deletedAt === undefined ? {} : { deletedAt: item.deletedAt }),
     ...(liveUntil === undefined ? {} : { liveUntil }),
   };
+}
+
+/** Whether a refusing item is a `DELETE`'s record (a time, no sealed token), as a read sees it. */
+function isDeletionRecord(item: Record<string, AttributeValue> | undefined): boolean {
+  return item !== undefined && numberOf(item[DELETED_AT]) !== undefined && !item[SEALED_RECORD];
 }

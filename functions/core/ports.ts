@@ -72,6 +72,14 @@ export type PlaceOutcome =
   | { readonly taken: false; readonly freesAt?: number };
 
 /**
+ * What became of a token's write: stored; refused because the item holds a token the write must
+ * not replace (a fresher one of the same identity, or one of another identity whose credentials
+ * were read later); or refused because the item holds a `DELETE`'s record the writer did not read
+ * (`deleted`: a `DELETE` came while the token was being obtained; see `deletion-race.ts`).
+ */
+export type TokenPut = "stored" | "refused" | "deleted";
+
+/**
  * The shared token cache (DynamoDB): per profile one item of its own (its `DELETE` record and
  * live sets) and one back-off item; per scope set one token item and one refresh lease.
  */
@@ -81,9 +89,9 @@ export interface TokenStore {
   /**
    * Stores the set's token when the stored item `admits` it (`admission.ts`: deletion, ordering
    * and forged-item rules), sealed with `basis.profileDeletionRead`.
-   * @returns whether the token was stored.
+   * @returns what became of the write ({@link TokenPut}).
    */
-  put(profile: string, set: ScopeSet, token: CachedToken, basis: WriteBasis): Promise<boolean>;
+  put(profile: string, set: ScopeSet, token: CachedToken, basis: WriteBasis): Promise<TokenPut>;
   /**
    * Replaces the set's token with the record of a `DELETE` made at `at` (epoch ms).
    * @returns the token deleted, when the item held a usable one.

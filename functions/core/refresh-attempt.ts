@@ -12,9 +12,10 @@
  * elsewhere). Memory is dropped whenever a read of the table answers with anything but the held
  * token: a superseded or deleted token is never served again, not even as a fallback when
  * CyberArk fails. And because a `DELETE` or a rotation can also happen while an exchange is under
- * way, the table refuses a token written over a `DELETE` record the work did not read, or over
- * a token of another identity issued after its credentials were read (`admission.ts`); it goes
- * to its caller, but is never held. A `DELETE` is recorded on the profile's own item too, which
+ * way, the table refuses a token written over a `DELETE` record the work did not read (such a
+ * token, and one whose slot a `DELETE` on this instance replaced, is revoked and never served:
+ * `deletion-race.ts`), or over a token of another identity issued after its credentials were read
+ * (`admission.ts`; it goes to its caller, but is never held). A `DELETE` is recorded on the profile's own item too, which
  * every scope set's read sees: a token sealed under an earlier record is not served in any set,
  * including a set the `DELETE` did not know of.
  *
@@ -22,6 +23,7 @@
  * (`live-sets.ts`); an ask past the bound is refused with a 503 and a `Retry-After`.
  */
 import type { ClientCredentials } from "./credentials.js";
+import { refuseRaced } from "./deletion-race.js";
 import { honouredDeletion, recordedDeletion, recordedProfileDeletion } from "./deletion-record.js";
 import type { TokenExchange } from "./exchange.js";
 import type { IssuedTokens } from "./issued-tokens.js";
@@ -31,6 +33,7 @@ import type { ProfileSlot } from "./profile-slot.js";
 import type { ProfileSlots } from "./profile-slots.js";
 import type { Profile } from "./profiles.js";
 import type { LeaseHold } from "./refresh-lease.js";
+import type { TokenRevocation } from "./revocation.js";
 import type { ScopeSet } from "./scope-set.js";
 import type { TableCache, TableRead } from "./table-cache.js";
 import { WORST_EXCHANGE_MS } from "./timing.js";
@@ -46,6 +49,8 @@ export interface AttemptParts {
   readonly logger: Logger;
   /** The ledger a `DELETE` revokes from: every token obtained is remembered there. */
   readonly issued: IssuedTokens;
+  /** Revokes a token obtained while a `DELETE` ran (`deletion-race.ts`). */
+  readonly revocation: TokenRevocation;
 }
 
 /** One refresh, renewal or fallback of one scope set of one profile. */
@@ -169,8 +174,10 @@ export class RefreshAttempt {
   /**
    * Asks the identity provider (never with less of the lease left than an exchange may take),
    * then stores the token in the table, and in memory unless a DELETE on this instance came
-   * meanwhile. A token the table refused is not held (it may be of an identity dropped
-   * meanwhile); one whose write failed is held as confirmed when the table was last read,
+   * meanwhile. A token obtained while a `DELETE` ran (the slot replaced, or the write refused by
+   * a `DELETE` record the work did not read) is revoked and not served (`deletion-race.ts`). A
+   * token the table refused otherwise is not held (it may be of an identity dropped meanwhile);
+   * one whose write failed is held as confirmed when the table was last read,
    * `readAt`: nothing later is known. A back-off the provider asked of any instance holds for
    * all: the exchange reads and records it. `read`: the table read the work decided on; the
    * write carries its `DELETE` records exactly as read (`deletion-record.ts`). A stored token
@@ -191,7 +198,10 @@ export class RefreshAttempt {
       // Remembered before the token is served, alongside its table write (no longer than it: see
       // `timing.ts`), so a DELETE can revoke it after a renewal replaced it. Never throws.
       const remembered = issued.remember(this.profile, this.set, exchanged.token);
-      if (!this.isCurrent) return remembered.then(() => exchanged.token);
+      if (!this.isCurrent) {
+        await remembered;
+        return refuseRaced(this.#p, this.profile, exchanged.token, hold);
+      }
       const deletionRead = recordedDeletion(read);
       const profileDeletionRead = recordedProfileDeletion(read);
       const writtenAt = clock.now();
@@ -203,6 +213,7 @@ export class RefreshAttempt {
         }),
         remembered,
       ]);
+      if (written === "deleted") return refuseRaced(this.#p, this.profile, exchanged.token, hold);
       if (written !== "refused") {
         // A set placed only here may be one a DELETE elsewhere did not know of: its token,
         // stored but perhaps unservable, counts as confirmed no later than the read.

@@ -87,6 +87,24 @@ export class TokenRevocation {
     };
   }
 
+  /** Whether the profile's tokens can be revoked (a custom OAuth2 app's, at CyberArk). */
+  revocable(profile: Profile): boolean {
+    return this.#identity.endpoints(profile).revocation !== undefined;
+  }
+
+  /**
+   * Revokes one token that work obtained while a `DELETE` of its profile ran
+   * (`deletion-race.ts`), exactly as a `DELETE` revokes each of its tokens. The ledger keeps it,
+   * so one whose revocation failed is tried again by the next `DELETE`. Never throws.
+   * @returns whether it was revoked (false, too, for a profile whose tokens cannot be).
+   */
+  async revokeRaced(profile: Profile, token: CachedToken): Promise<boolean> {
+    const endpoint = this.#identity.endpoints(profile).revocation;
+    if (endpoint === undefined) return false;
+    const { accessToken } = token;
+    return this.#revokeOne(profile, endpoint, accessToken, tokenFingerprint(accessToken));
+  }
+
   async #revokeOne(
     profile: Profile,
     endpoint: string,

@@ -13,6 +13,7 @@ import type {
   PlaceAsk,
   PlaceOutcome,
   ProfileRecord,
+  TokenPut,
   TokenStore,
   WriteBasis,
 } from "./ports.js";
@@ -29,10 +30,11 @@ export type TableRead =
   | { readonly status: "unavailable" };
 
 /**
- * What became of a token's write: stored; refused by the table (it holds something the token must
- * not replace); or failed, so nobody knows.
+ * What became of a token's write: stored; refused by the table (it holds a token the write must
+ * not replace); refused by a `DELETE`'s record the writer did not read (`deleted`); or failed, so
+ * nobody knows.
  */
-export type TableWrite = "stored" | "refused" | "failed";
+export type TableWrite = TokenPut | "failed";
 
 /** The shared token table behind a {@link TokenStore}. */
 export class TableCache {
@@ -67,10 +69,10 @@ export class TableCache {
     basis: WriteBasis,
   ): Promise<TableWrite> {
     const message = "token table write failed; token served from memory only";
-    return this.#orWarn(
+    return this.#orWarn<TableWrite>(
       profile,
       message,
-      async () => ((await this.#store.put(profile, set, token, basis)) ? "stored" : "refused"),
+      () => this.#store.put(profile, set, token, basis),
       "failed",
     );
   }

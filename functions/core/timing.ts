@@ -123,6 +123,12 @@ export const WORST_REQUEST_MS =
 export const WORST_REMEMBER_MS = WORST_TABLE_CALL_MS;
 
 /**
+ * Revoking one token at its worst: twice at most, each time reading the secret and making one
+ * attempt at CyberArk.
+ */
+export const WORST_REVOCATION_MS = 2 * (WORST_AWS_CALL_MS + IDENTITY_ATTEMPT_TIMEOUT_MS);
+
+/**
  * A `DELETE` at its worst: record it on the profile's item, delete each scope set's item (all at
  * once, each opening what it held), read the ledger of issued tokens (the item, then KMS for the
  * data keys of at most its bound's worth of entries, all at once, whatever the item holds), then
@@ -133,7 +139,7 @@ export const WORST_DELETE_MS =
   WORST_AWS_CALL_MS +
   WORST_TABLE_CALL_MS +
   WORST_TABLE_CALL_MS +
-  2 * (WORST_AWS_CALL_MS + IDENTITY_ATTEMPT_TIMEOUT_MS) +
+  WORST_REVOCATION_MS +
   WORST_AWS_CALL_MS;
 
 /** The Lambda function's timeout, in seconds (the stack sets it from here). */

@@ -76,7 +76,6 @@ export class TokenVendor {
   readonly #metrics: Metrics;
   readonly #slots: ProfileSlots;
   readonly #table: TableCache;
-  readonly #exchange: TokenExchange;
   readonly #refresher: Refresher;
   readonly #ahead: RefreshAhead;
   readonly #revocation: TokenRevocation;
@@ -92,17 +91,18 @@ export class TokenVendor {
     this.#slots = slots;
     this.#table = new TableCache(deps.store, logger);
     const { identity } = deps;
-    this.#exchange = new TokenExchange({
+    const exchange = new TokenExchange({
       ...{ slots, identity, clock, metrics, shared: this.#table, logger },
     });
     const lease = new RefreshLease({ ...deps, metrics });
-    const issued = new IssuedTokens(deps.issued, deps.identity, clock, logger);
+    const issued = new IssuedTokens(deps.issued, identity, clock, logger);
+    const revocation = new TokenRevocation(slots, identity, logger, issued);
+    this.#revocation = revocation;
     this.#refresher = new Refresher({
-      ...{ slots, table: this.#table, lease, exchange: this.#exchange, clock, metrics, logger },
-      issued,
+      ...{ slots, table: this.#table, lease, exchange, clock, metrics, logger },
+      ...{ issued, revocation },
     });
     this.#ahead = new RefreshAhead(slots, clock, logger);
-    this.#revocation = new TokenRevocation(slots, deps.identity, logger, issued);
   }
 
   /**

@@ -163,7 +163,7 @@ describe("the DynamoDB store's reads on moto", () => {
           credentialsReadAt: T0,
           ...(stamp === undefined ? {} : { profileDeletionRead: stamp }),
         };
-        expect(await store.put(name, set, token, basis)).toBe(true);
+        expect(await store.put(name, set, token, basis)).toBe("stored");
         if (profile.item) {
           const key = { [partitionKey]: { S: profileItemKey(name) } };
           await dynamodb.send(

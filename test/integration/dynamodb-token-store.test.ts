@@ -13,6 +13,7 @@ import {
   profileItemKey,
   tokenItemKey,
 } from "../../functions/adapters/token-table.js";
+import type { TokenPut } from "../../functions/core/ports.js";
 import { NO_SCOPES, scopeSetOf } from "../../functions/core/scope-set.js";
 import type { CachedToken } from "../../functions/core/token.js";
 import { createKey, createTokenTable, dynamodb, kms } from "../support/aws.js";
@@ -46,7 +47,7 @@ function put(
   store: DynamoDbTokenStore,
   stored: CachedToken,
   credentialsReadAt = stored.issuedAt,
-): Promise<boolean> {
+): Promise<TokenPut> {
   return store.put(PROFILE, NO_SCOPES, stored, { credentialsReadAt });
 }
 
@@ -261,7 +262,7 @@ describe("DynamoDbTokenStore DELETE record (when the last DELETE was made)", () 
     await writeItem({ ...(await storedItem()), deletedAt: { S: "forged" } });
     const fresh = token("fresh-token", NOW - 1000, HOUR_MS);
 
-    expect(await put(store, fresh)).toBe(true);
+    expect(await put(store, fresh)).toBe("stored");
     expect(await tokenOf(store)).toEqual(fresh);
   });
 
@@ -271,7 +272,7 @@ describe("DynamoDbTokenStore DELETE record (when the last DELETE was made)", () 
     await writeItem({ ...(await storedItem()), deletedAt: { N: String(NOW + 1000 * DAY_MS) } });
     const fresh = token("fresh-token", NOW, HOUR_MS);
 
-    expect(await put(store, fresh)).toBe(true);
+    expect(await put(store, fresh)).toBe("stored");
     expect(await tokenOf(store)).toEqual(fresh);
   });
 
@@ -285,7 +286,7 @@ describe("DynamoDbTokenStore DELETE record (when the last DELETE was made)", () 
     const renewed = token("renewed", NOW, HOUR_MS);
 
     expect((await store.get(PROFILE, NO_SCOPES)).token?.accessToken).toBe("real-token");
-    expect(await put(store, renewed, NOW - 60_000)).toBe(true);
+    expect(await put(store, renewed, NOW - 60_000)).toBe("stored");
     expect(await tokenOf(store)).toEqual(renewed);
   });
 });

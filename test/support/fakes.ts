@@ -17,6 +17,7 @@ import type {
   SecretSource,
   SecretValue,
   StoredItem,
+  TokenPut,
   TokenRequest,
   TokenStore,
   WriteBasis,
@@ -136,7 +137,7 @@ export class MemoryStore implements TokenStore {
     set: ScopeSet,
     token: CachedToken,
     basis: WriteBasis,
-  ): Promise<boolean> {
+  ): Promise<TokenPut> {
     this.#check();
     const key = itemKey(profile, set);
     const stored = this.items.get(key);
@@ -146,12 +147,12 @@ export class MemoryStore implements TokenStore {
       : deletedAt === undefined
         ? { kind: "none" }
         : { kind: "deletion", deletedAt };
-    if (!admits(view, token, basis)) return false;
+    if (!admits(view, token, basis)) return view.kind === "deletion" ? "deleted" : "refused";
     this.items.set(key, token);
     if (basis.profileDeletionRead === undefined) this.stamps.delete(key);
     else this.stamps.set(key, basis.profileDeletionRead);
     this.deletions.delete(key);
-    return true;
+    return "stored";
   }
   async takePlace(profile: string, set: ScopeSet, ask: PlaceAsk): Promise<PlaceOutcome> {
     this.#check();

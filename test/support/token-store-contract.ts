@@ -46,7 +46,7 @@ export function describeTokenStoreContract(
     });
 
     it("reads back exactly what was written, and says it stored it", async () => {
-      expect(await put("p", token())).toBe(true);
+      expect(await put("p", token())).toBe("stored");
       expect(await store.get("p", S)).toEqual({ token: token() });
     });
 
@@ -70,7 +70,7 @@ export function describeTokenStoreContract(
         issuedAt: T0 + 60_000,
         expiresAt: T0 + 3_660_000,
       });
-      expect(await put("p", newer)).toBe(true);
+      expect(await put("p", newer)).toBe("stored");
       expect((await tokenOf("p"))?.accessToken).toBe("newer");
     });
 
@@ -81,7 +81,7 @@ export function describeTokenStoreContract(
         expiresAt: T0 + 3_660_000,
       });
       await put("p", newer);
-      expect(await put("p", token({ accessToken: "older" }))).toBe(false);
+      expect(await put("p", token({ accessToken: "older" }))).toBe("refused");
       expect((await tokenOf("p"))?.accessToken).toBe("newer");
     });
 
@@ -99,14 +99,14 @@ export function describeTokenStoreContract(
     it("replaces a token of another identity issued before the writer read its credentials, whatever its expiry", async () => {
       await put("p", token({ expiresAt: T0 + 7_200_000 }));
       const rotated = token({ cacheKey: "identity-b", accessToken: "rotated", issuedAt: T0 + 1 });
-      expect(await put("p", rotated, T0 + 1)).toBe(true);
+      expect(await put("p", rotated, T0 + 1)).toBe("stored");
       expect(await tokenOf("p")).toMatchObject({ cacheKey: "identity-b", accessToken: "rotated" });
     });
 
     it("keeps a token of another identity issued after the writer read its credentials", async () => {
       await put("p", token({ issuedAt: T0 + 60_000 }));
       const stale = token({ cacheKey: "identity-b", accessToken: "stale", issuedAt: T0 + 90_000 });
-      expect(await put("p", stale, T0 + 60_000)).toBe(false);
+      expect(await put("p", stale, T0 + 60_000)).toBe("refused");
       expect((await tokenOf("p"))?.accessToken).toBe("token-a");
     });
 
@@ -117,12 +117,12 @@ export function describeTokenStoreContract(
       expect(await tokenOf("p")).toBeUndefined();
     });
 
-    it("records when a DELETE was made, until a token replaces the record", async () => {
+    it("records when a DELETE was made, until a token replaces the record, and says a write that did not read it was refused by it", async () => {
       await put("p", token());
       await store.delete("p", S, T0 + 1_000);
       expect(await store.get("p", S)).toEqual({ deletedAt: T0 + 1_000 });
       const after = token({ accessToken: "after", issuedAt: T0 + 2_000 });
-      expect(await put("p", after)).toBe(false); // a write that did not read the record
+      expect(await put("p", after)).toBe("deleted"); // a write that did not read the record
       await store.put("p", S, after, { credentialsReadAt: T0 + 2_000, deletionRead: T0 + 1_000 });
       expect(await store.get("p", S)).toEqual({ token: after });
     });
@@ -130,9 +130,9 @@ export function describeTokenStoreContract(
     it("refuses a token whose refresh did not read the DELETE, whenever its credentials were read", async () => {
       await store.delete("p", S, T0 + 1_000);
       const issuedLater = token({ accessToken: "stale", issuedAt: T0 + 2_000 });
-      expect(await put("p", issuedLater, T0 + 1_000)).toBe(false);
+      expect(await put("p", issuedLater, T0 + 1_000)).toBe("deleted");
       // Read "after" the DELETE on the writer's clock: a skewed clock, or one frozen, cannot say.
-      expect(await put("p", issuedLater, T0 + 1_001)).toBe(false);
+      expect(await put("p", issuedLater, T0 + 1_001)).toBe("deleted");
       expect(await store.get("p", S)).toEqual({ deletedAt: T0 + 1_000 });
     });
 
@@ -140,7 +140,7 @@ export function describeTokenStoreContract(
       // A DELETE made while the writer was frozen looks, to the writer's old clock, like an edit.
       await store.delete("p", S, T0 + 3_600_000);
       const fresh = token({ issuedAt: T0 + 2_000 });
-      expect(await store.put("p", S, fresh, { credentialsReadAt: T0 })).toBe(false);
+      expect(await store.put("p", S, fresh, { credentialsReadAt: T0 })).toBe("deleted");
       expect(await store.get("p", S)).toEqual({ deletedAt: T0 + 3_600_000 });
     });
 
@@ -150,8 +150,12 @@ export function describeTokenStoreContract(
       await store.delete("p", S, T0 + 3_600_000);
       const fresh = token({ issuedAt: T0 + 200 });
       const basis = { credentialsReadAt: T0 + 100 };
-      expect(await store.put("p", S, fresh, { ...basis, deletionRead: T0 + 4_000 })).toBe(false);
-      expect(await store.put("p", S, fresh, { ...basis, deletionRead: T0 + 3_600_000 })).toBe(true);
+      expect(await store.put("p", S, fresh, { ...basis, deletionRead: T0 + 4_000 })).toBe(
+        "deleted",
+      );
+      expect(await store.put("p", S, fresh, { ...basis, deletionRead: T0 + 3_600_000 })).toBe(
+        "stored",
+      );
       expect(await tokenOf("p")).toEqual(fresh);
     });
 
@@ -255,7 +259,7 @@ export function describeTokenStoreContract(
         expect((await store.get("p", B)).token).toBeUndefined();
         const basis = { credentialsReadAt: T0 + 2_000, profileDeletionRead: T0 + 1_000 };
         const after = token({ accessToken: "after", issuedAt: T0 + 3_000 });
-        expect(await store.put("p", B, after, basis)).toBe(true);
+        expect(await store.put("p", B, after, basis)).toBe("stored");
         expect((await store.get("p", B)).token?.accessToken).toBe("after");
       });
 

@@ -3,6 +3,7 @@
  * the ledger under a DELETE, and logs of every step (never a token or a secret).
  */
 import { beforeEach, describe, expect, it } from "vitest";
+import { LEASE_MS } from "../../functions/core/timing.js";
 import { tokenFingerprint } from "../../functions/core/token.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
 import { ADMIN_ROLE, caller, exampleConfig } from "../support/fakes.js";
@@ -78,6 +79,92 @@ describe("attack: a token CyberArk answers while a DELETE runs", () => {
     await vendor.invalidate(reportsDelete());
 
     expect(h.identity.revocations.map((request) => request.token)).toContain("raced-token");
+  });
+});
+
+describe("a token CyberArk answers while a DELETE runs is revoked at once and not served", () => {
+  const revoked = () => h.identity.revocations.map((request) => request.token);
+  const warned = (token: string) =>
+    h.logger.lines.filter((line) => line.attributes.tokenSha256 === tokenFingerprint(token));
+
+  it("on the instance that handled the DELETE: its caller gets 503 with a short Retry-After, the token is revoked and logged by its fingerprint only", async () => {
+    const vendor = newVendor();
+    const release = h.heldResponse("raced-token", 3600);
+    const pending = vendor.getToken(reports());
+    await h.upstreamAsked(1);
+
+    await vendor.invalidate(reportsDelete());
+    release();
+
+    await expect(pending).rejects.toMatchObject({
+      code: "upstream_unavailable",
+      retryAfterSeconds: 1,
+    });
+    expect(revoked()).toEqual(["raced-token"]);
+    expect(warned("raced-token").map((line) => line.message)).toEqual([
+      "token obtained while a DELETE of the profile ran; revoked, not served",
+    ]);
+    expect(JSON.stringify(h.logger.lines)).not.toContain("raced-token");
+    // The next request asks again, with credentials read after the DELETE.
+    h.identity.next.push(() => ({ accessToken: "after-delete", expiresIn: 3600 }));
+    expect((await vendor.getToken(reports())).token.accessToken).toBe("after-delete");
+  });
+
+  it("on another instance: the write refused by the DELETE's record is not served, and revoked", async () => {
+    const [a, b] = [newVendor(), newVendor()];
+    const release = h.heldResponse("raced-token", 3600);
+    const pending = a.getToken(reports());
+    await h.upstreamAsked(1);
+
+    await b.invalidate(reportsDelete()); // B's DELETE reads the ledger before A remembers it
+    release();
+
+    await expect(pending).rejects.toMatchObject({ code: "upstream_unavailable" });
+    expect(revoked()).toEqual(["raced-token"]);
+    // Nor does the table serve it: the next request asks again.
+    h.identity.next.push(() => ({ accessToken: "after-delete", expiresIn: 3600 }));
+    expect((await b.getToken(reports())).token.accessToken).toBe("after-delete");
+  });
+
+  it("a revocation that fails twice leaves the token unserved and in the ledger, and the next DELETE revokes it", async () => {
+    const vendor = newVendor();
+    const release = h.heldResponse("raced-token", 3600);
+    const pending = vendor.getToken(reports());
+    await h.upstreamAsked(1);
+    await vendor.invalidate(reportsDelete());
+    const refuse = () => {
+      throw new Error("tenant unreachable");
+    };
+    h.identity.nextRevocations.push(refuse, refuse);
+    release();
+    await expect(pending).rejects.toMatchObject({ code: "upstream_unavailable" });
+    expect(
+      h.logger.lines.filter((line) => /token revocation failed/.test(line.message)),
+    ).toHaveLength(2);
+    expect(ledger.entries("reports-app").map((entry) => entry.token.accessToken)).toEqual([
+      "raced-token",
+    ]);
+
+    await vendor.invalidate(reportsDelete());
+
+    expect(revoked().filter((token) => token === "raced-token")).toHaveLength(3);
+    expect(ledger.entries("reports-app")).toEqual([]);
+  });
+
+  it("a write refused because a fresher token of the same identity is stored is no DELETE: its token is served, not revoked", async () => {
+    const [a, b] = [newVendor(), newVendor()];
+    const release = h.heldResponse("slow-token", 3600);
+    const pending = a.getToken(reports()); // A asks and is held (a freeze) past its lease
+    await h.upstreamAsked(1);
+    h.clock.advanceSeconds(LEASE_MS / 1000 + 1);
+    h.identity.next.push(() => ({ accessToken: "fresher-token", expiresIn: 3600 }));
+    expect((await b.getToken(reports())).token.accessToken).toBe("fresher-token");
+
+    release(); // A's write is refused: B's token was issued later
+
+    expect((await pending).token.accessToken).toBe("slow-token");
+    expect(revoked()).toEqual([]);
+    expect(h.logger.lines.filter((line) => /DELETE/.test(line.message))).toEqual([]);
   });
 });
 

@@ -122,12 +122,16 @@ describe("race 1b: a token asked for with credentials read before a DELETE never
     h.clock.advanceSeconds(1);
     await beforeItLands?.();
     land();
-    await fromA;
-    return { b, c };
+    const served = await fromA.then(
+      (vended) => vended.token.accessToken,
+      () => undefined,
+    );
+    return { b, c, served };
   }
 
-  it("does not land in the table the DELETE emptied", async () => {
-    const { c } = await oldSecretExchangeLandingAfterDelete();
+  it("does not land in the table the DELETE emptied, nor reach A's caller", async () => {
+    const { c, served } = await oldSecretExchangeLandingAfterDelete();
+    expect(served).toBeUndefined(); // answered after the DELETE: never served (deletion-race.ts)
     h.clock.advanceSeconds(MEMORY_RECHECK_MS / 1000 + 5);
 
     const fromC = await c.getToken(ciQuery());
@@ -754,7 +758,11 @@ describe("race 13: a token write thawed after a freeze never lands over a DELETE
     put.release(); // A thaws; its write lands
     await a.renewal(PROFILE);
 
-    expect(healthyTable()).toEqual([]);
+    // The table was healthy: the only warnings say token-2 raced the DELETE and was not kept.
+    expect(healthyTable().map((line) => line.message)).toEqual([
+      "token obtained while a DELETE of the profile ran; not served (the profile's tokens cannot be revoked)",
+      "background renewal failed; the current token is served while valid",
+    ]);
     expect(h.store.items.get(PROFILE)?.accessToken).not.toBe("token-2");
     h.clock.advanceSeconds(35); // past any recheck after the DELETE
     const fromC = await c.getToken(ciQuery());

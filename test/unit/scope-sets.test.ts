@@ -351,7 +351,12 @@ describe("a DELETE drops every scope set", () => {
     h.secrets.set(SECRET, { username: "svc-reports@example.com", password: "rotated" }, "v2");
     await b.invalidate(reportsDelete());
     answer();
-    await racing;
+    // Refused by the DELETE's record: not served, and revoked (deletion-race.ts).
+    await expect(racing).rejects.toMatchObject({
+      code: "upstream_unavailable",
+      retryAfterSeconds: 1,
+    });
+    expect(h.identity.revocations.map((request) => request.token)).toContain("old-secret-token");
 
     expect(h.store.items.get(itemKey(PROFILE, WRITE))).toBeUndefined(); // refused outright
     const fromC = await c.getToken(ask(WRITE));

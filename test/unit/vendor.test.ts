@@ -382,7 +382,11 @@ describe("TokenVendor.invalidate (DELETE)", () => {
 
     await vendor.invalidate(del());
     release();
-    await inFlight;
+    // Answered after the DELETE: not served either (deletion-race.ts), the caller told to retry.
+    await expect(inFlight).rejects.toMatchObject({
+      code: "upstream_unavailable",
+      retryAfterSeconds: 1,
+    });
 
     expect(store.items.has("ci-deployer")).toBe(false);
     expect((await vendor.getToken(ci())).token.accessToken).toBe("token-1");

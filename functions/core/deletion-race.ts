@@ -1,0 +1,76 @@
+/**
+ * A token CyberArk answers while a `DELETE` of its profile runs. The `DELETE` revokes what the
+ * table and the ledger hold when it reads them, and it may read the ledger before the token is
+ * remembered: served, such a token would outlive the `DELETE` that was meant to kill every live
+ * one. So a token whose work learns, when it finishes, that a `DELETE` came while it was under way
+ * is never served: it is revoked at once, as a `DELETE` revokes (retried once, logged by its
+ * SHA-256 prefix, never the token), and stays in the ledger, so a revocation that fails is tried
+ * again by the next `DELETE`. (A platform token cannot be revoked; it is not served either.)
+ *
+ * The work learns it in two ways, at no extra call: its slot was replaced (a `DELETE` on this
+ * instance), or the table refused its write because of a `DELETE` record it did not read (a
+ * `DELETE` on any instance). A write refused because the item holds a token (a fresher one of the
+ * same identity, or one of another identity read later) is no `DELETE` of it, and its token is
+ * served as before. One case stays open: a `DELETE` whose record a later write (credentials read
+ * after it) replaced before this write landed, which takes a writer frozen or slow for that long;
+ * the ledger still holds its token, for the next `DELETE`.
+ *
+ * What the caller gets is what a request that raced the `DELETE` gets: `503
+ * upstream_unavailable` with a short `Retry-After` (after the vendor's usual fallback, which
+ * serves a token obtained after the `DELETE` if the table already holds one). The refresh is not
+ * run again here: a second exchange does not fit the request's timing budget (`timing.ts`), and a
+ * caller told to retry in a second reads the credentials after the `DELETE` anyway.
+ */
+import { UpstreamUnavailableError } from "./errors.js";
+import type { Logger } from "./ports.js";
+import type { Profile } from "./profiles.js";
+import type { LeaseHold } from "./refresh-lease.js";
+import type { TokenRevocation } from "./revocation.js";
+import { MARGIN_MS, WORST_REVOCATION_MS } from "./timing.js";
+import { type CachedToken, tokenFingerprint } from "./token.js";
+
+/** How soon a caller whose token raced a `DELETE` should ask again (s). */
+export const RACED_DELETE_RETRY_AFTER_SECONDS = 1;
+
+/** What refusing a raced token needs. */
+export interface RaceParts {
+  readonly revocation: TokenRevocation;
+  readonly logger: Logger;
+}
+
+/**
+ * Revokes `token`, obtained while a `DELETE` of `profile` ran, and refuses it to its caller. The
+ * revocation is waited for while the lease leaves room for its worst (and a margin), so the
+ * request still ends inside its budget; otherwise it goes on without the caller.
+ * @throws {UpstreamUnavailableError} always: the token is not served.
+ */
+export async function refuseRaced(
+  parts: RaceParts,
+  profile: Profile,
+  token: CachedToken,
+  hold: LeaseHold,
+): Promise<never> {
+  // Platform tokens cannot be revoked (no endpoint is documented): not served is all there is.
+  const message = parts.revocation.revocable(profile)
+    ? "token obtained while a DELETE of the profile ran; revoked, not served"
+    : "token obtained while a DELETE of the profile ran; not served (the profile's tokens cannot be revoked)";
+  const tokenSha256 = tokenFingerprint(token.accessToken);
+  parts.logger.warn(message, { profile: profile.name, tokenSha256 });
+  const revoking = parts.revocation.revokeRaced(profile, token);
+  if (leaves(hold, WORST_REVOCATION_MS + MARGIN_MS)) await revoking;
+  throw new UpstreamUnavailableError({
+    dependency: "identity",
+    kind: "unusable",
+    detail: "the token obtained while a DELETE of the profile ran is not served",
+    retryAfterSeconds: RACED_DELETE_RETRY_AFTER_SECONDS,
+  });
+}
+
+function leaves(hold: LeaseHold, ms: number): boolean {
+  try {
+    hold.ensureLeft(ms);
+    return true;
+  } catch {
+    return false;
+  }
+}
