@@ -22,13 +22,11 @@ const ADMIN = `arn:aws:sts::${ACCOUNT}:assumed-role/platform-admin/alice`;
 const CLIENT = { client_id: "svc-ledger@example.com", client_secret: "ledger-Secret+%:" };
 
 /**
- * The scope set the second and third GETs ask for (`undefined`: the profile's default). With one
- * set, the second token is a renewal of the first and the third a renewal of the second. Once
- * per-caller scope sets exist, set it to "WriteUserProfile" (and give the profile
- * `"scopes": ["ReadUserProfile", "WriteUserProfile"]`): the three tokens are then two sets, the
- * second set's token replaced by a renewal, as issue 25 asks.
+ * The scope set the second and third GETs ask for, beside the profile's default
+ * (`ReadUserProfile`) that the first asks: three tokens of two sets, the second set's first token
+ * replaced by a renewal while it still had minutes to live.
  */
-const SECOND_SET: string | undefined = undefined;
+const SECOND_SET = "WriteUserProfile";
 
 const output = captureOutput();
 const vended: string[] = [];
@@ -80,18 +78,19 @@ async function accessToken(instance: Instance, query: Record<string, string> = {
 }
 
 /**
- * Three live tokens of the app profile: the first (an hour), then after half an hour a second
- * (granted for ten minutes) asked with min_validity 1800, then a third once the second runs short.
+ * Three live tokens of the app profile in two scope sets: the default set's (an hour), then after
+ * half an hour the second set's (granted for ten minutes), then that set's renewal once its token
+ * runs short of the caller's min_validity (the replaced one has minutes left).
  */
 async function threeLiveTokens(instance: Instance): Promise<string[]> {
-  const second = SECOND_SET === undefined ? {} : { scope: SECOND_SET };
+  const second = { scope: SECOND_SET };
   const first = await accessToken(instance);
   simulator.grantNext({ expiresIn: 600 });
   offsetMs += 1801_000;
-  const renewal = await accessToken(instance, { ...second, min_validity: "1800" });
+  const replaced = await accessToken(instance, second);
   offsetMs += 301_000;
-  const third = await accessToken(instance, second);
-  return [first, renewal, third];
+  const renewal = await accessToken(instance, second);
+  return [first, replaced, renewal];
 }
 
 const revocations = () => simulator.requests.filter((r) => r.path.startsWith("/oauth2/revoke/"));
@@ -106,7 +105,12 @@ beforeAll(async () => {
     profilesFile,
     JSON.stringify({
       profiles: {
-        app: { ...shared, applicationId: "reports_api", scope: "ReadUserProfile" },
+        app: {
+          ...shared,
+          applicationId: "reports_api",
+          scope: "ReadUserProfile",
+          scopes: ["ReadUserProfile", "WriteUserProfile"],
+        },
         platform: shared,
       },
       adminCallers: [`arn:aws:iam::${ACCOUNT}:role/platform-admin`],
@@ -126,9 +130,14 @@ beforeEach(async () => {
 });
 
 describe("DELETE revokes every live token of the profile", () => {
-  it("kills three live tokens, the replaced ones included: each is dead in the tenant's introspection", async () => {
+  it("kills three live tokens of two scope sets, the one a renewal replaced included: each is dead in the tenant's introspection", async () => {
     const tokens = await threeLiveTokens(newInstance());
     expect(new Set(tokens).size).toBe(3);
+    // Two sets: the tenant was asked the default set once and the second set twice.
+    const asked = simulator.requests
+      .filter((r) => r.path.startsWith("/oauth2/token/"))
+      .map((r) => r.scope);
+    expect(asked).toEqual(["ReadUserProfile", SECOND_SET, SECOND_SET]);
     for (const token of tokens) expect(await isActive(token)).toBe(true);
     const logStart = output.text().length;
 
