@@ -15,9 +15,9 @@
  * way, the table refuses a token written over a `DELETE` record the work did not read (such a
  * token, and one whose slot a `DELETE` on this instance replaced, is revoked and never served:
  * `deletion-race.ts`), or over a token of another identity issued after its credentials were read
- * (`admission.ts`; it goes to its caller, but is never held). A `DELETE` is recorded on the profile's own item too, which
- * every scope set's read sees: a token sealed under an earlier record is not served in any set,
- * including a set the `DELETE` did not know of.
+ * (`admission.ts`; it goes to its caller, but is never held). A `DELETE` is recorded on the
+ * profile's own item too, which every scope set's read sees: a token sealed under an earlier
+ * record is not served in any set, including a set the `DELETE` did not know of.
  *
  * Before its first token request a scope set takes a place among the profile's live sets
  * (`live-sets.ts`); an ask past the bound is refused with a 503 and a `Retry-After`.
