@@ -9,7 +9,11 @@
  *
  * The work learns it in two ways, at no extra call: its slot was replaced (a `DELETE` on this
  * instance), or the table refused its write because of a `DELETE` record it did not read (a
- * `DELETE` on any instance). A write refused because the item holds a token (a fresher one of the
+ * `DELETE` on any instance). A set whose place only this instance could count (the table could
+ * not) may be one a `DELETE` elsewhere did not know of: no record refuses its write, so the table
+ * is read once more after it, and a `DELETE` recorded on the profile's item since the work's read
+ * counts the same (when the lease leaves room for that read; otherwise, or when the table cannot
+ * be read, the token is served as before). A write refused because the item holds a token (a fresher one of the
  * same identity, or one of another identity read later) is no `DELETE` of it, and its token is
  * served as before. One case stays open: a `DELETE` whose record a later write (credentials read
  * after it) replaced before this write landed, which takes a writer frozen or slow for that long;
@@ -21,12 +25,15 @@
  * run again here: a second exchange does not fit the request's timing budget (`timing.ts`), and a
  * caller told to retry in a second reads the credentials after the `DELETE` anyway.
  */
+import { recordedProfileDeletion } from "./deletion-record.js";
 import { UpstreamUnavailableError } from "./errors.js";
 import type { Logger } from "./ports.js";
 import type { Profile } from "./profiles.js";
 import type { LeaseHold } from "./refresh-lease.js";
 import type { TokenRevocation } from "./revocation.js";
-import { MARGIN_MS, WORST_REVOCATION_MS } from "./timing.js";
+import type { ScopeSet } from "./scope-set.js";
+import type { TableCache, TableRead } from "./table-cache.js";
+import { MARGIN_MS, WORST_REVOCATION_MS, WORST_TABLE_CALL_MS } from "./timing.js";
 import { type CachedToken, tokenFingerprint } from "./token.js";
 
 /** How soon a caller whose token raced a `DELETE` should ask again (s). */
@@ -64,6 +71,23 @@ export async function refuseRaced(
     detail: "the token obtained while a DELETE of the profile ran is not served",
     retryAfterSeconds: RACED_DELETE_RETRY_AFTER_SECONDS,
   });
+}
+
+/**
+ * Whether the profile's item records another `DELETE` than `read` did, going by one more read of
+ * the set's item (only while the lease leaves room for it). False when it cannot tell.
+ */
+export async function deletedSince(
+  table: TableCache,
+  profile: Profile,
+  set: ScopeSet,
+  read: TableRead,
+  hold: LeaseHold,
+): Promise<boolean> {
+  if (!leaves(hold, WORST_TABLE_CALL_MS + MARGIN_MS)) return false;
+  const now = await table.read(profile.name, set);
+  if (now.status === "unavailable") return false;
+  return recordedProfileDeletion(now) !== recordedProfileDeletion(read);
 }
 
 function leaves(hold: LeaseHold, ms: number): boolean {

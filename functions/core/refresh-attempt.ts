@@ -23,7 +23,7 @@
  * (`live-sets.ts`); an ask past the bound is refused with a 503 and a `Retry-After`.
  */
 import type { ClientCredentials } from "./credentials.js";
-import { refuseRaced } from "./deletion-race.js";
+import { deletedSince, refuseRaced } from "./deletion-race.js";
 import { honouredDeletion, recordedDeletion, recordedProfileDeletion } from "./deletion-record.js";
 import type { TokenExchange } from "./exchange.js";
 import type { IssuedTokens } from "./issued-tokens.js";
@@ -213,7 +213,12 @@ export class RefreshAttempt {
         }),
         remembered,
       ]);
-      if (written === "deleted") return refuseRaced(this.#p, this.profile, exchanged.token, hold);
+      // A set placed only here may be one a DELETE elsewhere did not know of (deletion-race.ts).
+      const unknown = written === "stored" && this.#placedLocally;
+      const since = () => deletedSince(table, this.profile, this.set, read, hold);
+      if (written === "deleted" || (unknown && (await since()))) {
+        return refuseRaced(this.#p, this.profile, exchanged.token, hold);
+      }
       if (written !== "refused") {
         // A set placed only here may be one a DELETE elsewhere did not know of: its token,
         // stored but perhaps unservable, counts as confirmed no later than the read.

@@ -364,7 +364,7 @@ describe("a DELETE drops every scope set", () => {
     expect(h.identity.requests.at(-1)?.clientSecret).toBe("rotated");
   });
 
-  it("a set nobody asked before, racing the DELETE, never has its token served after it", async () => {
+  it("a set nobody asked before, racing the DELETE, never has its token served after it, not even to its own caller", async () => {
     const [a, b, c] = [h.newVendor(), h.newVendor(), h.newVendor()];
     const fresh = extra(42);
     // A asks for a new set while the table cannot be written: it places the set itself, and its
@@ -377,8 +377,11 @@ describe("a DELETE drops every scope set", () => {
     h.secrets.set(SECRET, { username: "svc-reports@example.com", password: "rotated" }, "v2");
     await b.invalidate(reportsDelete()); // B knows nothing of the set
     answer(); // A's token lands in the table after the DELETE
-    expect((await racing).token.accessToken).toBe("old-secret-token"); // its own caller has it
-    // Its write landed, sealed under the record before the DELETE: no read serves it.
+    // A, reading the table once more (the set was placed only by A), learns of the DELETE: its
+    // own caller does not get the token, and it is revoked (deletion-race.ts) ...
+    await expect(racing).rejects.toMatchObject({ code: "upstream_unavailable" });
+    expect(h.identity.revocations.map((request) => request.token)).toContain("old-secret-token");
+    // ... and its write, which landed sealed under the record before the DELETE, no read serves.
     expect(h.store.items.get(itemKey(PROFILE, fresh))?.accessToken).toBe("old-secret-token");
     expect(h.store.servable(PROFILE, fresh)).toBeUndefined();
 
