@@ -3,7 +3,7 @@
  * the ledger under a DELETE, and logs of every step (never a token or a secret).
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { LEASE_MS } from "../../functions/core/timing.js";
+import { LEASE_MS, WORST_REVOCATION_MS } from "../../functions/core/timing.js";
 import { tokenFingerprint } from "../../functions/core/token.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
 import { ADMIN_ROLE, caller, exampleConfig } from "../support/fakes.js";
@@ -149,6 +149,20 @@ describe("a token CyberArk answers while a DELETE runs is revoked at once and no
 
     expect(revoked().filter((token) => token === "raced-token")).toHaveLength(3);
     expect(ledger.entries("reports-app")).toEqual([]);
+  });
+
+  it("waits for the revocation only while the lease leaves room for its worst: a late answer is refused at once, the revocation going on", async () => {
+    const vendor = newVendor();
+    const release = h.heldResponse("raced-token", 3600);
+    const pending = vendor.getToken(reports());
+    await h.upstreamAsked(1);
+    await vendor.invalidate(reportsDelete());
+    h.identity.nextRevocations.push(() => new Promise<void>(() => {})); // the tenant never answers
+    h.clock.advanceSeconds((LEASE_MS - WORST_REVOCATION_MS) / 1000); // the exchange was slow
+    release();
+
+    await expect(pending).rejects.toMatchObject({ code: "upstream_unavailable" });
+    expect(revoked()).toEqual(["raced-token"]); // asked, not waited for
   });
 
   it("a write refused because a fresher token of the same identity is stored is no DELETE: its token is served, not revoked", async () => {
