@@ -6,6 +6,8 @@
  * ledger. A seeded scheduler interleaves GETs of many scope sets, DELETEs, scheduled renewals,
  * clock jumps, table failures and 429s; an oracle checks every serve and every tenant request.
  */
+
+import { cyberArkEndpoints } from "../../functions/adapters/cyberark-endpoints.js";
 import { UpstreamUnavailableError, VendingError } from "../../functions/core/errors.js";
 import type {
   IdentityProvider,
@@ -20,7 +22,6 @@ import { NO_SCOPES, type ScopeSet, scopeSetOf, scopesOf } from "../../functions/
 import { BACK_OFF_READ_MAX_AGE_MS, WORST_EXCHANGE_MS } from "../../functions/core/timing.js";
 import type { CachedToken, TokenGrant } from "../../functions/core/token.js";
 import { TokenVendor, type VendedToken } from "../../functions/core/vendor.js";
-import { cyberArkEndpoints } from "../../functions/adapters/cyberark-endpoints.js";
 import { caller, FakeClock, FakeSecrets, MemoryLogger, MemoryStore } from "./fakes.js";
 import { MemoryIssuedTokens } from "./memory-issued-tokens.js";
 
@@ -175,14 +176,20 @@ export class HeldTenant implements IdentityProvider {
 
 /** A table whose calls can throw, or freeze before or after they land, when the scheduler says. */
 export class ChaosStore implements TokenStore {
-  failing = false;
   /** Chance that a call freezes (0 in healthy runs). */
   freezeChance = 0;
+  /** This instance's frozen calls: a frozen instance takes no new request until it thaws. */
   readonly frozen: { release: () => void; fail: () => void; label: string }[] = [];
   constructor(
     readonly inner: MemoryStore,
     private readonly random: () => number,
+    readonly table: { failing: boolean },
+    /** When each profile's back-off landed in the table, and until when (shared). */
+    readonly backOffLanded: Map<string, { at: number; until: number }>,
   ) {}
+  get failing(): boolean {
+    return this.table.failing;
+  }
 
   async #call<T>(label: string, run: () => Promise<T>): Promise<T> {
     if (this.failing)
@@ -228,8 +235,6 @@ export class ChaosStore implements TokenStore {
   releaseLease(...args: Parameters<TokenStore["releaseLease"]>) {
     return this.#call("releaseLease", () => this.inner.releaseLease(...args));
   }
-  /** When each profile's back-off landed in the table, and until when. */
-  readonly backOffLanded = new Map<string, { at: number; until: number }>();
   now: () => number = () => 0;
   putBackOff(...args: Parameters<TokenStore["putBackOff"]>) {
     return this.#call("putBackOff", async () => {
@@ -276,6 +281,7 @@ export interface RunResult {
   ops: Op[];
   tenant: HeldTenant;
   memory: MemoryStore;
+  placeAfterDelete: string[];
 }
 
 const flush = async (rounds = 6) => {
@@ -292,18 +298,23 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
   secrets.set("cyberark/app", { client_id: "app@example.com", client_secret: "a" });
   secrets.set("cyberark/other", { client_id: "other@example.com", client_secret: "o" });
   const memory = new MemoryStore();
-  const store = new ChaosStore(memory, prng(options.seed ^ 0x5eed));
-  store.freezeChance = options.chaos ? 0.05 : 0;
-  store.now = () => clock.now();
+  const table = { failing: false };
+  const backOffLanded = new Map<string, { at: number; until: number }>();
+  const stores = Array.from({ length: options.instances ?? 3 }, (_, i) => {
+    const store = new ChaosStore(memory, prng(options.seed ^ (0x5eed + i)), table, backOffLanded);
+    store.freezeChance = options.chaos ? 0.05 : 0;
+    store.now = () => clock.now();
+    return store;
+  });
+  const frozenCalls = () => stores.flatMap((store) => store.frozen);
   const ledger = new MemoryIssuedTokens(50);
   const tenant = new HeldTenant(clock, config.profiles);
   const logger = new MemoryLogger();
   const timers: { at: number; resolve: () => void }[] = [];
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => timers.push({ at: clock.now() + ms, resolve }));
-  const vendors = Array.from(
-    { length: options.instances ?? 3 },
-    () =>
+  const vendors = stores.map(
+    (store) =>
       new TokenVendor({
         config,
         secrets,
@@ -326,6 +337,27 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
   const note = (line: string) => trace.push(`[${step} t=${(clock.now() - START) / 1000}] ${line}`);
 
   // Checks made at the moment the tenant is asked.
+  const placeViolations: string[] = [];
+  /** Requests of a set whose place a DELETE dropped while the work that took it went on. */
+  const placeAfterDelete: string[] = [];
+  tenant.onRequest.push((request) => {
+    if (options.chaos) return;
+    const reserved = config.profiles.get(request.profile)?.defaultScopes;
+    const live = [...(memory.profiles.get(request.profile)?.live ?? new Map<string, number>())]
+      .filter(([set, until]) => until > clock.now() && set !== reserved)
+      .map(([set]) => set);
+    if (live.length + 1 > 8)
+      placeViolations.push(
+        `${request.profile}: ${live.length + 1} live sets in the table at #${request.id}`,
+      );
+    const afterDelete = ops.some(
+      (o) => o.kind === "delete" && o.profile === request.profile && o.start > clock.now() - 30_000,
+    );
+    if (request.set !== reserved && !live.includes(request.set))
+      (afterDelete ? placeAfterDelete : placeViolations).push(
+        `request #${request.id} for ${request.profile} {${request.set}} without a live place`,
+      );
+  });
   tenant.onRequest.push((request) => {
     note(`tenant asked #${request.id} ${request.profile} {${request.set}}`);
     const healthy = clock.now() > tableTroubleUntil;
@@ -342,7 +374,7 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
       violations.push(
         `two requests in flight for ${request.profile} {${request.set}}: #${overlapping[0]?.id} and #${request.id}`,
       );
-    const landed = store.backOffLanded.get(request.profile);
+    const landed = backOffLanded.get(request.profile);
     for (const b of backOffs) {
       const known =
         landed !== undefined &&
@@ -504,7 +536,12 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
         origin.start < d.start;
       const credentialsBefore =
         origin.start < d.start || (origin.start === d.start && origin.id < firstRequestAfter(d));
-      if (vended.cache === "table" && credentialsBefore && op.start >= d.end) {
+      if (
+        vended.cache === "table" &&
+        credentialsBefore &&
+        op.start >= d.end &&
+        (d.instance === op.instance || op.start > d.end + 30_000)
+      ) {
         violations.push(
           `GET#${op.id} i${op.instance} served from the table ${token.accessToken} (credentials read before DELETE#${d.id}) after its 204`,
         );
@@ -551,8 +588,11 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
   for (step = 0; step < options.steps; step += 1) {
     const roll = random();
     const instance = Math.floor(random() * vendors.length);
+    const frozenInstance = (stores[instance]?.frozen.length ?? 0) > 0;
     const profile = random() < 0.8 ? "app" : "other";
-    if (roll < 0.34) {
+    if (roll < 0.42 && frozenInstance) {
+      note(`i${instance} is frozen`);
+    } else if (roll < 0.34) {
       const set = random() < 0.4 ? NO_SCOPES : pick(setsOf(profile));
       startGet(instance, profile, set, pick([0, 60, 300, 900]));
     } else if (roll < 0.39) {
@@ -580,24 +620,25 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
     } else if (roll < 0.9) {
       await advance(pick([50, 150, 500, 2_000, 10_000, 31_000, 120_000, 400_000]));
     } else if (options.chaos && roll < 0.95) {
-      store.failing = !store.failing;
-      ledger.failing = store.failing;
-      note(`table ${store.failing ? "fails" : "recovers"}`);
+      table.failing = !table.failing;
+      ledger.failing = table.failing;
+      note(`table ${table.failing ? "fails" : "recovers"}`);
     } else if (options.chaos) {
-      const frozen = store.frozen.splice(0, store.frozen.length);
+      const frozen = stores.flatMap((store) => store.frozen.splice(0, store.frozen.length));
       note(`thaw ${frozen.length} frozen table calls`);
       for (const f of frozen) (random() < 0.8 ? f.release : f.fail)();
     }
     if (options.tick !== 0) clock.advanceSeconds((options.tick ?? 1) / 1000);
-    if (store.failing || store.frozen.length > 0) tableTroubleUntil = clock.now() + 120_000;
+    if (table.failing || frozenCalls().length > 0) tableTroubleUntil = clock.now() + 120_000;
     await flush();
   }
 
   // Drain: everything frozen thaws, the tenant answers everything, time passes.
-  store.failing = false;
+  table.failing = false;
   ledger.failing = false;
   for (let round = 0; round < 400; round += 1) {
-    for (const f of store.frozen.splice(0, store.frozen.length)) f.release();
+    for (const store of stores)
+      for (const f of store.frozen.splice(0, store.frozen.length)) f.release();
     for (const request of tenant.open()) tenant.answer(request, "token", 3600);
     await flush();
     if (ops.every((op) => op.end !== undefined)) break;
@@ -646,28 +687,8 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
   }
 
   function checkBound() {
-    if (options.chaos) return;
-    for (const profile of PROFILES) {
-      const requests = tenant.requests.filter((r) => r.profile === profile);
-      const deletes = ops
-        .filter((o) => o.kind === "delete" && o.profile === profile)
-        .map((o) => o.start);
-      for (const r of requests) {
-        const window = requests.filter(
-          (q) =>
-            q.start >= r.start &&
-            q.start < r.start + 300_000 &&
-            !deletes.some((t) => t >= r.start && t <= q.start),
-        );
-        const sets = new Set(window.map((q) => q.set));
-        if (sets.size > 8) {
-          violations.push(
-            `${profile}: ${sets.size} scope sets asked of the tenant within 5 minutes from #${r.id}`,
-          );
-          break;
-        }
-      }
-    }
+    // Checked as each request is made (placeViolations), from the table's own places.
+    violations.push(...placeViolations);
   }
 
   function checkOnePerLifetime() {
@@ -699,5 +720,5 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
     }
   }
 
-  return { seed: options.seed, violations, known, trace, ops, tenant, memory };
+  return { seed: options.seed, violations, known, trace, ops, tenant, memory, placeAfterDelete };
 }

@@ -5,8 +5,12 @@
  * not from `test/sim`), and one interleaving found by it, pinned down step by step.
  */
 import { describe, expect, it } from "vitest";
+import { UpstreamUnavailableError } from "../../functions/core/errors.js";
+import { scopeSetOf } from "../../functions/core/scope-set.js";
+import { TokenVendor } from "../../functions/core/vendor.js";
+import { runWorld, worldConfig } from "../support/attack-25-world.js";
+import { caller } from "../support/fakes.js";
 import { ciDelete, ciQuery, vendorHarness } from "../support/vendor-harness.js";
-import { runWorld } from "../support/attack-25-world.js";
 
 const HEALTHY_SEEDS = Array.from({ length: 60 }, (_, i) => i + 1);
 const CHAOS_SEEDS = Array.from({ length: 60 }, (_, i) => i + 1001);
@@ -55,5 +59,67 @@ describe("attack: two DELETEs in the same millisecond", () => {
     // A GET that begins after the second DELETE's 204, on a third instance, reads the table.
     const served = await c.getToken(ciQuery());
     expect(served.token.accessToken).not.toBe("read-before-second-delete");
+  });
+});
+
+describe("attack: work that took a set's place before a DELETE", () => {
+  it("asks CyberArk only while its set holds a place (seeded: the DELETE drops every place, the set asks on without one)", async () => {
+    const run = await runWorld({ seed: 215, steps: 500, chaos: false });
+    expect(run.placeAfterDelete).toEqual([]);
+  }, 60_000);
+
+  it("a waiter that took over the lease after a DELETE dropped its set's place does not ask CyberArk without one", async () => {
+    const h = vendorHarness();
+    h.secrets.set("cyberark/app", { client_id: "app@example.com", client_secret: "a" });
+    const config = worldConfig();
+    const make = () =>
+      new TokenVendor({
+        config,
+        secrets: h.secrets,
+        store: h.store,
+        identity: h.identity,
+        clock: h.clock,
+        logger: h.logger,
+        // Polls let other work run; the fake clock stands still (the whole race takes under 2 s).
+        sleep: () => new Promise((resolve) => setTimeout(resolve, 1)),
+        random: () => 0.5,
+      });
+    const [a, b, c] = [make(), make(), make()];
+    const set = scopeSetOf(["s1"]);
+    const runner = caller("arn:aws:sts::111122223333:assumed-role/runner/x");
+    const query = { profile: "app", caller: runner, minValiditySeconds: 300, scope: set };
+
+    // A takes the set's place and the lease, and asks CyberArk (held); B waits on the lease.
+    let answerFirst: () => void = () => {};
+    const firstAnswered = new Promise<void>((resolve) => {
+      answerFirst = resolve;
+    });
+    h.identity.next.push(async () => {
+      await firstAnswered;
+      // A grant broader than asked: unusable, so A's attempt fails and gives the lease back.
+      return { accessToken: "broader", expiresIn: 3600, scope: "s1 s2" };
+    });
+    const first = a.getToken(query).catch(() => undefined);
+    await h.upstreamAsked(1);
+    const second = b.getToken(query).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // A DELETE elsewhere drops every set, and every place.
+    await c.invalidate({
+      profile: "app",
+      caller: caller("arn:aws:sts::111122223333:assumed-role/admin/alice"),
+    });
+    const placeWhenAsked: (number | undefined)[] = [];
+    h.identity.next.push(() => {
+      placeWhenAsked.push(h.store.profiles.get("app")?.live.get(set));
+      return { accessToken: "asked-without-a-place", expiresIn: 3600, scope: "s1" };
+    });
+    answerFirst();
+    await second;
+    await first;
+
+    // Every request CyberArk got for the set came while the set held a place in the table.
+    expect(placeWhenAsked.every((until) => until !== undefined && until > h.clock.now())).toBe(
+      true,
+    );
   });
 });
