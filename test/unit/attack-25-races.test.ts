@@ -5,7 +5,6 @@
  * not from `test/sim`), and one interleaving found by it, pinned down step by step.
  */
 import { describe, expect, it } from "vitest";
-import { UpstreamUnavailableError } from "../../functions/core/errors.js";
 import { scopeSetOf } from "../../functions/core/scope-set.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
 import { runWorld, worldConfig } from "../support/attack-25-world.js";
