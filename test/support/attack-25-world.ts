@@ -55,6 +55,13 @@ export function worldConfig() {
         allowedCallers: [`arn:aws:iam::${ACCOUNT}:role/runner`],
         prewarm: true,
       },
+      broken: {
+        tenantUrl,
+        secretId: "cyberark/missing",
+        applicationId: "broken_api",
+        allowedCallers: [`arn:aws:iam::${ACCOUNT}:role/runner`],
+        prewarm: true,
+      },
     },
     adminCallers: [`arn:aws:iam::${ACCOUNT}:role/admin`],
   });
@@ -86,6 +93,8 @@ export interface TenantRequest {
   profile: string;
   set: ScopeSet;
   start: number;
+  secret?: string;
+  instance?: number;
   answeredAt?: number;
   /** Order of the answer among tenant events (requests are ordered by id). */
   answeredSeq?: number;
@@ -115,7 +124,15 @@ export class HeldTenant implements IdentityProvider {
   endpoints(profile: Profile): ProfileEndpoints {
     return cyberArkEndpoints(profile);
   }
-  async requestToken(request: TokenRequest): Promise<TokenGrant> {
+  /** The tenant as one instance sees it: its requests are tagged with the instance. */
+  forInstance(instance: number): IdentityProvider {
+    return {
+      endpoints: (profile) => this.endpoints(profile),
+      requestToken: (request) => this.requestToken(request, instance),
+      revokeToken: (request) => this.revokeToken(request),
+    };
+  }
+  async requestToken(request: TokenRequest, instance = -1): Promise<TokenGrant> {
     const profile = [...this.profiles.values()].find(
       (p) => cyberArkEndpoints(p).token === request.endpoint,
     );
@@ -124,6 +141,8 @@ export class HeldTenant implements IdentityProvider {
       profile: profile?.name ?? "?",
       set: request.scope ?? NO_SCOPES,
       start: this.clock.now(),
+      secret: request.clientSecret,
+      instance,
       startSeq: this.#next(),
     };
     this.requests.push(entry);
@@ -208,7 +227,7 @@ export class ChaosStore implements TokenStore {
   #hold(label: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.frozen.push({
-        label,
+        label: `${label} at ${this.now()}`,
         release: resolve,
         fail: () => reject(Object.assign(new Error("timeout"), { name: "TimeoutError" })),
       });
@@ -314,13 +333,13 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => timers.push({ at: clock.now() + ms, resolve }));
   const vendors = stores.map(
-    (store) =>
+    (store, index) =>
       new TokenVendor({
         config,
         secrets,
         store,
         issued: ledger,
-        identity: tenant,
+        identity: tenant.forInstance(index),
         clock,
         logger,
         sleep,
@@ -332,6 +351,20 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
   const violations: string[] = [];
   const known: string[] = [];
   const backOffs: { profile: string; from: number; until: number }[] = [];
+  /** Each secret value and when it was superseded (set when the next rotation of its id comes). */
+  const rotations: { secret: string; at: number }[] = [];
+  const supersededAt = (secret: string | undefined, profile: string): number | undefined => {
+    const prefix = profile === "other" ? "o" : "a";
+    const all = [{ secret: prefix, at: -Infinity }, ...rotations].filter((r) =>
+      profile === "other"
+        ? r.secret === "o" || rotatedOther.has(r.secret)
+        : r.secret === "a" || rotatedApp.has(r.secret),
+    );
+    const index = all.findIndex((r) => r.secret === secret);
+    return index >= 0 ? all[index + 1]?.at : undefined;
+  };
+  const rotatedApp = new Set<string>();
+  const rotatedOther = new Set<string>();
   let tableTroubleUntil = -Infinity;
   let step = 0;
   const note = (line: string) => trace.push(`[${step} t=${(clock.now() - START) / 1000}] ${line}`);
@@ -359,7 +392,7 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
       );
   });
   tenant.onRequest.push((request) => {
-    note(`tenant asked #${request.id} ${request.profile} {${request.set}}`);
+    note(`tenant asked #${request.id} ${request.profile} {${request.set}} by i${request.instance}`);
     const healthy = clock.now() > tableTroubleUntil;
     if (!healthy) return;
     const overlapping = tenant
@@ -372,7 +405,7 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
       );
     if (overlapping.length > 0)
       violations.push(
-        `two requests in flight for ${request.profile} {${request.set}}: #${overlapping[0]?.id} and #${request.id}`,
+        `two requests in flight for ${request.profile} {${request.set}}: #${overlapping[0]?.id} and #${request.id} (lease ${JSON.stringify(memory.leases.get(request.set === NO_SCOPES ? request.profile : `${request.profile} ${request.set}`))})`,
       );
     const landed = backOffLanded.get(request.profile);
     for (const b of backOffs) {
@@ -515,6 +548,15 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
       violations.push(
         `GET#${op.id} for ${op.profile} {${op.set}} served ${token.accessToken} obtained for ${origin.profile} {${origin.set}}`,
       );
+    const superseded = supersededAt(origin.secret, origin.profile);
+    if (
+      superseded !== undefined &&
+      op.start > superseded + 5 * 60_000 + 60_000 &&
+      clock.now() > tableTroubleUntil
+    )
+      violations.push(
+        `GET#${op.id} i${op.instance} served ${token.accessToken} of a secret rotated out ${(op.start - superseded) / 1000}s before`,
+      );
     if (origin.outcome === "broader")
       violations.push(`GET#${op.id} served a broader grant ${token.accessToken}`);
     if (op.set !== NO_SCOPES) {
@@ -588,8 +630,15 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
   for (step = 0; step < options.steps; step += 1) {
     const roll = random();
     const instance = Math.floor(random() * vendors.length);
-    const frozenInstance = (stores[instance]?.frozen.length ?? 0) > 0;
-    const profile = random() < 0.8 ? "app" : "other";
+    // A frozen instance (a table call or a CyberArk answer held longer than either can take)
+    // takes no new request until it thaws.
+    const frozenInstance =
+      (stores[instance]?.frozen.length ?? 0) > 0 ||
+      tenant
+        .open()
+        .some((r) => r.instance === instance && r.start < clock.now() - WORST_EXCHANGE_MS);
+    const r0 = random();
+    const profile = r0 < 0.75 ? "app" : r0 < 0.95 ? "other" : "broken";
     if (roll < 0.42 && frozenInstance) {
       note(`i${instance} is frozen`);
     } else if (roll < 0.34) {
@@ -617,6 +666,17 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
           });
         tenant.answer(request, kind, lifetime, retryAfter);
       }
+    } else if (roll < 0.695) {
+      const version = `v${step}`;
+      const secretId = profile === "other" ? "cyberark/other" : "cyberark/app";
+      secrets.set(
+        secretId,
+        { client_id: `${profile}@example.com`, client_secret: `secret-${version}` },
+        version,
+      );
+      rotations.push({ secret: `secret-${version}`, at: clock.now() });
+      (profile === "other" ? rotatedOther : rotatedApp).add(`secret-${version}`);
+      note(`rotate ${secretId} to ${version}`);
     } else if (roll < 0.9) {
       await advance(pick([50, 150, 500, 2_000, 10_000, 31_000, 120_000, 400_000]));
     } else if (options.chaos && roll < 0.95) {
@@ -625,12 +685,14 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
       note(`table ${table.failing ? "fails" : "recovers"}`);
     } else if (options.chaos) {
       const frozen = stores.flatMap((store) => store.frozen.splice(0, store.frozen.length));
-      note(`thaw ${frozen.length} frozen table calls`);
+      note(`thaw ${frozen.length} frozen table calls ${frozen.map((f) => f.label).join(", ")}`);
+      if (frozen.length > 0) tableTroubleUntil = clock.now() + 120_000;
       for (const f of frozen) (random() < 0.8 ? f.release : f.fail)();
     }
     if (options.tick !== 0) clock.advanceSeconds((options.tick ?? 1) / 1000);
     if (table.failing || frozenCalls().length > 0) tableTroubleUntil = clock.now() + 120_000;
     await flush();
+    if (table.failing || frozenCalls().length > 0) tableTroubleUntil = clock.now() + 120_000;
   }
 
   // Drain: everything frozen thaws, the tenant answers everything, time passes.
@@ -711,7 +773,7 @@ export async function runWorld(options: RunOptions): Promise<RunResult> {
           o.start >= r1.start - 30_000 &&
           o.start <= r2.start,
       );
-      if (deleted) continue;
+      if (deleted || r1.secret !== r2.secret) continue;
       const lifetime = (r1.lifetimeSeconds ?? 0) * 1000;
       if (r2.start < r1.start + lifetime / 4 - 1)
         violations.push(
