@@ -102,7 +102,8 @@ describe("attack: work that took a set's place before a DELETE", () => {
     await h.upstreamAsked(1);
     const second = b.getToken(query).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 20));
-    // A DELETE elsewhere drops every set, and every place.
+    // A DELETE elsewhere, a millisecond later, drops every set, and every place.
+    h.clock.advanceSeconds(0.001);
     await c.invalidate({
       profile: "app",
       caller: caller("arn:aws:sts::111122223333:assumed-role/admin/alice"),
@@ -112,6 +113,7 @@ describe("attack: work that took a set's place before a DELETE", () => {
       placeWhenAsked.push(h.store.profiles.get("app")?.live.get(set));
       return { accessToken: "asked-without-a-place", expiresIn: 3600, scope: "s1" };
     });
+    h.clock.advanceSeconds(0.001);
     answerFirst();
     await second;
     await first;
