@@ -157,12 +157,13 @@ export class DynamoDbTokenStore implements TokenStore {
     at: number,
     known: readonly ScopeSet[],
   ): Promise<CachedToken[]> {
-    // The record first: from here no set's token is served, whoever knows of the set.
-    const placed = await recordDeletion(this.#table, profile, at);
+    // The record first: from here no set's token is served, whoever knows of the set. Each set's
+    // item gets the same record, `at` or later: distinct from every earlier DELETE's.
+    const { record, placed } = await recordDeletion(this.#table, profile, at);
     const keys = new Set(
       [...placed, ...known.map(setTag)].map((tag) => tokenItemKeyOfTag(profile, tag)),
     );
-    const deleted = await Promise.all([...keys].map((key) => this.#deleteItem(key, at)));
+    const deleted = await Promise.all([...keys].map((key) => this.#deleteItem(key, record)));
     return deleted.filter((token): token is CachedToken => token !== undefined);
   }
 

@@ -6,8 +6,10 @@
  * Every write replaces the whole item with a new revision (`rev`, a random ID): taking a place is
  * a read, the pure rule `admitSet`, and a put conditioned on the revision read, so two instances
  * placing sets at once cannot both fill the last place, and a place is never taken over a `DELETE`
- * the asker did not read. A `DELETE` is one unconditional put of its record with no places (every
- * set asks again), returning the places it replaced: those sets' token items are deleted next.
+ * the asker did not read. A `DELETE` is a put of its record with no places (every set asks again),
+ * returning the places it replaced: those sets' token items are deleted next. Its condition only
+ * keeps the record later than the one before (`nextDeletionRecord`), so no two `DELETE`s ever
+ * record the same value, whatever their clocks: a record is how a write and a read tell them apart.
  * Tokens of a set it did not know of are not served anyway: a token item is sealed with the record
  * its writer read (`sealed-token-record.ts`) and served only while the profile's record is that one.
  *
@@ -22,6 +24,7 @@ import {
   GetItemCommand,
   PutItemCommand,
 } from "@aws-sdk/client-dynamodb";
+import { nextDeletionRecord } from "../core/admission.js";
 import { admitSet } from "../core/live-sets.js";
 import type { PlaceAsk, PlaceOutcome } from "../core/ports.js";
 import type { ScopeSet } from "../core/scope-set.js";
@@ -34,6 +37,8 @@ const LIVE = "live";
 const REV = "rev";
 // Two instances placing sets at once: the loser reads again once, then tells its caller to retry.
 const PLACE_ROUNDS = 2;
+// Other DELETEs landing between a DELETE's refused record and its next: rounds before giving up.
+const DELETION_ROUNDS = 4;
 
 /** The profile item as read. */
 export interface ProfileItem {
@@ -105,27 +110,70 @@ export async function takePlace(
   }
 }
 
+/** A `DELETE`'s record, as written on the profile's item. */
+export interface RecordedDeletion {
+  /** The record written: `at`, or later when the stored one was not earlier (`admission.ts`). */
+  readonly record: number;
+  /** The tags of the sets that held a place. */
+  readonly placed: string[];
+}
+
 /**
- * Records a `DELETE` made at `at` on the profile's item, dropping every place.
- * @returns the tags of the sets that held a place.
+ * Records a `DELETE` made at `at` on the profile's item, dropping every place. The record is
+ * `nextDeletionRecord` of the stored one, by a conditional put: the first asks only that the
+ * stored record be earlier than `at`; a refusal sends the stored item back (or, from a store that
+ * does not, it is read), and the next put asks that the record still be the one refused. Another
+ * `DELETE` landing in between starts another round.
+ * @throws {ConditionalCheckFailedException} when other writes kept landing in between.
  */
 export async function recordDeletion(
   table: ProfileTable,
   profile: string,
   at: number,
-): Promise<string[]> {
-  const output = await table.client.send(
-    new PutItemCommand({
-      TableName: table.tableName,
-      Item: {
-        [partitionKey]: { S: profileItemKey(profile) },
-        [DELETED_AT]: { N: String(at) },
-        [REV]: { S: randomUUID() },
-      },
-      ReturnValues: "ALL_OLD",
-    }),
-  );
-  return Object.keys(output.Attributes?.[LIVE]?.M ?? {}).filter(isSetTag);
+): Promise<RecordedDeletion> {
+  let stored: AttributeValue | undefined;
+  for (let round = 1; ; round += 1) {
+    const record = nextDeletionRecord(numberOf(stored), at);
+    try {
+      const output = await table.client.send(
+        new PutItemCommand({
+          TableName: table.tableName,
+          Item: {
+            [partitionKey]: { S: profileItemKey(profile) },
+            [DELETED_AT]: { N: String(record) },
+            [REV]: { S: randomUUID() },
+          },
+          ...recordCondition(record, stored),
+          ReturnValues: "ALL_OLD",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      const placed = Object.keys(output.Attributes?.[LIVE]?.M ?? {}).filter(isSetTag);
+      return { record, placed };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException) || round >= DELETION_ROUNDS) {
+        throw error;
+      }
+      stored = error.Item
+        ? error.Item[DELETED_AT]
+        : (await readProfileItem(table, profile))?.rawDeletedAt;
+    }
+  }
+}
+
+// A DELETE's record replaces one that is earlier, or not a number, or exactly the one refused.
+function recordCondition(record: number, refused: AttributeValue | undefined) {
+  const earlier =
+    "attribute_not_exists(#deletedAt) OR NOT attribute_type(#deletedAt, :number) OR #deletedAt < :record";
+  return {
+    ConditionExpression: refused ? `${earlier} OR #deletedAt = :refused` : earlier,
+    ExpressionAttributeNames: { "#deletedAt": DELETED_AT },
+    ExpressionAttributeValues: {
+      ":number": { S: "N" },
+      ":record": { N: String(record) },
+      ...(refused ? { ":refused": refused } : {}),
+    },
+  };
 }
 
 // Puts the item's next revision, if the item is still at the revision read.

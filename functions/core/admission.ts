@@ -113,3 +113,17 @@ export function servableUnder(
 ): boolean {
   return stamp === profileDeletedAt;
 }
+
+/**
+ * The record a `DELETE` made at `at` writes over the profile's `stored` one (`undefined`: none, or
+ * not a safe integer, so not this code's): `at`, unless the stored record is not earlier, then the
+ * next millisecond after it. So every `DELETE`'s record is later than, and distinct from, every
+ * record before it, whatever the clocks say: two `DELETE`s in the same millisecond, or one on a
+ * clock behind another's, never record the same value, and the comparisons above (`===`) tell
+ * every `DELETE` apart. Each set's item gets the same record as the profile's.
+ */
+export function nextDeletionRecord(stored: number | undefined, at: number): number {
+  if (stored === undefined || stored < at) return at;
+  // A record no genuine DELETE can reach (the year 287,396) is an edit: replaced by `at`.
+  return stored < Number.MAX_SAFE_INTEGER ? stored + 1 : at;
+}

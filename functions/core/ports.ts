@@ -100,7 +100,9 @@ export interface TokenStore {
   /**
    * A `DELETE` of the whole profile at `at` (epoch ms): first records it on the profile's item,
    * which makes every set's token unservable and every write that read an earlier record
-   * unservable too, then {@link delete}s each live set, and each of `known`.
+   * unservable too, then {@link delete}s each live set, and each of `known`, with that record.
+   * The record is `nextDeletionRecord` of the stored one (`admission.ts`): `at`, or later when
+   * the stored one is not earlier, so it is distinct from every earlier `DELETE`'s.
    * @returns the tokens deleted that could be opened.
    */
   deleteProfile(profile: string, at: number, known: readonly ScopeSet[]): Promise<CachedToken[]>;

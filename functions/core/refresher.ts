@@ -13,7 +13,7 @@ import type { Profile } from "./profiles.js";
 import { type AttemptParts, RefreshAttempt } from "./refresh-attempt.js";
 import type { LeaseHold, RefreshLease } from "./refresh-lease.js";
 import type { ScopeSet } from "./scope-set.js";
-import { WORST_TABLE_CALL_MS } from "./timing.js";
+import { LEASE_LEFT_AFTER_LATE_PLACE_MS, WORST_TABLE_CALL_MS } from "./timing.js";
 import {
   type CachedToken,
   grantedLifetimeSeconds,
@@ -169,8 +169,9 @@ export class Refresher {
   }
 
   // Another instance may have finished between our read and our lease (or a rotation or a DELETE
-  // happened meanwhile), so read once more, and the secret too when the table now disagrees. An
-  // exchange of the profile under way on this instance is waited for, then the table read again.
+  // happened meanwhile), so read once more, and the secret too when the table now disagrees, and
+  // the set's place too. An exchange of the profile under way on this instance is waited for,
+  // then the table read again.
   async #underLease(
     attempt: RefreshAttempt,
     known: ClientCredentials,
@@ -197,6 +198,12 @@ export class Refresher {
     if (other) {
       await other;
       return this.#underLease(attempt, credentials, min, hold, true);
+    }
+    // A DELETE since the place was taken (by this work, or by work whose lease this took over)
+    // dropped every place: the set asks again before CyberArk is asked, as a new set would.
+    if (attempt.needsPlace(read)) {
+      await attempt.ensurePlace(read);
+      hold.ensureLeft(LEASE_LEFT_AFTER_LATE_PLACE_MS); // else 503: the ask is not in the budget
     }
     // The DELETE records exactly as read: the only ones the write may go by (deletion-record.ts).
     const token = await attempt.upstream(credentials, hold, readAt, read);

@@ -98,6 +98,13 @@ export const WORST_BEFORE_LEASE_MS = WORST_TABLE_CALL_MS + WORST_AWS_CALL_MS;
 /** A refresh under the lease at its worst, from asking for the lease to giving it back. */
 export const WORST_LEASED_REFRESH_MS = WORST_AWS_CALL_MS + WORST_REFRESH_MS + WORST_AWS_CALL_MS;
 
+/**
+ * How much of its lease a holder must still have after taking its set's place under the lease (a
+ * `DELETE` dropped it since the request read the table; the ask is not in the budget above) to go
+ * on and ask CyberArk: the rest of a worst refresh past its reads (back-off read, exchange,
+ * rotation retry, table write), and the margin. So it ends no later than a worst refresh would.
+ */
+export const LEASE_LEFT_AFTER_LATE_PLACE_MS = LEASE_MS - WORST_TABLE_CALL_MS - WORST_AWS_CALL_MS;
 /** One round of waiting for another holder at its worst: the longest pause, then a poll. */
 export const WORST_POLL_ROUND_MS = LEASE_POLL_MAX_MS + WORST_POLL_MS;
 

@@ -7,26 +7,43 @@
  * A token is sealed with the profile's DELETE record its writer read, and the store serves it only
  * while `servableUnder` says so: the second property holds the adapter's reads to that rule over
  * generated profile items (none, a record, an edited one, a record-less item) and writers' reads.
+ *
+ * Those rules tell DELETEs apart by their records, so no two DELETEs may record the same value: the
+ * third property holds the profile item's conditional write to `nextDeletionRecord` over generated
+ * stored records and DELETE times, on moto and on the local server's embedded store (dynalite).
  */
-import { type AttributeValue, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DynamoDbTokenStore } from "../../functions/adapters/dynamodb-token-store.js";
 import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
+import { recordDeletion } from "../../functions/adapters/profile-item.js";
 import { HINTS, SEALED_RECORD } from "../../functions/adapters/sealed-token-record.js";
 import {
   admissionCondition,
   DELETED_AT,
 } from "../../functions/adapters/token-admission-condition.js";
 import { EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
-import { profileItemKey, TOKEN_TABLE_SCHEMA } from "../../functions/adapters/token-table.js";
+import {
+  profileItemKey,
+  setTag,
+  TOKEN_TABLE_SCHEMA,
+} from "../../functions/adapters/token-table.js";
 import {
   admits,
+  nextDeletionRecord,
   type StoredView,
   servableUnder,
   type WriteBasis,
 } from "../../functions/core/admission.js";
 import { scopeSetOf } from "../../functions/core/scope-set.js";
+import { startEmbeddedDynamoDb } from "../../functions/local/embedded-dynamodb.js";
+import { ensureTokenTable } from "../../functions/local/token-table-setup.js";
 import { createKey, createTokenTable, dynamodb, kms } from "../support/aws.js";
 import { MemoryLogger } from "../support/fakes.js";
 
@@ -175,5 +192,79 @@ describe("the DynamoDB store's reads on moto", () => {
       }),
       { numRuns: 60 },
     );
+  }, 120_000);
+});
+
+/** A stored DELETE record in attributes, and the record the rule reads in it. */
+const storedRecord = fc.oneof(
+  time.map((t) => ({
+    attribute: { N: String(t) } as AttributeValue,
+    record: t as number | undefined,
+  })),
+  fc.constant({ attribute: { S: "yesterday" } as AttributeValue, record: undefined }),
+  fc.constant({ attribute: { N: String(T0 + 0.5) } as AttributeValue, record: undefined }),
+  fc.constant({ attribute: { N: "1e20" } as AttributeValue, record: undefined }),
+  fc.constant({
+    attribute: { N: String(Number.MAX_SAFE_INTEGER) } as AttributeValue,
+    record: Number.MAX_SAFE_INTEGER as number | undefined,
+  }),
+);
+const placedTag = fc.constantFrom(setTag(scopeSetOf(["a"])), setTag(scopeSetOf(["b"])));
+const profileItemBeforeDelete = fc.option(
+  fc.record({
+    deletedAt: fc.option(storedRecord, { nil: undefined }),
+    live: fc.uniqueArray(placedTag, { maxLength: 2 }),
+  }),
+  { nil: undefined },
+);
+
+/** Holds `recordDeletion` on `client`'s table to `nextDeletionRecord`. */
+async function deletionRecordsFollowTheRule(client: DynamoDBClient, tableName: string) {
+  const { partitionKey } = TOKEN_TABLE_SCHEMA;
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(profileItemBeforeDelete, time, async (before, at) => {
+      run += 1;
+      const name = `d${run}`;
+      const key = { [partitionKey]: { S: profileItemKey(name) } };
+      if (before) {
+        const live: Record<string, AttributeValue> = {};
+        for (const tag of before.live) live[tag] = { N: String(T0 + 300_000) };
+        const item = {
+          ...key,
+          live: { M: live },
+          rev: { S: "r" },
+          ...(before.deletedAt ? { deletedAt: before.deletedAt.attribute } : {}),
+        };
+        await client.send(new PutItemCommand({ TableName: tableName, Item: item }));
+      }
+      const table = { client, tableName };
+      const recorded = await recordDeletion(table, name, at);
+      const expected = nextDeletionRecord(before?.deletedAt?.record, at);
+      expect(recorded.record).toBe(expected);
+      expect(recorded.placed.sort()).toEqual([...(before?.live ?? [])].sort());
+      const { Item } = await client.send(
+        new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }),
+      );
+      expect(Item?.deletedAt).toEqual({ N: String(expected) });
+      expect(Item?.live).toBeUndefined();
+    }),
+    { numRuns: 80 },
+  );
+}
+
+describe("the profile item's DELETE record", () => {
+  it("on moto is exactly the core's next record, later than any genuine one before it", async () => {
+    await deletionRecordsFollowTheRule(dynamodb, await createTokenTable());
+  }, 120_000);
+
+  it("on the local server's embedded store (dynalite) too", async () => {
+    const embedded = await startEmbeddedDynamoDb();
+    try {
+      await ensureTokenTable(embedded.client, "tokens", { enableTtl: false });
+      await deletionRecordsFollowTheRule(embedded.client, "tokens");
+    } finally {
+      await embedded.close();
+    }
   }, 120_000);
 });

@@ -350,4 +350,16 @@ describe("DynamoDbTokenStore scope sets (one item per set, one per profile)", ()
     expect((await raw(tokenItemKey(P, WRITE)))?.sealedRecord).toBeDefined(); // still there
     expect((await newStore().get(P, WRITE)).token).toBeUndefined(); // but never served
   });
+
+  it("gives DELETEs made at once, in the same millisecond, each its own record", async () => {
+    const name = "deleted-at-once";
+    await Promise.all(
+      [newStore(), newStore(), newStore()].map((store) =>
+        store.deleteProfile(name, NOW + 1000, [WRITE]),
+      ),
+    );
+
+    // Three rounds of the conditional write: each DELETE recorded one millisecond after the last.
+    expect((await raw(profileItemKey(name)))?.deletedAt).toEqual({ N: String(NOW + 1002) });
+  });
 });

@@ -2,7 +2,12 @@
  * In-memory fakes of the core's ports, and a fake clock, for unit tests.
  */
 import { cyberArkEndpoints } from "../../functions/adapters/cyberark-endpoints.js";
-import { admits, type StoredView, servableUnder } from "../../functions/core/admission.js";
+import {
+  admits,
+  nextDeletionRecord,
+  type StoredView,
+  servableUnder,
+} from "../../functions/core/admission.js";
 import { type Caller, parseCaller } from "../../functions/core/callers.js";
 import { ConfigurationError } from "../../functions/core/errors.js";
 import { admitSet } from "../../functions/core/live-sets.js";
@@ -80,8 +85,8 @@ export interface ProfileEntry {
 
 /**
  * A token table in Maps, admitting writes by the same rules as the DynamoDB adapter (`admits`,
- * `admitSet`, and a token served only while the profile's DELETE record is the one it was written
- * under); `failing` makes every call throw. Token, deletion and lease entries are per scope set
+ * `admitSet`, a token served only while the profile's DELETE record is the one it was written
+ * under, and each DELETE's record `nextDeletionRecord` of the last); `failing` makes every call throw. Token, deletion and lease entries are per scope set
  * ({@link itemKey}); back-offs and profile entries per profile.
  */
 export class MemoryStore implements TokenStore {
@@ -206,9 +211,10 @@ export class MemoryStore implements TokenStore {
     const placed = [...(this.profiles.get(profile)?.live.keys() ?? [])] as ScopeSet[];
     // The record first, with no places, then each set's item: as the DynamoDB adapter, though
     // here all at once.
-    this.profiles.set(profile, { deletedAt: at, live: new Map() });
+    const record = nextDeletionRecord(this.profiles.get(profile)?.deletedAt, at);
+    this.profiles.set(profile, { deletedAt: record, live: new Map() });
     const sets = new Set<ScopeSet>([...placed, ...known]);
-    const deleted = [...sets].map((set) => this.#drop(itemKey(profile, set), at));
+    const deleted = [...sets].map((set) => this.#drop(itemKey(profile, set), record));
     return deleted.filter((token): token is CachedToken => token !== undefined);
   }
   async delete(profile: string, set: ScopeSet, at: number): Promise<CachedToken | undefined> {

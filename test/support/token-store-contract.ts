@@ -263,6 +263,35 @@ export function describeTokenStoreContract(
         expect((await store.get("p", B)).token?.accessToken).toBe("after");
       });
 
+      it("tells two DELETEs in the same millisecond apart: a write that read the first is refused, and never served", async () => {
+        await store.deleteProfile("p", T0 + 1_000, [B]);
+        const first = await store.get("p", B); // what a refresh reads before asking CyberArk
+        await store.deleteProfile("p", T0 + 1_000, [B]);
+        const basis = {
+          credentialsReadAt: T0 + 1_000,
+          ...(first.deletedAt === undefined ? {} : { deletionRead: first.deletedAt }),
+          ...(first.profile?.deletedAt === undefined
+            ? {}
+            : { profileDeletionRead: first.profile.deletedAt }),
+        };
+        const late = token({ accessToken: "read-the-first", issuedAt: T0 + 1_000 });
+
+        expect(await store.put("p", B, late, basis)).toBe(false);
+        expect((await store.get("p", B)).token).toBeUndefined();
+        expect(await store.get("p", B)).toEqual({
+          deletedAt: T0 + 1_001,
+          profile: { deletedAt: T0 + 1_001 },
+        });
+      });
+
+      it("records a DELETE on a clock behind the last one's after it, on every item", async () => {
+        await store.deleteProfile("p", T0 + 5_000, [A]);
+        await store.deleteProfile("p", T0 + 1_000, [A, B]);
+        const record = { deletedAt: T0 + 5_001, profile: { deletedAt: T0 + 5_001 } };
+        expect(await store.get("p", A)).toEqual(record);
+        expect(await store.get("p", B)).toEqual(record);
+      });
+
       it(`places at most ${MAX_LIVE_SCOPE_SETS} live sets, one kept for the default, and reports each set's place`, async () => {
         for (let n = 1; n < MAX_LIVE_SCOPE_SETS; n += 1) {
           expect(await place(scopeSetOf([`s${n}`]), { holdUntil: T0 + 300_000 + n })).toEqual({

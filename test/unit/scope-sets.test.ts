@@ -257,6 +257,34 @@ describe("the bound on live scope sets", () => {
     });
   });
 
+  it("holds for a waiter that takes the lease over after a DELETE dropped its set's place: the same 503, CyberArk not asked", async () => {
+    const [a, b, c] = [h.newVendor(), h.newVendor(), h.newVendor()];
+    const set = extra(99);
+    // A places the set, takes its lease and asks CyberArk; its answer comes later, broader than
+    // asked (unusable), so A gives the lease back with no token.
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    h.identity.next.push(async () => {
+      await answered;
+      return { accessToken: "broader", expiresIn: 3600, scope: `${set} WriteReports` };
+    });
+    const first = a.getToken(ask(set)).catch((e: unknown) => e);
+    await h.upstreamAsked(1);
+    const second = b.getToken(ask(set)).catch((e: unknown) => e); // waits on A's lease
+    await c.invalidate(reportsDelete()); // drops every place
+    for (let n = 1; n < MAX_LIVE_SCOPE_SETS; n += 1) await c.getToken(ask(extra(n)));
+    const asked = h.identity.requests.length;
+    answer();
+    await first;
+
+    const refused = await second;
+    expect(refused).toMatchObject({ code: "upstream_unavailable" });
+    expect((refused as UpstreamUnavailableError).retryAfterSeconds).toBeGreaterThan(1);
+    expect(h.identity.requests).toHaveLength(asked); // B did not ask for the set
+  });
+
   it("holds in one instance while the table cannot be written", async () => {
     const vendor = h.newVendor();
     h.store.failing = true;

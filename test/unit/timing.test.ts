@@ -8,6 +8,7 @@ import {
   IDENTITY_ATTEMPT_TIMEOUT_MS,
   IDENTITY_MAX_ATTEMPTS,
   IDENTITY_MAX_BACKOFF_MS,
+  LEASE_LEFT_AFTER_LATE_PLACE_MS,
   LEASE_MS,
   LEASE_POLL_MS,
   LEASE_TAKEOVER_MS,
@@ -52,6 +53,15 @@ describe("the timing budget", () => {
     // not used (a freeze or a stall: it may have overwritten a live lease).
     const worstUnderLease = tableCall + awsCall + awsCall + exchange + rotationRetry + tableCall;
     expect(LEASE_MS - awsCall).toBeGreaterThanOrEqual(worstUnderLease);
+  });
+
+  it("lets a holder that took its set's place late ask CyberArk only if it still ends within a worst refresh", () => {
+    const pastReads = awsCall + exchange + rotationRetry + tableCall; // back-off read, ..., write
+    // Asked at `until - left` at the latest, it ends by `until - left + pastReads`, which must be
+    // no later than a worst refresh from the grant's asking: `until - LEASE_MS + WORST_REFRESH_MS`.
+    expect(pastReads - LEASE_LEFT_AFTER_LATE_PLACE_MS).toBeLessThanOrEqual(
+      WORST_REFRESH_MS - LEASE_MS,
+    );
   });
 
   it("fits the takeover window, a whole refresh and a margin inside the function timeout", () => {
