@@ -276,7 +276,7 @@ export function describeTokenStoreContract(
         };
         const late = token({ accessToken: "read-the-first", issuedAt: T0 + 1_000 });
 
-        expect(await store.put("p", B, late, basis)).toBe(false);
+        expect(await store.put("p", B, late, basis)).toBe("deleted");
         expect((await store.get("p", B)).token).toBeUndefined();
         expect(await store.get("p", B)).toEqual({
           deletedAt: T0 + 1_001,
