@@ -8,7 +8,7 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { RememberedToken } from "../core/issued-tokens.js";
 import { parseScopeSet } from "../core/scope-set.js";
-import type { CachedToken } from "../core/token.js";
+import { parseTokenRecord, tokenRecord } from "./sealed-token-record.js";
 import { DoesNotOpenError, type TokenCipher } from "./token-cipher.js";
 
 /** The attributes of an entry (a DynamoDB map). */
@@ -24,14 +24,7 @@ export async function sealIssuedEntry(
   remembered: RememberedToken,
 ): Promise<AttributeValue> {
   const { token, asked } = remembered;
-  const record = {
-    cacheKey: token.cacheKey,
-    accessToken: token.accessToken,
-    ...(token.scope === undefined ? {} : { scope: token.scope }),
-    issuedAt: token.issuedAt,
-    expiresAt: token.expiresAt,
-    asked,
-  };
+  const record = { ...tokenRecord(token), asked };
   const sealed = await cipher.seal(JSON.stringify(record), context(itemKey, remembered.id));
   return {
     M: {
@@ -71,36 +64,9 @@ function context(itemKey: string, id: string): string {
 
 // Only a record we sealed reaches here, so a failure means a bug or another layout, not an attack.
 function parseRecord(plaintext: string): Omit<RememberedToken, "id"> | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(plaintext);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null) return undefined;
-  const { cacheKey, accessToken, scope, issuedAt, expiresAt, asked } = value as Record<
-    string,
-    unknown
-  >;
+  const parsed = parseTokenRecord(plaintext);
+  const { asked } = parsed?.record ?? {};
   const askedSet = typeof asked === "string" ? parseScopeSet(asked) : undefined;
-  if (
-    typeof cacheKey !== "string" ||
-    typeof accessToken !== "string" ||
-    accessToken === "" ||
-    (scope !== undefined && typeof scope !== "string") ||
-    !Number.isSafeInteger(issuedAt) ||
-    !Number.isSafeInteger(expiresAt) ||
-    askedSet === undefined ||
-    typeof askedSet !== "string"
-  ) {
-    return undefined;
-  }
-  const token: CachedToken = {
-    cacheKey,
-    accessToken,
-    ...(scope === undefined ? {} : { scope }),
-    issuedAt: issuedAt as number,
-    expiresAt: expiresAt as number,
-  };
-  return { asked: askedSet, token };
+  if (!parsed || typeof askedSet !== "string") return undefined;
+  return { asked: askedSet, token: parsed.token };
 }

@@ -39,14 +39,7 @@ export async function sealTokenItem(
   token: CachedToken,
   stamp?: number,
 ): Promise<Record<string, AttributeValue>> {
-  const record = {
-    cacheKey: token.cacheKey,
-    accessToken: token.accessToken,
-    ...(token.scope === undefined ? {} : { scope: token.scope }),
-    issuedAt: token.issuedAt,
-    expiresAt: token.expiresAt,
-    ...(stamp === undefined ? {} : { stamp }),
-  };
+  const record = { ...tokenRecord(token), ...(stamp === undefined ? {} : { stamp }) };
   return {
     [SEALED_RECORD]: { S: await cipher.seal(JSON.stringify(record), sealingContext(itemKey)) },
     [HINTS.cacheKey]: { S: token.cacheKey },
@@ -74,11 +67,11 @@ export async function openTokenItem(
   } catch (cause) {
     return { reason: "undecryptable", cause };
   }
-  const token = parseRecord(plaintext);
-  if (!token) return { reason: "malformed" };
+  const parsed = parseTokenRecord(plaintext);
+  if (!parsed) return { reason: "malformed" };
+  const { token, record } = parsed;
   if (!hintsAgree(item, token)) return { reason: "hints edited" };
-  const stamp = stampOf(plaintext);
-  return stamp === undefined ? { token } : { token, stamp };
+  return Number.isSafeInteger(record.stamp) ? { token, stamp: record.stamp as number } : { token };
 }
 
 function sealingContext(itemKey: string): string {
@@ -89,13 +82,25 @@ function ttlOf(token: CachedToken): number {
   return Math.floor(token.expiresAt / 1000);
 }
 
-function stampOf(plaintext: string): number | undefined {
-  const { stamp } = JSON.parse(plaintext) as { stamp?: unknown };
-  return Number.isSafeInteger(stamp) ? (stamp as number) : undefined;
+/** A token's fields as every sealed record holds them (cached tokens and ledger entries alike). */
+export function tokenRecord(token: CachedToken): Record<string, string | number> {
+  return {
+    cacheKey: token.cacheKey,
+    accessToken: token.accessToken,
+    ...(token.scope === undefined ? {} : { scope: token.scope }),
+    issuedAt: token.issuedAt,
+    expiresAt: token.expiresAt,
+  };
 }
 
-// Only a record we sealed reaches here, so a failure means a bug or another layout, not an attack.
-function parseRecord(plaintext: string): CachedToken | undefined {
+/**
+ * A sealed record's plaintext: the token it holds, and the whole record for the fields a record
+ * adds beside it. Only a record we sealed reaches here, so `undefined` means a bug or another
+ * layout, not an attack.
+ */
+export function parseTokenRecord(
+  plaintext: string,
+): { token: CachedToken; record: Record<string, unknown> } | undefined {
   let value: unknown;
   try {
     value = JSON.parse(plaintext);
@@ -103,7 +108,8 @@ function parseRecord(plaintext: string): CachedToken | undefined {
     return undefined;
   }
   if (typeof value !== "object" || value === null) return undefined;
-  const { cacheKey, accessToken, scope, issuedAt, expiresAt } = value as Record<string, unknown>;
+  const record = value as Record<string, unknown>;
+  const { cacheKey, accessToken, scope, issuedAt, expiresAt } = record;
   if (
     typeof cacheKey !== "string" ||
     typeof accessToken !== "string" ||
@@ -114,13 +120,14 @@ function parseRecord(plaintext: string): CachedToken | undefined {
   ) {
     return undefined;
   }
-  return {
+  const token: CachedToken = {
     cacheKey,
     accessToken,
     ...(scope === undefined ? {} : { scope }),
     issuedAt: issuedAt as number,
     expiresAt: expiresAt as number,
   };
+  return { token, record };
 }
 
 // Any disagreement means someone edited the item: its record may be genuine, but the hints the
