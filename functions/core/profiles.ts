@@ -14,7 +14,7 @@ import {
   parseAllowedCallers,
   parseProfileCeiling,
 } from "./profile-scopes.js";
-import type { ScopeSet } from "./scope-set.js";
+import { parseScopeSet, type ScopeSet } from "./scope-set.js";
 
 /** How the client credentials travel to CyberArk. */
 export type ClientAuth = "body" | "basic";
@@ -152,6 +152,9 @@ function parseProfile(
   }
   const applicationId = optionalString(raw, "applicationId", APPLICATION_ID, report);
   const scope = optionalString(raw, "scope", SCOPE, report);
+  // The default is an ask like any other: the same bounds as a `scope` query's.
+  const defaultAsk = scope === undefined ? undefined : parseScopeSet(scope);
+  if (typeof defaultAsk === "object") report("scope", defaultAsk.problem);
   const clientAuth = raw.clientAuth ?? "body";
   if (clientAuth !== "body" && clientAuth !== "basic") {
     report("clientAuth", 'must be "body" or "basic"');

@@ -81,6 +81,18 @@ describe("a profile's scopes (the most its callers may ask for)", () => {
     ]);
   });
 
+  it("bounds a default scope like any ask, with or without scopes: no default a caller could not name", () => {
+    const many = Array.from({ length: MAX_SCOPES + 1 }, (_, n) => `s${n}`).join(" ");
+    const long = "x".repeat(129);
+    const platform = { tenantUrl, secretId: "cyberark/ci", allowedCallers: [READER] };
+    expect(problemsOf({ wide: { ...platform, scope: many } })).toEqual([
+      `profile "wide" field "scope": at most ${MAX_SCOPES} scopes may be asked at once`,
+    ]);
+    expect(problemsOf({ long: { ...platform, scope: long } })).toEqual([
+      expect.stringMatching(/^profile "long" field "scope": each scope must be 1 to 128 /),
+    ]);
+  });
+
   it("refuses a default scope outside the profile's scopes, naming the scope", () => {
     expect(problemsOf({ p: { ...app, scope: "read admin" } })).toEqual([
       'profile "p" field "scope": scope "admin" is not in the profile\'s "scopes"',
