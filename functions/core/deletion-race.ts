@@ -7,18 +7,16 @@
  * SHA-256 prefix, never the token), and stays in the ledger, so a revocation that fails is tried
  * again by the next `DELETE`. (A platform token cannot be revoked; it is not served either.)
  *
- * The work learns it from what it already has: its slot was replaced (a `DELETE` on this
- * instance), or the table refused its write because of a `DELETE` record it did not read (a
- * `DELETE` on any instance; the store tells that refusal apart at no extra call). A set whose
- * place only this instance could count (the table could not) may be one a `DELETE` elsewhere did
- * not know of, so no record refuses its write: for it alone the table is read once more, and a
- * `DELETE` recorded on the profile's item since the work's read counts the same (when the lease
- * leaves room for that read; otherwise, or when the table cannot be read, the token is served as
- * before). A write refused because the item holds a token (a fresher one of the same identity, or
- * one of another identity read later) is no `DELETE` of it, and its token is served as before.
- * One case stays open: a `DELETE` whose record a later write (credentials read after it) replaced
- * before this write landed, which takes a writer frozen or slow for that long; the ledger still
- * holds its token, for the next `DELETE`.
+ * The work learns it from its slot (replaced: a `DELETE` on this instance) and from its write (the
+ * table refused it because of a `DELETE` record it did not read: a `DELETE` on any instance; the
+ * store tells that refusal apart at no extra call). Where the write cannot tell, the table is
+ * read once more and a `DELETE` recorded on the profile's item since the work's read counts the
+ * same: a write refused because the item holds a token (a fresher one of the same identity, or
+ * one written after a `DELETE` this work did not see), and a set whose place only this instance
+ * could count, which a `DELETE` elsewhere may not have known of. That read is made only when the
+ * lease leaves room for it; otherwise, or when the table cannot be read, the token is served as
+ * before. A write the table failed tells nothing either way: its token is served, and if the
+ * ledger failed with it, no `DELETE` can revoke it (the README says so).
  *
  * Every wait here (the extra read, the revocation) is begun only while the lease leaves room for
  * its worst and a margin, so the work still ends within the worst refresh the budget counts.

@@ -213,10 +213,13 @@ export class RefreshAttempt {
         }),
         remembered,
       ]);
-      // A set placed only here may be one a DELETE elsewhere did not know of (deletion-race.ts).
-      const unknown = written === "stored" && this.#placedLocally;
+      // A write that does not show whether a DELETE came meanwhile (a token refused it, or its
+      // set was placed only here, maybe unknown to a DELETE elsewhere) is followed by one more
+      // read of the profile's record; a DELETE on this instance shows in the slot. (A write the
+      // table failed tells nothing, and a read now would most likely fail the same way.)
+      const unsure = written === "refused" || (written === "stored" && this.#placedLocally);
       const since = () => deletedSince(table, this.profile, this.set, read, hold);
-      if (written === "deleted" || (unknown && (await since()))) {
+      if (!this.isCurrent || written === "deleted" || (unsure && (await since()))) {
         return refuseRaced(this.#p, this.profile, exchanged.token, hold);
       }
       if (written !== "refused") {

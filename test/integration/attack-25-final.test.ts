@@ -31,17 +31,6 @@ describe("recordDeletion on moto", () => {
     expect(Number((await stored(tableName, "p"))?.N)).toBe(Math.max(...records));
   });
 
-  it("five at once (one more than its rounds): none fails, all distinct", async () => {
-    const tableName = await createTokenTable();
-    const table = { client: dynamodb, tableName };
-    const outcomes = await Promise.allSettled(
-      Array.from({ length: 5 }, () => recordDeletion(table, "p", T0)),
-    );
-    const records = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value.record] : []));
-    expect(outcomes.filter((o) => o.status === "rejected")).toHaveLength(0);
-    expect(new Set(records).size).toBe(records.length);
-  });
-
   it("sequential DELETEs with clocks behind: strictly increasing", async () => {
     const tableName = await createTokenTable();
     const table = { client: dynamodb, tableName };
