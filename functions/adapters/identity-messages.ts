@@ -125,8 +125,34 @@ export function parseGrant(contentType: string | null, body: string): TokenGrant
   return {
     accessToken: fields.access_token,
     expiresIn: fields.expires_in,
-    ...(typeof fields.scope === "string" ? { scope: fields.scope } : {}),
+    ...grantedScopeOf(fields),
   };
+}
+
+/**
+ * The grant's `scope`, a space-separated string (RFC 6749 section 5.1), or none when the answer
+ * has no `scope` field. Any other type (a list, an object, a number, `null`) is unusable rather
+ * than ignored: ignored, an answer naming a broader grant would count as naming none and be
+ * served to a caller whose ceiling is narrower. A profile's `tenantUrl` may be any https origin,
+ * so the shape is checked whoever answers.
+ * @throws {RetryableFailure} for a `scope` that is not a string.
+ */
+function grantedScopeOf(fields: Record<string, unknown>): { scope?: string } {
+  if (!Object.hasOwn(fields, "scope")) return {};
+  if (typeof fields.scope !== "string") {
+    throw new RetryableFailure(
+      `token response is unusable: its scope is ${describeType(fields.scope)}, not a string`,
+      UNUSABLE,
+    );
+  }
+  return { scope: fields.scope };
+}
+
+// The JSON type of a value, for a message: never the value itself.
+function describeType(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  return `a ${typeof value}`;
 }
 
 // Only a well-formed OAuth2 error code is kept; free text from upstream never travels on.

@@ -266,6 +266,35 @@ describe("CyberArkIdentityClient over HTTPS", () => {
     });
   });
 
+  it.each([
+    ["a list", ["ReadUserProfile", "WriteUserProfile"]],
+    ["an object", { granted: "WriteUserProfile" }],
+    ["a number", 7],
+    ["a boolean", true],
+    ["null", null],
+  ])(
+    "refuses a grant whose scope is %s, not a string, as unusable: it could name anything",
+    async (_, scope) => {
+      const body = JSON.stringify({
+        access_token: "x",
+        token_type: "Bearer",
+        expires_in: 60,
+        scope,
+      });
+      simulator.failNext({ kind: "body", contentType: "application/json", body }, 3);
+
+      const error = await client
+        .requestToken(
+          request({ path: "/oauth2/token/reports_api", scope: scopeSetOf(["ReadUserProfile"]) }),
+        )
+        .catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(UpstreamUnavailableError);
+      expect(error).toMatchObject({ kind: "unusable", message: expect.stringMatching(/scope/) });
+      expect(simulator.requests).toHaveLength(3);
+    },
+  );
+
   it.each(HOSTILE_TOKENS)(
     "refuses a token with %s as an unusable body (upstream_unavailable after its retries), its value in no message",
     async (_, token) => {
