@@ -6,6 +6,7 @@ import { isB64Token, NOT_A_B64TOKEN } from "../common/b64token.js";
 import { type Command, parseCommand, USAGE, USAGE_HINT, UsageError } from "./cli-args.js";
 import { TokenVendingClient, type TokenVendingClientOptions } from "./client.js";
 import { failureLine } from "./errors.js";
+import { escapeData } from "./workflow-command.js";
 
 export { USAGE };
 
@@ -27,7 +28,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     command = parseCommand(argv, io.env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr(`cyberark-token: ${error.message}\n${USAGE_HINT}\n`);
+    io.stderr(`cyberark-token: ${escapeData(error.message)}\n${USAGE_HINT}\n`);
     return 2;
   }
   if (command.command === "help") {
@@ -72,7 +73,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stdout(`${output}\n`);
     return 0;
   } catch (error) {
-    io.stderr(`cyberark-token: ${failureLine(error)}\n`);
+    // The runner reads workflow commands from stderr too: the server's text (description,
+    // request id, even its error code) is escaped, so it never begins a line of its own.
+    io.stderr(`cyberark-token: ${escapeData(failureLine(error))}\n`);
     return 1;
   }
 }

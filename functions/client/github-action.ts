@@ -21,6 +21,7 @@ import { InvalidApiUrlError, parseApiUrl } from "./api-url.js";
 import { DEFAULT_CLI_TIMEOUT_SECONDS } from "./cli-args.js";
 import { TokenVendingClient, type TokenVendingClientOptions } from "./client.js";
 import { failureLine } from "./errors.js";
+import { escapeData } from "./workflow-command.js";
 
 /** Where the action reads and writes; `process` in real use. */
 export interface ActionIo {
@@ -108,9 +109,4 @@ function fileCommand(name: string, value: string): string {
   const delimiter = `ghadelimiter_${randomUUID()}`;
   if (value.includes(delimiter)) throw new ActionFailure(`the ${name} value is unusable`);
   return `${name}<<${delimiter}\n${value}\n${delimiter}\n`;
-}
-
-// A workflow command's data, escaped as the runner unescapes it (as `@actions/core` does).
-function escapeData(value: string): string {
-  return value.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
 }
