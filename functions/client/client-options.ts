@@ -18,8 +18,9 @@ export interface TokenVendingClientOptions {
   /** Longest time a call takes, attempts and waits between them included. @default 10000 */
   readonly timeoutMs?: number;
   /**
-   * Longest wait for one answer; a stalled attempt is abandoned and tried again on a new
-   * connection while the call has time. @default half the call's timeoutMs
+   * Longest wait for one answer to a `GET`; a stalled attempt is abandoned and tried again on a
+   * new connection while the call has time. A `DELETE` is sent once, so its one attempt may use
+   * the call's whole time whatever this says. @default half the call's timeoutMs
    */
   readonly attemptTimeoutMs?: number;
   /** Retry limits of a `GET`. @default `DEFAULT_RETRY_POLICY` */

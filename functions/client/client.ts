@@ -195,18 +195,24 @@ export class TokenVendingClient {
     return new URL(`tokens/${encodeURIComponent(profile)}`, this.#base);
   }
 
-  // An attempt may take the client's attemptTimeoutMs (by default half the call's time, so a
+  // A GET's attempt may take the client's attemptTimeoutMs (by default half the call's time, so a
   // stalled connection is abandoned and tried once more on a new one), never past the deadline.
+  // A DELETE is sent once: abandoning its one attempt early would only end the call early, so it
+  // may use the whole time.
   #send(
     method: "GET" | "DELETE",
     url: URL,
     signal: AbortSignal,
     call: CallDeadline,
   ): Promise<ApiAnswer> {
-    const attemptTimeoutMs = Math.min(
-      this.#attemptTimeoutMs ?? Math.ceil((call.deadline - call.start) / 2),
-      call.deadline - this.#now(),
-    );
+    const remainingMs = call.deadline - this.#now();
+    const attemptTimeoutMs =
+      method === "DELETE"
+        ? remainingMs
+        : Math.min(
+            this.#attemptTimeoutMs ?? Math.ceil((call.deadline - call.start) / 2),
+            remainingMs,
+          );
     return sendRequest({
       method,
       url,

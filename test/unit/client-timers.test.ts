@@ -4,6 +4,7 @@
  */
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { runCli } from "../../functions/client/cli.js";
 import { TokenVendingClient } from "../../functions/client/client.js";
 import { TokenVendingError } from "../../functions/client/errors.js";
 import { DEFAULT_RETRY_POLICY, retryDelayMs } from "../../functions/client/retry-policy.js";
@@ -98,6 +99,69 @@ describe("TokenVendingClient on fake timers", () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(sent).toHaveLength(1);
     expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe("a DELETE on fake timers: sent once, its one attempt may use the whole time", () => {
+  it.each([
+    ["the client's default 10 s", {}, {}, 10_000],
+    ["a client's timeoutMs of 4 s", { timeoutMs: 4_000 }, {}, 4_000],
+    ["a call's timeoutMs of 1 s", {}, { timeoutMs: 1_000 }, 1_000],
+    ["an attemptTimeoutMs of 1 s in a 10 s call", { attemptTimeoutMs: 1_000 }, {}, 10_000],
+  ])(
+    "waits %s for a stalled server, then times out naming that time",
+    async (_, clientOptions, callOptions, timeoutMs) => {
+      const client = new TokenVendingClient({
+        url: API,
+        credentials,
+        ...clientOptions,
+        fetch: scripted("stall", "stall"),
+      });
+
+      const pending = client.invalidate("ci", callOptions).catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(timeoutMs - 1);
+      const early = await Promise.race([pending, Promise.resolve("still waiting")]);
+      await vi.advanceTimersByTimeAsync(1);
+      const error = await pending;
+
+      expect(early).toBe("still waiting");
+      expect(error).toBeInstanceOf(TokenVendingError);
+      expect(error).toMatchObject({
+        code: "timeout",
+        description: `no answer to the call within ${timeoutMs} ms`,
+      });
+      expect(sent).toHaveLength(1);
+      expect(vi.getTimerCount()).toBe(0);
+    },
+  );
+
+  it("cyberark-token delete waits its --timeout (4 s), and the default 30 s, for a stalled server", async () => {
+    for (const [args, timeoutMs] of [
+      [["--timeout", "4"], 4_000],
+      [[], 30_000],
+    ] as const) {
+      sent = [];
+      let stderr = "";
+      const exit = runCli(["delete", "ci", "--url", API, ...args], {
+        stdout: () => {},
+        stderr: (text) => {
+          stderr += text;
+        },
+        env: {},
+        newClient: (options) =>
+          new TokenVendingClient({ ...options, credentials, fetch: scripted("stall") }),
+      });
+      await vi.advanceTimersByTimeAsync(timeoutMs - 1);
+      const early = stderr;
+      await vi.advanceTimersByTimeAsync(1);
+
+      expect(early).toBe("");
+      expect(await exit).toBe(1);
+      expect(stderr).toBe(
+        `cyberark-token: timeout: no answer to the call within ${timeoutMs} ms\n`,
+      );
+      expect(sent).toHaveLength(1);
+    }
   });
 });
 
