@@ -3,9 +3,10 @@
  * the exit code, so tests run it in-process; `bin.ts` is the executable.
  */
 import { isB64Token, NOT_A_B64TOKEN } from "../common/b64token.js";
+import { InvalidApiUrlError } from "./api-url.js";
 import { type Command, parseCommand, USAGE, USAGE_HINT, UsageError } from "./cli-args.js";
 import { TokenVendingClient, type TokenVendingClientOptions } from "./client.js";
-import { failureLine } from "./errors.js";
+import { failureLine, TokenVendingError } from "./errors.js";
 import { escapeData } from "./workflow-command.js";
 
 export { USAGE };
@@ -28,8 +29,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     command = parseCommand(argv, io.env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    io.stderr(`cyberark-token: ${escapeData(error.message)}\n${USAGE_HINT}\n`);
-    return 2;
+    return badUsage(io, error.message);
   }
   if (command.command === "help") {
     io.stdout(`${USAGE}\n`);
@@ -73,9 +73,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stdout(`${output}\n`);
     return 0;
   } catch (error) {
+    // What the client refuses before any request (a region it cannot tell) is bad usage too.
+    if (error instanceof InvalidApiUrlError) return badUsage(io, error.message);
+    if (error instanceof TokenVendingError && error.code === "invalid_option") {
+      return badUsage(io, failureLine(error));
+    }
     // The runner reads workflow commands from stderr too: the server's text (description,
     // request id, even its error code) is escaped, so it never begins a line of its own.
     io.stderr(`cyberark-token: ${escapeData(failureLine(error))}\n`);
     return 1;
   }
+}
+
+/** Writes one escaped line and the usage hint; resolves to exit code 2. */
+function badUsage(io: CliIo, message: string): number {
+  io.stderr(`cyberark-token: ${escapeData(message)}\n${USAGE_HINT}\n`);
+  return 2;
 }

@@ -1,7 +1,12 @@
 /**
- * The options of `TokenVendingClient` and of its calls.
+ * The options of `TokenVendingClient` and of its calls, and their checks. An option out of its
+ * range is the caller's mistake, found where it is given (the constructor, `getToken`,
+ * `invalidate`) and the same whatever the client holds in memory: a {@link TokenVendingError}
+ * with code `invalid_option`, before any request.
  */
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+import { MAX_MIN_VALIDITY_SECONDS, MIN_VALIDITY_RULE } from "../common/min-validity.js";
+import { TokenVendingError } from "./errors.js";
 import type { RetryPolicy } from "./retry-policy.js";
 
 /** Options of `TokenVendingClient`. */
@@ -58,4 +63,76 @@ export interface GetTokenOptions extends CallOptions {
    * @default false
    */
   readonly forceRefresh?: boolean;
+}
+
+/**
+ * The longest time a timer can wait: `setTimeout` fires at once for anything longer (a signed
+ * 32-bit count of milliseconds, about 24.8 days).
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** @throws {TokenVendingError} `invalid_option` naming the first option out of its range. */
+export function checkClientOptions(options: TokenVendingClientOptions): void {
+  if (options.timeoutMs !== undefined) checkTime("timeoutMs", options.timeoutMs);
+  if (options.attemptTimeoutMs !== undefined)
+    checkTime("attemptTimeoutMs", options.attemptTimeoutMs);
+  const retry = options.retry ?? {};
+  if (
+    retry.maxAttempts !== undefined &&
+    !isWholeNumber(retry.maxAttempts, 1, Number.MAX_SAFE_INTEGER)
+  ) {
+    throw invalidOption(
+      `retry.maxAttempts must be a whole number of at least 1, not ${show(retry.maxAttempts)}`,
+    );
+  }
+  for (const name of ["baseDelayMs", "maxDelayMs"] as const) {
+    const value = retry[name];
+    if (value !== undefined && !isWholeNumber(value, 0, MAX_TIMER_MS)) {
+      throw invalidOption(
+        `retry.${name} must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${show(value)}`,
+      );
+    }
+  }
+}
+
+/** @throws {TokenVendingError} `invalid_option` naming the first option out of its range. */
+export function checkCallOptions(options: CallOptions): void {
+  if (options.timeoutMs !== undefined) checkTime("timeoutMs", options.timeoutMs);
+}
+
+/** @throws {TokenVendingError} `invalid_option` naming the first option out of its range. */
+export function checkGetTokenOptions(options: GetTokenOptions): void {
+  checkCallOptions(options);
+  const { minValidity, scope } = options;
+  if (minValidity !== undefined && !isWholeNumber(minValidity, 0, MAX_MIN_VALIDITY_SECONDS)) {
+    throw invalidOption(`minValidity must be ${MIN_VALIDITY_RULE}, not ${show(minValidity)}`);
+  }
+  const isScope =
+    scope === undefined ||
+    typeof scope === "string" ||
+    (Array.isArray(scope) && scope.every((s: unknown) => typeof s === "string"));
+  if (!isScope) {
+    throw invalidOption("scope must be a space-separated string or a list of strings");
+  }
+}
+
+function checkTime(name: string, value: number): void {
+  if (!isWholeNumber(value, 1, MAX_TIMER_MS)) {
+    throw invalidOption(
+      `${name} must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}, not ${show(value)}`,
+    );
+  }
+}
+
+function isWholeNumber(value: unknown, min: number, max: number): boolean {
+  return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
+}
+
+// A number as written in code; anything else by its type, never its content.
+function show(value: unknown): string {
+  return typeof value === "number" ? String(value) : `a ${typeof value}`;
+}
+
+function invalidOption(description: string): TokenVendingError {
+  return new TokenVendingError({ code: "invalid_option", description });
 }

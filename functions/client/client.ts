@@ -9,7 +9,14 @@ import type { TokenResponse } from "../common/api.js";
 import { DEFAULT_MIN_VALIDITY_SECONDS } from "../common/min-validity.js";
 import { parseApiUrl } from "./api-url.js";
 import { abortableSleep, CallDeadline } from "./call-deadline.js";
-import type { CallOptions, GetTokenOptions, TokenVendingClientOptions } from "./client-options.js";
+import {
+  type CallOptions,
+  checkCallOptions,
+  checkClientOptions,
+  checkGetTokenOptions,
+  type GetTokenOptions,
+  type TokenVendingClientOptions,
+} from "./client-options.js";
 import { TokenVendingError } from "./errors.js";
 import { type ApiAnswer, type RequestSigner, sendRequest, tokenOf } from "./request.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy, retryDelayMs } from "./retry-policy.js";
@@ -30,7 +37,8 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 /**
  * Gets tokens from the token-vending API. One instance per process; it is safe to share.
  * @throws {InvalidApiUrlError} from the constructor, for a URL that is neither `https://` nor
- *   `http://` on a loopback host.
+ *   `http://` on a loopback host, or whose region it cannot tell.
+ * @throws {TokenVendingError} `invalid_option` from the constructor, for an option out of range.
  */
 export class TokenVendingClient {
   readonly #base: URL;
@@ -52,6 +60,7 @@ export class TokenVendingClient {
   readonly #requests = new SharedWork<string, Held>();
 
   constructor(options: TokenVendingClientOptions) {
+    checkClientOptions(options);
     const url = parseApiUrl(options.url);
     if (!url.pathname.endsWith("/")) url.pathname = `${url.pathname}/`;
     this.#base = url;
@@ -72,9 +81,11 @@ export class TokenVendingClient {
   /**
    * The profile's token, valid for at least `minValidity` seconds: the one held in memory while it
    * is (unless `forceRefresh`), else a new answer from the service (shared by concurrent callers).
-   * @throws {TokenVendingError} with a stable `code`, `status`, `error`, `retryable` and `request_id`.
+   * @throws {TokenVendingError} with a stable `code`, `status`, `error`, `retryable` and
+   *   `request_id`; `invalid_option` for an option out of its range, whatever memory holds.
    */
   async getToken(profile: string, options: GetTokenOptions = {}): Promise<TokenResponse> {
+    checkGetTokenOptions(options);
     const minValidity = options.minValidity ?? DEFAULT_MIN_VALIDITY_SECONDS;
     const scope = normaliseScope(options.scope);
     const held = this.#held.get(profile)?.get(scope);
@@ -100,6 +111,7 @@ export class TokenVendingClient {
    * @throws {TokenVendingError} as {@link getToken} does.
    */
   async invalidate(profile: string, options: CallOptions = {}): Promise<void> {
+    checkCallOptions(options);
     this.#drop(profile);
     const call = this.#callOf(options);
     try {

@@ -26,7 +26,9 @@ const SERVICE_CODES = [
  * - `network_error`: no answer (refused, reset, DNS);
  * - `timeout`: no answer within `timeoutMs`;
  * - `aborted`: the caller's `AbortSignal` fired;
- * - `credentials_error`: no AWS credentials to sign a request to a remote API.
+ * - `credentials_error`: no AWS credentials to sign a request to a remote API;
+ * - `invalid_option`: an option of the client or of a call is out of its range (the caller's
+ *   mistake, found before any request; a URL the client refuses is `InvalidApiUrlError`).
  */
 export type TokenVendingErrorCode =
   | (typeof SERVICE_CODES)[number]
@@ -36,7 +38,8 @@ export type TokenVendingErrorCode =
   | "network_error"
   | "timeout"
   | "aborted"
-  | "credentials_error";
+  | "credentials_error"
+  | "invalid_option";
 
 /** Statuses worth another attempt: throttling, and a gateway or service that is briefly down. */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);

@@ -6,7 +6,7 @@
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
-import { isLoopback } from "./api-url.js";
+import { InvalidApiUrlError, isLoopback } from "./api-url.js";
 
 /** What {@link signRequest} needs besides the request. */
 export interface SigningOptions {
@@ -66,7 +66,7 @@ export function serviceFor(url: URL): "lambda" | "execute-api" {
  * The region to sign for: the option, else the API's host name, else `AWS_REGION` or
  * `AWS_DEFAULT_REGION`; a loopback URL (the local server, which does not check signatures) falls
  * back to `us-east-1`.
- * @throws {Error} when none of them tells.
+ * @throws {InvalidApiUrlError} when none of them tells (a custom domain, with no region given).
  */
 export function regionFor(
   url: URL,
@@ -81,7 +81,7 @@ export function regionFor(
     env.AWS_DEFAULT_REGION;
   if (region) return region;
   if (isLoopback(url)) return "us-east-1";
-  throw new Error(
-    `cannot tell the AWS region of ${url.origin}: pass the region option or set AWS_REGION`,
+  throw new InvalidApiUrlError(
+    `cannot tell the AWS region of ${url.origin}: pass the region option (--region for the CLI) or set AWS_REGION`,
   );
 }
