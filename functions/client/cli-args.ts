@@ -7,8 +7,8 @@ import { MIN_VALIDITY_RULE, parseMinValidity } from "../common/min-validity.js";
 import { parseApiUrl } from "./api-url.js";
 
 /** Usage text of the command. */
-export const USAGE = `Usage: cyberark-token get <profile> [--url URL] [--min-validity N] [--scope S] [--timeout S] [--format token|json|env]
-       cyberark-token delete <profile> [--url URL] [--timeout S]
+export const USAGE = `Usage: cyberark-token get <profile> [--url URL] [--min-validity N] [--scope S] [--timeout S] [--format token|json|env] [--region R]
+       cyberark-token delete <profile> [--url URL] [--timeout S] [--region R]
 
 get     prints a CyberArk Identity access token from the token-vending API.
 delete  drops the profile's cached tokens at the service (and revokes them at CyberArk for a
@@ -28,7 +28,8 @@ Options:
   --format FORMAT     token  the bare access token (default)
                       json   the whole response: access_token, token_type, expires_in, expires_at, scope, profile
                       env    CYBERARK_TOKEN=<token>, e.g. >> "$GITHUB_ENV"
-  --region REGION     region to sign for (default: from the URL, else $AWS_REGION)
+  --region R          region to sign for (default: from the URL, else $AWS_REGION); needed
+                      for a custom domain when $AWS_REGION is not set
   -h, --help          show this help
 
 On GitHub Actions (GITHUB_ACTIONS=true) the token is first masked in the job log: the line
@@ -47,8 +48,9 @@ Examples:
   cyberark-token delete ci-deployer --url "$CYBERARK_TOKEN_URL"
 
 Install it pinned, from a lockfile or a release tarball checked against its SHA-256 (README,
-"Installing the package"); in a project, npx --no cyberark-token runs the installed one. Never a
-bare npx: where the package is missing, it fetches whatever the registry holds under that name.`;
+"Installing the package"); in a project, npx --no -- cyberark-token runs the installed one (the
+-- hands every later option, --help included, to the command rather than to npx). Never a bare
+npx: where the package is missing, it fetches whatever the registry holds under that name.`;
 
 /**
  * Seconds the command and the GitHub Action may take by default, retries included: longer than
@@ -119,7 +121,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
     timeoutMs: timeoutMsOf(values.timeout ?? String(DEFAULT_CLI_TIMEOUT_SECONDS)),
   };
   if (command === "delete") {
-    for (const option of ["min-validity", "scope", "format"] as const) {
+    for (const option of GET_ONLY_OPTIONS) {
       if (values[option] !== undefined) throw new UsageError(`--${option} is for get only`);
     }
     return { command, ...common };
@@ -133,21 +135,22 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
   };
 }
 
+/** The options the command takes, as `node:util`'s `parseArgs` reads them. */
+export const OPTIONS = {
+  url: { type: "string" },
+  "min-validity": { type: "string" },
+  scope: { type: "string" },
+  timeout: { type: "string" },
+  format: { type: "string" },
+  region: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The options only `get` takes; `delete` refuses them as bad usage. */
+export const GET_ONLY_OPTIONS = ["min-validity", "scope", "format"] as const;
+
 function parseOptions(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      url: { type: "string" },
-      "min-validity": { type: "string" },
-      scope: { type: "string" },
-      timeout: { type: "string" },
-      format: { type: "string" },
-      region: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
+  return parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: OPTIONS });
 }
 
 function urlOf(url: string | undefined): string {

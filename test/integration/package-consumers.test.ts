@@ -389,6 +389,14 @@ exports.handler = async () => {
     const { stdout } = await run(bin, ["get", "demo", "--url", server.url]);
     expect(stdout).toMatch(/^ey[\w.-]+\n$/);
   });
+
+  it("runs as its help text says, npx --no -- cyberark-token, --help reaching the command, not npx", async () => {
+    const { stdout } = await run("npx", ["--no", "--", "cyberark-token", "--help"], {
+      cwd: scratch,
+    });
+    expect(stdout).toMatch(/^Usage: cyberark-token get <profile> /);
+    expect(stdout).toContain("npx --no -- cyberark-token");
+  });
 });
 
 describe("types", () => {
