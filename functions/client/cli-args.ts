@@ -23,8 +23,9 @@ Options:
                       https://, or http:// only for 127.0.0.1, localhost and [::1]
   --min-validity N    seconds the token must stay valid, 0 to 3600 (default: 300)
   --scope S           the scopes to ask for, space-separated (default: the profile's)
-  --timeout S         seconds the command may take, retries included (default: 30); network
-                      errors, 429, 502, 503 and 504 are retried with back-off within that time
+  --timeout S         seconds the command may take, retries included (default: 30); get
+                      retries network errors, 429, 502, 503 and 504 with back-off within that
+                      time; delete is sent once and may wait all of it
   --format FORMAT     token  the bare access token (default)
                       json   the whole response: access_token, token_type, expires_in, expires_at, scope, profile
                       env    CYBERARK_TOKEN=<token>, e.g. >> "$GITHUB_ENV"
