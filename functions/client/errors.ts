@@ -125,14 +125,20 @@ function codeOf(status: number, error: string | undefined): TokenVendingErrorCod
   return "http_error";
 }
 
+/** An `error` value a line may name as it was sent: a code, not a sentence. */
+const PLAIN_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+
 /**
- * A failure as one line for a person: the error code, the description and the request id to
- * quote to an operator, e.g. `access_denied: The caller is not allowed. (request_id 5f1c...)`.
+ * A failure for a person: the error code, the description and the request id to quote to an
+ * operator, e.g. `access_denied: The caller is not allowed. (request_id 5f1c...)`. The code is
+ * the server's `error` as sent when it is a plain code, else the client's stable `code`, so the
+ * line always begins with one. The server's text is as sent: whoever writes it escapes it.
  */
 export function failureLine(error: unknown): string {
   if (error instanceof TokenVendingError) {
+    const name = PLAIN_CODE.test(error.error) ? error.error : error.code;
     const requestId = error.request_id ? ` (request_id ${error.request_id})` : "";
-    return `${error.error}: ${error.description}${requestId}`;
+    return `${name}: ${error.description}${requestId}`;
   }
   return `error: ${error instanceof Error ? error.message : String(error)}`;
 }

@@ -96,14 +96,18 @@ describe("the CLI's error line", () => {
     },
   );
 
-  it("stays one line when the error code itself holds a line break", async () => {
+  it.each([
+    ["holds a line break", "bad\n::add-mask::x"],
+    ["is empty", ""],
+    ["holds spaces", "not a code"],
+  ])("names the stable code, http_error, when the server's error %s", async (_, error) => {
     const result = await cli(
       ["get", "ci", "--url", API],
-      answering(400, { error: "bad\n::add-mask::x", error_description: "d" }),
+      answering(400, { error, error_description: "d" }),
     );
 
     expect(result.code).toBe(1);
-    expect(linesOf(result.stderr)).toEqual(["cyberark-token: bad%0A::add-mask::x: d", ""]);
+    expect(linesOf(result.stderr)).toEqual(["cyberark-token: http_error: d", ""]);
   });
 });
 
