@@ -27,7 +27,7 @@ describe("cyberark-token --help", () => {
     }
   });
 
-  it("runs the installed CLI through npx with -- before its name, so npx passes --help and the rest on", () => {
+  it("runs the installed CLI as npx --no -- cyberark-token, so --help and the rest reach the command", () => {
     // `npx --no cyberark-token --help` shows npm's own help for exec: npm reads the options
     // after the name as its own. `npx --no -- cyberark-token --help` runs the command.
     const recipes = USAGE.match(/\bnpx(?: +-\S*)* +[@\w]\S*/g) ?? [];
