@@ -9,15 +9,27 @@
  * `exports`), and the CLI, which needs it as much, ships in the npm package. Adopting
  * `@actions/core` for the Action alone would bring `undici` into the committed bundle (measured
  * with esbuild, minified: 417 KB for `@actions/core` 3.0.1, 430 to 460 KB for 1.10 to 2.0, next
- * to the whole action's 387 KB), for the four lines below and the file-command format that
- * `github-action.ts` already writes as `@actions/core` does.
+ * to the whole action's 387 KB), for the few lines below and the file-command format that
+ * `github-action.ts` already writes as `@actions/core` does. It escapes more than `@actions/core`
+ * does (see below): the CLI's line does not begin with `::`, where the runner also looks for a
+ * command.
  */
 
 /**
- * `text` as one line: `%`, CR and LF escaped as `%25`, `%0D` and `%0A`, the runner's own escaping
- * of a command's data (so an `::error::` annotation shows the text as sent, and a plain line
- * shows it escaped).
+ * What is escaped: `%`, the escape character itself; every control character (CR and LF, which
+ * end a line for the runner, and the rest: ESC starts a terminal's escape sequences, VT, FF and
+ * NEL U+0085 move a terminal to a new line); format characters (zero-width and bidi marks, which
+ * hide or reorder text); U+2028 and U+2029, line and paragraph separators; and a `#` just before
+ * `[`, since the runner also runs the older `##[name]data` form of a command found anywhere in a
+ * line (`##[stop-commands]` would silence every later `::add-mask::` of the step).
+ */
+const UNSAFE = /[%\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|#(?=\[)/gu;
+
+/**
+ * `text` as one inert line: each character above as the percent-encoding of its UTF-8 bytes. For
+ * `%`, CR and LF (`%25`, `%0D`, `%0A`) that is the runner's own escaping of a command's data, so
+ * an `::error::` annotation shows them as sent; the rest stay escaped, as a plain line does.
  */
 export function escapeData(text: string): string {
-  return text.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
+  return text.replace(UNSAFE, (character) => encodeURIComponent(character));
 }
