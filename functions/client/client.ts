@@ -210,21 +210,19 @@ export class TokenVendingClient {
   // A GET's attempt may take the client's attemptTimeoutMs (by default half the call's time, so a
   // stalled connection is abandoned and tried once more on a new one), never past the deadline.
   // A DELETE is sent once: abandoning its one attempt early would only end the call early, so it
-  // may use the whole time.
+  // may use the whole time. An attempt that may last until the deadline gets a timer of the
+  // call's whole time, which never fires before the call's own: the call then times out naming
+  // the time it was given, not what was left of it when the request went out.
   #send(
     method: "GET" | "DELETE",
     url: URL,
     signal: AbortSignal,
     call: CallDeadline,
   ): Promise<ApiAnswer> {
-    const remainingMs = call.deadline - this.#now();
-    const attemptTimeoutMs =
-      method === "DELETE"
-        ? remainingMs
-        : Math.min(
-            this.#attemptTimeoutMs ?? Math.ceil((call.deadline - call.start) / 2),
-            remainingMs,
-          );
+    const callMs = call.deadline - call.start;
+    const attemptMs =
+      method === "DELETE" ? callMs : (this.#attemptTimeoutMs ?? Math.ceil(callMs / 2));
+    const attemptTimeoutMs = attemptMs < call.deadline - this.#now() ? attemptMs : callMs;
     return sendRequest({
       method,
       url,
