@@ -73,6 +73,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** @throws {TokenVendingError} `invalid_option` naming the first option out of its range. */
 export function checkClientOptions(options: TokenVendingClientOptions): void {
+  const { region } = options;
+  if (region !== undefined && (typeof region !== "string" || region === "")) {
+    throw invalidOption(`region must be a region name such as eu-west-1, not ${show(region)}`);
+  }
   if (options.timeoutMs !== undefined) checkTime("timeoutMs", options.timeoutMs);
   if (options.attemptTimeoutMs !== undefined)
     checkTime("attemptTimeoutMs", options.attemptTimeoutMs);
@@ -98,12 +102,20 @@ export function checkClientOptions(options: TokenVendingClientOptions): void {
 /** @throws {TokenVendingError} `invalid_option` naming the first option out of its range. */
 export function checkCallOptions(options: CallOptions): void {
   if (options.timeoutMs !== undefined) checkTime("timeoutMs", options.timeoutMs);
+  // `null` is no signal, as `fetch` takes it.
+  const signal: unknown = options.signal;
+  if (signal !== undefined && signal !== null && !isAbortSignal(signal)) {
+    throw invalidOption(`signal must be an AbortSignal, not ${show(signal)}`);
+  }
 }
 
 /** @throws {TokenVendingError} `invalid_option` naming the first option out of its range. */
 export function checkGetTokenOptions(options: GetTokenOptions): void {
   checkCallOptions(options);
-  const { minValidity, scope } = options;
+  const { minValidity, scope, forceRefresh } = options;
+  if (forceRefresh !== undefined && typeof forceRefresh !== "boolean") {
+    throw invalidOption(`forceRefresh must be true or false, not ${show(forceRefresh)}`);
+  }
   if (minValidity !== undefined && !isWholeNumber(minValidity, 0, MAX_MIN_VALIDITY_SECONDS)) {
     throw invalidOption(`minValidity must be ${MIN_VALIDITY_RULE}, not ${show(minValidity)}`);
   }
@@ -124,13 +136,28 @@ function checkTime(name: string, value: number): void {
   }
 }
 
+// By its shape rather than `instanceof`, so a signal of another realm (a VM context, a polyfill)
+// still counts.
+function isAbortSignal(value: unknown): value is AbortSignal {
+  const signal = value as Partial<AbortSignal> | null;
+  return (
+    typeof signal === "object" &&
+    signal !== null &&
+    typeof signal.aborted === "boolean" &&
+    typeof signal.addEventListener === "function" &&
+    typeof signal.removeEventListener === "function"
+  );
+}
+
 function isWholeNumber(value: unknown, min: number, max: number): boolean {
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
 }
 
 // A number as written in code; anything else by its type, never its content.
 function show(value: unknown): string {
-  return typeof value === "number" ? String(value) : `a ${typeof value}`;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (value === null) return "null";
+  return `${/^[aeiou]/.test(typeof value) ? "an" : "a"} ${typeof value}`;
 }
 
 function invalidOption(description: string): TokenVendingError {
