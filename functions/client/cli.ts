@@ -7,7 +7,7 @@ import { InvalidApiUrlError } from "./api-url.js";
 import { type Command, parseCommand, USAGE, USAGE_HINT, UsageError } from "./cli-args.js";
 import { TokenVendingClient, type TokenVendingClientOptions } from "./client.js";
 import { failureLine, TokenVendingError } from "./errors.js";
-import { escapeData } from "./workflow-command.js";
+import { escapeData, inertJson } from "./workflow-command.js";
 
 export { USAGE };
 
@@ -67,7 +67,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (io.env.GITHUB_ACTIONS === "true") io.stderr(`::add-mask::${token.access_token}\n`);
     const output = {
       token: token.access_token,
-      json: JSON.stringify(token),
+      // The same JSON value, with no `##[` or separator the runner or a terminal would act on.
+      json: inertJson(token),
       env: `CYBERARK_TOKEN=${token.access_token}`,
     }[command.format];
     io.stdout(`${output}\n`);

@@ -33,3 +33,17 @@ const UNSAFE = /[%\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|#(?=\[)/gu;
 export function escapeData(text: string): string {
   return text.replace(UNSAFE, (character) => encodeURIComponent(character));
 }
+
+/**
+ * `value` as JSON on one line holding none of the characters {@link escapeData} escapes but `%`:
+ * each is written as a JSON `\u` escape, so the text parses to the same value. For output that
+ * must stay JSON (`--format json`), which a step may leave to the job log.
+ */
+export function inertJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|#(?=\[)/gu, (character) =>
+    Array.from(
+      { length: character.length },
+      (_, index) => `\\u${character.charCodeAt(index).toString(16).padStart(4, "0")}`,
+    ).join(""),
+  );
+}
