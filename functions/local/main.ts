@@ -3,6 +3,7 @@
  */
 import { parseArgs } from "node:util";
 import { ProfilesConfigError } from "../core/profiles.js";
+import { launchers, watchLaunchers } from "./launcher-watch.js";
 import { validRenewEvery } from "./renewal-timer.js";
 import type { LocalFrontDoor } from "./server.js";
 import { startLocalServer } from "./start.js";
@@ -83,6 +84,8 @@ function fail(message: string, exitCode: number): never {
 }
 
 async function main(): Promise<void> {
+  // Who launched this process, found now: once the ready message shows, one may already be gone.
+  const launchedBy = launchers();
   let parsed: ReturnType<typeof parseOptions>;
   try {
     parsed = parseOptions(process.argv.slice(2));
@@ -103,6 +106,8 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // Once npm is gone its terminal or pipe may be too: a failed write must not stop the cleanup.
+    process.stdout.on("error", () => {});
     process.stdout.write(`\n${signal}: stopping\n`);
     server.close().then(
       () => process.exit(0),
@@ -111,6 +116,9 @@ async function main(): Promise<void> {
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGHUP", () => stop("SIGHUP"));
+  // A signal to npm (or tsx) alone ends them, not this process: stop with them.
+  watchLaunchers(launchedBy, () => stop("launcher exited"));
 }
 
 await main();
