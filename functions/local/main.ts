@@ -11,8 +11,8 @@ import { startLocalServer } from "./start.js";
 const USAGE = `Usage: npm start -- [options]
 
 Runs the token-vending handler on http://127.0.0.1:8787. Without --profiles: an embedded
-DynamoDB-compatible store, a CyberArk Identity simulator and a demo profile, nothing to set up.
-It answers only requests whose Host is 127.0.0.1:PORT, localhost:PORT or [::1]:PORT and that
+DynamoDB-compatible store, a CyberArk Identity simulator and two demo profiles (demo, and
+demo-scoped with scopes), nothing to set up. It answers only requests whose Host is 127.0.0.1:PORT, localhost:PORT or [::1]:PORT and that
 carry no Origin header (403 otherwise), so no web page can get a token from it. With --profiles
 (real tokens) it also wants a secret made at each start, kept in a file only you can read
 (~/.cyberark-token-vending/local-PORT.header, or under CYBERARK_TOKEN_LOCAL_DIR); the ready
