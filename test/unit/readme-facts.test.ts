@@ -67,6 +67,32 @@ describe("README and docs facts", () => {
     expect([...stated].sort()).toEqual([...new Set(granted)].sort());
   });
 
+  it("gives each front door's cost per million vends as the front-doors page's arithmetic totals it", () => {
+    const page = readFileSync("docs/front-doors-and-cost.md", "utf8");
+    const totals = /^\| \*\*total\*\* \| \| \*\*\$([\d.]+)\*\* \| \*\*\$([\d.]+)\*\* \|$/m
+      .exec(page)
+      ?.slice(1)
+      .map(Number);
+    const readme = /^\| cost per million vends[^|]*\| about \$([\d.]+) \| about \$([\d.]+) \|$/m
+      .exec(readFileSync("README.md", "utf8"))
+      ?.slice(1)
+      .map(Number);
+    const lines = page
+      .split("\n")
+      .filter((line) => /^\| [^|*]+ \| [^|]+ \| \$[\d.]+ \| \$[\d.]+ \|$/.test(line))
+      .map((line) =>
+        line
+          .split(" | ")
+          .slice(-2)
+          .map((cell) => Number(cell.replace(/[$ |]/g, ""))),
+      );
+    const summed = [0, 1].map((door) => lines.reduce((sum, line) => sum + (line[door] ?? 0), 0));
+
+    expect(totals).toHaveLength(2);
+    expect(summed.map((sum) => sum.toFixed(4))).toEqual(totals?.map((total) => total.toFixed(4)));
+    expect(readme).toEqual(totals?.map((total) => Number(total.toFixed(2))));
+  });
+
   it("says alike wherever it says it that a DELETE revokes tokens a renewal replaced", () => {
     const guards = section("docs/threat-model.md", "What each guard does and does not stop");
     const row = guards.split("\n").find((line) => line.startsWith("| revocation on `DELETE` |"));
