@@ -18,7 +18,10 @@ interface ProcessInfo {
   readonly command: string;
 }
 
-/** A process's parent and command name, from /proc (Linux) or ps (elsewhere); undefined if unknown. */
+/**
+ * A process's parent and command (its name from /proc on Linux, where npm's process title shows;
+ * its command line from ps elsewhere); undefined if unknown.
+ */
 function processInfo(pid: number): ProcessInfo | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -28,7 +31,7 @@ function processInfo(pid: number): ProcessInfo | undefined {
     return Number.isInteger(parent) ? { parent, command } : undefined;
   } catch {
     try {
-      const line = execFileSync("ps", ["-o", "ppid=,comm=", "-p", String(pid)], {
+      const line = execFileSync("ps", ["-o", "ppid=,args=", "-p", String(pid)], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "ignore"],
       }).trim();
@@ -51,10 +54,15 @@ export function launchers(start = process.ppid): number[] {
     const info = processInfo(pid);
     chain.push(pid);
     if (!info) break;
-    if (/^npm\b/.test(info.command) || /(^|\/)npm(-cli)?(\.js)?$/.test(info.command)) return chain;
+    if (isNpm(info.command)) return chain;
     pid = info.parent;
   }
   return [start];
+}
+
+/** npm by its process title ("npm start ..."), its executable, or its script. */
+function isNpm(command: string): boolean {
+  return /^npm(\s|$)/.test(command) || /(^|\/)npm(-cli\.js)?(\s|$)/.test(command);
 }
 
 function isAlive(pid: number): boolean {

@@ -1,7 +1,7 @@
 /**
  * Every relative link in README.md and docs/ leads somewhere: the file exists, and an anchor
  * names a heading of the page it points into (by GitHub's slug rules). Every docs/ page opens
- * with a short table of contents whose links are its own sections.
+ * with a short table of contents whose links are its own sections, and README.md stays short.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
@@ -49,6 +49,11 @@ describe("links in README.md and docs/", () => {
       "docs/nowhere.md",
       "#e",
     ]);
+  });
+
+  it("keeps README.md a page read in minutes: at most 350 lines, the reference in docs/", () => {
+    const lines = readFileSync("README.md", "utf8").split("\n").length;
+    expect(lines).toBeLessThanOrEqual(350);
   });
 
   it.each(markdownFiles())("%s: every relative link and anchor resolves", (file) => {
