@@ -26,12 +26,18 @@ import { startEmbeddedDynamoDb } from "./embedded-dynamodb.js";
 import { IdentitySimulator } from "./identity-simulator.js";
 import { ensureTokenTable } from "./token-table-setup.js";
 
-/** The embedded demo's caller, allowed for the demo profile. */
+/** The embedded demo's caller, allowed for both demo profiles (any of the scoped one's scopes). */
 export const DEMO_CALLER = "arn:aws:sts::000000000000:assumed-role/demo-caller/local";
+/** The embedded demo's second caller: the scoped profile only, and its `read` scope only. */
+export const DEMO_READER = "arn:aws:sts::000000000000:assumed-role/demo-reader/local";
 /** The embedded demo's admin, who may `DELETE`. */
 export const DEMO_ADMIN = "arn:aws:sts::000000000000:assumed-role/demo-admin/local";
 /** The embedded demo's profile name. */
 export const DEMO_PROFILE = "demo";
+/** The embedded demo's profile of a custom app with scopes: `deploy read` at most, `read` by default. */
+export const DEMO_SCOPED_PROFILE = "demo-scoped";
+/** The simulated custom app behind {@link DEMO_SCOPED_PROFILE}. */
+const DEMO_APPLICATION = "demo_app";
 /** The table the local server uses unless told otherwise. */
 export const DEFAULT_TABLE = "cyberark-token-vending-local";
 const DEMO_SECRET_ID = "demo/cyberark";
@@ -45,7 +51,10 @@ type BackendLogger = AwsVendorOptions["logger"];
 /** A started backend: the service, and what the ready message says about it. */
 export interface Backend extends VendingService {
   readonly description: string;
-  readonly exampleProfile: string;
+  /** The profiles it serves, in the file's order. */
+  readonly config: ProfilesConfig;
+  /** Whether this is the embedded demo (its profiles and callers are the DEMO_* ones). */
+  readonly embedded: boolean;
   close(): Promise<void>;
 }
 
@@ -58,6 +67,7 @@ export async function embeddedBackend(
     clients: [
       { clientId: DEMO_CREDENTIALS.client_id, clientSecret: DEMO_CREDENTIALS.client_secret },
     ],
+    applications: { [DEMO_APPLICATION]: { scopes: ["read", "deploy"] } },
   });
   const tenantUrl = await simulator.start();
   const store = await startEmbeddedDynamoDb();
@@ -70,6 +80,17 @@ export async function embeddedBackend(
           tenantUrl,
           secretId: DEMO_SECRET_ID,
           allowedCallers: ["arn:aws:iam::000000000000:role/demo-caller"],
+        },
+        [DEMO_SCOPED_PROFILE]: {
+          tenantUrl,
+          secretId: DEMO_SECRET_ID,
+          applicationId: DEMO_APPLICATION,
+          scope: "read",
+          scopes: ["read", "deploy"],
+          allowedCallers: [
+            "arn:aws:iam::000000000000:role/demo-caller",
+            { caller: "arn:aws:iam::000000000000:role/demo-reader", scopes: ["read"] },
+          ],
         },
       },
       adminCallers: ["arn:aws:iam::000000000000:role/demo-admin"],
@@ -90,8 +111,9 @@ export async function embeddedBackend(
   });
   return {
     ...service,
-    description: `embedded: DynamoDB-compatible store in memory, CyberArk Identity simulator at ${tenantUrl}, profile "${DEMO_PROFILE}"`,
-    exampleProfile: DEMO_PROFILE,
+    description: `embedded: DynamoDB-compatible store in memory, CyberArk Identity simulator at ${tenantUrl}, profiles "${DEMO_PROFILE}" and "${DEMO_SCOPED_PROFILE}"`,
+    config,
+    embedded: true,
     close: async () => {
       await Promise.all([simulator.stop(), store.close()]);
     },
@@ -139,7 +161,8 @@ export async function profilesBackend(
   return {
     ...service,
     description: `profiles from ${file}; secrets from Secrets Manager; table ${table}${created ? " (created)" : ""}; tokens sealed with ${options.kmsKeyId ? `KMS key ${options.kmsKeyId}` : "a key local to this process"}`,
-    exampleProfile: [...config.profiles.keys()][0] ?? "<profile>",
+    config,
+    embedded: false,
     close: async () => dynamodb.destroy(),
   };
 }

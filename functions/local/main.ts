@@ -3,6 +3,7 @@
  */
 import { parseArgs } from "node:util";
 import { ProfilesConfigError } from "../core/profiles.js";
+import { launchers, watchLaunchers } from "./launcher-watch.js";
 import { validRenewEvery } from "./renewal-timer.js";
 import type { LocalFrontDoor } from "./server.js";
 import { startLocalServer } from "./start.js";
@@ -10,8 +11,8 @@ import { startLocalServer } from "./start.js";
 const USAGE = `Usage: npm start -- [options]
 
 Runs the token-vending handler on http://127.0.0.1:8787. Without --profiles: an embedded
-DynamoDB-compatible store, a CyberArk Identity simulator and a demo profile, nothing to set up.
-It answers only requests whose Host is 127.0.0.1:PORT, localhost:PORT or [::1]:PORT and that
+DynamoDB-compatible store, a CyberArk Identity simulator and two demo profiles (demo, and
+demo-scoped with scopes), nothing to set up. It answers only requests whose Host is 127.0.0.1:PORT, localhost:PORT or [::1]:PORT and that
 carry no Origin header (403 otherwise), so no web page can get a token from it. With --profiles
 (real tokens) it also wants a secret made at each start, kept in a file only you can read
 (~/.cyberark-token-vending/local-PORT.header, or under CYBERARK_TOKEN_LOCAL_DIR); the ready
@@ -83,6 +84,8 @@ function fail(message: string, exitCode: number): never {
 }
 
 async function main(): Promise<void> {
+  // Who launched this process, found now: once the ready message shows, one may already be gone.
+  const launchedBy = launchers();
   let parsed: ReturnType<typeof parseOptions>;
   try {
     parsed = parseOptions(process.argv.slice(2));
@@ -103,6 +106,8 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    // Once npm is gone its terminal or pipe may be too: a failed write must not stop the cleanup.
+    process.stdout.on("error", () => {});
     process.stdout.write(`\n${signal}: stopping\n`);
     server.close().then(
       () => process.exit(0),
@@ -111,6 +116,9 @@ async function main(): Promise<void> {
   };
   process.once("SIGINT", () => stop("SIGINT"));
   process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGHUP", () => stop("SIGHUP"));
+  // A signal to npm (or tsx) alone ends them, not this process: stop with them.
+  watchLaunchers(launchedBy, () => stop("launcher exited"));
 }
 
 await main();

@@ -12,7 +12,13 @@ import { readyMessage } from "./ready-message.js";
 import { startRenewalTimer, validRenewEvery } from "./renewal-timer.js";
 import { createLocalServer, type LocalFrontDoor, listen } from "./server.js";
 
-export { DEMO_ADMIN, DEMO_CALLER, DEMO_PROFILE } from "./backends.js";
+export {
+  DEMO_ADMIN,
+  DEMO_CALLER,
+  DEMO_PROFILE,
+  DEMO_READER,
+  DEMO_SCOPED_PROFILE,
+} from "./backends.js";
 
 const SERVICE = "cyberark-token-vending-local";
 

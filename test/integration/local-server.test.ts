@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,8 @@ import { localServerHeaders } from "../../functions/common/local-secret.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import {
   DEMO_ADMIN,
+  DEMO_CALLER,
+  DEMO_READER,
   type RunningLocalServer,
   startLocalServer,
 } from "../../functions/local/start.js";
@@ -180,7 +182,9 @@ function npmStart(args: string[], env: NodeJS.ProcessEnv = process.env, direct =
   ready.catch(() => {}); // a start that is meant to fail is awaited through `exited`
   // Like Ctrl-C in a terminal: the signal goes to the whole process group (npm and the server).
   const signal = (name: NodeJS.Signals) => process.kill(-(child.pid ?? 0), name);
-  return { child, ready, exited, signal, output: () => ({ stdout, stderr }) };
+  // Like `kill <pid>`: the signal goes to the spawned process (npm) alone.
+  const signalLauncher = (name: NodeJS.Signals) => process.kill(child.pid ?? 0, name);
+  return { child, ready, exited, signal, signalLauncher, output: () => ({ stdout, stderr }) };
 }
 
 /** The lines a failed start wrote to stderr, warnings of the runtime aside. */
@@ -188,54 +192,158 @@ function errorLines(stderr: string): string[] {
   return stderr.split("\n").filter((line) => line.startsWith("error: "));
 }
 
+/** The commands a ready message prints, in order. */
+function readyCommands(printed: string): string[] {
+  return [...printed.matchAll(/^ {2}((?:curl|npm) .*)$/gm)].map((m) => m[1] ?? "");
+}
+
+/** Runs each command in sh, in order, as a reader pasting them would. */
+async function runEach(commands: string[], env: NodeJS.ProcessEnv) {
+  const results: { code: number; stdout: string; stderr: string }[] = [];
+  for (const command of commands) {
+    results.push(
+      await run("sh", ["-c", command], { env }).then(
+        (result) => ({ code: 0, ...result }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      ),
+    );
+  }
+  return results;
+}
+
+function bearer(answer: { access_token?: string }): Record<string, string> {
+  return { authorization: `Bearer ${answer.access_token}` };
+}
+
+/** Whether nothing answers at `url` any more, within `ms`. */
+async function closesWithin(url: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (
+      await fetch(`${url}/tokens/demo`).then(
+        () => false,
+        () => true,
+      )
+    )
+      return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
 describe("npm start (child process)", () => {
-  let running: ChildProcess | undefined;
+  const running: ChildProcess[] = [];
   afterAll(() => {
-    running?.kill("SIGKILL");
+    for (const child of running) {
+      try {
+        process.kill(-(child.pid ?? 0), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
   });
 
   it("starts on a machine without AWS credentials, every ready command it prints succeeds as printed, and it stops on Ctrl-C", async () => {
     const env = withoutAwsCredentials();
     const start = npmStart(["--port", "0"], env);
-    running = start.child;
+    running.push(start.child);
     await start.ready;
     const printed = start.output().stdout;
     const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(printed)?.[1];
-    const commands = [...printed.matchAll(/^ {2}((?:curl|npm) .*)$/gm)].map((m) => m[1] ?? "");
+    const tenant = /simulator at (http:\/\/127\.0\.0\.1:\d+)/.exec(printed)?.[1];
+    const commands = readyCommands(printed);
 
-    const results = [];
-    for (const command of commands) {
-      results.push(
-        await run("sh", ["-c", command], { env }).catch(
-          (error: { code: number; stdout: string; stderr: string }) => error,
-        ),
-      );
-    }
+    const results = await runEach(commands, env);
     const afterDelete = await getJson(`${url}/tokens/demo`);
+    const scoped = [results[3], results[4]].map((result) => JSON.parse(result?.stdout ?? "{}"));
+    const atTenant = await Promise.all(
+      scoped.map((answer) => fetch(`${tenant}/userinfo`, { headers: bearer(answer) })),
+    );
     start.signal("SIGINT");
     await start.exited;
 
+    const reader = `-H 'x-caller-arn: ${DEMO_READER}'`;
+    const wider = `'${url}/tokens/demo-scoped?scope=deploy%20read'`;
     expect(commands).toEqual([
       `curl -s --fail-with-body ${url}/tokens/demo`,
       `npm run --silent cyberark-token -- get demo --url ${url}`,
       `curl -s --fail-with-body -X DELETE -H 'x-caller-arn: ${DEMO_ADMIN}' ${url}/tokens/demo`,
+      `curl -s --fail-with-body ${reader} ${url}/tokens/demo-scoped`,
+      `curl -s --fail-with-body -H 'x-caller-arn: ${DEMO_CALLER}' ${wider}`,
+      `curl -s ${reader} ${wider}`,
+      `curl -s --fail-with-body -X DELETE -H 'x-caller-arn: ${DEMO_ADMIN}' ${url}/tokens/demo-scoped`,
     ]);
-    const [curl, cli, deleted] = results as { stdout: string; stderr: string }[];
+    const [curl, cli, deleted, , , refused, deletedScoped] = results;
     expect(JSON.parse(curl?.stdout ?? "")).toMatchObject({ token_type: "Bearer", profile: "demo" });
     expect(cli?.stdout).toBe(`${JSON.parse(curl?.stdout ?? "").access_token}\n`);
     expect(deleted?.stdout).toBe("");
-    expect(results.map((result) => ("code" in result ? result.code : 0))).toEqual([0, 0, 0]);
+    expect(results.map((result) => result.code)).toEqual([0, 0, 0, 0, 0, 0, 0]);
     // The DELETE dropped the cached token, so the next GET gets a new one.
     expect(afterDelete.json.access_token).not.toBe(JSON.parse(curl?.stdout ?? "").access_token);
+    // The scopes demo: a narrowed token, a wider one, the reader's wider ask refused, and a
+    // DELETE that revoked both at the tenant.
+    expect(scoped.map((answer) => answer.scope)).toEqual(["read", "deploy read"]);
+    expect(JSON.parse(refused?.stdout ?? "")).toMatchObject({
+      error: "access_denied",
+      error_description: 'The caller may not ask for the scope "deploy" of this profile.',
+    });
+    expect(deletedScoped?.stdout).toBe("");
+    expect(atTenant.map((response) => response.status)).toEqual([401, 401]);
     expect(start.output().stdout).toContain("SIGINT: stopping");
     await expect(fetch(`${url}/tokens/demo`)).rejects.toThrow();
   }, 60_000);
+
+  it("prints ready commands that work for the caller it was given (--caller the demo admin)", async () => {
+    const env = withoutAwsCredentials();
+    const start = npmStart(["--port", "0", "--caller", DEMO_ADMIN], env, true);
+    running.push(start.child);
+    await start.ready;
+    const commands = readyCommands(start.output().stdout);
+
+    const results = await runEach(commands, env);
+    start.signal("SIGINT");
+    await start.exited;
+
+    expect(results.map((result) => [result.code, result.stdout.includes("access_denied")])).toEqual(
+      commands.map((command) =>
+        command.includes("scope=deploy%20read") && command.includes(DEMO_READER)
+          ? [0, true]
+          : [0, false],
+      ),
+    );
+    expect(commands.length).toBeGreaterThanOrEqual(6);
+  }, 60_000);
+
+  it.each<NodeJS.Signals>(["SIGTERM", "SIGHUP"])(
+    "stops on %s sent to npm alone: its port closes and its secret file is gone",
+    async (signal) => {
+      const directory = mkdtempSync(join(tmpdir(), "ctv-signal-"));
+      const start = npmStart(
+        ["--profiles", "examples/profiles.json", "--table", uniqueName("signal"), "--port", "0"],
+        { ...process.env, CYBERARK_TOKEN_LOCAL_DIR: directory },
+      );
+      running.push(start.child);
+      await start.ready;
+      const url = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(start.output().stdout);
+      const secretFile = join(directory, `local-${url?.[2]}.header`);
+      expect(existsSync(secretFile)).toBe(true);
+
+      start.signalLauncher(signal);
+      await start.exited;
+
+      expect(await closesWithin(url?.[1] ?? "", 10_000), start.output().stdout.slice(-300)).toBe(
+        true,
+      );
+      expect(existsSync(secretFile)).toBe(false);
+    },
+    60_000,
+  );
 
   it.each<NodeJS.Signals>(["SIGINT", "SIGTERM"])(
     "shuts down cleanly with exit code 0 on %s",
     async (signal) => {
       const start = npmStart(["--port", "0"], process.env, true);
-      running = start.child;
+      running.push(start.child);
       await start.ready;
 
       start.signal(signal);

@@ -4,7 +4,8 @@
  *
  * - read: every import in the tarball is a declared dependency;
  * - a CommonJS CDK app of the shape `cdk init app --language typescript` makes, and the same app
- *   as ESM, each synthesizing the README's construct example;
+ *   as ESM, each synthesizing the construct example (examples/construct, shown in docs/construct.md)
+ *   with its reports/ handler;
  * - a CommonJS Lambda handler calling the client against the local server;
  * - TypeScript consumers under moduleResolution node10, nodenext (CommonJS and ESM) and bundler.
  *
@@ -13,6 +14,7 @@
  */
 import { execFile } from "node:child_process";
 import {
+  cpSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -43,13 +45,10 @@ const PACKAGE = JSON.parse(readFileSync(join(REPOSITORY, "package.json"), "utf8"
 const TSC = join(REPOSITORY, "node_modules/typescript/bin/tsc");
 const TSX = join(REPOSITORY, "node_modules/tsx/dist/cli.mjs");
 
-/** The README's construct example: the first `ts` block of its "Using the construct" section. */
-function readmeConstructExample(): string {
-  const readme = readFileSync(join(REPOSITORY, "README.md"), "utf8");
-  const section = readme.slice(readme.indexOf("## Using the construct in your own CDK app"));
-  const example = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
-  if (!example) throw new Error("README: no ts example under 'Using the construct'");
-  return example;
+/** The construct example, an app's `bin/` file (docs/construct.md shows it; a unit test holds the two alike). */
+const EXAMPLE = join(REPOSITORY, "examples/construct");
+function constructExample(): string {
+  return readFileSync(join(EXAMPLE, "bin/platform.ts"), "utf8");
 }
 
 let scratch = "";
@@ -224,13 +223,14 @@ describe("a CommonJS CDK app as `cdk init app --language typescript` makes it", 
       exclude: ["node_modules", "cdk.out"],
     });
     write("cjs-app/cdk.json", { app: "npx tsc && npx tsx bin/platform.ts" });
-    // The README's example, and cdk-nag as a security-minded team runs it.
+    // The example, and cdk-nag as a security-minded team runs it.
     const nag = `import { Validations } from "aws-cdk-lib";
 import { AwsSolutionsChecks } from "cdk-nag";
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 `;
-    write("cjs-app/bin/platform.ts", `#!/usr/bin/env node\n${readmeConstructExample()}${nag}`);
-    write("cjs-app/reports/index.js", "exports.handler = async () => ({});\n");
+    write("cjs-app/bin/platform.ts", `#!/usr/bin/env node\n${constructExample()}${nag}`);
+    // The example's function code, as the example's folder has it.
+    cpSync(join(EXAMPLE, "reports"), join(scratch, "cjs-app/reports"), { recursive: true });
     const app = join(scratch, "cjs-app");
     await run(process.execPath, [TSC, "-p", app]);
     outdir = join(app, "cdk.out");
@@ -255,7 +255,7 @@ Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     expect(stdout.trim()).toMatch(/dist\/cdk\/index\.cjs$/);
   });
 
-  it("synthesizes the README's example: the API named after the deployment, the function, the grants", () => {
+  it("synthesizes the example: the API named after the deployment, the function, the grants", () => {
     template.hasResourceProperties("AWS::ApiGateway::RestApi", { Name: "platform-tokens" });
     template.hasResourceProperties("AWS::CloudWatch::Dashboard", {
       DashboardName: "platform-tokens",
@@ -321,7 +321,7 @@ Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 });
 
 describe("an ESM CDK app", () => {
-  it("synthesizes the README's example through import", async () => {
+  it("synthesizes the example through import", async () => {
     write("esm-app/package.json", { name: "platform-esm", private: true, type: "module" });
     write("esm-app/tsconfig.json", {
       compilerOptions: {
@@ -336,7 +336,7 @@ describe("an ESM CDK app", () => {
     });
     write(
       "esm-app/app.ts",
-      `${readmeConstructExample()}\nconsole.log(import.meta.resolve("${PACKAGE.name}/cdk"));\n`,
+      `${constructExample()}\nconsole.log(import.meta.resolve("${PACKAGE.name}/cdk"));\n`,
     );
     write("esm-app/reports/index.js", "export const handler = async () => ({});\n");
     const app = join(scratch, "esm-app");

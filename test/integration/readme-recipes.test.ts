@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { localServerHeaders } from "../../functions/common/local-secret.js";
 import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
 import { parseFileCommands } from "../support/github-runner.js";
+import { section } from "../support/markdown.js";
+import { withoutAwsCredentials } from "../support/no-aws-credentials.js";
 import { npmShim, readmeRecipe, startRecipeServer } from "../support/readme-recipes.js";
 
 const run = promisify(execFile);
@@ -126,6 +128,14 @@ describe("README recipes", () => {
   });
 });
 
+/** The commands of the README's Quick start: every line of its code blocks. */
+function quickStartCommands(): string[] {
+  const quickStart = section("README.md", "Quick start");
+  return [...quickStart.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].flatMap((block) =>
+    (block[1] ?? "").split("\n").filter((line) => line.trim() !== ""),
+  );
+}
+
 describe("README Quick start", () => {
   let embedded: RunningLocalServer;
   beforeAll(async () => {
@@ -135,14 +145,63 @@ describe("README Quick start", () => {
     await embedded.close();
   });
 
-  it("shows the commands npm start prints (the npm start test runs those as printed)", () => {
-    const readme = readFileSync("README.md", "utf8");
+  it("shows only commands that npm start prints (the npm start test runs those as printed)", () => {
     const printed = embedded.readyMessage
       .split("\n")
       .filter((line) => /^ {2}(curl|npm) /.test(line))
-      .map((line) => line.replaceAll(embedded.url, "http://127.0.0.1:8787"));
+      .map((line) => line.trim().replaceAll(embedded.url, "http://127.0.0.1:8787"));
+    const shown = quickStartCommands().filter((line) => line.includes("http://127.0.0.1:8787"));
 
-    expect(printed).toHaveLength(3);
-    for (const line of printed) expect(readme).toContain(`\n${line}\n`);
+    expect(shown.length).toBeGreaterThanOrEqual(6);
+    for (const line of shown) expect(printed).toContain(line);
+  });
+
+  it("runs every command it shows: the server's against the demo, as written (its port aside)", async () => {
+    const results: { command: string; code: number; stdout: string }[] = [];
+    const others: string[] = [];
+    for (const command of quickStartCommands()) {
+      if (!command.includes("http://127.0.0.1:8787")) {
+        others.push(command);
+        continue;
+      }
+      const line = command.replaceAll("http://127.0.0.1:8787", embedded.url);
+      const result = await run("sh", ["-c", line], { env: withoutAwsCredentials() }).then(
+        (done) => ({ code: 0, ...done }),
+        (error: { code: number; stdout: string }) => error,
+      );
+      results.push({ command, code: result.code, stdout: result.stdout });
+    }
+
+    expect(results.map((result) => [result.command, result.code])).toEqual(
+      results.map((result) => [result.command, 0]),
+    );
+    const answers = results
+      .filter((result) => result.command.startsWith("curl") && result.stdout !== "")
+      .map((result) => JSON.parse(result.stdout));
+    expect(answers.map((answer) => answer.scope ?? answer.error ?? answer.profile)).toEqual([
+      "demo",
+      "read",
+      "deploy read",
+      "access_denied",
+    ]);
+    // The rest: the start itself, and the test commands, which are this suite (so not run here).
+    expect(others).toEqual([
+      "npm ci && npm start",
+      "npm run test:unit",
+      "pip install -r test/requirements.txt -c test/constraints.txt",
+      "npm test",
+    ]);
+  });
+
+  it("names scripts and files that exist: npm start, the Node-only tests, the pinned Python tools", () => {
+    const scripts = (
+      JSON.parse(readFileSync("package.json", "utf8")) as {
+        scripts: Record<string, string>;
+      }
+    ).scripts;
+    expect(scripts.start).toBe("tsx functions/local/main.ts");
+    expect(scripts["test:unit"]).toMatch(/vitest run --project unit$/);
+    expect(scripts.test).toContain("vitest run");
+    expect(readFileSync("test/requirements.txt", "utf8")).toMatch(/^moto\[server\]==/m);
   });
 });

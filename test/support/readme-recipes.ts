@@ -1,5 +1,5 @@
 /**
- * The README's recipes, and what running them as written needs: a local server that vends the
+ * The recipes of README.md and docs/ (each a code block after `<!-- recipe: NAME -->`), and what running them as written needs: a local server that vends the
  * profile they name, and an `npm` whose `npm ci --prefix <tool project>` installs this working
  * tree's CLI.
  *
@@ -9,25 +9,20 @@
  * name (CYBERARK_TOKEN_URL) is the local server's; files the CI system would provide are temp
  * files.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
 import { createSecret, uniqueName } from "./aws.js";
+import { markedBlock } from "./markdown.js";
 
 /** The caller the recipe server assumes: a CI role the profile `ci-deployer` allows. */
 export const CI_CALLER = "arn:aws:sts::111122223333:assumed-role/ci-deployer/run-1";
 
-/** The code block after `<!-- recipe: NAME -->` in README.md. */
+/** The code block after `<!-- recipe: NAME -->` in README.md or a docs/ page (exactly one). */
 export function readmeRecipe(name: string): string {
-  const readme = readFileSync("README.md", "utf8");
-  const marker = `<!-- recipe: ${name} -->\n`;
-  const start = readme.indexOf(marker);
-  if (start < 0) throw new Error(`README.md has no recipe ${name}`);
-  const block = /^```\w*\n([\s\S]*?)^```$/m.exec(readme.slice(start + marker.length));
-  if (!block?.[1]) throw new Error(`recipe ${name} is not followed by a code block`);
-  return block[1];
+  return markedBlock("recipe", name).code;
 }
 
 /** A directory holding the stand-in `npm`, to put first on PATH. */

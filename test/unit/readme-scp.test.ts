@@ -1,5 +1,5 @@
 /**
- * The README's service control policy refuses, to everyone but the operators, each call the
+ * The threat model's service control policy refuses, to everyone but the operators, each call the
  * threat model says it refuses: the table settings that starve the function, handing the
  * function's role to another function or service, and each call that silences the alerts.
  */
@@ -15,11 +15,7 @@ interface ScpStatement {
   Condition: { ArnNotLike: { "aws:PrincipalArn": string | string[] } };
 }
 
-const README = readFileSync("README.md", "utf8");
-const threatModel = README.slice(
-  README.indexOf("## Threat model"),
-  README.indexOf("## Benchmarks"),
-);
+const threatModel = readFileSync("docs/threat-model.md", "utf8");
 const scp = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(threatModel)?.[1] ?? "{}") as {
   Statement: ScpStatement[];
 };
@@ -37,7 +33,7 @@ function deniedToNonOperators(action: string): boolean {
   });
 }
 
-describe("the README's SCP", () => {
+describe("the threat model's SCP", () => {
   it.each([
     // The table's settings: a throughput cap or tiny capacity starves the function.
     "dynamodb:UpdateTable",
