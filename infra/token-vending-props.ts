@@ -177,8 +177,11 @@ export interface CyberArkTokenVendingProps {
   readonly endpoint?: ApiEndpoint;
   /**
    * SNS topic that alarms notify (on alarm and on recovery), and that receives changes to the
-   * token key. Its policy must allow `events.amazonaws.com` and `cloudwatch.amazonaws.com` to
-   * publish (and, if it is encrypted, its key must let them use it).
+   * token key. Its policy must allow `cloudwatch.amazonaws.com` to publish (and, if it is
+   * encrypted, its key must let it use the key), best with `aws:SourceAccount` naming this
+   * account. For a topic created in the app, the construct lets `events.amazonaws.com` publish
+   * (and use the topic's key) on behalf of this account only; an imported topic's policy is left
+   * to its owner and must admit EventBridge too.
    * @default a topic of the construct's own, encrypted with a key of its own (see `alarmTopic`)
    */
   readonly alarmTopic?: sns.ITopic;
