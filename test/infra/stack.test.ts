@@ -145,7 +145,6 @@ describe("vending function", () => {
                 ],
               },
               "arn:aws:secretsmanager:eu-west-1:111122223333:secret:cyberark/reports-AbCdEf",
-              "arn:aws:secretsmanager:eu-west-1:111122223333:secret:cyberark/reports-AbCdEf-??????",
             ],
           },
         ],
