@@ -10,6 +10,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 
+// The one way to install Python's tools: the whole tree, by exact version.
+const PIP_PINNED = "pip install -r test/requirements.txt -c test/constraints.txt";
+
 const WORKFLOWS = new URL("../../.github/workflows/", import.meta.url);
 
 interface Step {
@@ -36,7 +39,7 @@ const workflow = (file: string): Workflow =>
 
 /** What a step or job runs that installs, builds or tests: package managers and test tools. */
 const INSTALLS_OR_TESTS =
-  /\b(?:npm\s+(?:ci|install|i|add|test|t|pack|run|run-script|exec|x|rebuild|link)|npx|yarn|pnpm|bunx?|pip3?|python3?\s+-m\s+pip|uv|poetry|vitest|tsx|node\s+\S+\.(?:m?js|ts))\b|\.ci\/run|\bmake\b/;
+  /\b(?:npm\s+(?:ci|install|i|add|test|t|pack|run|run-script|exec|x|rebuild|link)|npx|yarn|pnpm|bun(?:x)?|pip3?|python3?\s+-m\s+pip|uv|poetry|vitest|tsx|node\s+\S+\.(?:m?js|ts))\b|\.ci\/run|\bmake\b/;
 
 /** The rights a job holds: write permissions, an OIDC token, or any secret. */
 function rights(workflow: Workflow, job: Job): string[] {
@@ -124,7 +127,7 @@ describe("the release workflow", () => {
     expect(runs).toMatch(/\.ci\/run/);
     expect(runs).toMatch(/\bnpm pack\b/);
     expect(runs).toMatch(/\bsha256sum\b/);
-    expect(runs).toMatch(/pip install -r test\/requirements\.txt -c test\/constraints\.txt/);
+    expect(runs).toContain(PIP_PINNED);
     expect(builder?.steps.some((step) => step.uses?.startsWith("actions/upload-artifact@"))).toBe(
       true,
     );
@@ -141,7 +144,7 @@ describe("the release workflow", () => {
     expect(publisherProblems(good)).toEqual([]);
     const variants: Job[] = [
       { steps: [{ run: "npm ci" }, ...good.steps] },
-      { steps: [...good.steps, { run: "pip install -r test/requirements.txt" }] },
+      { steps: [...good.steps, { run: PIP_PINNED }] },
       { steps: [{ run: "npm test" }, ...good.steps] },
       { steps: [{ run: "npm pack" }, ...good.steps] },
       { steps: [{ uses: `actions/checkout@${"b".repeat(40)}` }, ...good.steps] },
@@ -186,9 +189,7 @@ describe("the CI workflow", () => {
     expect(String(node?.with?.["node-version"])).toBe("20");
     expect(steps.some((step) => step.uses?.startsWith("actions/setup-python@"))).toBe(true);
     const runs = steps.map((step) => step.run ?? "");
-    const pip = runs.findIndex((run) =>
-      /pip install -r test\/requirements\.txt -c test\/constraints\.txt$/.test(run),
-    );
+    const pip = runs.findIndex((run) => run.endsWith(PIP_PINNED));
     expect(pip).toBeGreaterThanOrEqual(0);
     expect(pip).toBeLessThan(runs.indexOf("bash .ci/run"));
   });
