@@ -21,6 +21,7 @@ interface Step {
   run?: string;
   env?: Record<string, string>;
   with?: Record<string, unknown>;
+  "working-directory"?: string;
 }
 interface Job {
   needs?: string | string[];
@@ -92,6 +93,47 @@ function publisherProblems(job: Job): string[] {
   return problems;
 }
 
+/**
+ * Where a path of a workflow points: a relative path is under the workspace, `${{ runner.temp }}`
+ * is the runner's temporary directory.
+ */
+function located(path: string | undefined): string {
+  const raw = (path ?? ".").replace(/\$\{\{\s*runner\.temp\s*\}\}/g, "/RUNNER_TEMP");
+  const absolute = raw.startsWith("/") ? raw : `/WORKSPACE/${raw}`;
+  const parts: string[] = [];
+  for (const part of absolute.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join("/")}`;
+}
+const within = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}/`);
+
+/**
+ * The steps of a publishing job that run npm or gh where the downloaded artifact could reach
+ * them. The artifact is whatever the build job (which runs third-party code) chose to upload:
+ * npm reads a `.npmrc` from its working directory (or from the directory of a `package.json`
+ * above it) and expands `${NODE_AUTH_TOKEN}` in it, so an artifact holding one could send the
+ * registry token anywhere; a `.git` there could run commands through git's config. npm and gh
+ * must run in a directory outside the artifact's, which receives only the checked files.
+ */
+function artifactReaches(job: Job): string[] {
+  const downloads = job.steps
+    .filter((step) => step.uses?.startsWith("actions/download-artifact@"))
+    .map((step) => located(step.with?.path as string | undefined));
+  return job.steps.flatMap((step, index) => {
+    if (!/(^|[\s;&|(])(?:npm|gh)\s/m.test(step.run ?? "")) return [];
+    const directory = located(step["working-directory"]);
+    return downloads
+      .filter((download) => within(directory, download) || within(download, directory))
+      .map(
+        (download) =>
+          `step ${index + 1} runs npm or gh in ${directory}, the artifact's ${download}`,
+      );
+  });
+}
+
 const pinnedBySha = (uses: string) => /^[\w.-]+\/[\w.-]+(?:\/[\w./-]+)?@[0-9a-f]{40}$/.test(uses);
 
 describe("the release workflow", () => {
@@ -131,6 +173,45 @@ describe("the release workflow", () => {
     expect(builder?.steps.some((step) => step.uses?.startsWith("actions/upload-artifact@"))).toBe(
       true,
     );
+  });
+
+  it("runs npm and gh where nothing of the artifact but the checked files can reach them (a .npmrc in it would get the registry token)", () => {
+    const [, publisher] = withRights[0] ?? [];
+    expect(publisher).toBeDefined();
+    expect(artifactReaches(publisher as Job)).toEqual([]);
+    // The files npm and gh get are copied, by name, out of the artifact's directory.
+    const runs = (publisher?.steps ?? []).map((step) => step.run ?? "").join("\n");
+    expect(runs).toMatch(/\bcp\b[^\n]*\$\{?TARBALL\b/);
+  });
+
+  it("the artifact check catches npm or gh run in the artifact's directory, or above it", () => {
+    const download = (path?: string): Step => ({
+      uses: `actions/download-artifact@${"a".repeat(40)}`,
+      ...(path === undefined ? {} : { with: { path } }),
+    });
+    const publish = (directory?: string): Step => ({
+      run: 'npm publish "./$TARBALL" --provenance --ignore-scripts',
+      ...(directory === undefined ? {} : { "working-directory": directory }),
+    });
+    const caught: Job[] = [
+      { steps: [download("release"), publish("release")] },
+      { steps: [download("release"), publish("./release/")] },
+      { steps: [download(), publish("publish")] },
+      { steps: [download("release/inner"), publish("release")] },
+      { steps: [download("${{ runner.temp }}/artifact"), publish("${{ runner.temp }}")] },
+      {
+        steps: [
+          download("release"),
+          { run: "gh release create v1 x.tgz", "working-directory": "release" },
+        ],
+      },
+    ];
+    for (const job of caught) expect(artifactReaches(job), JSON.stringify(job)).not.toEqual([]);
+    const kept: Job[] = [
+      { steps: [download("${{ runner.temp }}/artifact"), publish("publish")] },
+      { steps: [download("release"), publish("publish")] },
+    ];
+    for (const job of kept) expect(artifactReaches(job), JSON.stringify(job)).toEqual([]);
   });
 
   it("the check catches a publishing job that installs or tests, or skips the SHA-256", () => {
