@@ -108,6 +108,8 @@ function located(path: string | undefined): string {
   }
   return `/${parts.join("/")}`;
 }
+// The workflow expression for the runner's temporary directory.
+const RUNNER_TEMP = ["$", "{{ runner.temp }}"].join("");
 const within = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}/`);
 
 /**
@@ -198,7 +200,7 @@ describe("the release workflow", () => {
       { steps: [download("release"), publish("./release/")] },
       { steps: [download(), publish("publish")] },
       { steps: [download("release/inner"), publish("release")] },
-      { steps: [download("${{ runner.temp }}/artifact"), publish("${{ runner.temp }}")] },
+      { steps: [download(`${RUNNER_TEMP}/artifact`), publish(RUNNER_TEMP)] },
       {
         steps: [
           download("release"),
@@ -208,7 +210,7 @@ describe("the release workflow", () => {
     ];
     for (const job of caught) expect(artifactReaches(job), JSON.stringify(job)).not.toEqual([]);
     const kept: Job[] = [
-      { steps: [download("${{ runner.temp }}/artifact"), publish("publish")] },
+      { steps: [download(`${RUNNER_TEMP}/artifact`), publish("publish")] },
       { steps: [download("release"), publish("publish")] },
     ];
     for (const job of kept) expect(artifactReaches(job), JSON.stringify(job)).toEqual([]);
