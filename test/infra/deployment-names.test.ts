@@ -5,7 +5,7 @@
  * dashboard, the function's `Deployment` dimension and the metrics the construct hands out.
  * Two constructs given the same explicit `name` in one app fail the synth, in one line.
  */
-import { App, Stack, type StackProps } from "aws-cdk-lib";
+import { App, Stack, type StackProps, Stage } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { CyberArkTokenVending } from "../../infra/token-vending.js";
@@ -100,6 +100,43 @@ describe("an explicit name", () => {
     expect(message).toContain('"platform"');
     expect(message).toContain("Eu/Tokens");
     expect(message.split("\n")).toHaveLength(1);
+  });
+
+  it("given to constructs of one app deployed to two accounts is each one's own (a dashboard's name is global in its account only)", () => {
+    const app = newApp();
+    for (const [stage, account] of [
+      ["Dev", "111122223333"],
+      ["Prod", "444455556666"],
+    ] as const) {
+      const stack = new Stack(
+        new Stage(app, stage, { env: { account, region: "eu-west-1" } }),
+        "Svc",
+      );
+      expect(new CyberArkTokenVending(stack, "Tokens", { ...PROPS, name: "platform" }).name).toBe(
+        "platform",
+      );
+    }
+  });
+
+  it("given to constructs of one app in one account, two regions apart, still fails the synth", () => {
+    const app = newApp();
+    const account = "111122223333";
+    new CyberArkTokenVending(
+      new Stack(app, "Eu", { env: { account, region: "eu-west-1" } }),
+      "Tokens",
+      {
+        ...PROPS,
+        name: "platform",
+      },
+    );
+    expect(
+      () =>
+        new CyberArkTokenVending(
+          new Stack(app, "Us", { env: { account, region: "us-east-1" } }),
+          "Tokens",
+          { ...PROPS, name: "platform" },
+        ),
+    ).toThrow(/"platform" is already the name of Eu\/Tokens/);
   });
 
   it("given to one construct in each of two apps is that construct's own", () => {
