@@ -128,7 +128,8 @@ export interface CyberArkTokenVendingProps {
    * the `Deployment` dimension of every metric the function emits. Letters, digits, `-` and `_`,
    * at most 64. A dashboard's name is global in the account: give the same name to no two
    * deployments of one account, not even in two regions (synth refuses two constructs of one app
-   * with the same name, but cannot see two apps, or one app deployed twice).
+   * with the same name in one account, or where it cannot tell their accounts apart, but cannot
+   * see two apps, or one app deployed twice). Deployments in two accounts may share a name.
    * @default derived from the construct's path (the stack's name, then the construct IDs) and
    *   the stack's region (the region deployed to, for a stack without one), so two deployments in
    *   one account never share a name

@@ -63,8 +63,8 @@ const DEPLOYMENT_NAME = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_NAME}}$`);
 // Room kept for a region not known at synth (the longest today has 14 characters).
 const MAX_REGION = 20;
 
-// The names taken in each app, with the path of the construct that took each.
-const NAMES_TAKEN = new WeakMap<IConstruct, Map<string, string>>();
+// The names taken in each app: for each, the constructs that took it and their stacks' accounts.
+const NAMES_TAKEN = new WeakMap<IConstruct, Map<string, { path: string; account: string }[]>>();
 
 /**
  * The construct's path, then its region: a dashboard's name is global in an account, so the same
@@ -78,19 +78,28 @@ function defaultName(scope: Construct): string {
   return `${path}-${region}`;
 }
 
-/** Refuses a name another construct of the app took already: their dashboards would collide. */
+/**
+ * Refuses a name another construct of the app took already in the same account (or where either
+ * account is unknown at synth): their dashboards would collide, a dashboard's name being global in
+ * its account. Two accounts (a stage per account, say) may each have a deployment of one name.
+ */
 function takeName(scope: Construct, name: string): void {
   if (Token.isUnresolved(name)) return;
   const root = scope.node.root;
-  const taken = NAMES_TAKEN.get(root) ?? new Map<string, string>();
+  const taken = NAMES_TAKEN.get(root) ?? new Map<string, { path: string; account: string }[]>();
   NAMES_TAKEN.set(root, taken);
-  const holder = taken.get(name);
+  const { account } = Stack.of(scope);
+  const holders = taken.get(name) ?? [];
+  const unknown = (value: string) => Token.isUnresolved(value);
+  const holder = holders.find(
+    (other) => unknown(account) || unknown(other.account) || other.account === account,
+  );
   if (holder !== undefined) {
     throw new Error(
-      `CyberArkTokenVending: name "${name}" is already the name of ${holder} in this app; give each deployment a name of its own (its dashboard's name is global in the account)`,
+      `CyberArkTokenVending: name "${name}" is already the name of ${holder.path} in this app; give each deployment a name of its own (its dashboard's name is global in the account)`,
     );
   }
-  taken.set(name, scope.node.path);
+  taken.set(name, [...holders, { path: scope.node.path, account }]);
 }
 
 /** The token-vending service, to add to a stack. */
