@@ -120,6 +120,41 @@ printf '%s\\n' "$AWS_WEB_IDENTITY_TOKEN_FILE" "$(stat -c %a "$AWS_WEB_IDENTITY_T
     expect(linesWith(step.stdout + step.stderr, idToken)).toEqual([]);
   });
 
+  it("From GitLab CI: when the CLI gets no token, the job fails before ./deploy.sh runs", async () => {
+    const recipe = readmeRecipe("gitlab");
+    const script = recipe.slice(recipe.indexOf("  script:\n"));
+    const lines = [...script.matchAll(/^ {4}- (.+)$/gm)].map((m) => m[1] ?? "");
+    const variables = Object.fromEntries(
+      [...recipe.matchAll(/^ {4}(AWS_[A-Z_]+): (.+)$/gm)].map((m) => [m[1], m[2]]),
+    );
+    const directory = mkdtempSync(join(tmpdir(), "ctv-gitlab-"));
+    writeFileSync(
+      join(directory, "deploy.sh"),
+      `#!/usr/bin/env bash\nprintf 'ran with [%s]' "$CYBERARK_TOKEN" > deployed\n`,
+      { mode: 0o755 },
+    );
+
+    // GitLab runs the script lines in one bash with errexit and pipefail (as runStep does); no
+    // service answers here, so the CLI exits non-zero.
+    const failed = await runStep(
+      lines.join("\n"),
+      {
+        ...variables,
+        GITHUB_ACTIONS: undefined,
+        AWS_ID_TOKEN: "id-token-from-gitlab",
+        TMPDIR: mkdtempSync(join(tmpdir(), "ctv-gitlab-tmp-")),
+        CYBERARK_TOKEN_URL: "http://127.0.0.1:1/",
+      },
+      directory,
+    ).then(
+      () => false,
+      (error: { code?: number }) => error.code !== undefined && error.code !== 0,
+    );
+
+    expect(failed).toBe(true);
+    expect(existsSync(join(directory, "deployed"))).toBe(false);
+  });
+
   it("The CLI on GitHub Actions: $(...) captures exactly the token, >> $GITHUB_ENV gets exactly CYBERARK_TOKEN", async () => {
     const recipe = readmeRecipe("cli");
     const directory = mkdtempSync(join(tmpdir(), "ctv-cli-"));
