@@ -22,9 +22,9 @@
 import { createHash } from "node:crypto";
 import { Names, Token } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
-import * as targets from "aws-cdk-lib/aws-events-targets";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
+import { AlarmTopicTarget } from "./alarm-topic.js";
 
 /** What the watchers watch. */
 export interface AlertPath {
@@ -99,7 +99,7 @@ export function alertChangeRules(scope: Construct, watched: AlertPath): AlertCha
         ],
       },
     },
-    targets: [new targets.SnsTopic(topic)],
+    targets: [new AlarmTopicTarget(topic)],
   });
 
   const rules = new events.Rule(scope, "AlertRuleChangeRule", {
@@ -113,7 +113,7 @@ export function alertChangeRules(scope: Construct, watched: AlertPath): AlertCha
         $or: namedRule([...watched.rules, path].map((rule) => rule.ruleName)),
       },
     },
-    targets: [new targets.SnsTopic(topic)],
+    targets: [new AlarmTopicTarget(topic)],
   });
   return { rules, path };
 }

@@ -15,20 +15,22 @@ export function grantSecretReads(
   return iam.Grant.addToPrincipal({
     grantee,
     actions: ["secretsmanager:GetSecretValue"],
-    resourceArns: secretIds.flatMap((secretId) => secretArns(Stack.of(grantee), secretId)),
+    resourceArns: secretIds.map((secretId) => secretArn(Stack.of(grantee), secretId)),
   });
 }
 
-// A name gets the six-character suffix Secrets Manager adds (`-??????` matches exactly that);
-// an ARN is taken as written and also as a partial ARN, since a name may itself contain "-".
-function secretArns(stack: Stack, secretId: string): string[] {
-  if (secretId.startsWith("arn:")) return [secretId, `${secretId}-??????`];
-  return [
-    stack.formatArn({
-      service: "secretsmanager",
-      resource: "secret",
-      resourceName: `${secretId}-??????`,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-    }),
-  ];
+// A secret's full ARN ends in "-" and the six characters Secrets Manager appends to its name.
+const FULL_ARN = /^arn:[^:]+:secretsmanager:[^:]*:[^:]*:secret:.+-[A-Za-z0-9]{6}$/;
+
+// A full ARN names exactly one secret: granted as written. A name, or an ARN without the six
+// characters (a partial ARN), gets `-??????`, which matches exactly those six and nothing longer.
+function secretArn(stack: Stack, secretId: string): string {
+  if (FULL_ARN.test(secretId)) return secretId;
+  if (secretId.startsWith("arn:")) return `${secretId}-??????`;
+  return stack.formatArn({
+    service: "secretsmanager",
+    resource: "secret",
+    resourceName: `${secretId}-??????`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
 }

@@ -23,11 +23,11 @@ import { Aws } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
 import type * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as events from "aws-cdk-lib/aws-events";
-import * as targets from "aws-cdk-lib/aws-events-targets";
 import type * as iam from "aws-cdk-lib/aws-iam";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
+import { AlarmTopicTarget } from "./alarm-topic.js";
 import { type AlertChangeRules, alertChangeRules } from "./alert-change-rules.js";
 import type { RenewalSchedule } from "./renewal-schedule.js";
 
@@ -78,7 +78,7 @@ export function serviceChangeRules(
   scope: Construct,
   watched: ServiceResources,
 ): ServiceChangeRules {
-  const topicTargets = [new targets.SnsTopic(watched.alarmTopic)];
+  const topicTargets = [new AlarmTopicTarget(watched.alarmTopic)];
   const rule = (id: string, description: string, source: string, detail: object) =>
     new events.Rule(scope, id, {
       description,

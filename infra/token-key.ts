@@ -4,12 +4,12 @@
  */
 import type { RemovalPolicy } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
-import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import type * as sns from "aws-cdk-lib/aws-sns";
 import type { Construct } from "constructs";
 import { TOKEN_KEY_ENCRYPTION_CONTEXT } from "../functions/adapters/token-key-context.js";
+import { AlarmTopicTarget } from "./alarm-topic.js";
 
 // A key only the function may use for data keys: the key policy gives the account's
 // administrators key management but no cryptographic use, so neither IAM policies elsewhere in the
@@ -74,7 +74,7 @@ export function keyChangeRule(scope: Construct, key: kms.IKey, topic: sns.ITopic
         ],
       },
     },
-    targets: [new targets.SnsTopic(topic)],
+    targets: [new AlarmTopicTarget(topic)],
   });
 }
 

@@ -125,9 +125,14 @@ export interface CyberArkTokenVendingProps {
   readonly adminCallers?: readonly string[];
   /**
    * Names this deployment: the API, the dashboard, the alarms and the saved queries' folder, and
-   * the `Deployment` dimension of every metric the function emits. Letters, digits, `-` and `_`.
-   * @default derived from the construct's path (the stack's name, then the construct IDs), so
-   *   two deployments in one account never share a name
+   * the `Deployment` dimension of every metric the function emits. Letters, digits, `-` and `_`,
+   * at most 64. A dashboard's name is global in the account: give the same name to no two
+   * deployments of one account, not even in two regions (synth refuses two constructs of one app
+   * with the same name in one account, or where it cannot tell their accounts apart, but cannot
+   * see two apps, or one app deployed twice). Deployments in two accounts may share a name.
+   * @default derived from the construct's path (the stack's name, then the construct IDs) and
+   *   the stack's region (the region deployed to, for a stack without one), so two deployments in
+   *   one account never share a name
    */
   readonly name?: string;
   /**
@@ -156,10 +161,14 @@ export interface CyberArkTokenVendingProps {
   readonly frontDoor?: FrontDoorKind;
   /**
    * Whether to set API Gateway's account-wide CloudWatch Logs role (`AWS::ApiGateway::Account`),
-   * which the stage's access and error logs need. It is created at most once per stack (a second
-   * construct, or an API in the stack that already sets it, reuses it) and retained on delete,
-   * since every API of the account and region relies on it. Give `false` when the account
-   * already has the role. The function URL door has no API and ignores it.
+   * which the stage's access and error logs need. It is one setting per account and region, but
+   * each stack that sets it holds its own copy: it is created once per stack (a second construct,
+   * or an API in the stack that already sets it, reuses it) and retained on delete, since every
+   * API of the account and region relies on it. Give `false` in every stack but one when several
+   * stacks of one account and region use the REST API door (each would set the role again, the
+   * last deploy winning, and a stack that sets it no longer must keep a role it does not
+   * create), and in every stack when the account already has the role from elsewhere (a landing
+   * zone, another tool). The function URL door has no API and ignores it.
    * @default true
    */
   readonly cloudWatchRole?: boolean;
@@ -177,8 +186,11 @@ export interface CyberArkTokenVendingProps {
   readonly endpoint?: ApiEndpoint;
   /**
    * SNS topic that alarms notify (on alarm and on recovery), and that receives changes to the
-   * token key. Its policy must allow `events.amazonaws.com` and `cloudwatch.amazonaws.com` to
-   * publish (and, if it is encrypted, its key must let them use it).
+   * token key. Its policy must allow `cloudwatch.amazonaws.com` to publish (and, if it is
+   * encrypted, its key must let it use the key), best with `aws:SourceAccount` naming this
+   * account. For a topic created in the app, the construct lets `events.amazonaws.com` publish
+   * (and use the topic's key) on behalf of this account only; an imported topic's policy is left
+   * to its owner and must admit EventBridge too.
    * @default a topic of the construct's own, encrypted with a key of its own (see `alarmTopic`)
    */
   readonly alarmTopic?: sns.ITopic;

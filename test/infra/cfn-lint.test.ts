@@ -24,7 +24,9 @@ describe("cfn-lint", () => {
         .then(() => ({ code: 0, stdout: "" }))
         .catch((error: NodeJS.ErrnoException & { stdout?: string }) => {
           if (error.code === "ENOENT")
-            throw new Error("cfn-lint is required: pip install -r test/requirements.txt");
+            throw new Error(
+              "cfn-lint is required: pip install -r test/requirements.txt -c test/constraints.txt",
+            );
           return { code: Number(error.code), stdout: error.stdout ?? "" };
         });
 

@@ -57,8 +57,8 @@ function deployments(stacks: Stack[]): string[] {
     Object.values(resourcesOf(stack))
       .filter((resource) => resource.Type === "AWS::Lambda::Function")
       .map((fn) => {
-        const environment = fn.Properties?.Environment as { Variables: Record<string, string> };
-        return String(environment.Variables.DEPLOYMENT_NAME);
+        const environment = fn.Properties?.Environment as { Variables: Record<string, unknown> };
+        return JSON.stringify(environment.Variables.DEPLOYMENT_NAME);
       }),
   );
 }
@@ -105,7 +105,7 @@ describe("many deployments in one account", () => {
       MetricName: "5XXError",
       Dimensions: [{ Name: "ApiName", Value: "tokens-prod" }],
     });
-    expect(deployments([stack])).toEqual(["tokens-prod"]);
+    expect(deployments([stack])).toEqual(['"tokens-prod"']);
     expect(() => new CyberArkTokenVending(stack, "Bad", { ...PROPS, name: "has space" })).toThrow(
       /name "has space" must be 1 to 64 letters, digits/,
     );

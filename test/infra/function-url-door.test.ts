@@ -221,7 +221,10 @@ describe("frontDoor function-url", () => {
       Dimensions: [
         { Name: "FunctionName", Value: { Ref: Match.stringLikeRegexp("^VendFunction") } },
       ],
-      AlarmName: "CyberArkTokenVending-Url5xx",
+      // The default name: the stack's, then the region deployed to.
+      AlarmName: {
+        "Fn::Join": ["", ["CyberArkTokenVending-", { Ref: "AWS::Region" }, "-Url5xx"]],
+      },
     });
     template.resourceCountIs("AWS::CloudWatch::Alarm", 4);
     expect(JSON.stringify(template.toJSON())).not.toContain("AWS/ApiGateway");

@@ -145,7 +145,6 @@ describe("vending function", () => {
                 ],
               },
               "arn:aws:secretsmanager:eu-west-1:111122223333:secret:cyberark/reports-AbCdEf",
-              "arn:aws:secretsmanager:eu-west-1:111122223333:secret:cyberark/reports-AbCdEf-??????",
             ],
           },
         ],
@@ -301,7 +300,13 @@ describe("alarms", () => {
       Threshold: 3,
       Namespace: "CyberArkTokenVending",
       MetricName: "UpstreamErrors",
-      Dimensions: [{ Name: "Deployment", Value: "CyberArkTokenVending" }],
+      // The default name: the stack's, then the region it is deployed to.
+      Dimensions: [
+        {
+          Name: "Deployment",
+          Value: { "Fn::Join": ["", ["CyberArkTokenVending-", { Ref: "AWS::Region" }]] },
+        },
+      ],
       Period: 300,
     });
     template.resourceCountIs("AWS::Logs::MetricFilter", 0);

@@ -5,9 +5,9 @@
  * The GitHub Action recipe runs in github-action.test.ts, beside the installed action.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { localServerHeaders } from "../../functions/common/local-secret.js";
@@ -79,7 +79,50 @@ describe("README recipes", () => {
     expect(linesWith(step.stderr, token)).toEqual([`::add-mask::${token}`]);
   });
 
-  it("From GitLab CI: CYBERARK_TOKEN holds exactly the token, and no output shows it", async () => {
+  it("From GitLab CI: CYBERARK_TOKEN holds exactly the token, the OIDC token sits in a private temporary file removed after, and no output shows either", async () => {
+    const recipe = readmeRecipe("gitlab");
+    const script = recipe.slice(recipe.indexOf("  script:\n"));
+    const lines = [...script.matchAll(/^ {4}- (.+)$/gm)].map((m) => m[1] ?? "");
+    const variables = Object.fromEntries(
+      [...recipe.matchAll(/^ {4}(AWS_[A-Z_]+): (.+)$/gm)].map((m) => [m[1], m[2]]),
+    );
+    // On a shell executor every job of the runner shares the temporary directory: a fixed name
+    // there is readable by other users and left for the next job.
+    expect(variables).not.toHaveProperty("AWS_WEB_IDENTITY_TOKEN_FILE");
+    const directory = mkdtempSync(join(tmpdir(), "ctv-gitlab-"));
+    // The runner's temporary directory, where mktemp puts the file.
+    const shared = mkdtempSync(join(tmpdir(), "ctv-gitlab-tmp-"));
+    // The job's own ./deploy.sh, standing in: keeps what it was given, and where the OIDC token is.
+    writeFileSync(
+      join(directory, "deploy.sh"),
+      `#!/usr/bin/env bash
+printf '%s' "$CYBERARK_TOKEN" > deployed-with
+printf '%s\\n' "$AWS_WEB_IDENTITY_TOKEN_FILE" "$(stat -c %a "$AWS_WEB_IDENTITY_TOKEN_FILE")" "$(cat "$AWS_WEB_IDENTITY_TOKEN_FILE")" > oidc-file
+`,
+      { mode: 0o755 },
+    );
+    const idToken = "id-token-from-gitlab";
+
+    const step = await runStep(
+      lines.join("\n"),
+      { ...variables, GITHUB_ACTIONS: undefined, AWS_ID_TOKEN: idToken, TMPDIR: shared },
+      directory,
+    );
+
+    const token = await currentToken();
+    expect(readFileSync(join(directory, "deployed-with"), "utf8")).toBe(token);
+    const [file = "", mode, content] = readFileSync(join(directory, "oidc-file"), "utf8").split(
+      "\n",
+    );
+    expect(dirname(file)).toBe(shared);
+    expect(mode).toBe("600");
+    expect(content).toBe(idToken);
+    expect(existsSync(file)).toBe(false);
+    expect(linesWith(step.stdout + step.stderr, token)).toEqual([]);
+    expect(linesWith(step.stdout + step.stderr, idToken)).toEqual([]);
+  });
+
+  it("From GitLab CI: when the CLI gets no token, the job fails before ./deploy.sh runs", async () => {
     const recipe = readmeRecipe("gitlab");
     const script = recipe.slice(recipe.indexOf("  script:\n"));
     const lines = [...script.matchAll(/^ {4}- (.+)$/gm)].map((m) => m[1] ?? "");
@@ -87,28 +130,31 @@ describe("README recipes", () => {
       [...recipe.matchAll(/^ {4}(AWS_[A-Z_]+): (.+)$/gm)].map((m) => [m[1], m[2]]),
     );
     const directory = mkdtempSync(join(tmpdir(), "ctv-gitlab-"));
-    // The job's own ./deploy.sh, standing in: keeps what it was given.
     writeFileSync(
       join(directory, "deploy.sh"),
-      `#!/usr/bin/env bash\nprintf '%s' "$CYBERARK_TOKEN" > deployed-with\n`,
+      `#!/usr/bin/env bash\nprintf 'ran with [%s]' "$CYBERARK_TOKEN" > deployed\n`,
       { mode: 0o755 },
     );
 
-    const step = await runStep(
+    // GitLab runs the script lines in one bash with errexit and pipefail (as runStep does); no
+    // service answers here, so the CLI exits non-zero.
+    const failed = await runStep(
       lines.join("\n"),
       {
         ...variables,
         GITHUB_ACTIONS: undefined,
         AWS_ID_TOKEN: "id-token-from-gitlab",
-        AWS_WEB_IDENTITY_TOKEN_FILE: join(directory, "web-identity-token"),
+        TMPDIR: mkdtempSync(join(tmpdir(), "ctv-gitlab-tmp-")),
+        CYBERARK_TOKEN_URL: "http://127.0.0.1:1/",
       },
       directory,
+    ).then(
+      () => false,
+      (error: { code?: number }) => error.code !== undefined && error.code !== 0,
     );
 
-    const token = await currentToken();
-    expect(lines).toHaveLength(4);
-    expect(readFileSync(join(directory, "deployed-with"), "utf8")).toBe(token);
-    expect(linesWith(step.stdout + step.stderr, token)).toEqual([]);
+    expect(failed).toBe(true);
+    expect(existsSync(join(directory, "deployed"))).toBe(false);
   });
 
   it("The CLI on GitHub Actions: $(...) captures exactly the token, >> $GITHUB_ENV gets exactly CYBERARK_TOKEN", async () => {

@@ -13,7 +13,7 @@ import { generate } from "selfsigned";
 import type { TestProject } from "vitest/node";
 
 const INSTALL_HINT =
-  'moto_server is required for the integration tests: pip install "moto[server]"';
+  "moto_server is required for the integration tests: pip install -r test/requirements.txt -c test/constraints.txt";
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const directory = mkdtempSync(join(tmpdir(), "ctv-test-"));

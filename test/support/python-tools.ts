@@ -15,7 +15,7 @@ const missing = TOOLS.filter(
 
 if (missing.length > 0) {
   process.stderr.write(
-    `error: ${missing.join(" and ")} not found; install the test tools with: pip install -r test/requirements.txt (or run npm run test:unit, which needs neither)\n`,
+    `error: ${missing.join(" and ")} not found; install the test tools with: pip install -r test/requirements.txt -c test/constraints.txt (or run npm run test:unit, which needs neither)\n`,
   );
   process.exit(1);
 }
