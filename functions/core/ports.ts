@@ -6,6 +6,7 @@ export type { WriteBasis } from "./admission.js";
 
 import type { WriteBasis } from "./admission.js";
 import type { MetricName } from "./metrics.js";
+import type * as Shared from "./profile-record.js";
 import type { ClientAuth, Profile } from "./profiles.js";
 import type { ScopeSet } from "./scope-set.js";
 import type { CachedToken, TokenGrant } from "./token.js";
@@ -131,6 +132,139 @@ export interface TokenStore {
   getBackOff(profile: string): Promise<number | undefined>;
 }
 
+/**
+ * A token as a {@link ProfileStore}'s record holds it: sealed as read from the table (opened only
+ * when needed, e.g. through KMS), or just obtained and not yet written. The core never sees the
+ * ciphertext; a store writes back the tokens of other sets exactly as it read them.
+ */
+export interface StoredToken {
+  /**
+   * The token, when it opens and its sealed stamp agrees with the record that holds it: the same
+   * set tag, `epoch`, `incarnation` and `expiresAt` (plaintext hints that differ mean an edited
+   * entry). `undefined`: it does not open, or does not agree; it is then never served.
+   * Never throws for a token that does not open; may throw when its key service fails.
+   */
+  open(): Promise<CachedToken | undefined>;
+}
+
+/**
+ * A strongly consistent read of a profile's record, as {@link ProfileStore.read} answers it. The
+ * store may keep in it whatever it needs to make the conditional write (opaque to the core).
+ */
+export interface RecordRead {
+  /**
+   * The record; `emptyRecord()` (no `incarnation`) when there is no item. Not
+   * pruned: the core applies `pruned(record, now)` before deciding.
+   */
+  readonly record: Shared.ProfileRecord<StoredToken>;
+}
+
+/** What the `DELETE` write found, for its revocations. */
+export interface DeletedRecord {
+  /** The item's incarnation (the new one when the `DELETE` found no item). */
+  readonly incarnation: string;
+  /** The `epoch` before the `DELETE` (0 when there was no item); it is now one more. */
+  readonly epoch: number;
+  /** The tokens the write removed that opened (whatever their epoch or expiry). */
+  readonly dropped: readonly CachedToken[];
+}
+
+/**
+ * The shared cache (DynamoDB): ONE item per profile holding its whole shared state
+ * (`profile-record.ts`: each set's token, lease and place, the back-off, `epoch`, `version`,
+ * `incarnation`), changed only by single-item writes, without transactions.
+ *
+ * Contract (the in-memory store in `test/support` keeps exactly the same one):
+ * - {@link read} is strongly consistent.
+ * - {@link write} succeeds iff the item is still the one read: the same `incarnation` and
+ *   `version` (or, when the read found no item, there is still none). It stores `next` whole, with
+ *   `version = read.version + 1`; a new item gets a new random `incarnation` (`next.incarnation`
+ *   is ignored then), otherwise `next.incarnation` equals the read one. Tokens are sealed for the
+ *   set tag they are stored under (AAD = profile + tag). The item's TTL is `expiryOf(next)`.
+ * - {@link delete} is unconditional: `epoch + 1`, `version + 1`, every token and place removed,
+ *   leases and back-off kept; a missing item is created with a new incarnation; TTL at least
+ *   `now + MAX_BACK_OFF_MS + LEASE_MS`. DELETEs never tie.
+ * - The item vanishes (TTL) only when nothing in it is live; then a read answers an empty record
+ *   and the next writer makes a new incarnation, so a writer that read the old one is refused.
+ */
+export interface ProfileStore {
+  /** Strongly consistent read of the profile's record (the empty record when there is no item). */
+  read(profile: string): Promise<RecordRead>;
+  /**
+   * Writes `next` iff the item is still the one `read` saw (same incarnation and version, or
+   * still no item).
+   * @returns `false` when it is not (the writer lost a race: it reads again and decides again).
+   * @throws when the table fails (the core fails open).
+   */
+  write(
+    profile: string,
+    read: RecordRead,
+    next: Shared.ProfileRecord<StoredToken>,
+  ): Promise<boolean>;
+  /** The `DELETE` write: see the contract above. */
+  delete(profile: string, now: number): Promise<DeletedRecord>;
+  /**
+   * The record's form of a token just obtained for the set tagged `tag`, stamped with the
+   * `epoch` and `incarnation` its credentials were read under; sealed when it is written. Its
+   * {@link StoredToken.open} answers `token` without any I/O.
+   */
+  fresh(profile: string, tag: string, token: CachedToken, stamp: TokenStamp): StoredToken;
+}
+
+/** Which life of a profile's record a token belongs to. */
+export interface TokenStamp {
+  readonly incarnation: string;
+  readonly epoch: number;
+}
+
+/** A token for the ledger ({@link IssuedTokenStore}). */
+export interface LedgerEntry extends TokenStamp {
+  /** The scope set the token was asked for. */
+  readonly asked: ScopeSet;
+  readonly token: CachedToken;
+  /**
+   * Until when CyberArk may honour the token (epoch ms), counted from when its answer ARRIVED
+   * (errs long: for revocation), not from when the request left (`token.expiresAt`, errs short:
+   * for serving). The ledger keeps the entry until then.
+   */
+  readonly expiresAt: number;
+}
+
+/** A ledger entry as read back. */
+export interface RememberedEntry extends LedgerEntry {
+  /** The entry's id (no part of the token). */
+  readonly id: string;
+}
+
+/** The ledger as a `DELETE` reads it. */
+export interface LedgerRead {
+  /** Every entry that opened (expired ones included: the core decides, and counts them). */
+  readonly entries: readonly RememberedEntry[];
+  /** How many entries did not open (noted for the next `forget`). */
+  readonly unopened: number;
+}
+
+/**
+ * The ledger of issued tokens (its own item, beside the profile's record): every token the
+ * service obtained for a profile whose tokens CyberArk can revoke, remembered BEFORE the token's
+ * conditional write, so a `DELETE` that reads it after its own write finds every token of an
+ * earlier epoch that could still be written.
+ */
+export interface IssuedTokenStore {
+  /**
+   * Remembers `entry` until `entry.expiresAt`.
+   * @returns `full` when the profile's ledger is at its bound: the entry is not remembered.
+   */
+  remember(profile: string, entry: LedgerEntry, now: number): Promise<"remembered" | "full">;
+  /** Reads the profile's entries (a bounded amount of work, whatever the ledger holds). */
+  live(profile: string, now: number): Promise<LedgerRead>;
+  /**
+   * Forgets the entries `ids` (revoked tokens), any it knows to have expired at `now`, and any
+   * its last `live` found not to open.
+   */
+  forget(profile: string, ids: readonly string[], now: number): Promise<void>;
+}
+
 /** Where a profile's tokens are requested and revoked: absolute URLs. */
 export interface ProfileEndpoints {
   /** The OAuth2 token endpoint. */
@@ -148,6 +282,13 @@ export interface TokenRequest {
   readonly clientSecret: string;
   /** The scope set asked for; absent when it is empty. */
   readonly scope?: ScopeSet;
+  /**
+   * Asked before EVERY attempt (the first and each retry): it rechecks the set's lease, the
+   * profile's back-off and the record's epoch, and throws (an `UpstreamUnavailableError`) to stop
+   * without sending. The provider sends the attempt with no await between the guard's answer and
+   * the send, and never sends one the guard refused.
+   */
+  readonly beforeAttempt?: (attempt: number) => Promise<void>;
 }
 
 /** One token revocation at the identity provider (RFC 7009). */
