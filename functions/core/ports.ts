@@ -178,8 +178,9 @@ export interface DeletedRecord {
  * - {@link read} is strongly consistent.
  * - {@link write} succeeds iff the item is still the one read: the same `incarnation` and
  *   `version` (or, when the read found no item, there is still none). It stores `next` whole, with
- *   `version = read.version + 1`; a new item gets a new random `incarnation` (`next.incarnation`
- *   is ignored then), otherwise `next.incarnation` equals the read one. Tokens are sealed for the
+ *   `version = read.version + 1` and `incarnation = next.incarnation` (the read one; when the read
+ *   found no item, a new random one the core chose, so the writer knows the life it created).
+ *   Tokens are sealed for the
  *   set tag they are stored under (AAD = profile + tag). The item's TTL is `expiryOf(next)`.
  * - {@link delete} is unconditional: `epoch + 1`, `version + 1`, every token and place removed,
  *   leases and back-off kept; a missing item is created with a new incarnation; TTL at least
