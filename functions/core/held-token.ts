@@ -12,7 +12,7 @@
  * `remember` finds the slot no longer current and keeps nothing. Identity is the fence.
  */
 import type { ClientCredentials } from "./credentials.js";
-import type { Clock } from "./ports.js";
+import type { Clock, TokenStamp } from "./ports.js";
 import { MAX_UNCONFIRMED_MS, MEMORY_RECHECK_MS, UNCONFIRMED_RETRY_MS } from "./timing.js";
 import { type CachedToken, isUsable } from "./token.js";
 
@@ -25,6 +25,8 @@ export interface MemoryEntry {
   readonly confirmedAt: number;
   /** When the table must be asked again before the next memory hit (epoch ms). */
   readonly recheckAt: number;
+  /** The record's life the token belongs to; absent when the table could not say. */
+  readonly stamp?: TokenStamp;
 }
 
 /** The token one profile slot holds. */
@@ -72,21 +74,18 @@ export class HeldToken {
   }
 
   /**
-   * Holds `token` as confirmed by the table at `confirmedAt` (default now), unless a `DELETE`
-   * replaced the slot meanwhile.
+   * Holds `token` (of the record's life `stamp`) as confirmed by the table at `confirmedAt`
+   * (default now), unless a `DELETE` replaced the slot meanwhile.
    */
   remember(
     token: CachedToken,
     credentials: ClientCredentials,
     confirmedAt = this.#clock.now(),
+    stamp?: TokenStamp,
   ): void {
     if (!this.#isCurrent()) return;
-    this.#entry = {
-      token,
-      credentials,
-      confirmedAt,
-      recheckAt: confirmedAt + MEMORY_RECHECK_MS,
-    };
+    const recheckAt = confirmedAt + MEMORY_RECHECK_MS;
+    this.#entry = { token, credentials, confirmedAt, recheckAt, ...(stamp ? { stamp } : {}) };
   }
 
   /**

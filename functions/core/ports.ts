@@ -2,9 +2,6 @@
  * What the core needs from the outside world. Adapters implement these; tests pass fakes.
  * Nothing here names an AWS SDK type.
  */
-export type { WriteBasis } from "./admission.js";
-
-import type { WriteBasis } from "./admission.js";
 import type { MetricName } from "./metrics.js";
 import type * as Shared from "./profile-record.js";
 import type { ClientAuth, Profile } from "./profiles.js";
@@ -30,106 +27,6 @@ export interface SecretSource {
    * @throws {UpstreamUnavailableError} when the source itself is failing.
    */
   read(secretId: string): Promise<SecretValue>;
-}
-
-/** What the table holds for one scope set of a profile. */
-export interface StoredItem {
-  /**
-   * The set's token, when the item holds one this code can open, sealed under the profile's
-   * current `DELETE` record (a token sealed under an earlier one was dropped by that `DELETE`).
-   */
-  readonly token?: CachedToken;
-  /** When a `DELETE` emptied the set's item (epoch ms), until a token written after it replaces it. */
-  readonly deletedAt?: number;
-  /** The profile's own item, shared by its sets; absent when there is none yet. */
-  readonly profile?: ProfileRecord;
-}
-
-/** The profile's own item as a read of one of its sets sees it. */
-export interface ProfileRecord {
-  /** When the profile's last `DELETE` was made (epoch ms), as recorded. */
-  readonly deletedAt?: number;
-  /** Until when the set read holds a place among the profile's live sets (`live-sets.ts`). */
-  readonly liveUntil?: number;
-}
-
-/** A set's ask for a place among the profile's live sets (`live-sets.ts`). */
-export interface PlaceAsk {
-  /** The profile's default set: it always has room. */
-  readonly reserved: ScopeSet;
-  readonly now: number;
-  /** Until when the place is asked for (epoch ms); a place held longer stays as it is. */
-  readonly holdUntil: number;
-  /** The profile's `DELETE` record the asking work read: any other refuses the ask. */
-  readonly deletionRead?: number;
-}
-
-/**
- * The outcome of a {@link PlaceAsk}: taken; or refused, with when the soonest place frees, or
- * without (the profile's `DELETE` record is not the one read: read again).
- */
-export type PlaceOutcome =
-  | { readonly taken: true }
-  | { readonly taken: false; readonly freesAt?: number };
-
-/**
- * What became of a token's write: stored; refused because the item holds a token the write must
- * not replace (a fresher one of the same identity, or one of another identity whose credentials
- * were read later); or refused because the item holds a `DELETE`'s record the writer did not read
- * (`deleted`: a `DELETE` came while the token was being obtained; see `deletion-race.ts`).
- */
-export type TokenPut = "stored" | "refused" | "deleted";
-
-/**
- * The shared token cache (DynamoDB): per profile one item of its own (its `DELETE` record and
- * live sets) and one back-off item; per scope set one token item and one refresh lease.
- */
-export interface TokenStore {
-  /** A strongly consistent read of the set's item and the profile's; the caller checks expiry. */
-  get(profile: string, set: ScopeSet): Promise<StoredItem>;
-  /**
-   * Stores the set's token when the stored item `admits` it (`admission.ts`: deletion, ordering
-   * and forged-item rules), sealed with `basis.profileDeletionRead`.
-   * @returns what became of the write ({@link TokenPut}).
-   */
-  put(profile: string, set: ScopeSet, token: CachedToken, basis: WriteBasis): Promise<TokenPut>;
-  /**
-   * Replaces the set's token with the record of a `DELETE` made at `at` (epoch ms).
-   * @returns the token deleted, when the item held a usable one.
-   */
-  delete(profile: string, set: ScopeSet, at: number): Promise<CachedToken | undefined>;
-  /**
-   * A `DELETE` of the whole profile at `at` (epoch ms): first records it on the profile's item,
-   * which makes every set's token unservable and every write that read an earlier record
-   * unservable too, then {@link delete}s each live set, and each of `known`, with that record.
-   * The record is `nextDeletionRecord` of the stored one (`admission.ts`): `at`, or later when
-   * the stored one is not earlier, so it is distinct from every earlier `DELETE`'s.
-   * @returns the tokens deleted that could be opened.
-   */
-  deleteProfile(profile: string, at: number, known: readonly ScopeSet[]): Promise<CachedToken[]>;
-  /** Asks a place for the set among the profile's live sets (`live-sets.ts`). */
-  takePlace(profile: string, set: ScopeSet, ask: PlaceAsk): Promise<PlaceOutcome>;
-  /**
-   * Takes the set's refresh lease until `until` (epoch ms), unless another owner holds one that
-   * has not expired at `now`. Only the holder asks CyberArk, so instances do not stampede it.
-   * @returns whether `owner` now holds the lease.
-   */
-  acquireLease(
-    profile: string,
-    set: ScopeSet,
-    owner: string,
-    now: number,
-    until: number,
-  ): Promise<boolean>;
-  /** Gives the lease back if `owner` still holds it. */
-  releaseLease(profile: string, set: ScopeSet, owner: string): Promise<void>;
-  /**
-   * Records that CyberArk asked for no token request of the profile until `until` (epoch ms), so
-   * every instance holds back, not only the one that was told. A later end never shortens.
-   */
-  putBackOff(profile: string, until: number): Promise<void>;
-  /** The end of the profile's recorded back-off (epoch ms), if one was recorded. */
-  getBackOff(profile: string): Promise<number | undefined>;
 }
 
 /**
@@ -243,6 +140,8 @@ export interface LedgerRead {
   readonly entries: readonly RememberedEntry[];
   /** How many entries did not open (noted for the next `forget`). */
   readonly unopened: number;
+  /** How many entries the read left unread, past its bounded amount of work (default 0). */
+  readonly pastBound?: number;
 }
 
 /**

@@ -149,7 +149,8 @@ function placeRefusal<T>(record: ProfileRecord<T>, ask: LeaseAsk): LeaseDecision
 export interface TokenWrite<T> {
   readonly tag: string;
   readonly owner: string;
-  /** The `epoch` read before the credentials were used. */
+  /** The `incarnation` and `epoch` read before the credentials were used. */
+  readonly incarnation: string | undefined;
   readonly epoch: number;
   readonly token: T;
   readonly expiresAt: number;
@@ -164,10 +165,13 @@ export type TokenDecision<T> =
 
 /**
  * Writes a token obtained under `epoch`, releasing the writer's lease in the same write. A
- * `DELETE` since (another epoch) refuses it: its writer revokes it and never serves it.
+ * `DELETE` since (another epoch), or a new item (another incarnation), refuses it: its writer
+ * revokes it and never serves it.
  */
 export function writeToken<T>(record: ProfileRecord<T>, write: TokenWrite<T>): TokenDecision<T> {
-  if (record.epoch !== write.epoch) return { kind: "deleted" };
+  if (record.epoch !== write.epoch || record.incarnation !== write.incarnation) {
+    return { kind: "deleted" };
+  }
   const entry = record.sets.get(write.tag) ?? {};
   const { lease, ...rest } = entry;
   const kept = lease && lease.owner !== write.owner ? { lease } : {};
@@ -179,6 +183,33 @@ export function writeToken<T>(record: ProfileRecord<T>, write: TokenWrite<T>): T
     place: { caller, until: write.placeUntil },
   });
   return { kind: "write", next };
+}
+
+/** Why a request to CyberArk must not be sent now ({@link mayAsk}). */
+export type AskRefusal = "lease-lost" | "backing-off" | "deleted";
+
+/**
+ * The check before EVERY attempt at CyberArk (retries included): `owner` still holds the set's
+ * lease for at least `needMs` more, no back-off lasts, and the record is still the life
+ * (incarnation, epoch) the work's credentials were read under. `undefined`: it may send.
+ */
+export function mayAsk<T>(
+  record: ProfileRecord<T>,
+  ask: {
+    tag: string;
+    owner: string;
+    incarnation?: string;
+    epoch: number;
+    now: number;
+    needMs: number;
+  },
+): AskRefusal | undefined {
+  if (record.backOffUntil > ask.now) return "backing-off";
+  if (record.incarnation !== ask.incarnation || record.epoch !== ask.epoch) return "deleted";
+  const lease = record.sets.get(ask.tag)?.lease;
+  return lease?.owner === ask.owner && lease.until > ask.now + ask.needMs
+    ? undefined
+    : "lease-lost";
 }
 
 /** Gives the lease back, when `owner` still holds it; `undefined`: nothing to write. */

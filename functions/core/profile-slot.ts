@@ -35,8 +35,6 @@ export interface Rejection {
 export class ProfileShared {
   /** Until when the provider asked to be sent nothing for the profile (epoch ms). */
   backOffUntil = 0;
-  /** The places this instance gave sets itself while the table could not (`live-sets.ts`). */
-  places: ReadonlyMap<string, number> = new Map();
 }
 
 /** One profile between two `DELETE`s in this instance: its credentials and its sets' slots. */

@@ -12,14 +12,14 @@
  * exchange under way (each ends by itself, fenced like any work) pass to the new slots.
  */
 import { SlotCredentials } from "./credentials.js";
-import { MAX_LIVE_SCOPE_SETS } from "./live-sets.js";
 import type { Clock, SecretSource } from "./ports.js";
+import { MAX_LIVE_SETS } from "./profile-record.js";
 import { ProfileGeneration, ProfileShared, ProfileSlot } from "./profile-slot.js";
 import type { Profile } from "./profiles.js";
 import type { ScopeSet } from "./scope-set.js";
 
 /** The most slots one profile keeps in memory: room for every live set, and as many passing. */
-export const MAX_SLOTS_PER_PROFILE = 2 * MAX_LIVE_SCOPE_SETS;
+export const MAX_SLOTS_PER_PROFILE = 2 * MAX_LIVE_SETS;
 
 /** What every slot is built with. */
 export interface SlotParts {

@@ -1,0 +1,272 @@
+/**
+ * The miss path: what happens when memory cannot answer. Read the profile's record; serve its
+ * token of the set when it is of the caller's identity and lasts; else take the set's lease (and
+ * its place) with one conditional write, and obtain a token under it (`leased-exchange.ts`).
+ * While another owner holds the lease, poll the record for its token; take a dead holder's lease
+ * over only early in the wait (see `timing.ts`). Renewals (ahead of need, or on the schedule of
+ * `prewarm` profiles) and the fallback after a failure take the same path.
+ *
+ * Policy when the table fails: fail open. The held token is served unconfirmed for a while
+ * (`held-token.ts`); otherwise the instance asks CyberArk itself, one exchange per set at a time
+ * (`profile-slot.ts`), under a lease that ends when a real one would have.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { Caller } from "./callers.js";
+import type { ClientCredentials } from "./credentials.js";
+import { UpstreamUnavailableError } from "./errors.js";
+import type { Hold, LeasedExchange } from "./leased-exchange.js";
+import { METRICS } from "./metrics.js";
+import type { Clock, Logger, Metrics } from "./ports.js";
+import { type LeaseDecision, takeLease } from "./profile-record.js";
+import type { ProfileSlots } from "./profile-slots.js";
+import type { Profile } from "./profiles.js";
+import type { Reading, SharedRecords } from "./records.js";
+import { stampOf } from "./records.js";
+import { backingOff, leaseBusy, placesFull } from "./refusals.js";
+import { type ScopeSet, setTag } from "./scope-set.js";
+import {
+  LEASE_MS,
+  LEASE_POLL_MS,
+  LEASE_TAKEOVER_MS,
+  LEASE_WAIT_MS,
+  WORST_LEASED_REFRESH_MS,
+  WORST_POLL_ROUND_MS,
+  WORST_TABLE_CALL_MS,
+} from "./timing.js";
+import {
+  type CachedToken,
+  grantedLifetimeSeconds,
+  isDueForRenewal,
+  isUsable,
+  remainingSeconds,
+} from "./token.js";
+import type { VendedToken } from "./vendor-types.js";
+import { lifeOf, Work } from "./work.js";
+
+/** What the refresher works with. */
+export interface RefresherParts {
+  readonly slots: ProfileSlots;
+  readonly records: SharedRecords;
+  readonly leased: LeasedExchange;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random: () => number;
+}
+
+/** What a scheduled renewal of one profile did. */
+export type ScheduledRenewal = "renewed" | "fresh" | "busy";
+
+type Read = Awaited<ReturnType<Work["read"]>>;
+
+/** The digest of a caller's role (its sessions alike) that places are counted by. */
+export function callerDigest(caller: Caller | undefined): string {
+  const role = caller ? `${caller.partition}:${caller.account}:${caller.kind}/${caller.name}` : "";
+  return createHash("sha256").update(role).digest("base64url").slice(0, 16);
+}
+
+/** Refreshes tokens past the memory level. One per function instance. */
+export class Refresher {
+  readonly #p: RefresherParts;
+
+  constructor(parts: RefresherParts) {
+    this.#p = parts;
+  }
+
+  /**
+   * A token valid for `min` seconds from the table, or from CyberArk under the lease; waiting
+   * for another holder, or taking the lease, only as long as it can end by `deadline` (epoch ms).
+   */
+  async refresh(
+    profile: Profile,
+    set: ScopeSet,
+    min: number,
+    deadline: number,
+    caller?: Caller,
+  ): Promise<VendedToken> {
+    const { clock, metrics } = this.#p;
+    const work = new Work(this.#p, profile, set);
+    let waitingSince: number | undefined;
+    let waitedForOwn = false;
+    for (;;) {
+      const read = await work.read();
+      const credentials = await work.credentialsFor(read);
+      const key = work.key(credentials);
+      const { memory } = work.current;
+      if (!read) {
+        // The table could not confirm or deny what we hold: serve it for a while, unconfirmed.
+        const unconfirmed = memory.unconfirmed(key, min);
+        if (unconfirmed) return { token: unconfirmed, cache: "memory", asked: set };
+      }
+      if (memory.held()?.token.cacheKey !== key) memory.drop();
+      const served = read && work.fromTable(read, credentials, min);
+      if (served) return served;
+      const own = work.current.exchange; // this instance's exchange of the set: wait, read again
+      if (own && !waitedForOwn) {
+        waitedForOwn = true;
+        await own;
+        continue;
+      }
+      if (own) throw leaseBusy("another exchange of the scope set on this instance is under way");
+      const now = clock.now();
+      const waited = waitingSince === undefined ? 0 : now - waitingSince;
+      if (waited < LEASE_TAKEOVER_MS && now + WORST_LEASED_REFRESH_MS <= deadline) {
+        const token = await this.#tryLease(work, read, credentials, caller);
+        if (token !== "held") return this.#served(token, min, set);
+      }
+      if (waitingSince === undefined) {
+        waitingSince = now;
+        metrics.add(METRICS.leaseWaits, profile.name, 1);
+      }
+      if (
+        clock.now() - waitingSince >= LEASE_WAIT_MS ||
+        clock.now() + WORST_POLL_ROUND_MS > deadline
+      ) {
+        throw leaseBusy(
+          `another instance held the refresh lease of "${profile.name}" longer than this request could wait`,
+          LEASE_RETRY_AFTER_SECONDS,
+        );
+      }
+      await this.#p.sleep(LEASE_POLL_MS * (0.5 + this.#p.random()));
+    }
+  }
+
+  /**
+   * After CyberArk failed: a recently confirmed token of the current identity that lasts `min`,
+   * held in memory, else in the table (which may have recovered since the failed refresh read
+   * it), else held by now. The table is read only when its worst read ends by `deadline`.
+   * Never throws.
+   */
+  async fallback(
+    profile: Profile,
+    set: ScopeSet,
+    min: number,
+    deadline: number,
+  ): Promise<VendedToken | undefined> {
+    const held = () => {
+      const { credentials, memory } = this.#p.slots.of(profile, set);
+      const current = credentials.last();
+      const work = new Work(this.#p, profile, set);
+      const token = current && memory.fallback(work.key(current), min);
+      return token ? { token, cache: "memory" as const, asked: set } : undefined;
+    };
+    const fromTable = async () => {
+      if (this.#p.clock.now() + WORST_TABLE_CALL_MS > deadline) return undefined;
+      const work = new Work(this.#p, profile, set);
+      const read = await work.read();
+      const current = work.current.credentials.last();
+      return read && current ? work.fromTable(read, current, min) : undefined;
+    };
+    return held() ?? (await fromTable()) ?? held();
+  }
+
+  /** Refresh ahead: renews a token entering its renewal window, unless another instance is. */
+  async renewAhead(profile: Profile, set: ScopeSet, min: number): Promise<void> {
+    const due = (token: CachedToken) => !isDueForRenewal(token, this.#p.clock.now(), min);
+    await this.#renew(profile, set, "ahead", due);
+  }
+
+  /**
+   * Scheduled renewal: renews a `prewarm` profile's default scope set when its table token is
+   * missing or half spent. Other sets are renewed ahead of need by their own requests.
+   */
+  async renewOnSchedule(profile: Profile): Promise<ScheduledRenewal> {
+    const fresh = (token: CachedToken) =>
+      remainingSeconds(token, this.#p.clock.now()) >= grantedLifetimeSeconds(token) / 2;
+    return this.#renew(profile, profile.defaultScopes, "schedule", fresh);
+  }
+
+  async #renew(
+    profile: Profile,
+    set: ScopeSet,
+    trigger: "ahead" | "schedule",
+    stillFresh: (token: CachedToken) => boolean,
+  ): Promise<ScheduledRenewal> {
+    const work = new Work(this.#p, profile, set);
+    const read = await work.read();
+    if (!read) {
+      throw new UpstreamUnavailableError({
+        dependency: "table",
+        kind: "failed",
+        detail: "the token table cannot be read; renewal skipped",
+        retryAfterSeconds: 5,
+      });
+    }
+    const credentials = await work.credentialsFor(read);
+    const current = work.fromTable(read, credentials, 0);
+    if (current && stillFresh(current.token)) return "fresh";
+    const other = work.current.exchange; // a request's exchange: it renews
+    if (other) return other.then(() => "busy" as const);
+    const token = await this.#tryLease(work, read, credentials, undefined);
+    if (token === "held") return "busy";
+    this.#p.metrics.add(METRICS.renewals, profile.name, 1, trigger);
+    return "renewed";
+  }
+
+  // Takes the set's lease (and place) and obtains a token under it; "held": another owner has it,
+  // or the write lost a race (the caller reads again). Fails open when the table fails.
+  async #tryLease(
+    work: Work,
+    read: Read,
+    credentials: ClientCredentials,
+    caller: Caller | undefined,
+  ): Promise<CachedToken | "held"> {
+    const { clock, records, leased } = this.#p;
+    const owner = randomUUID();
+    const now = clock.now();
+    const until = now + LEASE_MS;
+    if (!read) {
+      this.#p.logger.warn("refresh lease unavailable; refreshing without it", {
+        profile: work.profile.name,
+      });
+      return leased.run(work, credentials, failedOpen(owner, until));
+    }
+    const { reading } = read;
+    const ask = {
+      ...{ tag: work.tag, defaultTag: setTag(work.profile.defaultScopes), owner, now, until },
+      caller: callerDigest(caller),
+    };
+    const decision: LeaseDecision<unknown> = takeLease(reading.record, ask);
+    if (decision.kind === "held") return "held";
+    if (decision.kind === "backing-off") {
+      this.#p.slots.generation(work.profile).shared.backOffUntil = decision.until;
+      throw backingOff(decision.until, now);
+    }
+    if (decision.kind === "full") throw placesFull(decision.bound, decision.freesAt, now);
+    // A write that creates the item gives it a new life, known here without another read.
+    const born = reading.record.incarnation === undefined;
+    const next = born ? { ...decision.next, incarnation: randomUUID() } : decision.next;
+    const written = await records.write(work.profile.name, reading, next as Reading["record"]);
+    if (written === false) return "held";
+    if (written === undefined) {
+      this.#p.logger.warn("refresh lease unavailable; refreshing without it", {
+        profile: work.profile.name,
+      });
+      return leased.run(work, credentials, failedOpen(owner, until));
+    }
+    // The write was conditioned on the record read: no DELETE came since the secret read.
+    if (born) work.current.credentials.retag(stampOf(reading.record), stampOf(next));
+    const stamp = lifeOf(next as Reading["record"]);
+    return leased.run(work, credentials, { owner, until, stamp, reading });
+  }
+
+  // A token just obtained is served when it lasts `min`: a slow exchange of a short-lived token
+  // can end after the token is of no use to the caller.
+  #served(token: CachedToken, min: number, set: ScopeSet): VendedToken {
+    if (isUsable(token, this.#p.clock.now(), min)) return { token, cache: "upstream", asked: set };
+    throw new UpstreamUnavailableError({
+      dependency: "identity",
+      kind: "unusable",
+      detail: "the identity provider granted a token too short-lived to serve",
+      retryAfterSeconds: 1,
+    });
+  }
+}
+
+const LEASE_RETRY_AFTER_SECONDS = 2;
+
+// A lease that failed open: it ends when the real one would have; nothing of it is in the table.
+function failedOpen(owner: string, until: number): Hold {
+  return { owner, until, stamp: { incarnation: "", epoch: 0 }, reading: undefined, open: true };
+}
