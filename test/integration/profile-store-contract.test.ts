@@ -11,6 +11,7 @@ import { storeOnClient, storeOnMoto } from "../support/profile-store-fixtures.js
 describeProfileStoreContract(
   "the DynamoDB adapter on moto, KMS envelope",
   async () => (await storeOnMoto()).store,
+  { atomicWhenSimultaneous: false },
 );
 
 const embedded = startEmbeddedDynamoDb();
