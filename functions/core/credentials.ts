@@ -98,6 +98,11 @@ export class SlotCredentials {
     return this.#entry?.credentials;
   }
 
+  /** The record's life `credentials` were read under, while they are the ones held. */
+  tagOf(credentials: ClientCredentials): string | undefined {
+    return this.#entry?.credentials === credentials ? this.#entry.stamp : undefined;
+  }
+
   /**
    * Tags the held credentials with `to` when they are tagged `from`: a write conditioned on the
    * record read as `from` created the life `to`, so nothing came between.

@@ -23,7 +23,7 @@ import type { TokenExchange } from "./exchange.js";
 import type { Ledger } from "./ledger.js";
 import type { Clock, Logger, TokenStamp } from "./ports.js";
 import { backOff, mayAsk, releaseLease, writeToken } from "./profile-record.js";
-import type { Reading, SharedRecords } from "./records.js";
+import { type Reading, type SharedRecords, stampOf } from "./records.js";
 import { backingOff, leaseBusy, raced } from "./refusals.js";
 import { ATTEMPT_LEASE_NEED_MS, WORST_AWS_CALL_MS } from "./timing.js";
 import type { CachedToken } from "./token.js";
@@ -87,7 +87,9 @@ export class LeasedExchange {
       const entry = { asked: work.set, token, ...hold.stamp, expiresAt: arrivedAt + lifetime };
       await ledger.remember(work.profile, entry);
       const writtenAt = clock.now();
-      const written = await this.#write(work, hold, token, last);
+      const written = hold.open
+        ? await this.#afterOpen(work, exchanged.credentials)
+        : await this.#write(work, hold, token, last);
       // Refused by a DELETE, or not written while a DELETE ran here: revoked, never served. One
       // written before a DELETE here is that DELETE's to drop and revoke.
       if (written === "deleted" || (written === "failed" && !work.isCurrent)) {
@@ -121,7 +123,11 @@ export class LeasedExchange {
         if (hold.until > now + ATTEMPT_LEASE_NEED_MS) return undefined;
         throw leaseBusy("the refresh lease that failed open has too little time left");
       }
-      if (reading.took > WORST_AWS_CALL_MS && read < FROZEN_READS) continue; // thawed: again
+      if (reading.took > WORST_AWS_CALL_MS) {
+        // Frozen or stalled on the way: what it shows may be old. Read again, a few times.
+        if (read < FROZEN_READS) continue;
+        throw leaseBusy("the record could not be read fresh enough to send an attempt");
+      }
       const { record } = reading;
       if (hold.open) {
         // The table is back: honour its back-off and a live lease of another, write nothing.
@@ -168,6 +174,14 @@ export class LeasedExchange {
       reading = await records.read(work.profile.name);
     }
     return "failed";
+  }
+
+  // After an exchange that failed open: when the table answers again, a record of another life
+  // than the credentials were read under means a DELETE may have come: the token is refused.
+  async #afterOpen(work: Work, used: ClientCredentials): Promise<"deleted" | "failed"> {
+    const reading = await this.#p.records.read(work.profile.name);
+    const tag = work.current.credentials.tagOf(used);
+    return reading && tag !== stampOf(reading.record) ? "deleted" : "failed";
   }
 
   // After a failure: records CyberArk's back-off for every instance, or releases the lease.

@@ -20,6 +20,7 @@ import type { SlotCredentials } from "./credentials.js";
 import type { UpstreamRejectedError } from "./errors.js";
 import { HeldToken } from "./held-token.js";
 import type { Clock } from "./ports.js";
+import { emptyRecord, type ProfileRecord } from "./profile-record.js";
 import type { Profile } from "./profiles.js";
 import type { ScopeSet } from "./scope-set.js";
 import type { VendedToken } from "./vendor-types.js";
@@ -35,6 +36,8 @@ export interface Rejection {
 export class ProfileShared {
   /** Until when the provider asked to be sent nothing for the profile (epoch ms). */
   backOffUntil = 0;
+  /** The places this instance counts itself while the table fails (`refresh.ts`). */
+  places: ProfileRecord<null> = emptyRecord();
 }
 
 /** One profile between two `DELETE`s in this instance: its credentials and its sets' slots. */

@@ -10,14 +10,20 @@
  * (`held-token.ts`); otherwise the instance asks CyberArk itself, one exchange per set at a time
  * (`profile-slot.ts`), under a lease that ends when a real one would have.
  */
-import { createHash, randomUUID } from "node:crypto";
-import type { Caller } from "./callers.js";
+import { randomUUID } from "node:crypto";
+import { type Caller, callerDigest } from "./callers.js";
 import type { ClientCredentials } from "./credentials.js";
 import { UpstreamUnavailableError } from "./errors.js";
 import type { Hold, LeasedExchange } from "./leased-exchange.js";
 import { METRICS } from "./metrics.js";
 import type { Clock, Logger, Metrics } from "./ports.js";
-import { type LeaseDecision, takeLease } from "./profile-record.js";
+import {
+  type LeaseAsk,
+  type LeaseDecision,
+  pruned,
+  takeLease,
+  writeToken,
+} from "./profile-record.js";
 import type { ProfileSlots } from "./profile-slots.js";
 import type { Profile } from "./profiles.js";
 import type { Reading, SharedRecords } from "./records.js";
@@ -59,12 +65,6 @@ export interface RefresherParts {
 export type ScheduledRenewal = "renewed" | "fresh" | "busy";
 
 type Read = Awaited<ReturnType<Work["read"]>>;
-
-/** The digest of a caller's role (its sessions alike) that places are counted by. */
-export function callerDigest(caller: Caller | undefined): string {
-  const role = caller ? `${caller.partition}:${caller.account}:${caller.kind}/${caller.name}` : "";
-  return createHash("sha256").update(role).digest("base64url").slice(0, 16);
-}
 
 /** Refreshes tokens past the memory level. One per function instance. */
 export class Refresher {
@@ -213,42 +213,63 @@ export class Refresher {
     caller: Caller | undefined,
   ): Promise<CachedToken | "held"> {
     const { clock, records, leased } = this.#p;
-    const owner = randomUUID();
     const now = clock.now();
-    const until = now + LEASE_MS;
-    if (!read) {
-      this.#p.logger.warn("refresh lease unavailable; refreshing without it", {
-        profile: work.profile.name,
-      });
-      return leased.run(work, credentials, failedOpen(owner, until));
-    }
+    const defaultTag = setTag(work.profile.defaultScopes);
+    const ask = { tag: work.tag, defaultTag, owner: randomUUID(), now, until: now + LEASE_MS };
+    const fair = { ...ask, caller: callerDigest(caller) };
+    if (!read) return this.#failOpen(work, credentials, fair);
     const { reading } = read;
-    const ask = {
-      ...{ tag: work.tag, defaultTag: setTag(work.profile.defaultScopes), owner, now, until },
-      caller: callerDigest(caller),
-    };
-    const decision: LeaseDecision<unknown> = takeLease(reading.record, ask);
+    const decision: LeaseDecision<unknown> = takeLease(reading.record, fair);
     if (decision.kind === "held") return "held";
     if (decision.kind === "backing-off") {
       this.#p.slots.generation(work.profile).shared.backOffUntil = decision.until;
       throw backingOff(decision.until, now);
     }
-    if (decision.kind === "full") throw placesFull(decision.bound, decision.freesAt, now);
+    if (decision.kind === "full") throw this.#full(work, decision, now);
     // A write that creates the item gives it a new life, known here without another read.
     const born = reading.record.incarnation === undefined;
     const next = born ? { ...decision.next, incarnation: randomUUID() } : decision.next;
     const written = await records.write(work.profile.name, reading, next as Reading["record"]);
     if (written === false) return "held";
-    if (written === undefined) {
-      this.#p.logger.warn("refresh lease unavailable; refreshing without it", {
-        profile: work.profile.name,
-      });
-      return leased.run(work, credentials, failedOpen(owner, until));
-    }
+    if (written === undefined) return this.#failOpen(work, credentials, fair);
     // The write was conditioned on the record read: no DELETE came since the secret read.
     if (born) work.current.credentials.retag(stampOf(reading.record), stampOf(next));
-    const stamp = lifeOf(next as Reading["record"]);
-    return leased.run(work, credentials, { owner, until, stamp, reading });
+    const hold = { owner: ask.owner, until: ask.until, stamp: lifeOf(next as Reading["record"]) };
+    return leased.run(work, credentials, { ...hold, reading });
+  }
+
+  // The table failed: this instance counts the places itself (the same rule, on a record of its
+  // own), and asks under a lease that ends when a real one would have, known only here.
+  async #failOpen(work: Work, credentials: ClientCredentials, ask: LeaseAsk): Promise<CachedToken> {
+    this.#p.logger.warn("refresh lease unavailable; refreshing without it", {
+      profile: work.profile.name,
+    });
+    const shared = this.#p.slots.generation(work.profile).shared;
+    const decision = takeLease(pruned(shared.places, ask.now), ask);
+    if (decision.kind === "full") throw this.#full(work, decision, ask.now);
+    if (decision.kind === "take") shared.places = decision.next;
+    const stamp = { incarnation: "", epoch: 0 };
+    const hold = { owner: ask.owner, until: ask.until, stamp, reading: undefined, open: true };
+    const token = await this.#p.leased.run(work, credentials, hold as Hold);
+    const kept = writeToken(shared.places, {
+      ...{ tag: work.tag, owner: ask.owner, incarnation: undefined, epoch: 0, token: null },
+      ...{ expiresAt: token.expiresAt, placeUntil: token.expiresAt },
+    });
+    if (kept.kind === "write") shared.places = kept.next;
+    return token;
+  }
+
+  // A new set past the profile's or the caller's bound: logged with the set, never the caller.
+  #full(work: Work, full: { bound: "profile" | "caller"; freesAt: number }, now: number) {
+    const error = placesFull(full.bound, full.freesAt, now);
+    const { retryAfterSeconds } = error;
+    this.#p.logger.warn(
+      `scope set refused: the ${full.bound}'s live scope sets are at their bound`,
+      {
+        ...{ profile: work.profile.name, asked: work.set, retryAfterSeconds },
+      },
+    );
+    return error;
   }
 
   // A token just obtained is served when it lasts `min`: a slow exchange of a short-lived token
@@ -265,8 +286,3 @@ export class Refresher {
 }
 
 const LEASE_RETRY_AFTER_SECONDS = 2;
-
-// A lease that failed open: it ends when the real one would have; nothing of it is in the table.
-function failedOpen(owner: string, until: number): Hold {
-  return { owner, until, stamp: { incarnation: "", epoch: 0 }, reading: undefined, open: true };
-}

@@ -25,6 +25,7 @@ import {
   type ProfileStore,
   type SecretSource,
 } from "./ports.js";
+import { deleteTokens } from "./profile-record.js";
 import { ProfileSlots } from "./profile-slots.js";
 import type { Profile, ProfilesConfig } from "./profiles.js";
 import { SharedRecords } from "./records.js";
@@ -146,6 +147,8 @@ export class TokenVendor {
   async invalidate(query: InvalidateQuery): Promise<Revoked> {
     const profile = this.#authorize(query.profile, query, () => this.#config.adminCallers);
     const held = this.#held(profile);
+    const shared = this.#slots.generation(profile).shared;
+    shared.places = deleteTokens(shared.places); // the places this instance counted itself
     this.#slots.replace(profile);
     const deleted = await this.#records.delete(profile.name);
     // Work that read the record while the write was on its way may have held a token meanwhile:
