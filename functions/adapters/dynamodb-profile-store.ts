@@ -23,6 +23,7 @@ import type {
 } from "../core/ports.js";
 import { expiryOf, type ProfileRecord, type SetEntry } from "../core/profile-record.js";
 import type { CachedToken } from "../core/token.js";
+import { believable } from "./profile-item-bounds.js";
 import { decodeItem, encodeItem } from "./profile-item-codec.js";
 import { DELETE_KEPT_MS, deleteItem } from "./profile-item-deletion.js";
 import { getItem, type ItemTable, newIncarnation, putIfUnchanged } from "./profile-item-table.js";
@@ -61,20 +62,22 @@ export class DynamoDbProfileStore implements ProfileStore {
   async read(profile: string): Promise<RecordRead> {
     const item = await getItem(this.#table, profile);
     const decoded = decodeItem(item);
-    if (decoded.edits.length > 0) {
+    const bounded = believable(decoded.record, this.#now());
+    const edits = [...decoded.edits, ...bounded.edits];
+    if (edits.length > 0) {
       this.#table.logger.warn(
         "profile item was edited outside the function; edited parts are misses",
-        { profile, edited: decoded.edits.slice(0, 8) },
+        { profile, edited: edits.slice(0, 8) },
       );
     }
     const place = this.#place(profile);
-    const { incarnation } = decoded.record;
+    const { incarnation } = bounded.record;
     const sets = new Map<string, SetEntry<StoredToken>>();
-    for (const [tag, { token, ...rest }] of decoded.record.sets) {
+    for (const [tag, { token, ...rest }] of bounded.record.sets) {
       const stored = token && { ...token, token: new SealedToken(place, tag, token, incarnation) };
       sets.set(tag, stored ? { ...rest, token: stored } : rest);
     }
-    const read: RecordRead = { record: { ...decoded.record, sets } };
+    const read: RecordRead = { record: { ...bounded.record, sets } };
     this.#reads.set(read, {
       counters: countersOf(item),
       ...(decoded.ttl === undefined ? {} : { ttl: decoded.ttl }),

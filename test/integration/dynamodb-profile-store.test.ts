@@ -18,6 +18,7 @@ import { profileItemKey } from "../../functions/adapters/token-table.js";
 import { UpstreamUnavailableError } from "../../functions/core/errors.js";
 import { MAX_LIVE_SETS } from "../../functions/core/profile-record.js";
 import { scopeSetOf, setTag } from "../../functions/core/scope-set.js";
+import { LEASE_MS, MAX_BACK_OFF_MS } from "../../functions/core/timing.js";
 import {
   DEFAULT_TAG,
   leased,
@@ -175,6 +176,30 @@ describe("an edited item", () => {
   }
 });
 
+describe("times no instance could have written", () => {
+  it("a lease ending later than any lease taken now could is not held; a believable one is", async () => {
+    const first = await table.store.read(P);
+    await table.store.write(P, first, leased(first));
+    const item = await raw();
+    const lease = (until: number) => ({
+      M: { [DEFAULT_TAG]: { M: { owner: { S: "attacker" }, until: { N: String(until) } } } },
+    });
+    await put({ ...item, leases: lease(T0 + 10 * LEASE_MS) });
+    expect((await table.store.read(P)).record.sets.get(DEFAULT_TAG)?.lease).toBeUndefined();
+    await put({ ...item, leases: lease(T0 + LEASE_MS) });
+    expect((await table.store.read(P)).record.sets.get(DEFAULT_TAG)?.lease?.owner).toBe("attacker");
+  });
+
+  it("a back-off later than CyberArk may ask for is not honoured; a believable one is", async () => {
+    await storeToken(table.store, P, token());
+    const item = await raw();
+    await put({ ...item, backOffUntil: { N: String(T0 + 10 * MAX_BACK_OFF_MS) } });
+    expect((await table.store.read(P)).record.backOffUntil).toBe(0);
+    await put({ ...item, backOffUntil: { N: String(T0 + MAX_BACK_OFF_MS) } });
+    expect((await table.store.read(P)).record.backOffUntil).toBe(T0 + MAX_BACK_OFF_MS);
+  });
+});
+
 describe("the item's ttl", () => {
   it("follows the latest end of what it holds: a lease, then a token", async () => {
     const first = await table.store.read(P);
@@ -194,6 +219,16 @@ describe("the item's ttl", () => {
     const read = await table.store.read(P);
     await table.store.write(P, read, leased(read));
     expect((await raw()).ttl).toEqual({ N: kept });
+  });
+});
+
+describe("secrecy", () => {
+  it("keeps the token, its scope and its cache key only inside the sealed record", async () => {
+    await storeToken(table.store, P, token({ accessToken: "secret-token", scope: "SecretScope" }));
+    const text = JSON.stringify(await raw());
+    expect(text).not.toContain("secret-token");
+    expect(text).not.toContain("SecretScope");
+    expect(text).not.toContain("identity-a");
   });
 });
 

@@ -249,6 +249,16 @@ export function describeProfileStoreContract(
       expect(await served(store, "p")).toBeUndefined();
     });
 
+    it("refuses a write that read the first of two DELETEs made at the same moment", async () => {
+      await storeToken(store, "p", token({ accessToken: "before" }));
+      await store.delete("p", T0);
+      const read = await store.read("p");
+      await store.delete("p", T0);
+      const late = token({ accessToken: "read-before-the-second" });
+      expect(await store.write("p", read, withToken(store, "p", read, late))).toBe(false);
+      expect(await served(store, "p")).toBeUndefined();
+    });
+
     it("a token written after the DELETE, by a writer that read it, is served", async () => {
       await storeToken(store, "p", token({ accessToken: "before" }));
       await store.delete("p", T0);
