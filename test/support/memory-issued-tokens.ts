@@ -14,6 +14,7 @@ export class MemoryIssuedTokens implements IssuedTokenStore {
   readonly #entries = new Map<string, RememberedEntry[]>();
   readonly #capacity: number;
   #nextId = 0;
+  #liveGate: Promise<void> | undefined;
   /** Makes the next calls throw, as a failing table would. */
   failing = false;
   /** Runs before each `remember` answers (tests hold it to order it against a `DELETE`). */
@@ -33,8 +34,21 @@ export class MemoryIssuedTokens implements IssuedTokenStore {
     return "remembered";
   }
 
+  /** Holds the next `live` (a DELETE's read) until `release`, as a slow KMS would. */
+  holdNextLive(): { release: () => void } {
+    let release: () => void = () => {};
+    this.#liveGate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return { release: () => release() };
+  }
+
   async live(profile: string, now: number): Promise<LedgerRead> {
     this.#failIfAsked();
+    const gate = this.#liveGate;
+    this.#liveGate = undefined;
+    // The entries as they are when the read is answered, not when it was asked.
+    if (gate) await gate;
     return { entries: this.#pruned(profile, now).slice(), unopened: 0 };
   }
 
