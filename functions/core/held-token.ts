@@ -103,6 +103,13 @@ export class HeldToken {
     return entry.token;
   }
 
+  /** The table showed `accessToken`, held here, in a read sent at `at` (epoch ms). */
+  confirm(accessToken: string, at: number): void {
+    const entry = this.#entry;
+    if (entry?.token.accessToken !== accessToken || at <= entry.confirmedAt) return;
+    this.#entry = { ...entry, confirmedAt: at, recheckAt: at + MEMORY_RECHECK_MS };
+  }
+
   /** Forgets the entry; work in flight may still remember a token while the slot is current. */
   drop(): void {
     this.#entry = undefined;

@@ -129,6 +129,7 @@ export class LeasedExchange {
         throw leaseBusy("the record could not be read fresh enough to send an attempt");
       }
       const { record } = reading;
+      void work.observe(reading); // what the read shows of the held token (never rejects)
       if (hold.open) {
         // The table is back: honour its back-off and a live lease of another, write nothing.
         const lease = record.sets.get(work.tag)?.lease;

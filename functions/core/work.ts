@@ -79,11 +79,20 @@ export class Work {
    */
   async read(): Promise<{ reading: Reading; stored: CachedToken | undefined } | undefined> {
     const reading = await this.#records.read(this.profile.name);
-    if (!reading) return undefined;
+    return reading && { reading, stored: await this.observe(reading) };
+  }
+
+  /**
+   * What `reading` shows of the set's token, opened; memory holding the same token counts as
+   * confirmed when the read was sent, memory holding another is dropped.
+   */
+  async observe(reading: Reading): Promise<CachedToken | undefined> {
     const stored = await this.#records.token(this.profile.name, reading, this.tag);
     const { memory } = this.current;
-    if (memory.held()?.token.accessToken !== stored?.accessToken) memory.drop();
-    return { reading, stored };
+    const held = memory.held()?.token.accessToken;
+    if (held !== undefined && held === stored?.accessToken) memory.confirm(held, reading.at);
+    else if (held !== undefined) memory.drop();
+    return stored;
   }
 
   /** The credentials to judge a read by (`undefined`: the table could not be read). */
