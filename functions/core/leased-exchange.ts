@@ -26,7 +26,7 @@ import { backOff, mayAsk, releaseLease, writeToken } from "./profile-record.js";
 import { type Reading, type SharedRecords, stampOf } from "./records.js";
 import { backingOff, leaseBusy, raced } from "./refusals.js";
 import { ATTEMPT_LEASE_NEED_MS, WORST_AWS_CALL_MS } from "./timing.js";
-import type { CachedToken } from "./token.js";
+import { type CachedToken, tokenFingerprint } from "./token.js";
 import type { Work } from "./work.js";
 
 /** What the work holds: its lease (`reading` undefined: failed open) and the life it read. */
@@ -94,10 +94,16 @@ export class LeasedExchange {
       // written before a DELETE here is that DELETE's to drop and revoke.
       if (written === "deleted" || (written === "failed" && !work.isCurrent)) {
         const credentials = () => work.current.credentials.get();
-        await Promise.all([
+        const [revoked] = await Promise.all([
           ledger.revokeRaced(work.profile, token, credentials),
           this.#finish(work, hold, undefined),
         ]);
+        this.#p.logger.warn(
+          revoked
+            ? "token obtained while a DELETE of the profile ran; revoked, not served"
+            : "token obtained while a DELETE of the profile ran; not served (the profile's tokens cannot be revoked)",
+          { profile: work.profile.name, tokenSha256: tokenFingerprint(token.accessToken) },
+        );
         throw raced();
       }
       if (!work.isCurrent) throw raced();

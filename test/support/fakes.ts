@@ -219,6 +219,17 @@ export class MemoryStore implements ProfileStore {
       return token && (token as MemoryToken).token;
     },
     has: (key: string): boolean => this.items.get(key) !== undefined,
+    /** Stores `token` for the set as another instance's write would: of the record's life. */
+    set: (key: string, token: CachedToken): void => {
+      const { profile, tag } = ofKey(key);
+      const record = this.record(profile);
+      const incarnation = record.incarnation ?? randomUUID();
+      if (record.incarnation === undefined) this.change(profile, (r) => ({ ...r, incarnation }));
+      const stamp = { incarnation, epoch: record.epoch };
+      const stored = new MemoryToken(token, tag, stamp);
+      const entry = { epoch: record.epoch, expiresAt: token.expiresAt, token: stored };
+      this.setEntry(profile, tag, { ...this.record(profile).sets.get(tag), token: entry });
+    },
     delete: (key: string): void => {
       const { profile, tag } = ofKey(key);
       const { token: _dropped, ...rest } = this.record(profile).sets.get(tag) ?? {};
@@ -236,6 +247,11 @@ export class MemoryStore implements ProfileStore {
       store.setEntry(profile, tag, { ...store.record(profile).sets.get(tag), lease });
     },
     /** How many leases the records hold, ended ones included. */
+    delete: (key: string): void => {
+      const { profile, tag } = ofKey(key);
+      const { lease: _gone, ...rest } = store.record(profile).sets.get(tag) ?? {};
+      store.setEntry(profile, tag, rest);
+    },
     get size(): number {
       return store.leaseCount();
     },
