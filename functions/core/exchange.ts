@@ -148,11 +148,10 @@ export class TokenExchange {
     guard: AttemptGuard,
   ): Promise<CachedToken> {
     this.checkBackOff(profile);
-    // Metrics count from when the first attempt passed its guard (nothing was sent before); the
-    // token's lifetime from when the attempt that got it did (the last to pass: it errs short).
+    // Counted from when the first attempt passed its guard (nothing was sent before): metrics,
+    // and the token's lifetime (for serving it errs short; the ledger counts from the answer).
     const startedAt = this.#clock.now();
     let sentAt: number | undefined;
-    let attemptAt = startedAt;
     try {
       const grant = await this.#identity.requestToken({
         endpoint: this.#identity.endpoints(profile).token,
@@ -163,7 +162,6 @@ export class TokenExchange {
         beforeAttempt: async (attempt) => {
           await guard(attempt);
           this.checkBackOff(profile);
-          attemptAt = this.#clock.now();
           if (sentAt !== undefined) return;
           sentAt = this.#clock.now();
           this.#metrics.add(METRICS.upstreamRequests, profile.name, 1);
@@ -173,7 +171,7 @@ export class TokenExchange {
       if (beyond.length > 0) throw this.#broader(profile, set, beyond);
       this.#slots.of(profile, set).rejection = undefined;
       this.#slots.generation(profile).clientRejection = undefined;
-      return tokenFromGrant(grant, cacheKey(profile, credentials, set), attemptAt);
+      return tokenFromGrant(grant, cacheKey(profile, credentials, set), sentAt ?? startedAt);
     } catch (error) {
       if (sentAt !== undefined) {
         this.#metrics.add(METRICS.upstreamErrors, profile.name, 1, upstreamErrorKind(error));

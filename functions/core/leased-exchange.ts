@@ -107,6 +107,7 @@ export class LeasedExchange {
         throw raced();
       }
       if (!work.isCurrent) throw raced();
+      if (written === "kept") return token; // served, not held: the table holds another
       if (written === "failed") {
         this.#p.logger.warn("token table write failed; token served from memory only", {
           profile: work.profile.name,
@@ -166,7 +167,7 @@ export class LeasedExchange {
     hold: Hold,
     token: CachedToken,
     read: Reading | undefined,
-  ): Promise<"written" | "deleted" | "failed"> {
+  ): Promise<"written" | "kept" | "deleted" | "failed"> {
     const { records } = this.#p;
     let reading = read;
     for (let race = 0; reading && race < LOST_RACES; race += 1) {
@@ -177,7 +178,9 @@ export class LeasedExchange {
       if (decision.kind === "deleted") return "deleted";
       const done = await records.write(work.profile.name, reading, decision.next);
       if (done === undefined) return "failed";
-      if (done) return "written";
+      // The record kept a token that lasts longer (our lease passed on): ours is not stored.
+      if (done)
+        return decision.next.sets.get(work.tag)?.token?.token === stored ? "written" : "kept";
       reading = await records.read(work.profile.name);
     }
     return "failed";

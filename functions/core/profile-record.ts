@@ -166,7 +166,8 @@ export type TokenDecision<T> =
 /**
  * Writes a token obtained under `epoch`, releasing the writer's lease in the same write. A
  * `DELETE` since (another epoch), or a new item (another incarnation), refuses it: its writer
- * revokes it and never serves it.
+ * revokes it and never serves it. A writer whose lease passed on keeps a token that lasts at
+ * least as long as its own (`next` then holds the stored token, not the written one).
  */
 export function writeToken<T>(record: ProfileRecord<T>, write: TokenWrite<T>): TokenDecision<T> {
   if (record.epoch !== write.epoch || record.incarnation !== write.incarnation) {
@@ -175,14 +176,19 @@ export function writeToken<T>(record: ProfileRecord<T>, write: TokenWrite<T>): T
   const entry = record.sets.get(write.tag) ?? {};
   const { lease, ...rest } = entry;
   const kept = lease && lease.owner !== write.owner ? { lease } : {};
+  // A writer that lost its lease (frozen past it) never replaces a token that lasts at least as
+  // long: one written since by the lease's next holder. Its own token is then not stored.
+  const stored = entry.token;
+  const late =
+    stored?.epoch === record.epoch &&
+    lease?.owner !== write.owner &&
+    stored.expiresAt >= write.expiresAt;
+  const token = late
+    ? stored
+    : { epoch: write.epoch, expiresAt: write.expiresAt, token: write.token };
   const caller = entry.place?.caller ?? "";
-  const next = withSet(record, write.tag, {
-    ...rest,
-    ...kept,
-    token: { epoch: write.epoch, expiresAt: write.expiresAt, token: write.token },
-    place: { caller, until: write.placeUntil },
-  });
-  return { kind: "write", next };
+  const place = late && entry.place ? entry.place : { caller, until: write.placeUntil };
+  return { kind: "write", next: withSet(record, write.tag, { ...rest, ...kept, token, place }) };
 }
 
 /** Why a request to CyberArk must not be sent now ({@link mayAsk}). */

@@ -218,10 +218,12 @@ export class World {
   // As the identity client does: up to three attempts, retrying timeouts and plain failures after
   // a short pause, the request's guard asked before EVERY attempt.
   async #requestToken(instance: number, request: TokenRequest): Promise<TokenGrant> {
+    let firstSentAt: number | undefined;
     for (let attempt = 1; ; attempt += 1) {
       await request.beforeAttempt?.(attempt);
+      firstSentAt ??= this.#now();
       try {
-        return await this.#attempt(instance, request);
+        return await this.#attempt(instance, request, firstSentAt);
       } catch (error) {
         const retryable =
           error instanceof UpstreamUnavailableError && error.backOffSeconds === undefined;
@@ -232,7 +234,9 @@ export class World {
     }
   }
 
-  #attempt(instance: number, request: TokenRequest): Promise<TokenGrant> {
+  // One attempt. A token's life counts from the exchange's first attempt (`firstSentAt`), as the
+  // vendor counts it: the spacing of requests is judged by the same clock.
+  #attempt(instance: number, request: TokenRequest, firstSentAt: number): Promise<TokenGrant> {
     const profile = [...this.#profiles.values()].find((p) => p.clientId === request.clientId);
     if (!profile) return Promise.reject(new Error("unknown simulated client"));
     this.upstreamRequests += 1;
@@ -270,7 +274,7 @@ export class World {
         profile: entry,
         version: version.id,
         lifetimeSeconds,
-        sentAt,
+        sentAt: Math.min(sentAt, firstSentAt),
         instance,
         knownAt: undefined,
         stored: false,
