@@ -222,6 +222,15 @@ describe("the item's ttl", () => {
   });
 });
 
+describe("other sets' tokens", () => {
+  it("are written back exactly as read, never sealed again, by a write about another set", async () => {
+    await storeToken(table.store, P, token({ accessToken: "other" }), OTHER_TAG);
+    const before = tokenMap(await raw())[OTHER_TAG];
+    await storeToken(table.store, P, token());
+    expect(tokenMap(await raw())[OTHER_TAG]).toEqual(before);
+  });
+});
+
 describe("secrecy", () => {
   it("keeps the token, its scope and its cache key only inside the sealed record", async () => {
     await storeToken(table.store, P, token({ accessToken: "secret-token", scope: "SecretScope" }));
