@@ -25,7 +25,12 @@ import type { Clock, Logger, TokenStamp } from "./ports.js";
 import { backOff, mayAsk, releaseLease, writeToken } from "./profile-record.js";
 import { type Reading, type SharedRecords, stampOf } from "./records.js";
 import { backingOff, leaseBusy, raced } from "./refusals.js";
-import { ATTEMPT_LEASE_NEED_MS, WORST_AWS_CALL_MS } from "./timing.js";
+import {
+  ATTEMPT_LEASE_NEED_MS,
+  MARGIN_MS,
+  WORST_AWS_CALL_MS,
+  WORST_REVOCATION_MS,
+} from "./timing.js";
 import { type CachedToken, tokenFingerprint } from "./token.js";
 import type { Work } from "./work.js";
 
@@ -93,17 +98,20 @@ export class LeasedExchange {
       // Refused by a DELETE, or not written while a DELETE ran here: revoked, never served. One
       // written before a DELETE here is that DELETE's to drop and revoke.
       if (written === "deleted" || (written === "failed" && !work.isCurrent)) {
-        const credentials = () => work.current.credentials.get();
-        const [revoked] = await Promise.all([
-          ledger.revokeRaced(work.profile, token, credentials),
-          this.#finish(work, hold, undefined),
-        ]);
+        // Platform tokens cannot be revoked: not served is all there is. The revocation is
+        // waited for while the lease leaves room for its worst; otherwise it goes on alone.
+        const revocable = ledger.revocable(work.profile);
         this.#p.logger.warn(
-          revoked
+          revocable
             ? "token obtained while a DELETE of the profile ran; revoked, not served"
             : "token obtained while a DELETE of the profile ran; not served (the profile's tokens cannot be revoked)",
           { profile: work.profile.name, tokenSha256: tokenFingerprint(token.accessToken) },
         );
+        const credentials = () => work.current.credentials.get();
+        const revoking = ledger.revokeRaced(work.profile, token, credentials);
+        const finishing = this.#finish(work, hold, undefined);
+        if (hold.until - clock.now() >= WORST_REVOCATION_MS + MARGIN_MS) await revoking;
+        await finishing;
         throw raced();
       }
       if (!work.isCurrent) throw raced();

@@ -189,6 +189,11 @@ export class Ledger {
     );
   }
 
+  /** Whether the profile's tokens can be revoked (a custom OAuth2 app's, at CyberArk). */
+  revocable(profile: Profile): boolean {
+    return this.#endpoint(profile) !== undefined;
+  }
+
   #endpoint(profile: Profile): string | undefined {
     return this.#identity.endpoints(profile).revocation;
   }
