@@ -26,7 +26,13 @@ import type { CachedToken } from "../core/token.js";
 import { believable } from "./profile-item-bounds.js";
 import { decodeItem, encodeItem } from "./profile-item-codec.js";
 import { DELETE_KEPT_MS, deleteItem } from "./profile-item-deletion.js";
-import { getItem, type ItemTable, newIncarnation, putIfUnchanged } from "./profile-item-table.js";
+import {
+  getItem,
+  type ItemTable,
+  newIncarnation,
+  putIfUnchanged,
+  unavailable,
+} from "./profile-item-table.js";
 import {
   FreshToken,
   SealedToken,
@@ -96,10 +102,15 @@ export class DynamoDbProfileStore implements ProfileStore {
     // The core names a new item's incarnation; a record is never written without one.
     const incarnation = next.incarnation ?? read.record.incarnation ?? newIncarnation();
     const tokens = new Map<string, AttributeValue>();
-    for (const [tag, entry] of next.sets) {
-      if (!entry.token) continue;
-      const attribute = await tokenAttributeFor(place, tag, entry.token, incarnation);
-      if (attribute) tokens.set(tag, attribute);
+    try {
+      for (const [tag, entry] of next.sets) {
+        if (!entry.token) continue;
+        const attribute = await tokenAttributeFor(place, tag, entry.token, incarnation);
+        if (attribute) tokens.set(tag, attribute);
+      }
+    } catch (error) {
+      // Sealing needs a data key (KMS): without one, the cache cannot take the write.
+      throw unavailable("write (sealing)", error);
     }
     const item = encodeItem({
       key: place.itemKey,

@@ -13,7 +13,9 @@ import {
   PutItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { beforeEach, describe, expect, it } from "vitest";
+import { DynamoDbProfileStore } from "../../functions/adapters/dynamodb-profile-store.js";
 import { DELETE_KEPT_MS } from "../../functions/adapters/profile-item-deletion.js";
+import { EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
 import { profileItemKey } from "../../functions/adapters/token-table.js";
 import { UpstreamUnavailableError } from "../../functions/core/errors.js";
 import { MAX_LIVE_SETS } from "../../functions/core/profile-record.js";
@@ -253,6 +255,25 @@ describe("size", () => {
     for (const tag of tags) {
       expect((await served(table.store, P, tag))?.accessToken).toBe(`${big}-${tag}`);
     }
+  });
+});
+
+describe("a failing key service", () => {
+  it("makes a token write fail as the token cache being unavailable, never half-written", async () => {
+    const noKeys = new EnvelopeCipher({
+      generate: () =>
+        Promise.reject(Object.assign(new Error("down"), { name: "KMSInternalException" })),
+      unwrap: () => Promise.reject(new Error("down")),
+    });
+    const store = new DynamoDbProfileStore(table.client, table.tableName, noKeys, table.logger);
+    const first = await store.read(P);
+    expect(await store.write(P, first, leased(first))).toBe(true);
+    const read = await store.read(P);
+    await expect(store.write(P, read, withToken(store, P, read, token()))).rejects.toMatchObject({
+      dependency: "table",
+      code: "upstream_unavailable",
+    });
+    expect((await store.read(P)).record.version).toBe(1);
   });
 });
 
