@@ -8,6 +8,7 @@
  */
 import {
   type AttributeValue,
+  DeleteItemCommand,
   DeleteTableCommand,
   GetItemCommand,
   PutItemCommand,
@@ -199,6 +200,46 @@ describe("times no instance could have written", () => {
     expect((await table.store.read(P)).record.backOffUntil).toBe(0);
     await put({ ...item, backOffUntil: { N: String(T0 + MAX_BACK_OFF_MS) } });
     expect((await table.store.read(P)).record.backOffUntil).toBe(T0 + MAX_BACK_OFF_MS);
+  });
+});
+
+describe("an item that vanished (its ttl passed) and came back", () => {
+  const vanish = () =>
+    table.client.send(
+      new DeleteItemCommand({ TableName: table.tableName, Key: { pk: { S: profileItemKey(P) } } }),
+    );
+
+  it("refuses a writer that read its earlier incarnation, even at the same version", async () => {
+    const first = await table.store.read(P);
+    await table.store.write(P, first, leased(first, DEFAULT_TAG, "owner-1", "inc-old"));
+    const frozen = await table.store.read(P);
+    await vanish();
+    const fresh = await table.store.read(P);
+    expect(await table.store.write(P, fresh, leased(fresh, DEFAULT_TAG, "o", "inc-new"))).toBe(
+      true,
+    );
+    expect((await table.store.read(P)).record).toMatchObject({
+      incarnation: "inc-new",
+      version: 1,
+    });
+
+    expect(await table.store.write(P, frozen, withToken(table.store, P, frozen, token()))).toBe(
+      false,
+    );
+    expect(await served(table.store, P)).toBeUndefined();
+  });
+
+  it("a DELETE of the vanished item starts a new incarnation, and refuses the writer of the old one", async () => {
+    const first = await table.store.read(P);
+    await table.store.write(P, first, leased(first, DEFAULT_TAG, "owner-1", "inc-old"));
+    const frozen = await table.store.read(P);
+    await vanish();
+    const deleted = await table.store.delete(P, T0);
+    expect(deleted).toMatchObject({ epoch: 0, dropped: [] });
+    expect(deleted.incarnation).not.toBe("inc-old");
+    expect(await table.store.write(P, frozen, withToken(table.store, P, frozen, token()))).toBe(
+      false,
+    );
   });
 });
 
