@@ -9,7 +9,7 @@
  * - A `DELETE`: ONE `UpdateItem` that needs no condition on what was read: `epoch + 1`,
  *   `version + 1`, every token and place removed. Its only condition is that the counters it adds
  *   to are numbers this code could have written; an item edited so that they are not is cleaned by
- *   the store's fallback (`cleanDeletion`), once.
+ *   `profile-item-deletion.ts` (replaced whole under a new incarnation).
  */
 import type {
   AttributeValue,
