@@ -3,16 +3,10 @@
  * for a while, so the warm path reads Secrets Manager only every few minutes.
  */
 import { ConfigurationError } from "./errors.js";
-import type { Clock, SecretSource } from "./ports.js";
+import type { ClientCredentials, Clock, SecretSource } from "./ports.js";
 import { CREDENTIALS_MAX_AGE_MS } from "./timing.js";
 
-/** The credentials of one secret version. */
-export interface ClientCredentials {
-  readonly clientId: string;
-  readonly clientSecret: string;
-  /** The secret's version ID: part of the cache key, so a rotation changes the key. */
-  readonly version: string;
-}
+export type { ClientCredentials } from "./ports.js";
 
 /**
  * Parses a `SecretString`: `{"client_id", "client_secret"}` or `{"username", "password"}`.

@@ -19,7 +19,7 @@ import { UpstreamRejectedError, UpstreamUnavailableError } from "./errors.js";
 import { grantedBeyond } from "./granted-scopes.js";
 import { METRICS } from "./metrics.js";
 import type { Clock, IdentityProvider, Logger, Metrics } from "./ports.js";
-import type { ProfileSlots } from "./profile-slots.js";
+import type { ProfileSlots } from "./profile-slot.js";
 import type { Profile } from "./profiles.js";
 import { NO_SCOPES, type ScopeSet } from "./scope-set.js";
 import { REJECTION_MEMORY_MS } from "./timing.js";

@@ -11,8 +11,7 @@
  * A `DELETE` replaces the whole slot: work that began before it still holds the old slot, whose
  * `remember` finds the slot no longer current and keeps nothing. Identity is the fence.
  */
-import type { ClientCredentials } from "./credentials.js";
-import type { Clock, TokenStamp } from "./ports.js";
+import type { ClientCredentials, Clock, TokenStamp } from "./ports.js";
 import { MAX_UNCONFIRMED_MS, MEMORY_RECHECK_MS, UNCONFIRMED_RETRY_MS } from "./timing.js";
 import { type CachedToken, isUsable } from "./token.js";
 

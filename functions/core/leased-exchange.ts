@@ -17,12 +17,14 @@
  * When the table fails the work fails open: the lease it had ends when it would have, and the
  * token is held in memory only, confirmed no later than the last read.
  */
+
+import { mayAsk } from "./attempt-guard.js";
 import type { ClientCredentials } from "./credentials.js";
 import { UpstreamUnavailableError } from "./errors.js";
 import type { TokenExchange } from "./exchange.js";
 import type { Ledger } from "./ledger.js";
-import type { Clock, Logger, TokenStamp } from "./ports.js";
-import { backOff, mayAsk, releaseLease, writeToken } from "./profile-record.js";
+import type { Clock, Logger } from "./ports.js";
+import { backOff, releaseLease, writeToken } from "./profile-record.js";
 import { type Reading, type SharedRecords, stampOf } from "./records.js";
 import { backingOff, leaseBusy, raced } from "./refusals.js";
 import {
@@ -32,19 +34,7 @@ import {
   WORST_REVOCATION_MS,
 } from "./timing.js";
 import { type CachedToken, tokenFingerprint } from "./token.js";
-import type { Work } from "./work.js";
-
-/** What the work holds: its lease (`reading` undefined: failed open) and the life it read. */
-export interface Hold {
-  readonly owner: string;
-  /** When the lease ends (epoch ms). */
-  readonly until: number;
-  readonly stamp: TokenStamp;
-  /** The last read of the record; undefined while the table fails. */
-  readonly reading: Reading | undefined;
-  /** The lease failed open (the table failed): it is only this instance's. */
-  readonly open?: true;
-}
+import type { Hold, LeasedRunner, Work } from "./work.js";
 
 /** What the leased exchanges of an instance share. */
 export interface LeasedParts {
@@ -59,7 +49,7 @@ const LOST_RACES = 3;
 const FROZEN_READS = 3;
 
 /** Runs exchanges under leases. One per function instance. */
-export class LeasedExchange {
+export class LeasedExchange implements LeasedRunner {
   readonly #p: LeasedParts;
 
   constructor(parts: LeasedParts) {

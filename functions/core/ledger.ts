@@ -11,9 +11,8 @@
  * after the epoch moved and is refused, and its writer revokes it ({@link Ledger.revokeRaced}).
  * Tokens of epoch e+1 were obtained after the `DELETE`: never its business.
  *
- * Policy: the ledger never stands between a caller and a token. A token that could not be
- * remembered is still served, with a warning that a `DELETE` cannot revoke it. A revocation that
- * fails is logged with the token's SHA-256 prefix, tried once more, and never fails the `DELETE`.
+ * Policy: the ledger never stands between a caller and a token (one not remembered is served,
+ * with a warning), and a failed revocation is logged, tried once more, and never fails a `DELETE`.
  */
 import { describeUnknown, logReason, UpstreamUnavailableError } from "./errors.js";
 import type {
@@ -133,12 +132,9 @@ export class Ledger {
     for (const token of [...deleted.dropped, ...held]) byToken.set(token.accessToken, []);
     for (const entry of ledger.entries) {
       const verdict = revocable(entry, deleted, this.#now());
-      if (verdict !== true) skip(verdict);
-      else
-        byToken.set(entry.token.accessToken, [
-          ...(byToken.get(entry.token.accessToken) ?? []),
-          entry,
-        ]);
+      const key = entry.token.accessToken;
+      if (verdict === true) byToken.set(key, [...(byToken.get(key) ?? []), entry]);
+      else skip(verdict);
     }
     const tokens = [...byToken.keys()];
     const fingerprints = tokens.map(tokenFingerprint);
@@ -153,11 +149,9 @@ export class Ledger {
     const forgotten = tokens.flatMap((token, i) => (results[i] ? (byToken.get(token) ?? []) : []));
     await this.#forget(
       profile,
-      forgotten.map((entry) => entry.id),
+      forgotten.map((e) => e.id),
     );
-    const unrevoked = ["unopened", "past-bound", "failed"].some((r) =>
-      skipped.has(r as SkipReason),
-    );
+    const unrevoked = (["unopened", "past-bound", "failed"] as const).some((r) => skipped.has(r));
     const revokedCount = results.filter(Boolean).length;
     const reasons = [...skipped].map(([reason, count]) => `${reason}=${count}`).join(",");
     return {

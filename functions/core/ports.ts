@@ -4,9 +4,25 @@
  */
 import type { MetricName } from "./metrics.js";
 import type * as Shared from "./profile-record.js";
-import type { ClientAuth, Profile } from "./profiles.js";
 import type { ScopeSet } from "./scope-set.js";
 import type { CachedToken, TokenGrant } from "./token.js";
+
+/** How the client authenticates at CyberArk: in the form body, or with HTTP Basic. */
+export type ClientAuth = "body" | "basic";
+
+/** The credentials of one secret version. */
+export interface ClientCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** The secret's version ID: part of the cache key, so a rotation changes the key. */
+  readonly version: string;
+}
+
+/** Where a profile's tenant and application are (what the endpoints are derived from). */
+export interface ProfileLocation {
+  readonly tenantUrl: string;
+  readonly applicationId?: string | undefined;
+}
 
 /** The current time in epoch milliseconds. Injected so expiry is tested without sleeping. */
 export interface Clock {
@@ -45,14 +61,11 @@ export interface StoredToken {
 }
 
 /**
- * A strongly consistent read of a profile's record, as {@link ProfileStore.read} answers it. The
- * store may keep in it whatever it needs to make the conditional write (opaque to the core).
+ * A strongly consistent read of a profile's record, as {@link ProfileStore.read} answers it:
+ * `emptyRecord()` (no `incarnation`) when there is no item; not pruned (the core prunes before
+ * deciding). The store may keep in it what it needs for the conditional write (opaque here).
  */
 export interface RecordRead {
-  /**
-   * The record; `emptyRecord()` (no `incarnation`) when there is no item. Not
-   * pruned: the core applies `pruned(record, now)` before deciding.
-   */
   readonly record: Shared.ProfileRecord<StoredToken>;
 }
 
@@ -115,32 +128,30 @@ export interface TokenStamp {
   readonly epoch: number;
 }
 
-/** A token for the ledger ({@link IssuedTokenStore}). */
+/**
+ * A token for the ledger ({@link IssuedTokenStore}), asked for the set `asked`. `expiresAt`: until
+ * when CyberArk may honour it (epoch ms), counted from when its answer ARRIVED (errs long: for
+ * revocation), not from when the request left (`token.expiresAt`, errs short: for serving).
+ */
 export interface LedgerEntry extends TokenStamp {
-  /** The scope set the token was asked for. */
   readonly asked: ScopeSet;
   readonly token: CachedToken;
-  /**
-   * Until when CyberArk may honour the token (epoch ms), counted from when its answer ARRIVED
-   * (errs long: for revocation), not from when the request left (`token.expiresAt`, errs short:
-   * for serving). The ledger keeps the entry until then.
-   */
   readonly expiresAt: number;
 }
 
-/** A ledger entry as read back. */
+/** A ledger entry as read back, with its `id` (no part of the token). */
 export interface RememberedEntry extends LedgerEntry {
-  /** The entry's id (no part of the token). */
   readonly id: string;
 }
 
-/** The ledger as a `DELETE` reads it. */
+/**
+ * The ledger as a `DELETE` reads it: every entry that opened (expired ones included: the core
+ * decides, and counts them), how many did not open (noted for the next `forget`), and how many
+ * the read left unread past its bounded amount of work (default 0).
+ */
 export interface LedgerRead {
-  /** Every entry that opened (expired ones included: the core decides, and counts them). */
   readonly entries: readonly RememberedEntry[];
-  /** How many entries did not open (noted for the next `forget`). */
   readonly unopened: number;
-  /** How many entries the read left unread, past its bounded amount of work (default 0). */
   readonly pastBound?: number;
 }
 
@@ -206,7 +217,7 @@ export interface RevocationRequest {
 /** The identity provider (CyberArk Identity): its token and revocation endpoints. */
 export interface IdentityProvider {
   /** Where the profile's tokens are requested and revoked; the provider's URL layout is its own. */
-  endpoints(profile: Profile): ProfileEndpoints;
+  endpoints(profile: ProfileLocation): ProfileEndpoints;
   /**
    * @throws {UpstreamRejectedError} on a 4xx other than 429.
    * @throws {UpstreamUnavailableError} on timeouts, resets, 429, 5xx or an unusable body, after
@@ -228,9 +239,8 @@ export interface Logger {
 }
 
 /**
- * Where the core counts what it does (CloudWatch Embedded Metric Format in the function). Every
- * metric carries the profile; `dimension` is the value of the metric's one extra dimension, for
- * the metrics that have one (see `metrics.ts`). Never a token, a secret or a caller ARN.
+ * Where the core counts what it does (CloudWatch EMF in the function), per profile; `dimension`:
+ * the metric's one extra dimension's value, if it has one (`metrics.ts`). Never a token or an ARN.
  */
 export interface Metrics {
   add(metric: MetricName, profile: string, value: number, dimension?: string): void;

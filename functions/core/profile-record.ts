@@ -11,56 +11,35 @@
  * only when a token, a lease, a place or a back-off has ended.
  */
 
+import type {
+  Lease,
+  LeaseAsk,
+  LeaseDecision,
+  Place,
+  ProfileRecord,
+  SetEntry,
+  TokenDecision,
+  TokenEntry,
+  TokenWrite,
+} from "./record-types.js";
+
+export { type AskRefusal, mayAsk } from "./attempt-guard.js";
+export type {
+  Lease,
+  LeaseAsk,
+  LeaseDecision,
+  Place,
+  ProfileRecord,
+  SetEntry,
+  TokenDecision,
+  TokenEntry,
+  TokenWrite,
+} from "./record-types.js";
+
 /** The most live scope sets of one profile: the default set's place and seven others. */
 export const MAX_LIVE_SETS = 8;
 /** The most of the seven other places one caller (one IAM role) may hold. */
 export const MAX_PLACES_PER_CALLER = 3;
-
-/** A token as the record holds it; `T` is the store's form of the token itself (sealed, opened). */
-export interface TokenEntry<T> {
-  /** The `epoch` its writer read: a token of another epoch is never served. */
-  readonly epoch: number;
-  /** When the token expires (epoch ms). */
-  readonly expiresAt: number;
-  readonly token: T;
-}
-
-/** The refresh lease of one scope set: only its owner asks CyberArk for the set's token. */
-export interface Lease {
-  /** The holding piece of work (instance and attempt). */
-  readonly owner: string;
-  /** When the lease ends (epoch ms). */
-  readonly until: number;
-}
-
-/** A set's place among the profile's live sets. */
-export interface Place {
-  /** Who took it: a digest of the caller's role, for the per-caller bound. */
-  readonly caller: string;
-  /** Until when the place is held (epoch ms). */
-  readonly until: number;
-}
-
-/** What the record holds for one scope set. */
-export interface SetEntry<T> {
-  readonly token?: TokenEntry<T>;
-  readonly lease?: Lease;
-  readonly place?: Place;
-}
-
-/** The whole record of a profile. */
-export interface ProfileRecord<T> {
-  /** Which life of the item this is; absent: there is no item. A new item gets a new one. */
-  readonly incarnation?: string;
-  /** Counts the record's writes; every conditional write requires the one it read. */
-  readonly version: number;
-  /** Counts the profile's `DELETE`s (in this incarnation). */
-  readonly epoch: number;
-  /** Until when CyberArk asked for no token request of the profile (epoch ms); 0: none. */
-  readonly backOffUntil: number;
-  /** Per scope set, by its tag (the set's digest). */
-  readonly sets: ReadonlyMap<string, SetEntry<T>>;
-}
 
 /** The record of a profile that has no item. */
 export function emptyRecord<T>(): ProfileRecord<T> {
@@ -75,30 +54,6 @@ export function servableToken<T>(
 ): TokenEntry<T> | undefined {
   const token = record.sets.get(tag)?.token;
   return token && token.epoch === record.epoch && now < token.expiresAt ? token : undefined;
-}
-
-/** An ask for a set's lease (and its place, when it holds none). */
-export interface LeaseAsk {
-  readonly tag: string;
-  /** The tag of the profile's default set, whose place is always kept free. */
-  readonly defaultTag: string;
-  readonly owner: string;
-  readonly caller: string;
-  readonly now: number;
-  /** When the lease would end (epoch ms). */
-  readonly until: number;
-}
-
-/** The answer to a {@link LeaseAsk}. */
-export type LeaseDecision<T> =
-  | { readonly kind: "take"; readonly next: ProfileRecord<T> }
-  | { readonly kind: "held"; readonly until: number }
-  | { readonly kind: "backing-off"; readonly until: number }
-  | { readonly kind: "full"; readonly bound: "profile" | "caller"; readonly freesAt: number };
-
-/** Whether a set counts as live at `now`: it holds a place, or a lease someone may still use. */
-function isLive<T>(entry: SetEntry<T>, now: number): boolean {
-  return (entry.place?.until ?? 0) > now || (entry.lease?.until ?? 0) > now;
 }
 
 /**
@@ -130,8 +85,10 @@ export function takeLease<T>(record: ProfileRecord<T>, ask: LeaseAsk): LeaseDeci
 
 // The bound on places, for a set that has none: the default set's place is kept free.
 function placeRefusal<T>(record: ProfileRecord<T>, ask: LeaseAsk): LeaseDecision<T> | undefined {
+  // A set is live while it holds a place, or a lease someone may still use (a request in flight).
+  const live = (e: SetEntry<T>) => Math.max(e.place?.until ?? 0, e.lease?.until ?? 0) > ask.now;
   const others = [...record.sets.entries()].filter(
-    ([tag, entry]) => tag !== ask.tag && tag !== ask.defaultTag && isLive(entry, ask.now),
+    ([tag, entry]) => tag !== ask.tag && tag !== ask.defaultTag && live(entry),
   );
   const ends = (entries: typeof others) =>
     Math.min(...entries.map(([, e]) => Math.max(e.place?.until ?? 0, e.lease?.until ?? 0)));
@@ -144,24 +101,6 @@ function placeRefusal<T>(record: ProfileRecord<T>, ask: LeaseAsk): LeaseDecision
   }
   return undefined;
 }
-
-/** A token obtained under the lease, to be written. */
-export interface TokenWrite<T> {
-  readonly tag: string;
-  readonly owner: string;
-  /** The `incarnation` and `epoch` read before the credentials were used. */
-  readonly incarnation: string | undefined;
-  readonly epoch: number;
-  readonly token: T;
-  readonly expiresAt: number;
-  /** Until when the set keeps its place: the token's expiry, capped by the caller. */
-  readonly placeUntil: number;
-}
-
-/** The answer to a {@link TokenWrite}: written (and the lease released), or refused by a `DELETE`. */
-export type TokenDecision<T> =
-  | { readonly kind: "write"; readonly next: ProfileRecord<T> }
-  | { readonly kind: "deleted" };
 
 /**
  * Writes a token obtained under `epoch`, releasing the writer's lease in the same write. A
@@ -189,33 +128,6 @@ export function writeToken<T>(record: ProfileRecord<T>, write: TokenWrite<T>): T
   const caller = entry.place?.caller ?? "";
   const place = late && entry.place ? entry.place : { caller, until: write.placeUntil };
   return { kind: "write", next: withSet(record, write.tag, { ...rest, ...kept, token, place }) };
-}
-
-/** Why a request to CyberArk must not be sent now ({@link mayAsk}). */
-export type AskRefusal = "lease-lost" | "backing-off" | "deleted";
-
-/**
- * The check before EVERY attempt at CyberArk (retries included): `owner` still holds the set's
- * lease for at least `needMs` more, no back-off lasts, and the record is still the life
- * (incarnation, epoch) the work's credentials were read under. `undefined`: it may send.
- */
-export function mayAsk<T>(
-  record: ProfileRecord<T>,
-  ask: {
-    tag: string;
-    owner: string;
-    incarnation?: string;
-    epoch: number;
-    now: number;
-    needMs: number;
-  },
-): AskRefusal | undefined {
-  if (record.backOffUntil > ask.now) return "backing-off";
-  if (record.incarnation !== ask.incarnation || record.epoch !== ask.epoch) return "deleted";
-  const lease = record.sets.get(ask.tag)?.lease;
-  return lease?.owner === ask.owner && lease.until > ask.now + ask.needMs
-    ? undefined
-    : "lease-lost";
 }
 
 /** Gives the lease back, when `owner` still holds it; `undefined`: nothing to write. */

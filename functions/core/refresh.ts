@@ -1,10 +1,9 @@
 /**
- * The miss path: what happens when memory cannot answer. Read the profile's record; serve its
- * token of the set when it is of the caller's identity and lasts; else take the set's lease (and
- * its place) with one conditional write, and obtain a token under it (`leased-exchange.ts`).
- * While another owner holds the lease, poll the record for its token; take a dead holder's lease
- * over only early in the wait (see `timing.ts`). Renewals (ahead of need, or on the schedule of
- * `prewarm` profiles) and the fallback after a failure take the same path.
+ * The miss path, when memory cannot answer: read the profile's record; serve the set's token if
+ * it is the caller's identity's and lasts; else take the set's lease (and place) with one
+ * conditional write and obtain a token under it (`leased-exchange.ts`). While another owner holds
+ * the lease, poll the record; take a dead holder's lease over only early in the wait
+ * (`timing.ts`). Renewals and the fallback after a failure take the same path.
  *
  * Policy when the table fails: fail open. The held token is served unconfirmed for a while
  * (`held-token.ts`); otherwise the instance asks CyberArk itself, one exchange per set at a time
@@ -14,7 +13,6 @@ import { randomUUID } from "node:crypto";
 import { type Caller, callerDigest } from "./callers.js";
 import type { ClientCredentials } from "./credentials.js";
 import { UpstreamUnavailableError } from "./errors.js";
-import type { Hold, LeasedExchange } from "./leased-exchange.js";
 import { METRICS } from "./metrics.js";
 import type { Clock, Logger, Metrics } from "./ports.js";
 import {
@@ -24,11 +22,11 @@ import {
   takeLease,
   writeToken,
 } from "./profile-record.js";
-import type { ProfileSlots } from "./profile-slots.js";
+import type { ProfileSlots } from "./profile-slot.js";
 import type { Profile } from "./profiles.js";
 import type { Reading, SharedRecords } from "./records.js";
 import { stampOf } from "./records.js";
-import { backingOff, leaseBusy, placesFull } from "./refusals.js";
+import { backingOff, leaseBusy, placesFull, tooShort } from "./refusals.js";
 import { type ScopeSet, setTag } from "./scope-set.js";
 import {
   LEASE_MS,
@@ -37,7 +35,6 @@ import {
   LEASE_WAIT_MS,
   WORST_LEASED_REFRESH_MS,
   WORST_POLL_ROUND_MS,
-  WORST_TABLE_CALL_MS,
 } from "./timing.js";
 import {
   type CachedToken,
@@ -47,13 +44,13 @@ import {
   remainingSeconds,
 } from "./token.js";
 import type { VendedToken } from "./vendor-types.js";
-import { lifeOf, Work } from "./work.js";
+import { fallback, type Hold, type LeasedRunner, lifeOf, Work } from "./work.js";
 
 /** What the refresher works with. */
 export interface RefresherParts {
   readonly slots: ProfileSlots;
   readonly records: SharedRecords;
-  readonly leased: LeasedExchange;
+  readonly leased: LeasedRunner;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -62,7 +59,7 @@ export interface RefresherParts {
 }
 
 /** What a scheduled renewal of one profile did. */
-export type ScheduledRenewal = "renewed" | "fresh" | "busy";
+type ScheduledRenewal = "renewed" | "fresh" | "busy";
 
 type Read = Awaited<ReturnType<Work["read"]>>;
 
@@ -94,11 +91,9 @@ export class Refresher {
       const credentials = await work.credentialsFor(read);
       const key = work.key(credentials);
       const { memory } = work.current;
-      if (!read) {
-        // The table could not confirm or deny what we hold: serve it for a while, unconfirmed.
-        const unconfirmed = memory.unconfirmed(key, min);
-        if (unconfirmed) return { token: unconfirmed, cache: "memory", asked: set };
-      }
+      // The table could not confirm or deny what we hold: serve it for a while, unconfirmed.
+      const unconfirmed = read ? undefined : memory.unconfirmed(key, min);
+      if (unconfirmed) return { token: unconfirmed, cache: "memory", asked: set };
       if (memory.held()?.token.cacheKey !== key) memory.drop();
       const served = read && work.fromTable(read, credentials, min);
       if (served) return served;
@@ -119,46 +114,18 @@ export class Refresher {
         waitingSince = now;
         metrics.add(METRICS.leaseWaits, profile.name, 1);
       }
-      if (
-        clock.now() - waitingSince >= LEASE_WAIT_MS ||
-        clock.now() + WORST_POLL_ROUND_MS > deadline
-      ) {
-        throw leaseBusy(
-          `another instance held the refresh lease of "${profile.name}" longer than this request could wait`,
-          LEASE_RETRY_AFTER_SECONDS,
-        );
+      const late = clock.now() + WORST_POLL_ROUND_MS > deadline;
+      if (late || clock.now() - waitingSince >= LEASE_WAIT_MS) {
+        const detail = `another instance held the refresh lease of "${profile.name}" longer than this request could wait`;
+        throw leaseBusy(detail, 2);
       }
       await this.#p.sleep(LEASE_POLL_MS * (0.5 + this.#p.random()));
     }
   }
 
-  /**
-   * After CyberArk failed: a recently confirmed token of the current identity that lasts `min`,
-   * held in memory, else in the table (which may have recovered since the failed refresh read
-   * it), else held by now. The table is read only when its worst read ends by `deadline`.
-   * Never throws.
-   */
-  async fallback(
-    profile: Profile,
-    set: ScopeSet,
-    min: number,
-    deadline: number,
-  ): Promise<VendedToken | undefined> {
-    const held = () => {
-      const { credentials, memory } = this.#p.slots.of(profile, set);
-      const current = credentials.last();
-      const work = new Work(this.#p, profile, set);
-      const token = current && memory.fallback(work.key(current), min);
-      return token ? { token, cache: "memory" as const, asked: set } : undefined;
-    };
-    const fromTable = async () => {
-      if (this.#p.clock.now() + WORST_TABLE_CALL_MS > deadline) return undefined;
-      const work = new Work(this.#p, profile, set);
-      const read = await work.read();
-      const current = work.current.credentials.last();
-      return read && current ? work.fromTable(read, current, min) : undefined;
-    };
-    return held() ?? (await fromTable()) ?? held();
+  /** After CyberArk failed: see {@link fallback}. Never throws. */
+  fallback(profile: Profile, set: ScopeSet, min: number, deadline: number) {
+    return fallback(this.#p, profile, set, min, deadline);
   }
 
   /** Refresh ahead: renews a token entering its renewal window, unless another instance is. */
@@ -262,27 +229,20 @@ export class Refresher {
   // A new set past the profile's or the caller's bound: logged with the set, never the caller.
   #full(work: Work, full: { bound: "profile" | "caller"; freesAt: number }, now: number) {
     const error = placesFull(full.bound, full.freesAt, now);
+    const message = `scope set refused: the ${full.bound}'s live scope sets are at their bound`;
     const { retryAfterSeconds } = error;
-    this.#p.logger.warn(
-      `scope set refused: the ${full.bound}'s live scope sets are at their bound`,
-      {
-        ...{ profile: work.profile.name, asked: work.set, retryAfterSeconds },
-      },
-    );
+    this.#p.logger.warn(message, {
+      profile: work.profile.name,
+      asked: work.set,
+      retryAfterSeconds,
+    });
     return error;
   }
 
-  // A token just obtained is served when it lasts `min`: a slow exchange of a short-lived token
-  // can end after the token is of no use to the caller.
+  // A token just obtained is served when it lasts `min` (a slow exchange of a short-lived token
+  // can end after it is of no use to the caller).
   #served(token: CachedToken, min: number, set: ScopeSet): VendedToken {
     if (isUsable(token, this.#p.clock.now(), min)) return { token, cache: "upstream", asked: set };
-    throw new UpstreamUnavailableError({
-      dependency: "identity",
-      kind: "unusable",
-      detail: "the identity provider granted a token too short-lived to serve",
-      retryAfterSeconds: 1,
-    });
+    throw tooShort("the identity provider granted a token too short-lived to serve");
   }
 }
-
-const LEASE_RETRY_AFTER_SECONDS = 2;

@@ -50,3 +50,13 @@ export function placesFull(
 export function raced(): UpstreamUnavailableError {
   return leaseBusy("a DELETE of the profile came while its token was obtained; token revoked");
 }
+
+/** No token lasts the caller's min_validity: it should ask again shortly. */
+export function tooShort(detail = "no token lasting the requested min_validity") {
+  return new UpstreamUnavailableError({
+    dependency: "identity",
+    kind: "unusable",
+    detail,
+    retryAfterSeconds: 1,
+  });
+}

@@ -1,8 +1,7 @@
 /**
  * The vending rules: who gets which token, from which cache level, and when CyberArk is asked.
- * Read `getToken` top to bottom: authorize, memory, then the refresher (table, lease, exchange).
- * Each level is its own module; this class only wires them and decides between them. Every
- * dependency is a port, so every decision is tested with fakes and a fake clock.
+ * Read `getToken` top to bottom: authorize, memory, then the refresher (record, lease, exchange).
+ * This class only wires the levels and decides between them; every dependency is a port.
  */
 import { type CallerPattern, isAllowed } from "./callers.js";
 import {
@@ -26,11 +25,12 @@ import {
   type SecretSource,
 } from "./ports.js";
 import { deleteTokens } from "./profile-record.js";
-import { ProfileSlots } from "./profile-slots.js";
+import { ProfileSlots } from "./profile-slot.js";
 import type { Profile, ProfilesConfig } from "./profiles.js";
 import { SharedRecords } from "./records.js";
 import { Refresher } from "./refresh.js";
 import { RefreshAhead } from "./refresh-ahead.js";
+import { tooShort } from "./refusals.js";
 import { askFor } from "./scope-ceilings.js";
 import type { ScopeSet } from "./scope-set.js";
 import { WORST_BEFORE_LEASE_MS, WORST_REQUEST_MS } from "./timing.js";
@@ -51,10 +51,7 @@ export interface VendorDependencies {
   readonly secrets: SecretSource;
   /** The profiles' shared records (one item per profile). */
   readonly store: ProfileStore;
-  /**
-   * Where issued tokens are remembered, for a `DELETE` to revoke.
-   * @default none: a `DELETE` revokes only what it drops
-   */
+  /** Where issued tokens are remembered for a `DELETE` to revoke. @default none: only the dropped */
   readonly issued?: IssuedTokenStore;
   readonly identity: IdentityProvider;
   readonly clock: Clock;
@@ -184,7 +181,7 @@ export class TokenVendor {
     return report;
   }
 
-  /** The background renewal of a scope set (the default) of `profile` under way, if any (tests await it). */
+  /** The background renewal of a set (the default) of `profile` under way (tests await it). */
   renewal(profile: string, set?: ScopeSet): Promise<void> | undefined {
     const configured = this.#config.profiles.get(profile);
     return configured && this.#slots.of(configured, set ?? configured.defaultScopes).renewal;
@@ -223,26 +220,16 @@ export class TokenVendor {
     return this.#slots.slotsOf(profile).flatMap((slot) => slot.memory.held()?.token ?? []);
   }
 
-  async #miss(
-    profile: Profile,
-    set: ScopeSet,
-    min: number,
-    query: TokenQuery,
-  ): Promise<VendedToken> {
+  async #miss(profile: Profile, set: ScopeSet, min: number, q: TokenQuery): Promise<VendedToken> {
     const deadline = this.#clock.now() + WORST_REQUEST_MS;
-    const refresh = () => this.#refresher.refresh(profile, set, min, deadline, query.caller);
+    const refresh = () => this.#refresher.refresh(profile, set, min, deadline, q.caller);
     try {
       const shared = await this.#slots.of(profile, set).fly(refresh);
-      // A flight started by a caller with a smaller min_validity may return a token too short for
-      // this one; then this caller starts its own (which goes upstream at most once), or joins
-      // the one that another such caller, resumed before it, has just started (that caller
-      // joined earlier, so its deadline is no later), whose token is checked for it too. Its own
-      // keeps this request's deadline: it reads the table only if that can end in time, and
-      // waits or takes the lease over only as long as it can.
+      // A flight started for a smaller min_validity may bring a token too short for this caller:
+      // it then starts its own (or joins one another such caller just started, whose deadline is
+      // no later), within this request's deadline.
       if (isUsable(shared.token, this.#clock.now(), min)) return shared;
-      if (this.#clock.now() + WORST_BEFORE_LEASE_MS > deadline) {
-        throw tooShort();
-      }
+      if (this.#clock.now() + WORST_BEFORE_LEASE_MS > deadline) throw tooShort();
       const own = await this.#slots.of(profile, set).fly(refresh);
       if (isUsable(own.token, this.#clock.now(), min)) return own;
       throw tooShort();
@@ -260,13 +247,4 @@ export class TokenVendor {
       throw error;
     }
   }
-}
-
-function tooShort(): UpstreamUnavailableError {
-  return new UpstreamUnavailableError({
-    dependency: "identity",
-    kind: "unusable",
-    detail: "no token lasting the requested min_validity",
-    retryAfterSeconds: 1,
-  });
 }

@@ -14,17 +14,41 @@
 import type { ClientCredentials } from "./credentials.js";
 import type { Clock, StoredToken, TokenStamp } from "./ports.js";
 import type { ProfileRecord } from "./profile-record.js";
-import type { ProfileSlot } from "./profile-slot.js";
-import type { ProfileSlots } from "./profile-slots.js";
+import type { ProfileSlot, ProfileSlots } from "./profile-slot.js";
 import type { Profile } from "./profiles.js";
 import { type Reading, type SharedRecords, stampOf } from "./records.js";
 import { type ScopeSet, setTag } from "./scope-set.js";
+import { WORST_TABLE_CALL_MS } from "./timing.js";
 import { type CachedToken, cacheKey, isUsable } from "./token.js";
 import type { VendedToken } from "./vendor-types.js";
 
 /** The stamp of the life a record shows (an item not yet created: no incarnation). */
 export function lifeOf(record: ProfileRecord<StoredToken>): TokenStamp & { incarnation?: string } {
   return { incarnation: record.incarnation ?? "", epoch: record.epoch };
+}
+
+/** What work is done with. */
+export interface WorkParts {
+  readonly slots: ProfileSlots;
+  readonly records: SharedRecords;
+  readonly clock: Clock;
+}
+
+/** What a work holds: its lease (`reading` undefined: failed open) and the life it read. */
+export interface Hold {
+  readonly owner: string;
+  /** When the lease ends (epoch ms). */
+  readonly until: number;
+  readonly stamp: TokenStamp;
+  /** The last read of the record; undefined while the table fails. */
+  readonly reading: Reading | undefined;
+  /** The lease failed open (the table failed): it is only this instance's. */
+  readonly open?: true;
+}
+
+/** Obtains a work's token under its lease (`leased-exchange.ts`). */
+export interface LeasedRunner {
+  run(work: Work, credentials: ClientCredentials, hold: Hold): Promise<CachedToken>;
 }
 
 /** One refresh, renewal or fallback of one scope set of one profile. */
@@ -130,4 +154,34 @@ export class Work {
       ? { token: stored, cache: "table", asked: this.set }
       : undefined;
   }
+}
+
+/**
+ * After CyberArk failed: a recently confirmed token of the current identity that lasts `min`,
+ * held in memory, else in the table (which may have recovered since the failed refresh read
+ * it), else held by now. The table is read only when its worst read ends by `deadline`.
+ * Never throws.
+ */
+export async function fallback(
+  parts: WorkParts,
+  profile: Profile,
+  set: ScopeSet,
+  min: number,
+  deadline: number,
+): Promise<VendedToken | undefined> {
+  const held = () => {
+    const { credentials, memory } = parts.slots.of(profile, set);
+    const current = credentials.last();
+    const work = new Work(parts, profile, set);
+    const token = current && memory.fallback(work.key(current), min);
+    return token ? { token, cache: "memory" as const, asked: set } : undefined;
+  };
+  const fromTable = async () => {
+    if (parts.clock.now() + WORST_TABLE_CALL_MS > deadline) return undefined;
+    const work = new Work(parts, profile, set);
+    const read = await work.read();
+    const current = work.current.credentials.last();
+    return read && current ? work.fromTable(read, current, min) : undefined;
+  };
+  return held() ?? (await fromTable()) ?? held();
 }

@@ -2,11 +2,11 @@
  * The record's transitions, pure: the rules every store and the vendor apply.
  */
 import { describe, expect, it } from "vitest";
+import { mayAsk } from "../../functions/core/attempt-guard.js";
 import {
   deleteTokens,
   emptyRecord,
   MAX_PLACES_PER_CALLER,
-  mayAsk,
   type ProfileRecord,
   takeLease,
   writeToken,

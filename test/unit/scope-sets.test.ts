@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it, vi } from "vitest";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
 import type { TokenRequest } from "../../functions/core/ports.js";
 import { MAX_LIVE_SETS as MAX_LIVE_SCOPE_SETS } from "../../functions/core/profile-record.js";
-import { MAX_SLOTS_PER_PROFILE, ProfileSlots } from "../../functions/core/profile-slots.js";
+import { MAX_SLOTS_PER_PROFILE, ProfileSlots } from "../../functions/core/profile-slot.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../../functions/core/profiles.js";
 import { type ScopeSet, scopeSetOf } from "../../functions/core/scope-set.js";
 import {
