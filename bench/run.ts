@@ -20,7 +20,7 @@ import { join } from "node:path";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { build } from "esbuild";
 import { CyberArkIdentityClient } from "../functions/adapters/cyberark-identity.js";
-import { DynamoDbTokenStore } from "../functions/adapters/dynamodb-token-store.js";
+import { DynamoDbProfileStore } from "../functions/adapters/dynamodb-profile-store.js";
 import { EnvelopeCipher, ProcessKeyProvider } from "../functions/adapters/token-cipher.js";
 import { parseCaller } from "../functions/core/callers.js";
 import type { SecretSource, SecretValue } from "../functions/core/ports.js";
@@ -72,7 +72,7 @@ async function environment(): Promise<Environment> {
     new TokenVendor({
       config,
       secrets: new Secrets(),
-      store: new DynamoDbTokenStore(dynamodb, table, new EnvelopeCipher(keys), quiet),
+      store: new DynamoDbProfileStore(dynamodb, table, new EnvelopeCipher(keys), quiet),
       identity: new CyberArkIdentityClient(),
       clock: systemClock,
       logger: quiet,
@@ -353,7 +353,7 @@ async function firstRequestAfterIdle(): Promise<string[]> {
       new TokenVendor({
         config,
         secrets: new Secrets(),
-        store: new DynamoDbTokenStore(store.client, table, new EnvelopeCipher(keys), quiet),
+        store: new DynamoDbProfileStore(store.client, table, new EnvelopeCipher(keys), quiet),
         identity: new CyberArkIdentityClient(),
         clock: systemClock,
         logger: quiet,

@@ -211,7 +211,7 @@ export class CyberArkTokenVending extends Construct {
     this.#grantedCallers = new GrantedCallerList(this.handler, this.#config);
 
     // Exactly the calls the DynamoDB adapters make (an infrastructure test compares the two).
-    const tableActions = ["GetItem", "PutItem", "UpdateItem", "DeleteItem"];
+    const tableActions = ["GetItem", "PutItem", "UpdateItem"];
     this.table.grant(this.handler, ...tableActions.map((action) => `dynamodb:${action}`));
     tableKey.grantEncryptDecrypt(this.handler);
     grantSecretReads(this.handler, this.#config);

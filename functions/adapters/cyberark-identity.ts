@@ -10,6 +10,10 @@
  * Back-off: a `Retry-After` on a 429 or 503 is never cut short. One that fits the wait between
  * attempts (`maxBackoffMs`) is waited out; a longer one ends the request at once, and the error
  * carries it (`backOffSeconds`, at most `MAX_BACK_OFF_MS`) so the profile sends nothing until it has passed.
+ *
+ * Every attempt, retries included, is sent only after the request's `beforeAttempt` guard
+ * allowed it: an instance frozen between attempts sends nothing once its lease has passed to
+ * another, or a back-off was recorded meanwhile.
  */
 import { fullJitterMs, parseRetryAfterMs } from "../common/backoff.js";
 import {
@@ -103,6 +107,10 @@ export class CyberArkIdentityClient implements IdentityProvider {
     while (attempts < this.#maxAttempts) {
       if (lastFailure) await this.#sleep(this.#backoffMs(attempts + 1, lastFailure.retryAfterMs));
       attempts += 1;
+      // The caller's guard (its lease, the back-off, the record's epoch) before EVERY attempt,
+      // retries included. Nothing is awaited between its answer and the send, and a refusal
+      // ends the request without sending.
+      await request.beforeAttempt?.(attempts);
       try {
         return await this.#attemptToken(request);
       } catch (error) {

@@ -13,9 +13,11 @@
  * so the count is the bound that bites. A token that does not fit is not remembered: the store
  * answers `full`, and the token is served anyway (see `core/issued-tokens.ts`).
  *
- * Expiry: entries carry their expiry as a plaintext hint, used only to prune. The item's `ttl` is
- * set a token's longest lifetime ahead on every write, so DynamoDB never deletes an item holding a
- * live token; an abandoned profile's ledger disappears a year after its last token.
+ * Entries carry the `incarnation` and `epoch` of the profile's record their writer read, and an
+ * expiry counted from when CyberArk's answer arrived (it errs long: a `DELETE` must not forget a
+ * token CyberArk still honours). That expiry is also a plaintext hint, used only to prune. The
+ * item's `ttl` is set a token's longest lifetime past the entry's expiry on every write, so
+ * DynamoDB never deletes an item holding a live entry.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -25,11 +27,8 @@ import {
   GetItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import type { IssuedTokenStore, Remembered, RememberedToken } from "../core/issued-tokens.js";
-import type { Logger } from "../core/ports.js";
-import type { ScopeSet } from "../core/scope-set.js";
+import type { IssuedTokenStore, LedgerEntry, LedgerRead, Logger } from "../core/ports.js";
 import { WORST_REMEMBER_MS } from "../core/timing.js";
-import type { CachedToken } from "../core/token.js";
 import { readLedger } from "./issued-ledger-reads.js";
 import {
   addEntry,
@@ -79,16 +78,15 @@ export class DynamoDbIssuedTokens implements IssuedTokenStore {
 
   async remember(
     profile: string,
-    asked: ScopeSet,
-    token: CachedToken,
+    remembered: LedgerEntry,
     now: number,
-  ): Promise<Remembered> {
+  ): Promise<"remembered" | "full"> {
     // No longer than a table write at its worst: it runs alongside one (see `timing.ts`).
     const abortSignal = AbortSignal.timeout(WORST_REMEMBER_MS);
     const key = issuedItemKey(profile);
     const id = randomBytes(12).toString("base64url");
-    const entry = await sealIssuedEntry(this.#cipher, key, { id, asked, token });
-    const added = { id, entry, ttl: ledgerTtl(now) };
+    const entry = await sealIssuedEntry(this.#cipher, key, id, remembered);
+    const added = { id, entry, ttl: ledgerTtl(now, remembered.expiresAt) };
     for (let attempt = 1; attempt <= ADD_ATTEMPTS; attempt += 1) {
       const pruned = this.#expired(profile, now);
       try {
@@ -122,21 +120,20 @@ export class DynamoDbIssuedTokens implements IssuedTokenStore {
   }
 
   /**
-   * The live tokens, opening at most the bound's worth of entries (see `issued-ledger-reads.ts`).
-   * Entries that do not open are marked in this instance's view, so the `forget` that follows
-   * (and the next write) removes them: junk cannot keep the ledger full.
+   * The entries, opening at most the bound's worth (see `issued-ledger-reads.ts`), expired ones
+   * included (the core decides). Entries that do not open are marked in this instance's view, so
+   * the `forget` that follows (and the next write) removes them: junk cannot keep the ledger full.
    */
-  async live(profile: string, now: number): Promise<readonly RememberedToken[]> {
+  async live(profile: string, _now: number): Promise<LedgerRead> {
     const key = issuedItemKey(profile);
     const item = await this.#read(key);
     this.#see(profile, item);
-    const read = await readLedger(this.#cipher, key, Object.entries(item?.[TOKENS]?.M ?? {}), now);
-    const { unopened, unreadable, expired, beyondBound } = read;
+    const read = await readLedger(this.#cipher, key, Object.entries(item?.[TOKENS]?.M ?? {}));
+    const { unopened, unreadable, beyondBound } = read;
     if (beyondBound > 0) {
       this.#logger.warn("token ledger holds more entries than its bound; opened only the newest", {
         profile,
         skipped: beyondBound,
-        expired,
       });
     }
     if (unopened.length > 0) {
@@ -153,7 +150,8 @@ export class DynamoDbIssuedTokens implements IssuedTokenStore {
         unreadable,
       });
     }
-    return read.live;
+    // Entries not opened (junk, a failed key service, past the bound) are all skipped unrevoked.
+    return { entries: read.entries, unopened: unopened.length + unreadable + beyondBound };
   }
 
   async forget(profile: string, ids: readonly string[], now: number): Promise<void> {

@@ -4,7 +4,6 @@
  * never overwrite each other's entries, and each states in its condition the rule it keeps.
  */
 import type { AttributeValue, UpdateItemCommandInput } from "@aws-sdk/client-dynamodb";
-import { MAX_CLOCK_SKEW_MS } from "../core/timing.js";
 import { MAX_LIFETIME_SECONDS } from "../core/token.js";
 import { TOKEN_TABLE_SCHEMA } from "./token-table.js";
 
@@ -23,11 +22,13 @@ const { partitionKey, timeToLiveAttribute } = TOKEN_TABLE_SCHEMA;
 const MAP_TYPE = { S: "M" };
 
 /**
- * The item's TTL after a write at `now` (epoch s): a token's longest lifetime ahead (and the
- * clocks' skew), so DynamoDB never deletes a ledger that holds a live token, whoever wrote it.
+ * The item's TTL after a write at `now` of an entry that lives until `expiresAt` (epoch s): a
+ * token's longest lifetime past the later of the two, so DynamoDB never deletes a ledger that
+ * holds a live entry, whoever wrote it and whatever its clock said (a clock a whole lifetime off
+ * is not one this service runs on).
  */
-export function ledgerTtl(now: number): AttributeValue {
-  return { N: String(Math.ceil((now + MAX_LIFETIME_SECONDS * 1000 + MAX_CLOCK_SKEW_MS) / 1000)) };
+export function ledgerTtl(now: number, expiresAt: number): AttributeValue {
+  return { N: String(Math.ceil((Math.max(now, expiresAt) + MAX_LIFETIME_SECONDS * 1000) / 1000)) };
 }
 
 /**

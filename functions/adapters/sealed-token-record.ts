@@ -1,85 +1,69 @@
 /**
- * A cached token as the table holds it: one sealed record, plus plaintext hints.
+ * A cached token as a profile's item holds it: one sealed record per scope set.
  *
- * Everything the function relies on (token, cache key, issue time, expiry, scope, and the
- * profile's `DELETE` record it was written under, its stamp) is one JSON record sealed by a {@link TokenCipher}, with the item's key as associated data. The plaintext
- * attributes are hints only, for DynamoDB (the TTL) and for the conditional write (which must
- * compare without the key). A read trusts none of them: it opens the record and requires every
- * hint to agree with it, so an item edited by anyone without the KMS key is refused as a whole.
+ * Everything the function relies on (token, cache key, issue time, expiry, scope, and the stamp of
+ * the record it was written in: `epoch`, `incarnation` and the set's tag) is one JSON record sealed
+ * by a {@link TokenCipher}, with the item's key and the set's tag as associated data, so a sealed
+ * token copied to another set or another profile does not open. Beside it the item keeps plaintext
+ * hints (`epoch`, `expiresAt`) for the pure rule and the TTL; a read trusts none of them: it opens
+ * the record and requires every hint to agree with it (see `profile-item-tokens.ts`).
  */
-import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { CachedToken } from "../core/token.js";
 import type { TokenCipher } from "./token-cipher.js";
-import { TOKEN_TABLE_SCHEMA } from "./token-table.js";
 
-/** The attribute holding the sealed record. */
-export const SEALED_RECORD = "sealedRecord";
-
-/** The plaintext hints written beside the record; each must equal the record's own value. */
-export const HINTS = {
-  cacheKey: "cacheKey",
-  issuedAt: "issuedAt",
-  expiresAt: "expiresAt",
-} as const;
-
-const { timeToLiveAttribute } = TOKEN_TABLE_SCHEMA;
 // A new record layout gets a new label: a record of another layout then simply does not open.
-const RECORD_LABEL = "token-record/1";
+const RECORD_LABEL = "profile-token/1";
 
-/** Why an item could not be used; the store logs it and treats the item as a miss. */
-export type RefusedItem =
-  | { readonly reason: "malformed" }
-  | { readonly reason: "undecryptable"; readonly cause: unknown }
-  | { readonly reason: "hints edited" };
+/** What a sealed token record holds besides the token: which record and set it belongs to. */
+export interface TokenSeal {
+  readonly epoch: number;
+  readonly incarnation: string;
+  readonly tag: string;
+}
 
-/** The attributes of a token item (the partition key excepted). */
-export async function sealTokenItem(
+/** A sealed token, opened. */
+export interface OpenedToken extends TokenSeal {
+  readonly token: CachedToken;
+}
+
+/** Seals `token` for the set tagged `seal.tag` of the item `itemKey`. */
+export function sealToken(
   cipher: TokenCipher,
   itemKey: string,
   token: CachedToken,
-  stamp?: number,
-): Promise<Record<string, AttributeValue>> {
-  const record = { ...tokenRecord(token), ...(stamp === undefined ? {} : { stamp }) };
-  return {
-    [SEALED_RECORD]: { S: await cipher.seal(JSON.stringify(record), sealingContext(itemKey)) },
-    [HINTS.cacheKey]: { S: token.cacheKey },
-    [HINTS.issuedAt]: { N: String(token.issuedAt) },
-    [HINTS.expiresAt]: { N: String(token.expiresAt) },
-    // Rounded down: DynamoDB may keep the item longer, but never because we said so.
-    [timeToLiveAttribute]: { N: String(ttlOf(token)) },
-  };
+  seal: TokenSeal,
+): Promise<string> {
+  const record = { ...tokenRecord(token), ...seal };
+  return cipher.seal(JSON.stringify(record), sealingContext(itemKey, seal.tag));
 }
 
 /**
- * Opens a token item, or says why it cannot be used. `stamp`: the profile's `DELETE` record the
- * token was written under (absent: none).
+ * Opens a token sealed for the set `tag` of the item `itemKey`.
+ * @returns `undefined` when the plaintext is not a token record of this layout.
+ * @throws {DoesNotOpenError} when it was sealed for another item or set, or edited; any other
+ *   error when the key service failed.
  */
-export async function openTokenItem(
+export async function openToken(
   cipher: TokenCipher,
   itemKey: string,
-  item: Record<string, AttributeValue>,
-): Promise<{ token: CachedToken; stamp?: number } | RefusedItem> {
-  const sealed = item[SEALED_RECORD]?.S;
-  if (sealed === undefined) return { reason: "malformed" };
-  let plaintext: string;
-  try {
-    plaintext = await cipher.open(sealed, sealingContext(itemKey));
-  } catch (cause) {
-    return { reason: "undecryptable", cause };
+  tag: string,
+  sealed: string,
+): Promise<OpenedToken | undefined> {
+  const parsed = parseTokenRecord(await cipher.open(sealed, sealingContext(itemKey, tag)));
+  if (!parsed) return undefined;
+  const { epoch, incarnation, tag: sealedTag } = parsed.record;
+  if (
+    !Number.isSafeInteger(epoch) ||
+    typeof incarnation !== "string" ||
+    typeof sealedTag !== "string"
+  ) {
+    return undefined;
   }
-  const parsed = parseTokenRecord(plaintext);
-  if (!parsed) return { reason: "malformed" };
-  const { token, record } = parsed;
-  if (!hintsAgree(item, token)) return { reason: "hints edited" };
-  return Number.isSafeInteger(record.stamp) ? { token, stamp: record.stamp as number } : { token };
+  return { token: parsed.token, epoch: epoch as number, incarnation, tag: sealedTag };
 }
 
-function sealingContext(itemKey: string): string {
-  return `${RECORD_LABEL}\n${itemKey}`;
-}
-
-function ttlOf(token: CachedToken): number {
-  return Math.floor(token.expiresAt / 1000);
+function sealingContext(itemKey: string, tag: string): string {
+  return `${RECORD_LABEL}\n${itemKey}\n${tag}`;
 }
 
 /** A token's fields as every sealed record holds them (cached tokens and ledger entries alike). */
@@ -128,15 +112,4 @@ export function parseTokenRecord(
     expiresAt: expiresAt as number,
   };
   return { token, record };
-}
-
-// Any disagreement means someone edited the item: its record may be genuine, but the hints the
-// conditional write relies on are not, so the whole item is refused (and may be overwritten).
-function hintsAgree(item: Record<string, AttributeValue>, token: CachedToken): boolean {
-  return (
-    item[HINTS.cacheKey]?.S === token.cacheKey &&
-    item[HINTS.issuedAt]?.N === String(token.issuedAt) &&
-    item[HINTS.expiresAt]?.N === String(token.expiresAt) &&
-    item[timeToLiveAttribute]?.N === String(ttlOf(token))
-  );
 }

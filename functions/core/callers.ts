@@ -7,6 +7,7 @@
  * their path. `*` matches any run of characters inside the name only, so it can never reach into
  * the account, the partition or an assumed role's session name.
  */
+import { createHash } from "node:crypto";
 import type { ScopeSet } from "./scope-set.js";
 
 /** A parsed `allowedCallers` / `adminCallers` entry. */
@@ -122,4 +123,10 @@ export function callerMatches(caller: Caller, pattern: CallerPattern): boolean {
 export function isAllowed(caller: Caller | undefined, patterns: readonly CallerPattern[]): boolean {
   if (!caller) return false;
   return patterns.some((pattern) => callerMatches(caller, pattern));
+}
+
+/** The digest of a caller's role (every session of it alike) that scope-set places count by. */
+export function callerDigest(caller: Caller | undefined): string {
+  const role = caller ? `${caller.partition}:${caller.account}:${caller.kind}/${caller.name}` : "";
+  return createHash("sha256").update(role).digest("base64url").slice(0, 16);
 }

@@ -3,16 +3,10 @@
  * for a while, so the warm path reads Secrets Manager only every few minutes.
  */
 import { ConfigurationError } from "./errors.js";
-import type { Clock, SecretSource } from "./ports.js";
+import type { ClientCredentials, Clock, SecretSource } from "./ports.js";
 import { CREDENTIALS_MAX_AGE_MS } from "./timing.js";
 
-/** The credentials of one secret version. */
-export interface ClientCredentials {
-  readonly clientId: string;
-  readonly clientSecret: string;
-  /** The secret's version ID: part of the cache key, so a rotation changes the key. */
-  readonly version: string;
-}
+export type { ClientCredentials } from "./ports.js";
 
 /**
  * Parses a `SecretString`: `{"client_id", "client_secret"}` or `{"username", "password"}`.
@@ -50,6 +44,8 @@ function isNonEmptyString(value: unknown): value is string {
 interface Entry {
   readonly credentials: ClientCredentials;
   readonly readAt: number;
+  /** The record's life (`records.ts` `stampOf`) last read before this secret read began. */
+  readonly stamp?: string;
 }
 
 /** Options of {@link SlotCredentials.get}. */
@@ -58,6 +54,12 @@ export interface CredentialsReadOptions {
   readonly fresh?: boolean;
   /** Read the source unless the held value was read at or after this time (epoch ms). */
   readonly readSince?: number;
+  /**
+   * The record's life (incarnation and epoch) just read: credentials read under another are read
+   * again, so after "rotate the secret, then DELETE" no token of the old secret is obtained under
+   * the new epoch. The new read is tagged with it.
+   */
+  readonly stamp?: string;
 }
 
 /**
@@ -90,18 +92,28 @@ export class SlotCredentials {
     return this.#entry?.credentials;
   }
 
+  /** The record's life `credentials` were read under, while they are the ones held. */
+  tagOf(credentials: ClientCredentials): string | undefined {
+    return this.#entry?.credentials === credentials ? this.#entry.stamp : undefined;
+  }
+
   /**
-   * When the source last returned `credentials` (epoch ms); 0 when a later read returned others,
-   * so nothing is known to be current about them.
+   * Tags the held credentials with `to` when they are tagged `from`: a write conditioned on the
+   * record read as `from` created the life `to`, so nothing came between.
    */
-  lastReturned(credentials: ClientCredentials): number {
-    return this.#entry?.credentials === credentials ? this.#entry.readAt : 0;
+  retag(from: string, to: string): void {
+    const entry = this.#entry;
+    if (entry?.stamp === from) this.#entry = { ...entry, stamp: to };
   }
 
   /** The current credentials, read from the source when missing, too old, or as `options` ask. */
   async get(options: CredentialsReadOptions = {}): Promise<ClientCredentials> {
     const entry = this.#entry;
-    const recentEnough = entry !== undefined && entry.readAt >= (options.readSince ?? 0);
+    const { stamp } = options;
+    const recentEnough =
+      entry !== undefined &&
+      entry.readAt >= (options.readSince ?? 0) &&
+      (stamp === undefined || entry.stamp === stamp);
     const held = options.fresh || !recentEnough ? undefined : this.peek();
     if (held) return held;
     const readAt = this.#clock.now();
@@ -109,7 +121,9 @@ export class SlotCredentials {
     const read = parseClientCredentials(secretString, versionId);
     const credentials =
       entry && sameCredentials(entry.credentials, read) ? entry.credentials : read;
-    this.#entry = { credentials, readAt };
+    // A read without a stamp keeps the last one: the record read before it is no older.
+    const tag = stamp ?? entry?.stamp;
+    this.#entry = { credentials, readAt, ...(tag === undefined ? {} : { stamp: tag }) };
     return credentials;
   }
 }

@@ -115,6 +115,8 @@ export interface UnavailableOptions {
   /** Seconds the identity provider asked to be sent nothing (its `Retry-After`, capped). */
   readonly backOffSeconds?: number | undefined;
   readonly cause?: unknown;
+  /** The caller's sentence, when the dependency's usual one would mislead. */
+  readonly description?: string;
 }
 
 // The caller's sentence names the dependency that failed, in words a caller can act on.
@@ -144,7 +146,8 @@ export class UpstreamUnavailableError extends VendingError {
   readonly backOffSeconds: number | undefined;
 
   constructor(options: UnavailableOptions) {
-    super(UNAVAILABLE[options.dependency], { detail: options.detail, cause: options.cause });
+    const description = options.description ?? UNAVAILABLE[options.dependency];
+    super(description, { detail: options.detail, cause: options.cause });
     this.dependency = options.dependency;
     this.kind = options.kind;
     this.retryAfterSeconds = options.retryAfterSeconds;

@@ -11,8 +11,7 @@
  * A `DELETE` replaces the whole slot: work that began before it still holds the old slot, whose
  * `remember` finds the slot no longer current and keeps nothing. Identity is the fence.
  */
-import type { ClientCredentials } from "./credentials.js";
-import type { Clock } from "./ports.js";
+import type { ClientCredentials, Clock, TokenStamp } from "./ports.js";
 import { MAX_UNCONFIRMED_MS, MEMORY_RECHECK_MS, UNCONFIRMED_RETRY_MS } from "./timing.js";
 import { type CachedToken, isUsable } from "./token.js";
 
@@ -25,6 +24,8 @@ export interface MemoryEntry {
   readonly confirmedAt: number;
   /** When the table must be asked again before the next memory hit (epoch ms). */
   readonly recheckAt: number;
+  /** The record's life the token belongs to; absent when the table could not say. */
+  readonly stamp?: TokenStamp;
 }
 
 /** The token one profile slot holds. */
@@ -72,21 +73,18 @@ export class HeldToken {
   }
 
   /**
-   * Holds `token` as confirmed by the table at `confirmedAt` (default now), unless a `DELETE`
-   * replaced the slot meanwhile.
+   * Holds `token` (of the record's life `stamp`) as confirmed by the table at `confirmedAt`
+   * (default now), unless a `DELETE` replaced the slot meanwhile.
    */
   remember(
     token: CachedToken,
     credentials: ClientCredentials,
     confirmedAt = this.#clock.now(),
+    stamp?: TokenStamp,
   ): void {
     if (!this.#isCurrent()) return;
-    this.#entry = {
-      token,
-      credentials,
-      confirmedAt,
-      recheckAt: confirmedAt + MEMORY_RECHECK_MS,
-    };
+    const recheckAt = confirmedAt + MEMORY_RECHECK_MS;
+    this.#entry = { token, credentials, confirmedAt, recheckAt, ...(stamp ? { stamp } : {}) };
   }
 
   /**
@@ -102,6 +100,13 @@ export class HeldToken {
     if (now >= servableUntil || !isUsable(entry.token, now, minValiditySeconds)) return undefined;
     this.#entry = { ...entry, recheckAt: Math.min(now + UNCONFIRMED_RETRY_MS, servableUntil) };
     return entry.token;
+  }
+
+  /** The table showed `accessToken`, held here, in a read sent at `at` (epoch ms). */
+  confirm(accessToken: string, at: number): void {
+    const entry = this.#entry;
+    if (entry?.token.accessToken !== accessToken || at <= entry.confirmedAt) return;
+    this.#entry = { ...entry, confirmedAt: at, recheckAt: at + MEMORY_RECHECK_MS };
   }
 
   /** Forgets the entry; work in flight may still remember a token while the slot is current. */

@@ -2,13 +2,27 @@
  * What the core needs from the outside world. Adapters implement these; tests pass fakes.
  * Nothing here names an AWS SDK type.
  */
-export type { WriteBasis } from "./admission.js";
-
-import type { WriteBasis } from "./admission.js";
 import type { MetricName } from "./metrics.js";
-import type { ClientAuth, Profile } from "./profiles.js";
+import type * as Shared from "./profile-record.js";
 import type { ScopeSet } from "./scope-set.js";
 import type { CachedToken, TokenGrant } from "./token.js";
+
+/** How the client authenticates at CyberArk: in the form body, or with HTTP Basic. */
+export type ClientAuth = "body" | "basic";
+
+/** The credentials of one secret version. */
+export interface ClientCredentials {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** The secret's version ID: part of the cache key, so a rotation changes the key. */
+  readonly version: string;
+}
+
+/** Where a profile's tenant and application are (what the endpoints are derived from). */
+export interface ProfileLocation {
+  readonly tenantUrl: string;
+  readonly applicationId?: string | undefined;
+}
 
 /** The current time in epoch milliseconds. Injected so expiry is tested without sleeping. */
 export interface Clock {
@@ -31,104 +45,135 @@ export interface SecretSource {
   read(secretId: string): Promise<SecretValue>;
 }
 
-/** What the table holds for one scope set of a profile. */
-export interface StoredItem {
+/**
+ * A token as a {@link ProfileStore}'s record holds it: sealed as read from the table (opened only
+ * when needed, e.g. through KMS), or just obtained and not yet written. The core never sees the
+ * ciphertext; a store writes back the tokens of other sets exactly as it read them.
+ */
+export interface StoredToken {
   /**
-   * The set's token, when the item holds one this code can open, sealed under the profile's
-   * current `DELETE` record (a token sealed under an earlier one was dropped by that `DELETE`).
+   * The token, when it opens and its sealed stamp agrees with the record that holds it: the same
+   * set tag, `epoch`, `incarnation` and `expiresAt` (plaintext hints that differ mean an edited
+   * entry). `undefined`: it does not open, or does not agree; it is then never served.
+   * Never throws for a token that does not open; may throw when its key service fails.
    */
-  readonly token?: CachedToken;
-  /** When a `DELETE` emptied the set's item (epoch ms), until a token written after it replaces it. */
-  readonly deletedAt?: number;
-  /** The profile's own item, shared by its sets; absent when there is none yet. */
-  readonly profile?: ProfileRecord;
-}
-
-/** The profile's own item as a read of one of its sets sees it. */
-export interface ProfileRecord {
-  /** When the profile's last `DELETE` was made (epoch ms), as recorded. */
-  readonly deletedAt?: number;
-  /** Until when the set read holds a place among the profile's live sets (`live-sets.ts`). */
-  readonly liveUntil?: number;
-}
-
-/** A set's ask for a place among the profile's live sets (`live-sets.ts`). */
-export interface PlaceAsk {
-  /** The profile's default set: it always has room. */
-  readonly reserved: ScopeSet;
-  readonly now: number;
-  /** Until when the place is asked for (epoch ms); a place held longer stays as it is. */
-  readonly holdUntil: number;
-  /** The profile's `DELETE` record the asking work read: any other refuses the ask. */
-  readonly deletionRead?: number;
+  open(): Promise<CachedToken | undefined>;
 }
 
 /**
- * The outcome of a {@link PlaceAsk}: taken; or refused, with when the soonest place frees, or
- * without (the profile's `DELETE` record is not the one read: read again).
+ * A strongly consistent read of a profile's record, as {@link ProfileStore.read} answers it:
+ * `emptyRecord()` (no `incarnation`) when there is no item; not pruned (the core prunes before
+ * deciding). The store may keep in it what it needs for the conditional write (opaque here).
  */
-export type PlaceOutcome =
-  | { readonly taken: true }
-  | { readonly taken: false; readonly freesAt?: number };
+export interface RecordRead {
+  readonly record: Shared.ProfileRecord<StoredToken>;
+}
+
+/** What the `DELETE` write found, for its revocations. */
+export interface DeletedRecord {
+  /** The item's incarnation (the new one when the `DELETE` found no item). */
+  readonly incarnation: string;
+  /** The `epoch` before the `DELETE` (0 when there was no item); it is now one more. */
+  readonly epoch: number;
+  /** The tokens the write removed that opened (whatever their epoch or expiry). */
+  readonly dropped: readonly CachedToken[];
+}
 
 /**
- * What became of a token's write: stored; refused because the item holds a token the write must
- * not replace (a fresher one of the same identity, or one of another identity whose credentials
- * were read later); or refused because the item holds a `DELETE`'s record the writer did not read
- * (`deleted`: a `DELETE` came while the token was being obtained; see `deletion-race.ts`).
+ * The shared cache (DynamoDB): ONE item per profile holding its whole shared state
+ * (`profile-record.ts`: each set's token, lease and place, the back-off, `epoch`, `version`,
+ * `incarnation`), changed only by single-item writes, without transactions.
+ *
+ * Contract (the in-memory store in `test/support` keeps exactly the same one):
+ * - {@link read} is strongly consistent.
+ * - {@link write} succeeds iff the item is still the one read: the same `incarnation` and
+ *   `version` (or, when the read found no item, there is still none). It stores `next` whole, with
+ *   `version = read.version + 1` and `incarnation = next.incarnation` (the read one; when the read
+ *   found no item, a new random one the core chose, so the writer knows the life it created).
+ *   Tokens are sealed for the
+ *   set tag they are stored under (AAD = profile + tag). The item's TTL is `expiryOf(next)`.
+ * - {@link delete} is unconditional: `epoch + 1`, `version + 1`, every token and place removed,
+ *   leases and back-off kept; a missing item is created with a new incarnation; TTL at least
+ *   `now + MAX_BACK_OFF_MS + LEASE_MS`. DELETEs never tie.
+ * - The item vanishes (TTL) only when nothing in it is live; then a read answers an empty record
+ *   and the next writer makes a new incarnation, so a writer that read the old one is refused.
  */
-export type TokenPut = "stored" | "refused" | "deleted";
-
-/**
- * The shared token cache (DynamoDB): per profile one item of its own (its `DELETE` record and
- * live sets) and one back-off item; per scope set one token item and one refresh lease.
- */
-export interface TokenStore {
-  /** A strongly consistent read of the set's item and the profile's; the caller checks expiry. */
-  get(profile: string, set: ScopeSet): Promise<StoredItem>;
+export interface ProfileStore {
+  /** Strongly consistent read of the profile's record (the empty record when there is no item). */
+  read(profile: string): Promise<RecordRead>;
   /**
-   * Stores the set's token when the stored item `admits` it (`admission.ts`: deletion, ordering
-   * and forged-item rules), sealed with `basis.profileDeletionRead`.
-   * @returns what became of the write ({@link TokenPut}).
+   * Writes `next` iff the item is still the one `read` saw (same incarnation and version, or
+   * still no item).
+   * @returns `false` when it is not (the writer lost a race: it reads again and decides again).
+   * @throws when the table fails (the core fails open).
    */
-  put(profile: string, set: ScopeSet, token: CachedToken, basis: WriteBasis): Promise<TokenPut>;
-  /**
-   * Replaces the set's token with the record of a `DELETE` made at `at` (epoch ms).
-   * @returns the token deleted, when the item held a usable one.
-   */
-  delete(profile: string, set: ScopeSet, at: number): Promise<CachedToken | undefined>;
-  /**
-   * A `DELETE` of the whole profile at `at` (epoch ms): first records it on the profile's item,
-   * which makes every set's token unservable and every write that read an earlier record
-   * unservable too, then {@link delete}s each live set, and each of `known`, with that record.
-   * The record is `nextDeletionRecord` of the stored one (`admission.ts`): `at`, or later when
-   * the stored one is not earlier, so it is distinct from every earlier `DELETE`'s.
-   * @returns the tokens deleted that could be opened.
-   */
-  deleteProfile(profile: string, at: number, known: readonly ScopeSet[]): Promise<CachedToken[]>;
-  /** Asks a place for the set among the profile's live sets (`live-sets.ts`). */
-  takePlace(profile: string, set: ScopeSet, ask: PlaceAsk): Promise<PlaceOutcome>;
-  /**
-   * Takes the set's refresh lease until `until` (epoch ms), unless another owner holds one that
-   * has not expired at `now`. Only the holder asks CyberArk, so instances do not stampede it.
-   * @returns whether `owner` now holds the lease.
-   */
-  acquireLease(
+  write(
     profile: string,
-    set: ScopeSet,
-    owner: string,
-    now: number,
-    until: number,
+    read: RecordRead,
+    next: Shared.ProfileRecord<StoredToken>,
   ): Promise<boolean>;
-  /** Gives the lease back if `owner` still holds it. */
-  releaseLease(profile: string, set: ScopeSet, owner: string): Promise<void>;
+  /** The `DELETE` write: see the contract above. */
+  delete(profile: string, now: number): Promise<DeletedRecord>;
   /**
-   * Records that CyberArk asked for no token request of the profile until `until` (epoch ms), so
-   * every instance holds back, not only the one that was told. A later end never shortens.
+   * The record's form of a token just obtained for the set tagged `tag`, stamped with the
+   * `epoch` and `incarnation` its credentials were read under; sealed when it is written. Its
+   * {@link StoredToken.open} answers `token` without any I/O.
    */
-  putBackOff(profile: string, until: number): Promise<void>;
-  /** The end of the profile's recorded back-off (epoch ms), if one was recorded. */
-  getBackOff(profile: string): Promise<number | undefined>;
+  fresh(profile: string, tag: string, token: CachedToken, stamp: TokenStamp): StoredToken;
+}
+
+/** Which life of a profile's record a token belongs to. */
+export interface TokenStamp {
+  readonly incarnation: string;
+  readonly epoch: number;
+}
+
+/**
+ * A token for the ledger ({@link IssuedTokenStore}), asked for the set `asked`. `expiresAt`: until
+ * when CyberArk may honour it (epoch ms), counted from when its answer ARRIVED (errs long: for
+ * revocation), not from when the request left (`token.expiresAt`, errs short: for serving).
+ */
+export interface LedgerEntry extends TokenStamp {
+  readonly asked: ScopeSet;
+  readonly token: CachedToken;
+  readonly expiresAt: number;
+}
+
+/** A ledger entry as read back, with its `id` (no part of the token). */
+export interface RememberedEntry extends LedgerEntry {
+  readonly id: string;
+}
+
+/**
+ * The ledger as a `DELETE` reads it: every entry that opened (expired ones included: the core
+ * decides, and counts them), how many did not open (noted for the next `forget`), and how many
+ * the read left unread past its bounded amount of work (default 0).
+ */
+export interface LedgerRead {
+  readonly entries: readonly RememberedEntry[];
+  readonly unopened: number;
+  readonly pastBound?: number;
+}
+
+/**
+ * The ledger of issued tokens (its own item, beside the profile's record): every token the
+ * service obtained for a profile whose tokens CyberArk can revoke, remembered BEFORE the token's
+ * conditional write, so a `DELETE` that reads it after its own write finds every token of an
+ * earlier epoch that could still be written.
+ */
+export interface IssuedTokenStore {
+  /**
+   * Remembers `entry` until `entry.expiresAt`.
+   * @returns `full` when the profile's ledger is at its bound: the entry is not remembered.
+   */
+  remember(profile: string, entry: LedgerEntry, now: number): Promise<"remembered" | "full">;
+  /** Reads the profile's entries (a bounded amount of work, whatever the ledger holds). */
+  live(profile: string, now: number): Promise<LedgerRead>;
+  /**
+   * Forgets the entries `ids` (revoked tokens), any it knows to have expired at `now`, and any
+   * its last `live` found not to open.
+   */
+  forget(profile: string, ids: readonly string[], now: number): Promise<void>;
 }
 
 /** Where a profile's tokens are requested and revoked: absolute URLs. */
@@ -148,6 +193,13 @@ export interface TokenRequest {
   readonly clientSecret: string;
   /** The scope set asked for; absent when it is empty. */
   readonly scope?: ScopeSet;
+  /**
+   * Asked before EVERY attempt (the first and each retry): it rechecks the set's lease, the
+   * profile's back-off and the record's epoch, and throws (an `UpstreamUnavailableError`) to stop
+   * without sending. The provider sends the attempt with no await between the guard's answer and
+   * the send, and never sends one the guard refused.
+   */
+  readonly beforeAttempt?: (attempt: number) => Promise<void>;
 }
 
 /** One token revocation at the identity provider (RFC 7009). */
@@ -165,7 +217,7 @@ export interface RevocationRequest {
 /** The identity provider (CyberArk Identity): its token and revocation endpoints. */
 export interface IdentityProvider {
   /** Where the profile's tokens are requested and revoked; the provider's URL layout is its own. */
-  endpoints(profile: Profile): ProfileEndpoints;
+  endpoints(profile: ProfileLocation): ProfileEndpoints;
   /**
    * @throws {UpstreamRejectedError} on a 4xx other than 429.
    * @throws {UpstreamUnavailableError} on timeouts, resets, 429, 5xx or an unusable body, after
@@ -187,9 +239,8 @@ export interface Logger {
 }
 
 /**
- * Where the core counts what it does (CloudWatch Embedded Metric Format in the function). Every
- * metric carries the profile; `dimension` is the value of the metric's one extra dimension, for
- * the metrics that have one (see `metrics.ts`). Never a token, a secret or a caller ARN.
+ * Where the core counts what it does (CloudWatch EMF in the function), per profile; `dimension`:
+ * the metric's one extra dimension's value, if it has one (`metrics.ts`). Never a token or an ARN.
  */
 export interface Metrics {
   add(metric: MetricName, profile: string, value: number, dimension?: string): void;

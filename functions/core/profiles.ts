@@ -8,6 +8,7 @@
 import { LOOPBACK_HOSTS } from "../common/loopback.js";
 import { isRecord } from "../common/records.js";
 import type { AllowedCaller, CallerPattern } from "./callers.js";
+import type { ClientAuth } from "./ports.js";
 import {
   defaultScopesOf,
   parseAdminCaller,
@@ -16,8 +17,8 @@ import {
 } from "./profile-scopes.js";
 import { parseScopeSet, type ScopeSet } from "./scope-set.js";
 
-/** How the client credentials travel to CyberArk. */
-export type ClientAuth = "body" | "basic";
+/** How the client credentials travel to CyberArk (declared with the ports that carry them). */
+export type { ClientAuth } from "./ports.js";
 
 /** One validated profile. */
 export interface Profile {

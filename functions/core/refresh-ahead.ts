@@ -8,7 +8,7 @@
  */
 import { logReason } from "./errors.js";
 import type { Clock, Logger } from "./ports.js";
-import type { ProfileSlots } from "./profile-slots.js";
+import type { ProfileSlots } from "./profile-slot.js";
 import type { Profile } from "./profiles.js";
 import type { ScopeSet } from "./scope-set.js";
 import { RENEWAL_RETRY_MS } from "./timing.js";

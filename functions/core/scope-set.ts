@@ -7,6 +7,8 @@
  * renewal) is per scope set.
  */
 
+import { createHash } from "node:crypto";
+
 /** One scope-token: printable ASCII but space, `"` and `\`. */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]{1,128}$/;
 
@@ -51,4 +53,12 @@ export function parseScopeSet(text: string): ScopeSet | { readonly problem: stri
 /** The scopes of `set` that `ceiling` does not hold, in order (empty: the set lies within it). */
 export function scopesOutside(set: ScopeSet, ceiling: ReadonlySet<string>): string[] {
   return scopesOf(set).filter((scope) => !ceiling.has(scope));
+}
+
+/**
+ * The name of a scope set in the profile's record: `-` for the empty set, else the base64url
+ * SHA-256 of the set, so a name stays bounded whatever the ask.
+ */
+export function setTag(set: ScopeSet): string {
+  return set === NO_SCOPES ? "-" : createHash("sha256").update(set).digest("base64url");
 }

@@ -46,29 +46,37 @@ export const WORST_AWS_CALL_MS =
 /** A table read or write at its worst: the item, then KMS for its data key. */
 export const WORST_TABLE_CALL_MS = 2 * WORST_AWS_CALL_MS;
 
-/**
- * What the holder of the refresh lease does at its worst: read the table, read the secret again
- * (the table disagrees with the credentials held), read the profile's back-off, exchange, read
- * the rotated secret (and the back-off again, at the same time) and exchange once more (the
- * rotation retry), write the table.
- */
-export const WORST_REFRESH_MS =
-  WORST_TABLE_CALL_MS +
-  WORST_AWS_CALL_MS +
-  WORST_AWS_CALL_MS +
-  WORST_EXCHANGE_MS +
-  WORST_AWS_CALL_MS +
-  WORST_EXCHANGE_MS +
-  WORST_TABLE_CALL_MS;
-
 /** Slack for the scheduler, the event loop and clock drift between instances. */
 export const MARGIN_MS = 1_500;
 
 /**
- * How long the refresh lease is held: longer than the worst refresh, even counted from after the
- * slowest grant a holder uses (one AWS call; a slower grant is not used: see `refresh-lease.ts`).
+ * What follows an answer from CyberArk: the ledger remembers the token, then the token's
+ * conditional write (each a table call with its KMS data key).
  */
-export const LEASE_MS = WORST_REFRESH_MS + MARGIN_MS;
+export const WORST_AFTER_ANSWER_MS = 2 * WORST_TABLE_CALL_MS;
+
+/**
+ * How much of its lease a holder must still have to send an attempt (the guard checks it before
+ * EVERY attempt, `profile-record.ts` `mayAsk`): the attempt, the writes after its answer, and the
+ * margin. So a holder never has a request in flight, nor a write to make, after its lease ended.
+ */
+export const ATTEMPT_LEASE_NEED_MS =
+  IDENTITY_ATTEMPT_TIMEOUT_MS + WORST_AFTER_ANSWER_MS + MARGIN_MS;
+
+/**
+ * What the holder of the refresh lease does at its worst without a rotation retry: per attempt,
+ * the guard's read of the record and the attempt (with the backoffs between), then the ledger and
+ * the token's write. With a rotation retry (read the secret again, exchange again), attempts that
+ * would end past the lease are not sent ({@link ATTEMPT_LEASE_NEED_MS}): the request gets a 503.
+ */
+export const WORST_REFRESH_MS =
+  IDENTITY_MAX_ATTEMPTS * WORST_AWS_CALL_MS + WORST_EXCHANGE_MS + WORST_AFTER_ANSWER_MS;
+
+/**
+ * How long the refresh lease is held: the worst refresh, the secret read and the first attempt of
+ * a rotation retry, and the margin. No holder uses it longer (see {@link ATTEMPT_LEASE_NEED_MS}).
+ */
+export const LEASE_MS = 19_000;
 
 /**
  * How long into its wait a caller may still take a dead holder's lease over and refresh itself.
@@ -78,10 +86,10 @@ export const LEASE_TAKEOVER_MS = 2_000;
 
 /**
  * How long a caller keeps polling the table for another instance's refresh before answering 503:
- * as long as that holder's worst refresh. (Its last poll, begun just before, is counted in
+ * as long as that holder may hold its lease. (Its last poll, begun just before, is counted in
  * {@link WORST_REQUEST_MS}.)
  */
-export const LEASE_WAIT_MS = WORST_REFRESH_MS;
+export const LEASE_WAIT_MS = LEASE_MS;
 
 /** Mean interval between polls of the table while another instance refreshes. */
 export const LEASE_POLL_MS = 150;
@@ -95,16 +103,11 @@ export const WORST_POLL_MS = WORST_TABLE_CALL_MS + WORST_AWS_CALL_MS;
 /** What a request does before it turns to the lease, at its worst: read the table, then the secret. */
 export const WORST_BEFORE_LEASE_MS = WORST_TABLE_CALL_MS + WORST_AWS_CALL_MS;
 
-/** A refresh under the lease at its worst, from asking for the lease to giving it back. */
-export const WORST_LEASED_REFRESH_MS = WORST_AWS_CALL_MS + WORST_REFRESH_MS + WORST_AWS_CALL_MS;
-
 /**
- * How much of its lease a holder must still have after taking its set's place under the lease (a
- * `DELETE` dropped it since the request read the table; the ask is not in the budget above) to go
- * on and ask CyberArk: the rest of a worst refresh past its reads (back-off read, exchange,
- * rotation retry, table write), and the margin. So it ends no later than a worst refresh would.
+ * A refresh under the lease at its worst, from taking the lease (and the set's place) with one
+ * conditional write to the token's write, which gives the lease back.
  */
-export const LEASE_LEFT_AFTER_LATE_PLACE_MS = LEASE_MS - WORST_TABLE_CALL_MS - WORST_AWS_CALL_MS;
+export const WORST_LEASED_REFRESH_MS = WORST_AWS_CALL_MS + LEASE_MS;
 /** One round of waiting for another holder at its worst: the longest pause, then a poll. */
 export const WORST_POLL_ROUND_MS = LEASE_POLL_MAX_MS + WORST_POLL_MS;
 
@@ -122,10 +125,8 @@ export const WORST_REQUEST_MS =
   Math.max(LEASE_TAKEOVER_MS + WORST_LEASED_REFRESH_MS, LEASE_WAIT_MS + WORST_POLL_ROUND_MS);
 
 /**
-/**
- * Remembering a token in the ledger of issued tokens (`issued-tokens.ts`): sealing it, and the
- * ledger's writes. It runs alongside the token's table write, so it is cut off at the same worst
- * time, and the refresh budget above needs nothing more for it.
+ * Remembering a token in the ledger of issued tokens (`ledger.ts`): sealing it, and the ledger's
+ * write, before the token's own write ({@link WORST_AFTER_ANSWER_MS} counts it).
  */
 export const WORST_REMEMBER_MS = WORST_TABLE_CALL_MS;
 
@@ -136,18 +137,13 @@ export const WORST_REMEMBER_MS = WORST_TABLE_CALL_MS;
 export const WORST_REVOCATION_MS = 2 * (WORST_AWS_CALL_MS + IDENTITY_ATTEMPT_TIMEOUT_MS);
 
 /**
- * A `DELETE` at its worst: record it on the profile's item, delete each scope set's item (all at
- * once, each opening what it held), read the ledger of issued tokens (the item, then KMS for the
- * data keys of at most its bound's worth of entries, all at once, whatever the item holds), then
- * revoke every live token at once, twice at most, each time reading the secret and making one
- * attempt at CyberArk, and have the ledger forget the revoked ones.
+ * A `DELETE` at its worst: its one write to the profile's record (then KMS, to open the tokens it
+ * dropped), the ledger's read after it (the item, then KMS for the data keys of at most its
+ * bound's worth of entries, all at once), every revocation at once, twice at most, each time
+ * reading the secret and making one attempt at CyberArk, and the ledger's cleanup.
  */
 export const WORST_DELETE_MS =
-  WORST_AWS_CALL_MS +
-  WORST_TABLE_CALL_MS +
-  WORST_TABLE_CALL_MS +
-  WORST_REVOCATION_MS +
-  WORST_AWS_CALL_MS;
+  WORST_TABLE_CALL_MS + WORST_TABLE_CALL_MS + WORST_REVOCATION_MS + WORST_AWS_CALL_MS;
 
 /** The Lambda function's timeout, in seconds (the stack sets it from here). */
 export const FUNCTION_TIMEOUT_SECONDS = Math.ceil((WORST_REQUEST_MS + MARGIN_MS) / 1000);
@@ -174,13 +170,6 @@ export const UNCONFIRMED_RETRY_MS = 2_000;
  */
 export const MAX_UNCONFIRMED_MS = 2 * MEMORY_RECHECK_MS;
 
-/**
- * A back-off read from the table longer ago than this when a request is about to go is read
- * again. No read takes longer ({@link WORST_AWS_CALL_MS}), so without a freeze of the instance
- * there is never a second read, and the budget above needs none.
- */
-export const BACK_OFF_READ_MAX_AGE_MS = WORST_AWS_CALL_MS;
-
 /** The longest back-off CyberArk may ask for that is honoured (its `Retry-After`, capped). */
 export const MAX_BACK_OFF_MS = 300_000;
 
@@ -189,12 +178,6 @@ export const REJECTION_MEMORY_MS = 10_000;
 
 /** After a failed background renewal, how long before the next attempt. */
 export const RENEWAL_RETRY_MS = 5_000;
-
-/**
- * How far apart the clocks of two instances may be. Lambda's are kept by the Amazon Time Sync
- * Service to within milliseconds; this is the slack a `DELETE`'s recorded time is read with.
- */
-export const MAX_CLOCK_SKEW_MS = 5_000;
 
 /** How long credentials stay in memory before Secrets Manager is read again. */
 export const CREDENTIALS_MAX_AGE_MS = 5 * 60_000;

@@ -5,7 +5,6 @@
 import { createHash } from "node:crypto";
 import { decodeJwt } from "jose";
 import { UpstreamUnavailableError } from "./errors.js";
-import type { Profile } from "./profiles.js";
 import type { ScopeSet } from "./scope-set.js";
 
 /** What CyberArk answered, already checked for an access token and a Bearer type. */
@@ -137,7 +136,11 @@ export function isDueForRenewal(
  * never served for another.
  */
 export function cacheKey(
-  profile: Profile,
+  profile: {
+    readonly tenantUrl: string;
+    readonly applicationId?: string | undefined;
+    readonly clientAuth: string;
+  },
   credentials: { readonly clientId: string; readonly version: string },
   set: ScopeSet,
 ): string {

@@ -1,8 +1,7 @@
 /**
  * The vending rules: who gets which token, from which cache level, and when CyberArk is asked.
- * Read `getToken` top to bottom: authorize, memory, then the refresher (table, lease, exchange).
- * Each level is its own module; this class only wires them and decides between them. Every
- * dependency is a port, so every decision is tested with fakes and a fake clock.
+ * Read `getToken` top to bottom: authorize, memory, then the refresher (record, lease, exchange).
+ * This class only wires the levels and decides between them; every dependency is a port.
  */
 import { type CallerPattern, isAllowed } from "./callers.js";
 import {
@@ -12,28 +11,30 @@ import {
   UpstreamUnavailableError,
 } from "./errors.js";
 import { TokenExchange } from "./exchange.js";
-import { type IssuedTokenStore, IssuedTokens } from "./issued-tokens.js";
+import { LeasedExchange } from "./leased-exchange.js";
+import { Ledger, type Revoked } from "./ledger.js";
 import { METRICS } from "./metrics.js";
 import {
   type Clock,
   type IdentityProvider,
+  type IssuedTokenStore,
   type Logger,
   type Metrics,
   NO_METRICS,
+  type ProfileStore,
   type SecretSource,
-  type TokenStore,
 } from "./ports.js";
-import { ProfileSlots } from "./profile-slots.js";
+import { deleteTokens } from "./profile-record.js";
+import { ProfileSlots } from "./profile-slot.js";
 import type { Profile, ProfilesConfig } from "./profiles.js";
+import { SharedRecords } from "./records.js";
+import { Refresher } from "./refresh.js";
 import { RefreshAhead } from "./refresh-ahead.js";
-import { RefreshLease } from "./refresh-lease.js";
-import { Refresher } from "./refresher.js";
-import { type Revoked, TokenRevocation } from "./revocation.js";
+import { tooShort } from "./refusals.js";
 import { askFor } from "./scope-ceilings.js";
 import type { ScopeSet } from "./scope-set.js";
-import { TableCache } from "./table-cache.js";
 import { WORST_BEFORE_LEASE_MS, WORST_REQUEST_MS } from "./timing.js";
-import { isUsable } from "./token.js";
+import { type CachedToken, isUsable } from "./token.js";
 import type { InvalidateQuery, RenewalReport, TokenQuery, VendedToken } from "./vendor-types.js";
 
 export type {
@@ -48,11 +49,9 @@ export type {
 export interface VendorDependencies {
   readonly config: ProfilesConfig;
   readonly secrets: SecretSource;
-  readonly store: TokenStore;
-  /**
-   * Where issued tokens are remembered, for a `DELETE` to revoke.
-   * @default none: a `DELETE` revokes only what it drops
-   */
+  /** The profiles' shared records (one item per profile). */
+  readonly store: ProfileStore;
+  /** Where issued tokens are remembered for a `DELETE` to revoke. @default none: only the dropped */
   readonly issued?: IssuedTokenStore;
   readonly identity: IdentityProvider;
   readonly clock: Clock;
@@ -75,39 +74,45 @@ export class TokenVendor {
   readonly #logger: Logger;
   readonly #metrics: Metrics;
   readonly #slots: ProfileSlots;
-  readonly #table: TableCache;
+  readonly #records: SharedRecords;
   readonly #refresher: Refresher;
   readonly #ahead: RefreshAhead;
-  readonly #revocation: TokenRevocation;
+  readonly #ledger: Ledger;
 
   constructor(deps: VendorDependencies) {
-    const { clock, logger } = deps;
+    const { clock, logger, identity } = deps;
     const metrics = deps.metrics ?? NO_METRICS;
+    const now = () => clock.now();
     this.#config = deps.config;
     this.#clock = clock;
     this.#logger = logger;
     this.#metrics = metrics;
     const slots = new ProfileSlots({ secrets: deps.secrets, clock });
     this.#slots = slots;
-    this.#table = new TableCache(deps.store, logger);
-    const { identity } = deps;
-    const exchange = new TokenExchange({
-      ...{ slots, identity, clock, metrics, shared: this.#table, logger },
-    });
-    const lease = new RefreshLease({ ...deps, metrics });
-    const issued = new IssuedTokens(deps.issued, identity, clock, logger);
-    const revocation = new TokenRevocation(slots, identity, logger, issued);
-    this.#revocation = revocation;
+    const records = new SharedRecords(deps.store, now, logger);
+    this.#records = records;
+    const exchange = new TokenExchange({ slots, identity, clock, metrics, logger });
+    const ledger = new Ledger(deps.issued, identity, now, logger);
+    this.#ledger = ledger;
+    const leased = new LeasedExchange({ records, exchange, ledger, clock, logger });
+    const sleep = deps.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const random = deps.random ?? Math.random;
     this.#refresher = new Refresher({
-      ...{ slots, table: this.#table, lease, exchange, clock, metrics, logger },
-      ...{ issued, revocation },
+      slots,
+      records,
+      leased,
+      clock,
+      logger,
+      metrics,
+      sleep,
+      random,
     });
     this.#ahead = new RefreshAhead(slots, clock, logger);
   }
 
   /**
    * Returns a token of the profile for the asked scope set, valid for at least the (capped)
-   * `min_validity`. Each scope set is its own cache entry (`profile-slots.ts`, `live-sets.ts`).
+   * `min_validity`. Each scope set is its own cache entry (`profile-slots.ts`, `profile-record.ts`).
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not allowed.
    */
   async getToken(query: TokenQuery): Promise<VendedToken> {
@@ -118,7 +123,7 @@ export class TokenVendor {
     const hit = memory.hit(credentials.peek(), min);
     const vended = hit
       ? { token: hit, cache: "memory" as const, asked: set }
-      : await this.#miss(profile, set, min);
+      : await this.#miss(profile, set, min, query);
     this.#metrics.add(METRICS.vended, profile.name, 1, vended.cache);
     // Passed inline: a named closure costs a property definition per request under tsx.
     this.#ahead.consider(profile, set, vended.token, min, () =>
@@ -128,28 +133,32 @@ export class TokenVendor {
   }
 
   /**
-   * Drops the profile's cached tokens, every scope set's: from the table at once, from this
-   * instance's memory for good (work in flight cannot put them back), from other instances
-   * within their recheck, and at CyberArk (revoked) for a profile with an `applicationId`. The
-   * table records when, on the profile's own item that every set's read sees: a token obtained
-   * with credentials read before then is never served from the table afterwards, in any set,
-   * including one this `DELETE` did not know of (`admission.ts`, `deletion-record.ts`), so no
-   * instance still holding a rotated-out secret refills it.
+   * Drops the profile's cached tokens, every scope set's: from the table at once (one write that
+   * moves the record to its next epoch), from this instance's memory for good (work in flight
+   * cannot put them back), from other instances within their recheck, and at CyberArk (revoked)
+   * for a profile with an `applicationId`: exactly the tokens of the epochs it ended
+   * (`ledger.ts`). A token obtained under the new epoch is never its business.
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not an admin.
    * @throws {UpstreamUnavailableError} when the table could not drop them.
    */
   async invalidate(query: InvalidateQuery): Promise<Revoked> {
     const profile = this.#authorize(query.profile, query, () => this.#config.adminCallers);
-    const heldOf = () => this.#slots.slotsOf(profile).map((slot) => slot.memory.held()?.token);
-    const known = new Set<ScopeSet>([profile.defaultScopes]);
-    for (const slot of this.#slots.slotsOf(profile)) known.add(slot.set);
-    const held = heldOf();
+    const held = this.#held(profile);
+    const shared = this.#slots.generation(profile).shared;
+    shared.places = deleteTokens(shared.places); // the places this instance counted itself
     this.#slots.replace(profile);
-    const deleted = await this.#table.delete(profile.name, this.#clock.now(), [...known]);
-    // A request that read an item while it was being deleted may have held it meanwhile.
-    held.push(...heldOf());
+    const deleted = await this.#records.delete(profile.name);
+    // Work that read the record while the write was on its way may have held a token meanwhile:
+    // one of the epochs this DELETE ended is revoked too, one of the next is not its business.
+    for (const slot of this.#slots.slotsOf(profile)) {
+      const entry = slot.memory.held();
+      const { stamp } = entry ?? {};
+      const newer = stamp?.incarnation === deleted.incarnation && stamp.epoch > deleted.epoch;
+      if (entry && !newer) held.push(entry.token);
+    }
     this.#slots.replace(profile);
-    return this.#revocation.revoke(profile, [...deleted, ...held]);
+    const credentials = () => this.#slots.generation(profile).credentials.get();
+    return this.#ledger.revokeAfterDelete(profile, deleted, held, credentials);
   }
 
   /** Renews every `prewarm` profile whose table token is missing or half spent. Never throws. */
@@ -172,7 +181,7 @@ export class TokenVendor {
     return report;
   }
 
-  /** The background renewal of a scope set (the default) of `profile` under way, if any (tests await it). */
+  /** The background renewal of a set (the default) of `profile` under way (tests await it). */
   renewal(profile: string, set?: ScopeSet): Promise<void> | undefined {
     const configured = this.#config.profiles.get(profile);
     return configured && this.#slots.of(configured, set ?? configured.defaultScopes).renewal;
@@ -206,21 +215,21 @@ export class TokenVendor {
     }
   }
 
-  async #miss(profile: Profile, set: ScopeSet, min: number): Promise<VendedToken> {
+  // The tokens this instance holds for the profile, every set's.
+  #held(profile: Profile): CachedToken[] {
+    return this.#slots.slotsOf(profile).flatMap((slot) => slot.memory.held()?.token ?? []);
+  }
+
+  async #miss(profile: Profile, set: ScopeSet, min: number, q: TokenQuery): Promise<VendedToken> {
     const deadline = this.#clock.now() + WORST_REQUEST_MS;
-    const refresh = () => this.#refresher.refresh(profile, set, min, deadline);
+    const refresh = () => this.#refresher.refresh(profile, set, min, deadline, q.caller);
     try {
       const shared = await this.#slots.of(profile, set).fly(refresh);
-      // A flight started by a caller with a smaller min_validity may return a token too short for
-      // this one; then this caller starts its own (which goes upstream at most once), or joins
-      // the one that another such caller, resumed before it, has just started (that caller
-      // joined earlier, so its deadline is no later), whose token is checked for it too. Its own
-      // keeps this request's deadline: it reads the table only if that can end in time, and
-      // waits or takes the lease over only as long as it can.
+      // A flight started for a smaller min_validity may bring a token too short for this caller:
+      // it then starts its own (or joins one another such caller just started, whose deadline is
+      // no later), within this request's deadline.
       if (isUsable(shared.token, this.#clock.now(), min)) return shared;
-      if (this.#clock.now() + WORST_BEFORE_LEASE_MS > deadline) {
-        throw tooShort();
-      }
+      if (this.#clock.now() + WORST_BEFORE_LEASE_MS > deadline) throw tooShort();
       const own = await this.#slots.of(profile, set).fly(refresh);
       if (isUsable(own.token, this.#clock.now(), min)) return own;
       throw tooShort();
@@ -238,13 +247,4 @@ export class TokenVendor {
       throw error;
     }
   }
-}
-
-function tooShort(): UpstreamUnavailableError {
-  return new UpstreamUnavailableError({
-    dependency: "identity",
-    kind: "unusable",
-    detail: "no token lasting the requested min_validity",
-    retryAfterSeconds: 1,
-  });
 }

@@ -40,6 +40,8 @@ export type {
 export class IdentitySimulator {
   /** Every token and revocation request received, in order. */
   readonly requests: RecordedRequest[] = [];
+  /** Every access token granted, in order (a test checks with {@link isRevoked} what became of it). */
+  readonly issued: string[] = [];
   /** Bytes handed to the socket for each `large body` fault, once its response ended. */
   readonly largeBodiesSent: number[] = [];
   readonly #options: IdentitySimulatorOptions;
@@ -111,9 +113,10 @@ export class IdentitySimulator {
     return this.#tokens.isRevoked(token);
   }
 
-  /** Forgets recorded requests, queued faults and grants (revoked tokens stay revoked). */
+  /** Forgets recorded requests, issued tokens, queued faults and grants (revoked tokens stay revoked). */
   reset(): void {
     this.requests.length = 0;
+    this.issued.length = 0;
     this.largeBodiesSent.length = 0;
     this.#faults.length = 0;
     this.#revocationFaults.length = 0;
@@ -171,11 +174,13 @@ export class IdentitySimulator {
     const latency = this.#options.tokenLatencyMs ?? 0;
     if (latency > 0) await new Promise((resolve) => setTimeout(resolve, latency));
     const lifetime = adjustment?.expiresIn ?? this.#options.tokenLifetimeSeconds ?? 3600;
+    const accessToken = this.#tokens.issue(client.clientId ?? "", scope, lifetime);
+    this.issued.push(accessToken);
     send(
       response,
       200,
       JSON.stringify({
-        access_token: this.#tokens.issue(client.clientId ?? "", scope, lifetime),
+        access_token: accessToken,
         token_type: "Bearer",
         expires_in: lifetime,
         ...(scope === undefined ? {} : { scope }),

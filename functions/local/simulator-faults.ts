@@ -1,6 +1,7 @@
 /**
  * The faults the CyberArk Identity simulator can inject in place of a normal answer: a status, a
- * delay, a reset connection, an unusable or a huge body. Never deployed.
+ * delay, a reset connection, an unusable or a huge body, an answer held until a test releases it.
+ * Never deployed.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { send, streamLargeBody } from "./simulator-http.js";
@@ -17,7 +18,17 @@ export type SimulatedFault =
   | { readonly kind: "reset" }
   | { readonly kind: "body"; readonly contentType: string; readonly body: string }
   /** A `200` whose body of `bytes` bytes is streamed as the client reads it, never allocated. */
-  | { readonly kind: "large body"; readonly bytes: number };
+  | { readonly kind: "large body"; readonly bytes: number }
+  /**
+   * Holds the request until `release` settles (a test's gate), then answers normally, or as
+   * `after` says. `onHold` learns that the request is held: a test waits for it instead of a timer.
+   */
+  | {
+      readonly kind: "hold";
+      readonly release: Promise<unknown>;
+      readonly onHold?: () => void;
+      readonly after?: SimulatedFault;
+    };
 
 /**
  * Answers with `fault` instead of the normal answer; `false` when the normal answer should
@@ -36,6 +47,10 @@ export async function applyFault(
     case "delay":
       await new Promise((resolve) => setTimeout(resolve, fault.ms));
       return false;
+    case "hold":
+      fault.onHold?.();
+      await fault.release.catch(() => undefined);
+      return fault.after ? applyFault(fault.after, request, response, onLargeBody) : false;
     case "status": {
       const headers = fault.retryAfter ? { "Retry-After": fault.retryAfter } : {};
       const body = fault.body ?? JSON.stringify({ error: "server_error" });

@@ -13,6 +13,10 @@ export interface AuditFields {
   tokenSha256?: string;
   /** A `DELETE`'s revocation at CyberArk: `true`, `false` (nothing to revoke) or `failed`. */
   revoked?: "true" | "false" | "failed";
+  /** How many tokens a `DELETE` revoked. */
+  revokedCount?: number;
+  /** Tokens a `DELETE` knew of and did not revoke, by reason (`expired=1,newer-epoch=2`). */
+  skipped?: string;
   /** The scope set a `GET` asked (the caller's, or the profile's default; `""`: none). */
   asked?: string;
   /** The scopes CyberArk granted the returned token, when its answer named them. */

@@ -7,7 +7,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CappedRetryStrategy } from "../adapters/capped-retry-strategy.js";
 import { DynamoDbIssuedTokens } from "../adapters/dynamodb-issued-tokens.js";
-import { DynamoDbTokenStore } from "../adapters/dynamodb-token-store.js";
+import { DynamoDbProfileStore } from "../adapters/dynamodb-profile-store.js";
 import { type DataKeyProvider, EnvelopeCipher } from "../adapters/token-cipher.js";
 import type { Clock, IdentityProvider, Logger, Metrics, SecretSource } from "../core/ports.js";
 import type { ProfilesConfig } from "../core/profiles.js";
@@ -67,7 +67,13 @@ export function createAwsVendor(options: AwsVendorOptions): TokenVendor {
   return new TokenVendor({
     config: options.config,
     secrets: clients.secrets,
-    store: new DynamoDbTokenStore(clients.dynamodb, options.tableName, cipher, options.logger),
+    store: new DynamoDbProfileStore(
+      clients.dynamodb,
+      options.tableName,
+      cipher,
+      options.logger,
+      () => clock.now(),
+    ),
     issued: new DynamoDbIssuedTokens(clients.dynamodb, options.tableName, cipher, options.logger),
     identity: clients.identity,
     clock,

@@ -49,9 +49,13 @@ export function createVending(deps: VendingDependencies): Vending {
     try {
       const command = commandOf(request);
       if (command.kind === "delete") {
-        const { revoked, tokenSha256 } = await vendor.invalidate(command.query);
+        const { revoked, tokenSha256, revokedCount, skipped } = await vendor.invalidate(
+          command.query,
+        );
         audit.revoked = revoked;
         if (tokenSha256 !== undefined) audit.tokenSha256 = tokenSha256;
+        if (revokedCount !== undefined) audit.revokedCount = revokedCount;
+        if (skipped !== undefined) audit.skipped = skipped;
         answer = noContentAnswer();
       } else {
         // The caller's own ask, so that a refused one is on the line too.

@@ -6,14 +6,13 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DeleteItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { backOffItemKey } from "../../functions/adapters/token-table.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
-import { createKey, createSecret, createTokenTable, dynamodb, uniqueName } from "../support/aws.js";
+import { createKey, createSecret, createTokenTable, uniqueName } from "../support/aws.js";
 import { captureOutput } from "../support/capture-output.js";
 import { newInstance as newTestInstance } from "../support/instance.js";
 import { expectNeverLogged } from "../support/never-logged.js";
+import { setBackOff } from "../support/profile-items.js";
 
 const ACCOUNT = "111122223333";
 const CALLER = `arn:aws:sts::${ACCOUNT}:assumed-role/app/run`;
@@ -75,9 +74,7 @@ beforeEach(async () => {
   for (const profile of ["app", "platform"]) {
     await newInstance()({ method: "DELETE", profile, callerArn: ADMIN });
     // A back-off outlives a DELETE on purpose (the tenant asked for it); not a test's, though.
-    await dynamodb.send(
-      new DeleteItemCommand({ TableName: tableName, Key: { pk: { S: backOffItemKey(profile) } } }),
-    );
+    await setBackOff(tableName, profile, 0);
   }
   simulator.reset();
 });

@@ -1,15 +1,14 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetItemCommand, PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from "vitest";
-import { leaseItemKey, tokenItemKey } from "../../functions/adapters/token-table.js";
-import { NO_SCOPES } from "../../functions/core/scope-set.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import { createKey, createSecret, createTokenTable, dynamodb, uniqueName } from "../support/aws.js";
 import { captureOutput } from "../support/capture-output.js";
 import { type InstanceSetup, newInstance } from "../support/instance.js";
 import { expectNeverLogged } from "../support/never-logged.js";
+import { entryOf, profileItem, putLease, putRaw, withEntry } from "../support/profile-items.js";
 
 const ACCOUNT = "111122223333";
 const CALLER = `arn:aws:sts::${ACCOUNT}:assumed-role/ci-runner/job`;
@@ -63,12 +62,7 @@ beforeEach(async () => {
   await admin({ method: "DELETE", profile: "beta", callerArn: ADMIN });
 });
 
-async function item(pk: string) {
-  const { Item } = await dynamodb.send(
-    new GetItemCommand({ TableName: setup.tableName, Key: { pk: { S: pk } } }),
-  );
-  return Item;
-}
+const item = (profile: string) => profileItem(setup.tableName, profile);
 
 describe("one CyberArk request per profile across instances", () => {
   it("50 concurrent cold requests on two instances: all 200, one token, exactly one upstream request", async () => {
@@ -82,20 +76,11 @@ describe("one CyberArk request per profile across instances", () => {
     expect(responses.map((response) => response?.statusCode)).toEqual(Array(50).fill(200));
     expect(new Set(responses.map((response) => response?.json.access_token)).size).toBe(1);
     expect(simulator.requests).toHaveLength(1);
-    expect(await item(leaseItemKey("alpha", NO_SCOPES))).toBeUndefined(); // released
+    expect(entryOf(await item("alpha"), "leases")).toBeUndefined(); // released
   });
 
   it("takes over a lease left by a crashed instance once it expires", async () => {
-    await dynamodb.send(
-      new PutItemCommand({
-        TableName: setup.tableName,
-        Item: {
-          pk: { S: leaseItemKey("alpha", NO_SCOPES) },
-          owner: { S: "crashed-instance" },
-          leaseUntil: { N: String(Date.now() + 800) },
-        },
-      }),
-    );
+    await putLease(setup.tableName, "alpha", "crashed-instance", Date.now() + 800);
     const started = Date.now();
 
     const response = await newInstance(setup)({ profile: "alpha" });
@@ -139,22 +124,21 @@ describe("tokens at rest", () => {
     const instance = newInstance(setup);
     await instance({ profile: "alpha" });
     await instance({ profile: "beta" });
-    const alpha = await item(tokenItemKey("alpha", NO_SCOPES));
-    const beta = await item(tokenItemKey("beta", NO_SCOPES));
+    const alpha = await item("alpha");
+    const beta = await item("beta");
     // Same identity (cache key), other item: only the sealing context differs.
-    await dynamodb.send(
-      new PutItemCommand({
-        TableName: setup.tableName,
-        Item: { ...beta, sealedRecord: alpha?.sealedRecord ?? { S: "" } },
-      }),
-    );
+    const moved = entryOf(alpha, "tokens");
+    if (!beta || !moved) throw new Error("no tokens");
+    await putRaw(setup.tableName, withEntry(beta, "tokens", { M: moved }));
     simulator.reset();
 
     const response = await newInstance(setup)({ profile: "beta" });
 
     expect(response.statusCode).toBe(200);
     expect(simulator.requests).toHaveLength(1);
-    expect(output.text()).toContain("token item does not decrypt; treating as a miss");
+    expect(output.text()).toContain(
+      "cached token in the profile's item is not usable; treating as a miss",
+    );
   });
 });
 

@@ -1,10 +1,8 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetItemCommand, PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { ScanCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import { tokenItemKey } from "../../functions/adapters/token-table.js";
-import { NO_SCOPES } from "../../functions/core/scope-set.js";
 import { tokenFingerprint } from "../../functions/core/token.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import {
@@ -20,6 +18,7 @@ import type { EventOptions } from "../support/events.js";
 import { HOSTILE_TOKENS } from "../support/hostile-tokens.js";
 import { newInstance as newTestInstance } from "../support/instance.js";
 import { expectNeverLogged } from "../support/never-logged.js";
+import { entryOf, profileItem, putRaw, withEntry } from "../support/profile-items.js";
 
 const ACCOUNT = "111122223333";
 const CI_CALLER = `arn:aws:sts::${ACCOUNT}:assumed-role/ci-deployer/run-7`;
@@ -155,40 +154,30 @@ describe("the vending handler against moto and the HTTPS Identity simulator", ()
     const before = Math.floor(Date.now() / 1000);
     const token = (await newInstance()()).json.access_token;
 
-    const { Item } = await dynamodb.send(
-      new GetItemCommand({
-        TableName: tableName,
-        Key: { pk: { S: tokenItemKey("ci-deployer", NO_SCOPES) } },
-      }),
-    );
+    const Item = await profileItem(tableName, "ci-deployer");
     const ttl = Number(Item?.ttl?.N);
     expect(ttl).toBeGreaterThanOrEqual(before + 3600 - 1);
-    expect(ttl).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) + 3600);
+    expect(ttl).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 3600);
     expect(JSON.stringify(Item)).not.toContain(token);
     expect(JSON.stringify(Item)).not.toContain(token.split(".")[1]);
   });
 
   it("treats a tampered table item as a miss and replaces it", async () => {
     await newInstance()();
-    const { Item } = await dynamodb.send(
-      new GetItemCommand({
-        TableName: tableName,
-        Key: { pk: { S: tokenItemKey("ci-deployer", NO_SCOPES) } },
-      }),
-    );
-    const sealed = Item?.sealedRecord?.S ?? "";
-    await dynamodb.send(
-      new PutItemCommand({
-        TableName: tableName,
-        Item: { ...Item, sealedRecord: { S: `${sealed.slice(0, -2)}AA` } },
-      }),
-    );
+    const Item = await profileItem(tableName, "ci-deployer");
+    const entry = entryOf(Item, "tokens");
+    const sealed = entry?.sealed?.S ?? "";
+    if (!Item || !entry) throw new Error("no token");
+    const tampered = { M: { ...entry, sealed: { S: `${sealed.slice(0, -2)}AA` } } };
+    await putRaw(tableName, withEntry(Item, "tokens", tampered));
 
     const response = await newInstance()();
 
     expect(response.statusCode).toBe(200);
     expect(simulator.requests).toHaveLength(2);
-    expect(output.text()).toContain("token item does not decrypt; treating as a miss");
+    expect(output.text()).toContain(
+      "cached token in the profile's item is not usable; treating as a miss",
+    );
   });
 
   it("DELETE drops the token, and the next GET gets a new one", async () => {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { DynamoDbTokenStore } from "../../functions/adapters/dynamodb-token-store.js";
+import { DynamoDbProfileStore } from "../../functions/adapters/dynamodb-profile-store.js";
 import { KmsDataKeys } from "../../functions/adapters/kms-data-keys.js";
 import { EnvelopeCipher } from "../../functions/adapters/token-cipher.js";
 import { localServerHeaders } from "../../functions/common/local-secret.js";
@@ -19,6 +19,7 @@ import type { CachedToken } from "../../functions/core/token.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
 import { type RunningLocalServer, startLocalServer } from "../../functions/local/start.js";
 import { createKey, createSecret, dynamodb, kms, uniqueName } from "../support/aws.js";
+import { storedToken } from "../support/profile-items.js";
 
 const WARM = { clientId: "svc-warm@example.com", clientSecret: "warm-Secret" };
 const COLD = { clientId: "svc-cold@example.com", clientSecret: "cold-Secret" };
@@ -33,7 +34,7 @@ describe("local server with --renew-every 1 and a prewarm profile of 20 s tokens
   });
   const table = uniqueName("renewal-tokens");
   let server: RunningLocalServer;
-  let tokens: DynamoDbTokenStore;
+  let tokens: DynamoDbProfileStore;
   const asked = (client: { clientId: string }) =>
     simulator.requests.filter((request) => request.clientId === client.clientId).length;
 
@@ -74,7 +75,7 @@ describe("local server with --renew-every 1 and a prewarm profile of 20 s tokens
     });
     // The table as the server sees it, opened with the same KMS key.
     const cipher = new EnvelopeCipher(new KmsDataKeys(kms, keyId));
-    tokens = new DynamoDbTokenStore(dynamodb, table, cipher, { warn: () => {} });
+    tokens = new DynamoDbProfileStore(dynamodb, table, cipher, { warn: () => {} });
   });
   afterAll(async () => {
     await server?.close();
@@ -88,7 +89,7 @@ describe("local server with --renew-every 1 and a prewarm profile of 20 s tokens
       let first: CachedToken | undefined;
       await vi.waitFor(
         async () => {
-          first = (await tokens.get("warm", NO_SCOPES)).token;
+          first = await storedToken(tokens, "warm", NO_SCOPES);
           expect(first).toBeDefined();
         },
         { timeout: 5_000, interval: 100 },
@@ -111,14 +112,14 @@ describe("local server with --renew-every 1 and a prewarm profile of 20 s tokens
       expect(body.access_token).not.toBe(first?.accessToken);
       // The first token had under 5 s left; the renewed one was issued after its half-life.
       expect(body.expires_in).toBeGreaterThan(LIFETIME_SECONDS - IDLE_MS / 1000);
-      expect((await tokens.get("warm", NO_SCOPES)).token?.accessToken).toBe(body.access_token);
+      expect((await storedToken(tokens, "warm", NO_SCOPES))?.accessToken).toBe(body.access_token);
     },
     IDLE_MS + 15_000,
   );
 
   it("never fetches a token of a profile without prewarm unasked", async () => {
     expect(asked(COLD)).toBe(0);
-    expect((await tokens.get("cold", NO_SCOPES)).token).toBeUndefined();
+    expect(await storedToken(tokens, "cold", NO_SCOPES)).toBeUndefined();
 
     const response = await fetch(`${server.url}/tokens/cold`, {
       headers: localServerHeaders(new URL(server.url)),

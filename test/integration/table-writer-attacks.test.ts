@@ -1,7 +1,7 @@
 /**
  * A table writer without the token key, as the third review ran it: a principal with
- * `dynamodb:PutItem` on the table writes a believable DELETE time ahead of the clock, a refresh
- * lease or a back-off, and keeps rewriting it. In AWS the table's resource policy refuses these
+ * `dynamodb:PutItem` on the table edits the profile's item: moves its DELETE counter ahead, writes
+ * a refresh lease or a back-off, and keeps rewriting it. In AWS the table's resource policy refuses these
  * writes to every principal but the function's role (test/infra/table-policy.test.ts); moto does
  * not enforce resource policies, so this is what the service itself does when such an item is
  * there anyway (the function's own role, or a break-glass role, misused). The README's threat
@@ -11,20 +11,17 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
-import {
-  backOffItemKey,
-  leaseItemKey,
-  tokenItemKey,
-} from "../../functions/adapters/token-table.js";
-import { NO_SCOPES } from "../../functions/core/scope-set.js";
+import { profileItemKey } from "../../functions/adapters/token-table.js";
+import { NO_SCOPES, setTag } from "../../functions/core/scope-set.js";
 import { LEASE_MS, MAX_BACK_OFF_MS } from "../../functions/core/timing.js";
 import { IdentitySimulator } from "../../functions/local/identity-simulator.js";
-import { createKey, createSecret, createTokenTable, dynamodb, uniqueName } from "../support/aws.js";
+import { createKey, createSecret, createTokenTable, uniqueName } from "../support/aws.js";
 import { captureOutput } from "../support/capture-output.js";
 import { newInstance as newTestInstance } from "../support/instance.js";
 import { expectNeverLogged } from "../support/never-logged.js";
+import { profileItem, putRaw } from "../support/profile-items.js";
 
 const ACCOUNT = "111122223333";
 const CALLER = `arn:aws:sts::${ACCOUNT}:assumed-role/app/run`;
@@ -47,22 +44,34 @@ let counter = 0;
 const newInstance = () =>
   newTestInstance({ profilesFile, tableName, kmsKeyId, defaultCaller: CALLER, vended });
 
-/** The attacker: plain PutItem calls, with no key and no code of the service. */
+/** The attacker: plain GetItem and PutItem calls, with no key and no code of the service. */
 const attacker = {
-  async write(key: string, attributes: Record<string, { N: string } | { S: string }>) {
-    await dynamodb.send(
-      new PutItemCommand({ TableName: tableName, Item: { pk: { S: key }, ...attributes } }),
-    );
+  /** The profile's item with `attributes` changed (a believable one made up if there is none). */
+  async write(attributes: Record<string, AttributeValue>) {
+    const item = (await profileItem(tableName, profile)) ?? {
+      pk: { S: profileItemKey(profile) },
+      incarnation: { S: "forged" },
+      version: { N: "1" },
+      epoch: { N: "0" },
+    };
+    await putRaw(tableName, { ...item, ...attributes });
   },
-  deleteTimeAhead: (ms: number) =>
-    attacker.write(tokenItemKey(profile, NO_SCOPES), { deletedAt: { N: String(Date.now() + ms) } }),
+  /** Moves the DELETE counter ahead, as if many DELETEs had been made. */
+  async epochAhead() {
+    const epoch = Number((await profileItem(tableName, profile))?.epoch?.N ?? 0);
+    await attacker.write({ epoch: { N: String(epoch + 1_000) } });
+  },
   lease: (ms: number) =>
-    attacker.write(leaseItemKey(profile, NO_SCOPES), {
-      owner: { S: "attacker" },
-      leaseUntil: { N: String(Date.now() + ms) },
+    attacker.write({
+      leases: {
+        M: {
+          [setTag(NO_SCOPES)]: {
+            M: { owner: { S: "attacker" }, until: { N: String(Date.now() + ms) } },
+          },
+        },
+      },
     }),
-  backOff: (ms: number) =>
-    attacker.write(backOffItemKey(profile), { backOffUntil: { N: String(Date.now() + ms) } }),
+  backOff: (ms: number) => attacker.write({ backOffUntil: { N: String(Date.now() + ms) } }),
 };
 
 beforeAll(async () => {
@@ -90,9 +99,9 @@ beforeEach(() => {
   simulator.reset();
 });
 
-describe("a DELETE time written a few seconds ahead, rewritten every few seconds", () => {
-  it("no longer refuses every write: one CyberArk request per rewrite, and the token is cached", async () => {
-    await attacker.deleteTimeAhead(4_000);
+describe("a DELETE counter moved ahead, and moved again", () => {
+  it("never refuses every write: one CyberArk request per move, and the token is cached", async () => {
+    await attacker.epochAhead();
     const first = await newInstance()({ profile });
     const coldElsewhere = await newInstance()({ profile });
 
@@ -102,7 +111,7 @@ describe("a DELETE time written a few seconds ahead, rewritten every few seconds
 
     // The next rewrite replaces the cached item (the attacker may delete it outright, too):
     // one more request, and the new token is cached again.
-    await attacker.deleteTimeAhead(4_000);
+    await attacker.epochAhead();
     const afterRewrite = await newInstance()({ profile });
     const again = await newInstance()({ profile });
     expect([afterRewrite.statusCode, again.statusCode]).toEqual([200, 200]);
@@ -143,9 +152,7 @@ describe("a back-off", () => {
     const limited = await newInstance()({ profile });
     // That pause replaced the edited item, so another instance holds back too.
     const elsewhere = await newInstance()({ profile });
-    const { Item } = await dynamodb.send(
-      new GetItemCommand({ TableName: tableName, Key: { pk: { S: backOffItemKey(profile) } } }),
-    );
+    const Item = await profileItem(tableName, profile);
 
     expect([limited.statusCode, elsewhere.statusCode]).toEqual([503, 503]);
     expect(Number(elsewhere.headers?.["Retry-After"])).toBeLessThanOrEqual(30);

@@ -20,7 +20,6 @@ import {
 } from "../../functions/core/errors.js";
 import type { ScopeSet } from "../../functions/core/scope-set.js";
 import {
-  BACK_OFF_READ_MAX_AGE_MS,
   CREDENTIALS_MAX_AGE_MS,
   LEASE_MS,
   MAX_UNCONFIRMED_MS,
@@ -571,14 +570,14 @@ export class Checker {
     );
   }
 
-  // A request inside a back-off the table held long enough before it that the sender's last read
-  // of the back-off (at most BACK_OFF_READ_MAX_AGE_MS before the request) saw it, unless that
-  // read failed (the vendor then counts no back-off).
+  // A request inside a back-off the table held long enough before it that the sender's guard read
+  // of the record (sent at most one AWS call before the attempt: a slower read is read again) saw
+  // it, unless that read failed (the vendor then counts no back-off).
   #checkBackOff(instance: number, profile: string, now: number): void {
     // Back-offs are the tenant's: recorded and read per profile, whatever the set.
     if (this.#view(instance, this.#profileOf(profile)).backOffReadFailed) return;
     const seen = (this.#backOffs.get(this.#profileOf(profile)) ?? []).find(
-      (b) => b.at < now - BACK_OFF_READ_MAX_AGE_MS && now < b.until,
+      (b) => b.at < now - WORST_AWS_CALL_MS && now < b.until,
     );
     if (!seen) return;
     this.#violate(

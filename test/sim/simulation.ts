@@ -105,6 +105,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     if (!p) throw new Error(`the example configuration lacks ${profile}`);
     const lifetimes = regime === "short-lifetimes" ? SHORT_LIFETIMES : LIFETIMES;
     world.addProfile(profile, p.secretId, p.scope, random.pick(lifetimes));
+    world.setSets(profile, SETS[profile] ?? [NO_SCOPES]);
   }
   const count = random.int(2, 4);
   const instances = Array.from({ length: count }, (_, i) => {

@@ -1,8 +1,10 @@
 /**
  * The simulated outside world the vendor instances share: one token table (the unit tests'
- * {@link MemoryStore}, whose conditional writes the TokenStore contract suite keeps equal to the
- * DynamoDB adapter's), a secret source whose secrets rotate, a CyberArk tenant that issues tokens
- * and rejects a rotated secret after a grace period, and fault episodes for all three.
+ * {@link MemoryStore}, whose conditional writes the ProfileStore contract suite keeps equal to the
+ * DynamoDB adapter's: one record per profile), a secret source whose secrets rotate, a CyberArk
+ * tenant that issues tokens and rejects a rotated secret after a grace period, and fault episodes
+ * for all three. CyberArk is reached as the real identity client reaches it: up to three attempts,
+ * the request's guard asked before each.
  *
  * Each instance gets its own ports over this world. Every port call is a scheduler call: its
  * effect (the table's conditional write, CyberArk's answer) happens atomically when the scheduler
@@ -12,19 +14,21 @@ import { cyberArkEndpoints } from "../../functions/adapters/cyberark-endpoints.j
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
 import type {
   IdentityProvider,
+  ProfileStore,
   SecretSource,
   SecretValue,
   TokenRequest,
-  TokenStore,
 } from "../../functions/core/ports.js";
-import { NO_SCOPES, type ScopeSet } from "../../functions/core/scope-set.js";
+import { NO_SCOPES, type ScopeSet, setTag } from "../../functions/core/scope-set.js";
 import {
+  IDENTITY_ATTEMPT_TIMEOUT_MS,
+  IDENTITY_MAX_ATTEMPTS,
+  IDENTITY_MAX_BACKOFF_MS,
   WORST_AWS_CALL_MS,
-  WORST_EXCHANGE_MS,
   WORST_TABLE_CALL_MS,
 } from "../../functions/core/timing.js";
 import type { CachedToken, TokenGrant } from "../../functions/core/token.js";
-import { itemKey, MemoryStore } from "../support/fakes.js";
+import { itemKey, MemoryStore, type MemoryToken } from "../support/fakes.js";
 import type { Checker } from "./invariants.js";
 import type { Latency, Prng, Scheduler } from "./scheduler.js";
 import { fp, type Trace } from "./trace.js";
@@ -35,7 +39,7 @@ export const ROTATION_GRACE_MS = 90_000;
 const TABLE_ITEM: Latency = { low: 3, high: 30, worst: WORST_TABLE_CALL_MS };
 const TABLE_LEASE: Latency = { low: 3, high: 20, worst: WORST_AWS_CALL_MS };
 const SECRET_READ: Latency = { low: 5, high: 40, worst: WORST_AWS_CALL_MS };
-const TOKEN_REQUEST: Latency = { low: 80, high: 600, worst: WORST_EXCHANGE_MS };
+const TOKEN_ATTEMPT: Latency = { low: 80, high: 600, worst: IDENTITY_ATTEMPT_TIMEOUT_MS };
 
 /** What goes wrong at CyberArk during an upstream episode. */
 export type UpstreamFault = "timeout" | "unavailable" | "throttled" | "rejected" | "broader";
@@ -65,7 +69,7 @@ interface SimProfile {
 /** The ports one instance uses. */
 export interface InstancePorts {
   readonly secrets: SecretSource;
-  readonly store: TokenStore;
+  readonly store: ProfileStore;
   readonly identity: IdentityProvider;
   readonly sleep: (ms: number) => Promise<void>;
 }
@@ -80,6 +84,8 @@ export class World {
   /** Back-offs recorded in the table (writes that landed). */
   backOffsRecorded = 0;
   readonly #profiles = new Map<string, SimProfile>();
+  /** The scope sets each profile is asked for (the checker names a set's entry by it). */
+  readonly #sets = new Map<string, readonly ScopeSet[]>();
   readonly #scheduler: Scheduler;
   readonly #random: Prng;
   readonly #trace: Trace;
@@ -112,6 +118,11 @@ export class World {
       versions: [{ id: "v1", secret: `${name}-secret-1` }],
       lifetimeSeconds,
     });
+  }
+
+  /** The scope sets the profile is asked for. */
+  setSets(profile: string, sets: readonly ScopeSet[]): void {
+    this.#sets.set(profile, sets);
   }
 
   /** The secret value to seed the profile's secret with. */
@@ -204,7 +215,28 @@ export class World {
     );
   }
 
-  #requestToken(instance: number, request: TokenRequest): Promise<TokenGrant> {
+  // As the identity client does: up to three attempts, retrying timeouts and plain failures after
+  // a short pause, the request's guard asked before EVERY attempt.
+  async #requestToken(instance: number, request: TokenRequest): Promise<TokenGrant> {
+    let firstSentAt: number | undefined;
+    for (let attempt = 1; ; attempt += 1) {
+      await request.beforeAttempt?.(attempt);
+      firstSentAt ??= this.#now();
+      try {
+        return await this.#attempt(instance, request, firstSentAt);
+      } catch (error) {
+        const retryable =
+          error instanceof UpstreamUnavailableError && error.backOffSeconds === undefined;
+        if (!retryable || attempt >= IDENTITY_MAX_ATTEMPTS) throw error;
+        const pause = this.#random.between(0, IDENTITY_MAX_BACKOFF_MS);
+        await this.#scheduler.call(instance, pause, IDENTITY_MAX_BACKOFF_MS, () => undefined);
+      }
+    }
+  }
+
+  // One attempt. A token's life counts from the exchange's first attempt (`firstSentAt`), as the
+  // vendor counts it: the spacing of requests is judged by the same clock.
+  #attempt(instance: number, request: TokenRequest, firstSentAt: number): Promise<TokenGrant> {
     const profile = [...this.#profiles.values()].find((p) => p.clientId === request.clientId);
     if (!profile) return Promise.reject(new Error("unknown simulated client"));
     this.upstreamRequests += 1;
@@ -217,9 +249,9 @@ export class World {
     const fault = this.#upstreamFault(profile.name);
     const delay =
       fault === "timeout"
-        ? this.#random.between(0.6, 1) * WORST_EXCHANGE_MS
-        : this.#scheduler.sample(TOKEN_REQUEST);
-    return this.#scheduler.call(instance, delay, TOKEN_REQUEST.worst, () => {
+        ? this.#random.between(0.6, 1) * IDENTITY_ATTEMPT_TIMEOUT_MS
+        : this.#scheduler.sample(TOKEN_ATTEMPT);
+    return this.#scheduler.call(instance, delay, TOKEN_ATTEMPT.worst, () => {
       if (sent) this.#checker?.upstreamDone(entry, sent);
       const answer = (text: string) =>
         this.#trace.add(this.#now(), who, `cyberark ${profile.name} -> ${text}`);
@@ -242,7 +274,7 @@ export class World {
         profile: entry,
         version: version.id,
         lifetimeSeconds,
-        sentAt,
+        sentAt: Math.min(sentAt, firstSentAt),
         instance,
         knownAt: undefined,
         stored: false,
@@ -256,7 +288,16 @@ export class World {
     });
   }
 
-  #storeFor(instance: number): TokenStore {
+  // The checker's entries of the profile: each set asked for, with its tag in the record.
+  #entries(profile: string): { entry: string; tag: string; set: ScopeSet }[] {
+    return (this.#sets.get(profile) ?? [NO_SCOPES]).map((set) => ({
+      entry: itemKey(profile, set),
+      tag: setTag(set),
+      set,
+    }));
+  }
+
+  #storeFor(instance: number): ProfileStore {
     const who = `i${instance}`;
     const table = this.table;
     const checker = () => this.#checker;
@@ -268,8 +309,8 @@ export class World {
       latency: Latency,
       apply: (sentAt: number, answered: boolean) => Promise<T>,
       describe: () => string,
+      onFailure: (sentAt: number) => void,
       isRead = false,
-      onFailure?: (sentAt: number) => void,
     ): Promise<T> => {
       const sentAt = this.#now();
       return this.#scheduler.call(instance, this.#scheduler.sample(latency), latency.worst, () => {
@@ -277,8 +318,7 @@ export class World {
           const landed = !isRead && this.#random.chance(0.25);
           if (landed) void apply(sentAt, false);
           checker()?.storeFault(instance);
-          if (isRead) checker()?.tableRead(instance, profile, false, sentAt);
-          onFailure?.(sentAt);
+          onFailure(sentAt);
           this.#trace.add(
             this.#now(),
             who,
@@ -293,134 +333,88 @@ export class World {
         return result;
       }) as Promise<T>;
     };
-
-    const describeItem = (profile: string, set: ScopeSet) => {
-      const entry = itemKey(profile, set);
-      const deletedAt = table.deletions.get(entry);
-      return deletedAt === undefined
-        ? this.describe(table.servable(profile, set))
-        : `none (deleted at ${this.#trace.time(deletedAt)})`;
+    const describeRecord = (profile: string) => {
+      const record = table.record(profile);
+      const tokens = this.#entries(profile).map(({ set }) =>
+        this.describe(table.servable(profile, set)),
+      );
+      const leases = [...record.sets.values()].filter((e) => e.lease).length;
+      return `epoch ${record.epoch}, v${record.version}, tokens ${tokens.join(", ")}, ${leases} lease(s)`;
+    };
+    // The vendor goes on without the table after a failed call: as if its lease failed open.
+    const failedOpen = (profile: string, sentAt: number) => {
+      for (const { entry } of this.#entries(profile)) {
+        checker()?.leaseFailedOpen(instance, entry, sentAt);
+      }
     };
 
     return {
-      get: (profile, set) =>
+      read: (profile) =>
         call(
-          "table.get",
-          itemKey(profile, set),
+          "table.read",
+          profile,
           TABLE_ITEM,
-          (sentAt) => {
-            const entry = itemKey(profile, set);
-            checker()?.tableRead(instance, entry, table.servable(profile, set), sentAt);
-            return table.get(profile, set);
+          async (sentAt) => {
+            for (const { entry, set } of this.#entries(profile)) {
+              checker()?.tableRead(instance, entry, table.servable(profile, set), sentAt);
+            }
+            checker()?.backOffRead(instance, profile, true);
+            return table.read(profile);
           },
-          () => describeItem(profile, set),
+          () => describeRecord(profile),
+          (sentAt) => {
+            for (const { entry } of this.#entries(profile)) {
+              checker()?.tableRead(instance, entry, false, sentAt);
+            }
+            checker()?.backOffRead(instance, profile, false);
+            failedOpen(profile, sentAt);
+          },
           true,
         ),
-      put: (profile, set, token, basis) =>
+      write: (profile, read, next) =>
         call(
-          "table.put",
-          itemKey(profile, set),
+          "table.write",
+          profile,
           TABLE_ITEM,
-          (sentAt, answered) => {
-            const written = table.put(profile, set, token, basis);
-            const item = table.servable(profile, set);
-            const entry = itemKey(profile, set);
-            checker()?.tableWritten(instance, entry, token, item, sentAt, answered);
-            return written;
+          async (sentAt, answered) => {
+            const before = table.record(profile);
+            const written = await table.write(profile, read, next);
+            if (!written) return false;
+            for (const { entry, tag, set } of this.#entries(profile)) {
+              const token = (next.sets.get(tag)?.token?.token as MemoryToken | undefined)?.token;
+              const old = (before.sets.get(tag)?.token?.token as MemoryToken | undefined)?.token;
+              if (!token || token.accessToken === old?.accessToken) continue;
+              const item = table.servable(profile, set);
+              checker()?.tableWritten(instance, entry, token, item, sentAt, answered);
+            }
+            if (next.backOffUntil > before.backOffUntil) {
+              this.backOffsRecorded += 1;
+              checker()?.backOffRecorded(profile, next.backOffUntil);
+            }
+            return true;
           },
-          () => `${fp(token.accessToken)}: table holds ${describeItem(profile, set)}`,
+          () => describeRecord(profile),
+          (sentAt) => failedOpen(profile, sentAt),
         ),
-      delete: (profile, set, at) => {
-        let removed: CachedToken | undefined;
-        return call(
-          "table.delete",
-          itemKey(profile, set),
-          TABLE_LEASE,
-          () => {
-            removed = table.items.get(itemKey(profile, set));
-            const deleted = table.delete(profile, set, at);
-            checker()?.tableDeleted(instance, profile, [[itemKey(profile, set), removed]]);
-            return deleted;
-          },
-          () => `removed ${this.describe(removed)}`,
-        );
-      },
-      deleteProfile: (profile, at, known) => {
+      delete: (profile, now) => {
         let removed: (readonly [string, CachedToken | undefined])[] = [];
         return call(
-          "table.deleteProfile",
+          "table.delete",
           profile,
           TABLE_LEASE,
           () => {
-            // Every entry of the profile: those the DELETE empties, and those whose token it
-            // leaves unservable (written under the record it replaces).
-            const entries = [...new Set([...table.items.keys(), ...table.deletions.keys()])];
-            const ofProfile = entries.filter((entry) => profileOfEntry(entry) === profile);
-            removed = ofProfile.map((entry) => [entry, table.items.get(entry)] as const);
-            const deleted = table.deleteProfile(profile, at, known);
+            removed = this.#entries(profile).map(
+              ({ entry }) => [entry, table.items.get(entry)] as const,
+            );
+            const deleted = table.delete(profile, now);
             checker()?.tableDeleted(instance, profile, removed);
             return deleted;
           },
           () => `removed ${removed.map(([, token]) => this.describe(token)).join(", ")}`,
+          () => {},
         );
       },
-      takePlace: (profile, set, ask) =>
-        call(
-          "table.place",
-          itemKey(profile, set),
-          TABLE_LEASE,
-          () => table.takePlace(profile, set, ask),
-          () => `${table.profiles.get(profile)?.live.size ?? 0} live sets`,
-        ),
-      acquireLease: (profile, set, owner, now, until) =>
-        call(
-          "lease.acquire",
-          itemKey(profile, set),
-          TABLE_LEASE,
-          () => table.acquireLease(profile, set, owner, now, until),
-          () => {
-            const lease = table.leases.get(itemKey(profile, set));
-            return lease?.owner === owner && lease.until === until
-              ? `taken until ${this.#trace.time(until)}`
-              : `refused (held until ${this.#trace.time(lease?.until ?? 0)})`;
-          },
-          false,
-          // The vendor refreshes without the lease now (it fails open), for as long as it lasts.
-          (sentAt) => checker()?.leaseFailedOpen(instance, itemKey(profile, set), sentAt),
-        ),
-      releaseLease: (profile, set, owner) =>
-        call(
-          "lease.release",
-          itemKey(profile, set),
-          TABLE_LEASE,
-          () => table.releaseLease(profile, set, owner),
-          () => "done",
-        ),
-      putBackOff: (profile, until) =>
-        call(
-          "backoff.put",
-          profile,
-          TABLE_LEASE,
-          () => {
-            this.backOffsRecorded += 1;
-            checker()?.backOffRecorded(profile, until);
-            return table.putBackOff(profile, until);
-          },
-          () => `until ${this.#trace.time(until)}`,
-        ),
-      getBackOff: (profile) =>
-        call(
-          "backoff.get",
-          profile,
-          TABLE_LEASE,
-          () => {
-            checker()?.backOffRead(instance, profile, true);
-            return table.getBackOff(profile);
-          },
-          () => `until ${this.#trace.time(table.backOffs.get(profile) ?? 0)}`,
-          false, // not a read of the token item (a lost answer changes nothing either)
-          () => checker()?.backOffRead(instance, profile, false),
-        ),
+      fresh: (profile, tag, token, stamp) => table.fresh(profile, tag, token, stamp),
     };
   }
 

@@ -1,39 +1,39 @@
 /**
  * In-memory fakes of the core's ports, and a fake clock, for unit tests.
  */
+import { randomUUID } from "node:crypto";
 import { cyberArkEndpoints } from "../../functions/adapters/cyberark-endpoints.js";
-import {
-  admits,
-  nextDeletionRecord,
-  type StoredView,
-  servableUnder,
-} from "../../functions/core/admission.js";
 import { type Caller, parseCaller } from "../../functions/core/callers.js";
 import { ConfigurationError } from "../../functions/core/errors.js";
-import { admitSet } from "../../functions/core/live-sets.js";
 import type {
   Clock,
+  DeletedRecord,
   IdentityProvider,
   Logger,
-  PlaceAsk,
-  PlaceOutcome,
   ProfileEndpoints,
+  ProfileStore,
+  RecordRead,
   RevocationRequest,
   SecretSource,
   SecretValue,
-  StoredItem,
-  TokenPut,
+  StoredToken,
   TokenRequest,
-  TokenStore,
-  WriteBasis,
+  TokenStamp,
 } from "../../functions/core/ports.js";
+import {
+  deleteTokens,
+  emptyRecord,
+  expiryOf,
+  type ProfileRecord,
+  type SetEntry,
+} from "../../functions/core/profile-record.js";
 import {
   type Profile,
   type ProfilesConfig,
   parseProfilesConfig,
 } from "../../functions/core/profiles.js";
-import { NO_SCOPES, type ScopeSet } from "../../functions/core/scope-set.js";
-import { MAX_BACK_OFF_MS, MAX_CLOCK_SKEW_MS } from "../../functions/core/timing.js";
+import { NO_SCOPES, type ScopeSet, setTag } from "../../functions/core/scope-set.js";
+import { LEASE_MS, MAX_BACK_OFF_MS } from "../../functions/core/timing.js";
 import type { CachedToken, TokenGrant } from "../../functions/core/token.js";
 
 /** A clock that moves only when told. */
@@ -70,39 +70,63 @@ export class FakeSecrets implements SecretSource {
 }
 
 /**
- * The key of a scope set's entries in {@link MemoryStore}'s maps: the profile's name for the empty
- * set (as the table keeps today's keys for it), `profile set` for any other.
+ * The key tests name a scope set's entries by: the profile's name for the empty set, `profile set`
+ * for any other ({@link MemoryStore.items}, {@link MemoryStore.leases}).
  */
 export function itemKey(profile: string, set: ScopeSet = NO_SCOPES): string {
   return set === NO_SCOPES ? profile : `${profile} ${set}`;
 }
 
-/** A profile's own item in {@link MemoryStore}: its last DELETE and its live sets' places. */
-export interface ProfileEntry {
-  deletedAt?: number;
-  live: ReadonlyMap<string, number>;
+function ofKey(key: string): { profile: string; tag: string } {
+  const space = key.indexOf(" ");
+  if (space < 0) return { profile: key, tag: setTag(NO_SCOPES) };
+  return { profile: key.slice(0, space), tag: setTag(key.slice(space + 1) as ScopeSet) };
 }
 
+/** A token as the memory store holds it: the token, and the stamp and set it was sealed with. */
+export class MemoryToken implements StoredToken {
+  readonly token: CachedToken;
+  readonly tag: string;
+  readonly stamp: TokenStamp;
+  /** Whether it opens (its seal agrees with the record that holds it). */
+  readonly opens: boolean;
+  constructor(token: CachedToken, tag: string, stamp: TokenStamp, opens = true) {
+    this.token = token;
+    this.tag = tag;
+    this.stamp = stamp;
+    this.opens = opens;
+  }
+  async open(): Promise<CachedToken | undefined> {
+    return this.opens ? this.token : undefined;
+  }
+}
+
+type ProfileItem = ProfileRecord<StoredToken>;
+
 /**
- * A token table in Maps, admitting writes by the same rules as the DynamoDB adapter (`admits`,
- * `admitSet`, a token served only while the profile's DELETE record is the one it was written
- * under, and each DELETE's record `nextDeletionRecord` of the last); `failing` makes every call throw. Token, deletion and lease entries are per scope set
- * ({@link itemKey}); back-offs and profile entries per profile.
+ * The shared records in a Map, with exactly the DynamoDB store's rules (`functions/core/ports.ts`,
+ * `ProfileStore`): a write succeeds iff the incarnation and version are the ones read (or there is
+ * still no item); a `DELETE` is unconditional (`deleteTokens`); a token opens only when its sealed
+ * set, epoch and incarnation agree with the record holding it. With a clock, an item vanishes once
+ * its TTL (`expiryOf`, or a `DELETE`'s) has passed, as DynamoDB's TTL would (here at once).
+ * `failing` makes every call throw.
  */
-export class MemoryStore implements TokenStore {
-  readonly items = new Map<string, CachedToken>();
-  /** Item key -> the profile's DELETE record the token was written under (absent: none). */
-  readonly stamps = new Map<string, number>();
-  /** Item key -> when a DELETE emptied its item (until a token replaces it). */
-  readonly deletions = new Map<string, number>();
-  readonly leases = new Map<string, { owner: string; until: number }>();
-  readonly backOffs = new Map<string, number>();
-  readonly profiles = new Map<string, ProfileEntry>();
+export class MemoryStore implements ProfileStore {
+  readonly records = new Map<string, ProfileItem>();
+  readonly #ttl = new Map<string, number>();
+  readonly #clock: Clock | undefined;
   failing = false;
+  /** Reads answered. */
   gets = 0;
+  /** Writes asked (conditional ones, lost or not). */
+  writes = 0;
   #deleteGate: Promise<void> | undefined;
 
-  /** Holds the next `delete` or `deleteProfile` until `release` is called, as a slow table would. */
+  constructor(clock?: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Holds the next `delete` until `release` is called, as a slow table would. */
   holdNextDelete(): { release: () => void } {
     let release: () => void = () => {};
     this.#deleteGate = new Promise<void>((resolve) => {
@@ -111,131 +135,181 @@ export class MemoryStore implements TokenStore {
     return { release: () => release() };
   }
 
-  async get(profile: string, set: ScopeSet): Promise<StoredItem> {
+  async read(profile: string): Promise<RecordRead> {
     this.gets += 1;
     this.#check();
-    const key = itemKey(profile, set);
-    const token = this.servable(profile, set);
-    const deletedAt = this.deletions.get(key);
-    const own: StoredItem = token ? { token } : deletedAt === undefined ? {} : { deletedAt };
-    const entry = this.profiles.get(profile);
-    if (!entry) return own;
-    const liveUntil = entry.live.get(set);
-    const record = {
-      ...(entry.deletedAt === undefined ? {} : { deletedAt: entry.deletedAt }),
-      ...(liveUntil === undefined ? {} : { liveUntil }),
-    };
-    return { ...own, profile: record };
+    return { record: this.#opened(this.record(profile)) };
   }
-  /**
-   * The set's token a read would serve: none when it was written under another DELETE record of
-   * the profile than the current one (that DELETE, or a later one, dropped it).
-   */
-  servable(profile: string, set: ScopeSet): CachedToken | undefined {
-    const key = itemKey(profile, set);
-    const token = this.items.get(key);
-    const stampedUnder = this.profiles.get(profile)?.deletedAt;
-    return token && servableUnder(this.stamps.get(key), stampedUnder) ? token : undefined;
-  }
-  async put(
-    profile: string,
-    set: ScopeSet,
-    token: CachedToken,
-    basis: WriteBasis,
-  ): Promise<TokenPut> {
+
+  async write(profile: string, read: RecordRead, next: ProfileItem): Promise<boolean> {
+    this.writes += 1;
     this.#check();
-    const key = itemKey(profile, set);
-    const stored = this.items.get(key);
-    const deletedAt = this.deletions.get(key);
-    const view: StoredView = stored
-      ? { kind: "token", cacheKey: stored.cacheKey, issuedAt: stored.issuedAt, lastRefused: false }
-      : deletedAt === undefined
-        ? { kind: "none" }
-        : { kind: "deletion", deletedAt };
-    if (!admits(view, token, basis)) return view.kind === "deletion" ? "deleted" : "refused";
-    this.items.set(key, token);
-    if (basis.profileDeletionRead === undefined) this.stamps.delete(key);
-    else this.stamps.set(key, basis.profileDeletionRead);
-    this.deletions.delete(key);
-    return "stored";
-  }
-  async takePlace(profile: string, set: ScopeSet, ask: PlaceAsk): Promise<PlaceOutcome> {
-    this.#check();
-    const entry = this.profiles.get(profile);
-    if (entry?.deletedAt !== ask.deletionRead) return { taken: false };
-    const live = entry?.live ?? new Map<string, number>();
-    const admitted = admitSet(live, set, ask.reserved, ask.now, ask.holdUntil);
-    if (!admitted.admitted) return { taken: false, freesAt: admitted.freesAt };
-    this.profiles.set(profile, { ...entry, live: admitted.live });
-    return { taken: true };
-  }
-  async acquireLease(
-    profile: string,
-    set: ScopeSet,
-    owner: string,
-    now: number,
-    until: number,
-  ): Promise<boolean> {
-    this.#check();
-    const key = itemKey(profile, set);
-    const lease = this.leases.get(key);
-    // As the DynamoDB adapter: a lease later than any taken now could last is an edit.
-    if (lease && lease.until >= now && lease.until <= until + MAX_CLOCK_SKEW_MS) return false;
-    this.leases.set(key, { owner, until });
+    const current = this.#live(profile);
+    const seen = read.record;
+    const same =
+      seen.incarnation === undefined
+        ? current === undefined
+        : current?.incarnation === seen.incarnation && current.version === seen.version;
+    if (!same) return false;
+    if (next.incarnation === undefined) throw new Error("a write must name its incarnation");
+    if (seen.incarnation !== undefined && next.incarnation !== seen.incarnation) {
+      throw new Error("a write must keep the incarnation it read");
+    }
+    this.#put(profile, { ...next, version: seen.version + 1 }, expiryOf(next));
     return true;
   }
-  async releaseLease(profile: string, set: ScopeSet, owner: string): Promise<void> {
+
+  async delete(profile: string, now: number): Promise<DeletedRecord> {
     this.#check();
-    const key = itemKey(profile, set);
-    if (this.leases.get(key)?.owner === owner) this.leases.delete(key);
-  }
-  async putBackOff(profile: string, until: number): Promise<void> {
-    this.#check();
-    const stored = this.backOffs.get(profile) ?? 0;
-    // As the DynamoDB adapter: an end no genuine back-off can have is an edit, and is replaced.
-    const forged = stored > until + MAX_BACK_OFF_MS + MAX_CLOCK_SKEW_MS;
-    this.backOffs.set(profile, forged ? until : Math.max(until, stored));
-  }
-  async getBackOff(profile: string): Promise<number | undefined> {
-    this.#check();
-    return this.backOffs.get(profile);
-  }
-  async deleteProfile(
-    profile: string,
-    at: number,
-    known: readonly ScopeSet[],
-  ): Promise<CachedToken[]> {
-    this.#check();
-    const gate = this.#takeGate();
-    if (gate) await gate;
-    const placed = [...(this.profiles.get(profile)?.live.keys() ?? [])] as ScopeSet[];
-    // The record first, with no places, then each set's item: as the DynamoDB adapter, though
-    // here all at once.
-    const record = nextDeletionRecord(this.profiles.get(profile)?.deletedAt, at);
-    this.profiles.set(profile, { deletedAt: record, live: new Map() });
-    const sets = new Set<ScopeSet>([...placed, ...known]);
-    const deleted = [...sets].map((set) => this.#drop(itemKey(profile, set), record));
-    return deleted.filter((token): token is CachedToken => token !== undefined);
-  }
-  async delete(profile: string, set: ScopeSet, at: number): Promise<CachedToken | undefined> {
-    this.#check();
-    const gate = this.#takeGate();
-    if (gate) await gate;
-    return this.#drop(itemKey(profile, set), at);
-  }
-  // Without a gate the deletion happens in the call itself, as one step of a simulated table.
-  #takeGate(): Promise<void> | undefined {
     const gate = this.#deleteGate;
     this.#deleteGate = undefined;
-    return gate;
+    if (gate) await gate;
+    const current = this.#live(profile);
+    const incarnation = current?.incarnation ?? randomUUID();
+    const before = current ?? { ...emptyRecord<StoredToken>(), incarnation };
+    const dropped = [...before.sets.values()].flatMap((entry) =>
+      entry.token ? [(entry.token.token as MemoryToken).token] : [],
+    );
+    const next = { ...deleteTokens(before), incarnation, version: before.version + 1 };
+    const ttl = Math.max(expiryOf(next), now + MAX_BACK_OFF_MS + LEASE_MS);
+    this.#put(profile, next, ttl);
+    return { incarnation, epoch: before.epoch, dropped };
   }
-  #drop(key: string, at: number): CachedToken | undefined {
-    const deleted = this.items.get(key);
-    this.items.delete(key);
-    this.stamps.delete(key);
-    this.deletions.set(key, at);
-    return deleted;
+
+  fresh(_profile: string, tag: string, token: CachedToken, stamp: TokenStamp): StoredToken {
+    return new MemoryToken(token, tag, stamp);
   }
+
+  /** The profile's record as stored (the empty record when there is no item). */
+  record(profile: string): ProfileItem {
+    return this.#live(profile) ?? emptyRecord();
+  }
+
+  /** Replaces one set's entry of the profile's record, as another writer (or an editor) would. */
+  setEntry(profile: string, tag: string, entry: SetEntry<StoredToken> | undefined): void {
+    const record = this.#live(profile) ?? {
+      ...emptyRecord<StoredToken>(),
+      incarnation: randomUUID(),
+    };
+    const sets = new Map(record.sets);
+    if (entry) sets.set(tag, entry);
+    else sets.delete(tag);
+    const next = { ...record, sets, version: record.version + 1 };
+    this.#put(profile, next, Math.max(expiryOf(next), this.#ttl.get(profile) ?? 0));
+  }
+
+  /** Changes the profile's record as another writer would (a new version). */
+  change(profile: string, change: (record: ProfileItem) => ProfileItem): void {
+    const record = this.#live(profile) ?? {
+      ...emptyRecord<StoredToken>(),
+      incarnation: randomUUID(),
+    };
+    const next = { ...change(record), version: record.version + 1 };
+    this.#put(profile, next, Math.max(expiryOf(next), this.#ttl.get(profile) ?? 0));
+  }
+
+  /**
+   * The set's tokens by {@link itemKey}, whatever their epoch (what the item holds), and leases:
+   * views over the records for tests that look inside.
+   */
+  readonly items = {
+    get: (key: string): CachedToken | undefined => {
+      const { profile, tag } = ofKey(key);
+      const token = this.record(profile).sets.get(tag)?.token?.token;
+      return token && (token as MemoryToken).token;
+    },
+    has: (key: string): boolean => this.items.get(key) !== undefined,
+    /** Stores `token` for the set as another instance's write would: of the record's life. */
+    set: (key: string, token: CachedToken): void => {
+      const { profile, tag } = ofKey(key);
+      const record = this.record(profile);
+      const incarnation = record.incarnation ?? randomUUID();
+      if (record.incarnation === undefined) this.change(profile, (r) => ({ ...r, incarnation }));
+      const stamp = { incarnation, epoch: record.epoch };
+      const stored = new MemoryToken(token, tag, stamp);
+      const entry = { epoch: record.epoch, expiresAt: token.expiresAt, token: stored };
+      this.setEntry(profile, tag, { ...this.record(profile).sets.get(tag), token: entry });
+    },
+    delete: (key: string): void => {
+      const { profile, tag } = ofKey(key);
+      const { token: _dropped, ...rest } = this.record(profile).sets.get(tag) ?? {};
+      this.setEntry(profile, tag, rest);
+    },
+  };
+
+  readonly leases = ((store: MemoryStore) => ({
+    get: (key: string) => {
+      const { profile, tag } = ofKey(key);
+      return store.record(profile).sets.get(tag)?.lease;
+    },
+    set: (key: string, lease: { owner: string; until: number }): void => {
+      const { profile, tag } = ofKey(key);
+      store.setEntry(profile, tag, { ...store.record(profile).sets.get(tag), lease });
+    },
+    /** How many leases the records hold, ended ones included. */
+    delete: (key: string): void => {
+      const { profile, tag } = ofKey(key);
+      const { lease: _gone, ...rest } = store.record(profile).sets.get(tag) ?? {};
+      store.setEntry(profile, tag, rest);
+    },
+    get size(): number {
+      return store.leaseCount();
+    },
+  }))(this);
+
+  /** The set's token a read would serve (of the record's epoch; expiry is the reader's). */
+  servable(profile: string, set: ScopeSet): CachedToken | undefined {
+    const record = this.record(profile);
+    const entry = record.sets.get(setTag(set))?.token;
+    return entry && entry.epoch === record.epoch ? (entry.token as MemoryToken).token : undefined;
+  }
+
+  /** How many leases the profiles' records hold, ended ones included. */
+  leaseCount(): number {
+    let count = 0;
+    for (const record of this.records.values()) {
+      for (const entry of record.sets.values()) if (entry.lease) count += 1;
+    }
+    return count;
+  }
+
+  // The record as a read sees it: each token opens only when its seal agrees with the record.
+  #opened(record: ProfileItem): ProfileItem {
+    const sets = new Map<string, SetEntry<StoredToken>>();
+    for (const [tag, entry] of record.sets) {
+      const held = entry.token;
+      if (!held) {
+        sets.set(tag, entry);
+        continue;
+      }
+      const sealed = held.token as MemoryToken;
+      const agrees =
+        sealed.tag === tag &&
+        sealed.stamp.epoch === held.epoch &&
+        sealed.stamp.incarnation === record.incarnation &&
+        sealed.token.expiresAt === held.expiresAt;
+      const view = new MemoryToken(sealed.token, sealed.tag, sealed.stamp, agrees);
+      sets.set(tag, { ...entry, token: { ...held, token: view } });
+    }
+    return { ...record, sets };
+  }
+
+  #live(profile: string): ProfileItem | undefined {
+    const record = this.records.get(profile);
+    const ttl = this.#ttl.get(profile) ?? Number.POSITIVE_INFINITY;
+    if (record && this.#clock && ttl <= this.#clock.now()) {
+      this.records.delete(profile);
+      this.#ttl.delete(profile);
+      return undefined;
+    }
+    return record;
+  }
+
+  #put(profile: string, record: ProfileItem, ttl: number): void {
+    this.records.set(profile, record);
+    this.#ttl.set(profile, ttl);
+  }
+
   #check(): void {
     if (this.failing) {
       const error = new Error("simulated outage");
@@ -262,8 +336,11 @@ export class FakeIdentity implements IdentityProvider {
     return cyberArkEndpoints(profile);
   }
 
+  /** Asks the request's guard before its one attempt, as the real client does before each. */
   async requestToken(request: TokenRequest): Promise<TokenGrant> {
-    this.requests.push(request);
+    const { beforeAttempt, ...sent } = request;
+    await beforeAttempt?.(1);
+    this.requests.push(sent);
     const responder = this.next.shift() ?? this.fallback;
     return responder(request);
   }

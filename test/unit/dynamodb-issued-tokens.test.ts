@@ -25,6 +25,8 @@ import { NO_SCOPES } from "../../functions/core/scope-set.js";
 import type { CachedToken } from "../../functions/core/token.js";
 import { MemoryLogger } from "../support/fakes.js";
 
+const STAMP = { incarnation: "inc-1", epoch: 0 } as const;
+
 const dynamodb = mockClient(DynamoDBClient);
 const NOW = 1_800_000_000_000;
 const HOUR_MS = 3_600_000;
@@ -38,7 +40,21 @@ function token(name: string, expiresAt = NOW + HOUR_MS): CachedToken {
 }
 
 async function entry(id: string, expiresAt: number): Promise<AttributeValue> {
-  return sealIssuedEntry(cipher, KEY, { id, asked: NO_SCOPES, token: token(id, expiresAt) });
+  return sealIssuedEntry(cipher, KEY, id, {
+    ...STAMP,
+    asked: NO_SCOPES,
+    token: token(id, expiresAt),
+    expiresAt,
+  });
+}
+
+/** Remembers `t` as obtained under {@link STAMP}, until its own expiry. */
+function remember(ledger: DynamoDbIssuedTokens, t: CachedToken) {
+  return ledger.remember(
+    "reports-app",
+    { ...STAMP, asked: NO_SCOPES, token: t, expiresAt: t.expiresAt },
+    NOW,
+  );
 }
 
 function refusal(item?: Record<string, AttributeValue>): ConditionalCheckFailedException {
@@ -64,9 +80,7 @@ describe("DynamoDbIssuedTokens.remember", () => {
   it("adds one sealed entry in one conditional update of the profile's item, bounded, and nothing of the token in plaintext", async () => {
     dynamodb.on(UpdateItemCommand).resolves({ Attributes: {} });
 
-    expect(await ledger.remember("reports-app", NO_SCOPES, token("secret-token"), NOW)).toBe(
-      "remembered",
-    );
+    expect(await remember(ledger, token("secret-token"))).toBe("remembered");
 
     const [update] = updates();
     expect(update).toMatchObject({
@@ -89,9 +103,9 @@ describe("DynamoDbIssuedTokens.remember", () => {
     dynamodb.on(UpdateItemCommand).resolves({
       Attributes: { tokens: { M: { old: expired, alive } } },
     });
-    await ledger.remember("reports-app", NO_SCOPES, token("first"), NOW);
+    await remember(ledger, token("first"));
 
-    await ledger.remember("reports-app", NO_SCOPES, token("second"), NOW);
+    await remember(ledger, token("second"));
 
     const second = updates()[1];
     expect(second?.UpdateExpression).toBe("SET #t.#new = :entry, #ttl = :ttl REMOVE #t.#x0");
@@ -112,7 +126,7 @@ describe("DynamoDbIssuedTokens.remember", () => {
     );
     dynamodb.on(UpdateItemCommand).rejects(refusal({ tokens: { M: live } }));
 
-    expect(await ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).toBe("full");
+    expect(await remember(ledger, token("t"))).toBe("full");
     expect(updates()).toHaveLength(1);
   });
 
@@ -120,14 +134,14 @@ describe("DynamoDbIssuedTokens.remember", () => {
     const shown = { tokens: { M: { other: await entry("other", NOW + HOUR_MS) } } };
     dynamodb.on(UpdateItemCommand).rejectsOnce(refusal(shown)).resolves({});
 
-    expect(await ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).toBe("remembered");
+    expect(await remember(ledger, token("t"))).toBe("remembered");
     expect(updates()).toHaveLength(2);
   });
 
   it("starts the ledger when the item has none", async () => {
     dynamodb.on(UpdateItemCommand).rejectsOnce(refusal()).resolves({});
 
-    expect(await ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).toBe("remembered");
+    expect(await remember(ledger, token("t"))).toBe("remembered");
     expect(updates()[1]).toMatchObject({
       UpdateExpression: "SET #t = :tokens, #ttl = :ttl",
       ConditionExpression: "attribute_not_exists(#t) OR NOT attribute_type(#t, :map)",
@@ -144,7 +158,7 @@ describe("DynamoDbIssuedTokens.remember", () => {
       }),
     );
 
-    expect(await ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).toBe("full");
+    expect(await remember(ledger, token("t"))).toBe("full");
   });
 
   it("throws any other failure, for the core to log", async () => {
@@ -152,18 +166,19 @@ describe("DynamoDbIssuedTokens.remember", () => {
       .on(UpdateItemCommand)
       .rejects(new ProvisionedThroughputExceededException({ message: "slow down", $metadata: {} }));
 
-    await expect(ledger.remember("reports-app", NO_SCOPES, token("t"), NOW)).rejects.toBeInstanceOf(
+    await expect(remember(ledger, token("t"))).rejects.toBeInstanceOf(
       ProvisionedThroughputExceededException,
     );
   });
 });
 
 describe("DynamoDbIssuedTokens.live and forget", () => {
-  it("answers the live entries with a consistent read, skipping expired ones and, with a warning, ones that do not open", async () => {
-    const moved = await sealIssuedEntry(cipher, issuedItemKey("other"), {
-      id: "moved",
+  it("answers the entries with a consistent read, expired ones included (the DELETE judges them), and counts, with a warning, ones that do not open", async () => {
+    const moved = await sealIssuedEntry(cipher, issuedItemKey("other"), "moved", {
+      ...STAMP,
       asked: NO_SCOPES,
       token: token("moved"),
+      expiresAt: NOW + HOUR_MS,
     });
     dynamodb.on(GetItemCommand).resolves({
       Item: {
@@ -177,9 +192,14 @@ describe("DynamoDbIssuedTokens.live and forget", () => {
       },
     });
 
-    const live = await ledger.live("reports-app", NOW);
+    const read = await ledger.live("reports-app", NOW);
 
-    expect(live.map((remembered) => remembered.token.accessToken)).toEqual(["alive"]);
+    expect(read.entries.map((remembered) => remembered.token.accessToken).sort()).toEqual([
+      "alive",
+      "gone",
+    ]);
+    expect(read.entries[0]).toMatchObject(STAMP);
+    expect(read.unopened).toBe(1);
     expect(dynamodb.commandCalls(GetItemCommand)[0]?.args[0].input.ConsistentRead).toBe(true);
     expect(logger.lines).toEqual([
       expect.objectContaining({ attributes: { profile: "reports-app", unopened: 1 } }),
@@ -201,7 +221,7 @@ describe("DynamoDbIssuedTokens.live and forget", () => {
     });
     dynamodb.on(UpdateItemCommand).resolves({});
 
-    expect(await reader.live("reports-app", NOW)).toEqual([]);
+    expect(await reader.live("reports-app", NOW)).toEqual({ entries: [], unopened: 2 });
     await reader.forget("reports-app", [], NOW);
 
     expect(updates().map((update) => update.ExpressionAttributeNames)).toEqual([
@@ -214,7 +234,7 @@ describe("DynamoDbIssuedTokens.live and forget", () => {
     ]);
   });
 
-  it("opens no entry whose expiry hint has passed, and logs entries beyond the bound as a count", async () => {
+  it("opens at most the bound's worth, newest by expiry hint first (a passed hint last), and logs entries beyond the bound as a count", async () => {
     const tokens: Record<string, AttributeValue> = {};
     for (let i = 0; i < ISSUED_TOKENS_KEPT + 3; i += 1) {
       tokens[`live${i}`] = await entry(`live${i}`, NOW + HOUR_MS + i);
@@ -222,14 +242,15 @@ describe("DynamoDbIssuedTokens.live and forget", () => {
     tokens.old = { M: { sealed: { S: "v1.junk" }, expiresAt: { N: String(NOW - 1) } } };
     dynamodb.on(GetItemCommand).resolves({ Item: { tokens: { M: tokens } } });
 
-    const live = await ledger.live("reports-app", NOW);
+    const read = await ledger.live("reports-app", NOW);
 
-    // The newest by hint: the three oldest are beyond the bound; "old" is never opened (it
-    // would not open, and would be logged as such).
-    expect(live).toHaveLength(ISSUED_TOKENS_KEPT);
-    expect(live.map((remembered) => remembered.id)).not.toContain("live0");
+    // The newest by hint: "old" and the three oldest are beyond the bound; "old" is never opened
+    // (it would not open, and would be logged as such).
+    expect(read.entries).toHaveLength(ISSUED_TOKENS_KEPT);
+    expect(read.entries.map((remembered) => remembered.id)).not.toContain("live0");
+    expect(read.unopened).toBe(4);
     expect(logger.lines.map((line) => line.attributes)).toEqual([
-      { profile: "reports-app", skipped: 3, expired: 1 },
+      { profile: "reports-app", skipped: 4 },
     ]);
   });
 

@@ -267,6 +267,18 @@ describe("audit log", () => {
     expect(line?.attributes).toMatchObject({ asked: "", granted: "granted", status: 200 });
   });
 
+  it("counts on a DELETE's line the tokens it revoked (and any it skipped, with the reason)", async () => {
+    secrets.set("cyberark/reports", { username: "svc-reports@example.com", password: "pw" });
+    const reader = "arn:aws:sts::444455556666:assumed-role/any/s";
+    await call({ profile: "reports-app", callerArn: reader });
+    await call({ method: "DELETE", profile: "reports-app", callerArn: ADMIN_ROLE });
+
+    const lines = logger.lines.filter((l) => l.message === "token request");
+    const deleteLine = lines.find((l) => l.attributes.method === "DELETE");
+    expect(deleteLine?.attributes).toMatchObject({ status: 204, revoked: "true", revokedCount: 1 });
+    expect(deleteLine?.attributes).not.toHaveProperty("skipped"); // nothing was skipped
+  });
+
   it("logs one line per request with caller, profile, outcome, cache level and token hash", async () => {
     await call();
     await call();

@@ -1,4 +1,5 @@
 import { MemoryStore } from "../support/fakes.js";
-import { describeTokenStoreContract } from "../support/token-store-contract.js";
+import { describeProfileStoreContract } from "../support/profile-store-contract.js";
 
-describeTokenStoreContract("the in-memory fake", () => new MemoryStore());
+// The unit tests' store keeps the same rule as the DynamoDB adapter: one suite for both.
+describeProfileStoreContract("the in-memory fake", async () => new MemoryStore());

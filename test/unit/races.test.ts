@@ -5,9 +5,10 @@
  */
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
-import type { TokenStore } from "../../functions/core/ports.js";
+import type { ProfileStore } from "../../functions/core/ports.js";
+import { pruned, takeLease } from "../../functions/core/profile-record.js";
 import { parseProfilesConfig } from "../../functions/core/profiles.js";
-import { NO_SCOPES, scopeSetOf } from "../../functions/core/scope-set.js";
+import { NO_SCOPES, scopeSetOf, setTag } from "../../functions/core/scope-set.js";
 import {
   CREDENTIALS_MAX_AGE_MS,
   LEASE_MS,
@@ -43,14 +44,14 @@ function rotateSecret(): void {
 
 /** Runs `action` once, at the first table read at or after `at` (epoch ms), before that read. */
 function beforeTableReadAt(at: number, action: () => unknown): void {
-  const get = h.store.get.bind(h.store);
+  const read = h.store.read.bind(h.store);
   let done = false;
-  h.store.get = async (profile, set) => {
+  h.store.read = async (profile) => {
     if (!done && h.clock.now() >= at) {
       done = true;
       await action();
     }
-    return get(profile, set);
+    return read(profile);
   };
 }
 
@@ -155,13 +156,12 @@ describe("race 1b: a token asked for with credentials read before a DELETE never
   });
 });
 
-describe("race 1c: a DELETE's recorded time never makes an instance read the secret over and over", () => {
-  it("a time later than any DELETE could write (an edit) costs one secret read, not one per poll", async () => {
+describe("race 1c: a DELETE costs a waiting instance one secret read, not one per poll", () => {
+  it("a waiter that finds the record in a new epoch reads the secret once, however many polls", async () => {
     const vendor = h.newVendor();
     await vendor.getToken(ciQuery());
     h.clock.advanceSeconds(MEMORY_RECHECK_MS / 1000); // memory asks the table again
-    h.store.items.delete(PROFILE);
-    h.store.deletions.set(PROFILE, h.clock.now() + 24 * 3_600_000);
+    await h.store.delete(PROFILE, h.clock.now()); // a DELETE elsewhere: the next epoch
     h.store.leases.set(PROFILE, { owner: "elsewhere", until: h.clock.now() + LEASE_MS });
     const readsBefore = h.secrets.reads.length;
 
@@ -172,16 +172,16 @@ describe("race 1c: a DELETE's recorded time never makes an instance read the sec
     expect(h.secrets.reads.length - readsBefore).toBe(1);
   });
 
-  it("a DELETE made on a clock a little ahead adds no secret read the timing budget does not count", async () => {
+  it("a DELETE adds no secret read the timing budget does not count", async () => {
     const vendor = h.newVendor();
     await vendor.getToken(ciQuery());
     h.clock.advanceSeconds(CREDENTIALS_MAX_AGE_MS / 1000); // credentials and memory both stale
-    await h.store.deleteProfile(PROFILE, h.clock.now() + 2_000, [NO_SCOPES]);
+    await h.store.delete(PROFILE, h.clock.now());
     const readsBefore = h.secrets.reads.length;
 
     await vendor.getToken(ciQuery());
 
-    // The budget counts one secret read before the lease and one under it.
+    // The budget counts one secret read before the lease and one for the rotation retry.
     expect(h.secrets.reads.length - readsBefore).toBeLessThanOrEqual(2);
   });
 });
@@ -197,8 +197,10 @@ describe("race 2: one CyberArk request at a time per profile, with a healthy tab
     h.identity.next.push(async () => {
       h.clock.advanceSeconds((WORST_AWS_CALL_MS + WORST_EXCHANGE_MS) / 1000);
       const now = h.clock.now();
-      const until = now + LEASE_MS;
-      leaseFreeDuringRetry = await h.store.acquireLease(PROFILE, NO_SCOPES, "another", now, until);
+      const ask = { tag: setTag(NO_SCOPES), defaultTag: setTag(NO_SCOPES), owner: "another" };
+      const record = pruned(h.store.record(PROFILE), now);
+      const decision = takeLease(record, { ...ask, caller: "c", now, until: now + LEASE_MS });
+      leaseFreeDuringRetry = decision.kind === "take";
       return { accessToken: "after-rotation", expiresIn: 3600 };
     });
 
@@ -209,7 +211,7 @@ describe("race 2: one CyberArk request at a time per profile, with a healthy tab
 
   it("a renewal thawed after its lease expired does not release the lease a newer request holds", async () => {
     grantLifetime(600);
-    const [a, c] = [h.newVendor(), h.newVendor()];
+    const [a, b, c] = [h.newVendor(), h.newVendor(), h.newVendor()];
     await a.getToken(ciQuery()); // token-1 at t = 0
     h.clock.advanceSeconds(160);
     const failRenewal = h.heldFailure(
@@ -220,26 +222,25 @@ describe("race 2: one CyberArk request at a time per profile, with a healthy tab
         retryAfterSeconds: 5,
       }),
     );
-    await a.getToken(ciQuery()); // due: the renewal takes the lease, then the instance freezes
+    await a.getToken(ciQuery()); // due: A's renewal takes the lease, then A freezes
     await h.upstreamAsked(2);
-    // Thawed at t = 320 s: the frozen renewal's lease expired long ago, and token-1 (280 s left)
-    // is too short for the default min_validity, so a request takes the lease again.
+    // At t = 320 s the frozen renewal's lease ended long ago, and token-1 (280 s left) is too
+    // short for the default min_validity: B's request takes the lease and asks.
     h.clock.advanceSeconds(160);
     expect(LEASE_MS).toBeLessThan(160_000);
     const releaseRequest = h.heldResponse("newer-request");
-    const request = a.getToken(ciQuery()); // takes the lease, waits for the renewal's exchange
-    await vi.waitFor(() =>
-      expect(h.store.leases.get(PROFILE)?.until).toBeGreaterThan(h.clock.now()),
-    );
+    const request = b.getToken(ciQuery());
+    await h.upstreamAsked(3);
+    const held = h.store.leases.get(PROFILE);
 
-    failRenewal(); // the renewal thaws, fails, and releases "its" lease
+    failRenewal(); // A's renewal thaws, fails, and gives back "its" lease
     await a.renewal(PROFILE);
-    await h.upstreamAsked(3); // the request asks once the instance's other exchange has ended
+    expect(h.store.leases.get(PROFILE)).toEqual(held); // B's lease is intact
     const readsBefore = h.store.gets;
     const fromC = c.getToken(ciQuery());
     await vi.waitFor(() => expect(h.store.gets).toBeGreaterThanOrEqual(readsBefore + 2));
 
-    expect(h.identity.requests).toHaveLength(3); // C waits for A's request instead of asking too
+    expect(h.identity.requests).toHaveLength(3); // C waits for B's request instead of asking too
     releaseRequest();
     await Promise.all([request, fromC]);
   });
@@ -493,17 +494,6 @@ describe("DELETE revokes what it deleted", () => {
   });
 });
 
-describe("a back-off item edited into the table", () => {
-  it("is ignored when it ends later than any back-off CyberArk may ask for, so it cannot stop a profile", async () => {
-    const vendor = h.newVendor();
-    await h.store.putBackOff("ci-deployer", h.clock.now() + 365 * 24 * 3600 * 1000);
-
-    const result = await vendor.getToken(ciQuery());
-
-    expect(result.cache).toBe("upstream");
-  });
-});
-
 describe("race 9: a superseded token is never served after the table showed another", () => {
   it("an instance whose recheck finds another token of the same identity, expired, drops its own", async () => {
     const [a, b] = [h.newVendor(), h.newVendor()];
@@ -540,25 +530,29 @@ describe("race 10: a back-off recorded in the table holds for every instance, fr
       backOffSeconds: 120,
     });
 
-  // A's lease acquisition fails once, so A refreshes without a lease; A is then frozen while its
-  // back-off read is in flight. Meanwhile B takes the real lease and is told to back off 120 s.
-  async function failedOpenRefreshFrozenInBackOffRead() {
+  // A's lease write fails once, so A refreshes without a lease; A is then frozen while its guard
+  // read of the record is in flight. Meanwhile B takes the real lease and is told to back off.
+  async function failedOpenRefreshFrozenInGuardRead() {
     const [a, b] = [h.newVendor(), h.newVendor()];
-    const acquire = h.store.acquireLease.bind(h.store);
-    let failAcquire = true;
-    h.store.acquireLease = async (...args) => {
-      if (!failAcquire) return acquire(...args);
-      failAcquire = false;
+    const write = h.store.write.bind(h.store);
+    const read = h.store.read.bind(h.store);
+    let failWrite = true;
+    let freezeRead = false;
+    h.store.write = async (...args) => {
+      if (!failWrite) return write(...args);
+      failWrite = false;
+      freezeRead = true; // A's next read is its guard's
       const error = new Error("simulated outage");
       error.name = "ProvisionedThroughputExceededException";
       throw error;
     };
-    const getBackOff = h.store.getBackOff.bind(h.store);
     let thaw: (() => void) | undefined;
-    h.store.getBackOff = async (profile) => {
-      const until = await getBackOff(profile);
-      if (thaw === undefined) await new Promise<void>((resolve) => (thaw = resolve));
-      return until;
+    h.store.read = async (profile) => {
+      const answer = await read(profile);
+      if (!freezeRead) return answer;
+      freezeRead = false;
+      await new Promise<void>((resolve) => (thaw = resolve)); // answered before the freeze
+      return answer;
     };
     const fromA = a.getToken(ciQuery()).catch((error: unknown) => error);
     await vi.waitFor(() => expect(thaw).toBeDefined());
@@ -566,12 +560,12 @@ describe("race 10: a back-off recorded in the table holds for every instance, fr
       throw throttled();
     });
     await expect(b.getToken(ciQuery())).rejects.toMatchObject({ code: "upstream_unavailable" });
-    expect(h.store.backOffs.get(PROFILE)).toBeGreaterThan(h.clock.now());
+    expect(h.store.record(PROFILE).backOffUntil).toBeGreaterThan(h.clock.now());
     return { fromA, thaw: () => thaw?.() };
   }
 
   it("a refresh that failed open ends when the lease it replaced would have", async () => {
-    const { fromA, thaw } = await failedOpenRefreshFrozenInBackOffRead();
+    const { fromA, thaw } = await failedOpenRefreshFrozenInGuardRead();
     h.clock.advanceSeconds(60); // thawed long after its lease would have ended
 
     thaw();
@@ -580,8 +574,8 @@ describe("race 10: a back-off recorded in the table holds for every instance, fr
     expect(h.identity.requests).toHaveLength(1); // B's, which was told to back off
   });
 
-  it("a back-off read that a freeze made old is read again before CyberArk is asked", async () => {
-    const { fromA, thaw } = await failedOpenRefreshFrozenInBackOffRead();
+  it("a guard read that a freeze made old is read again before CyberArk is asked", async () => {
+    const { fromA, thaw } = await failedOpenRefreshFrozenInGuardRead();
     h.clock.advanceSeconds(8); // thawed with enough of its would-be lease left for an exchange
     expect(LEASE_MS - 8_000).toBeGreaterThan(WORST_EXCHANGE_MS);
 
@@ -593,11 +587,12 @@ describe("race 10: a back-off recorded in the table holds for every instance, fr
 });
 
 describe("race 10b: the rotation retry honours a back-off recorded during the first attempt", () => {
-  it("reads the table's back-off again, with the secret, before the retry", async () => {
+  it("checks the record's back-off again, in the guard, before the retry", async () => {
     const vendor = h.newVendor();
     h.identity.next.push(async () => {
       // Meanwhile an instance whose lease failed open was told to back off, and recorded it.
-      await h.store.putBackOff(PROFILE, h.clock.now() + 60_000);
+      const until = h.clock.now() + 60_000;
+      h.store.change(PROFILE, (record) => ({ ...record, backOffUntil: until }));
       throw new UpstreamRejectedError({ status: 401, oauthError: "invalid_client" });
     });
 
@@ -672,18 +667,13 @@ function frozenCall() {
 }
 
 /** One instance whose table calls go through `overrides` first, over the shared table. */
-function instanceOver(overrides: Partial<TokenStore>, config = exampleConfig()): TokenVendor {
+function instanceOver(overrides: Partial<ProfileStore>, config = exampleConfig()): TokenVendor {
   const s = h.store;
-  const store: TokenStore = {
-    get: (p, set) => s.get(p, set),
-    put: (p, set, t, b) => s.put(p, set, t, b),
-    delete: (p, set, at) => s.delete(p, set, at),
-    deleteProfile: (p, at, known) => s.deleteProfile(p, at, known),
-    takePlace: (p, set, ask) => s.takePlace(p, set, ask),
-    acquireLease: (p, set, o, now, until) => s.acquireLease(p, set, o, now, until),
-    releaseLease: (p, set, o) => s.releaseLease(p, set, o),
-    putBackOff: (p, until) => s.putBackOff(p, until),
-    getBackOff: (p) => s.getBackOff(p),
+  const store: ProfileStore = {
+    read: (p) => s.read(p),
+    write: (p, read, next) => s.write(p, read, next),
+    delete: (p, now) => s.delete(p, now),
+    fresh: (p, tag, token, stamp) => s.fresh(p, tag, token, stamp),
     ...overrides,
   };
   const sleep = async (ms: number) => h.clock.advanceSeconds(ms / 1000);
@@ -698,6 +688,16 @@ function instanceOver(overrides: Partial<TokenStore>, config = exampleConfig()):
     sleep,
     random: () => 0.5,
   });
+}
+
+/** Whether `next` writes a token of `tag` that the record read did not hold (a token's write). */
+function writesToken(
+  read: { record: { sets: ReadonlyMap<string, { token?: unknown }> } },
+  next: typeof read.record,
+  tag = setTag(NO_SCOPES),
+): boolean {
+  const token = next.sets.get(tag)?.token;
+  return token !== undefined && token !== read.record.sets.get(tag)?.token;
 }
 
 /** CyberArk answers each request only when the test lets it, counting requests in flight. */
@@ -734,13 +734,13 @@ describe("race 13: a token write thawed after a freeze never lands over a DELETE
     const put = frozenCall();
     let freezeNextPut = false;
     const a = instanceOver({
-      put: async (p, set, t, b) => {
-        if (freezeNextPut) {
+      write: async (p, read, next) => {
+        if (freezeNextPut && writesToken(read, next)) {
           freezeNextPut = false;
           put.started = true;
-          await put.thawed; // A froze while its PutItem was being sent
+          await put.thawed; // A froze while its token's PutItem was being sent
         }
-        return h.store.put(p, set, t, b);
+        return h.store.write(p, read, next);
       },
     });
     const [b, c] = [h.newVendor(), h.newVendor()];
@@ -777,13 +777,13 @@ describe("race 14: a lease taken with a call a freeze held up is not used", () =
     const acquire = frozenCall();
     let freezeNextAcquire = false;
     const a = instanceOver({
-      acquireLease: async (p, set, o, now, until) => {
+      write: async (p, read, next) => {
         if (freezeNextAcquire) {
           freezeNextAcquire = false;
           acquire.started = true;
           await acquire.thawed; // A froze while its lease write was being sent
         }
-        return h.store.acquireLease(p, set, o, now, until);
+        return h.store.write(p, read, next);
       },
     });
     const b = h.newVendor();
@@ -815,12 +815,13 @@ describe("race 15: one instance asks CyberArk once at a time per profile, renewa
     let acquires = 0;
     const a = instanceOver(
       {
-        acquireLease: async (p, set, o, now, until) => {
-          acquires += p === PROFILE ? 1 : 0;
-          if (p === PROFILE && acquires === 2) {
+        // Every lease write after the renewal's fails (a token's write goes through).
+        write: async (p, read, next) => {
+          acquires += p === PROFILE && !writesToken(read, next) ? 1 : 0;
+          if (p === PROFILE && acquires >= 2 && !writesToken(read, next)) {
             throw Object.assign(new Error("throttled"), { name: "ThrottlingException" });
           }
-          return h.store.acquireLease(p, set, o, now, until);
+          return h.store.write(p, read, next);
         },
       },
       prewarmConfig(),

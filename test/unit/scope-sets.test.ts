@@ -6,13 +6,9 @@
  */
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { UpstreamRejectedError, UpstreamUnavailableError } from "../../functions/core/errors.js";
-import {
-  MAX_LIVE_SCOPE_SETS,
-  MAX_SET_WAIT_SECONDS,
-  SET_HOLD_MS,
-} from "../../functions/core/live-sets.js";
 import type { TokenRequest } from "../../functions/core/ports.js";
-import { MAX_SLOTS_PER_PROFILE, ProfileSlots } from "../../functions/core/profile-slots.js";
+import { MAX_LIVE_SETS as MAX_LIVE_SCOPE_SETS } from "../../functions/core/profile-record.js";
+import { MAX_SLOTS_PER_PROFILE, ProfileSlots } from "../../functions/core/profile-slot.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../../functions/core/profiles.js";
 import { type ScopeSet, scopeSetOf } from "../../functions/core/scope-set.js";
 import {
@@ -59,10 +55,16 @@ beforeEach(() => {
   };
 });
 
-function ask(scope?: ScopeSet, minValiditySeconds = 300) {
+/**
+ * A GET of the profile. The n-th extra set is asked by role `caller-(n % 3)` (one caller holds
+ * at most 3 of the 7 non-default places), any other set by role `any`; `role` overrides.
+ */
+function ask(scope?: ScopeSet, minValiditySeconds = 300, role?: string) {
+  const n = /Extra(\d+)/.exec(scope ?? "")?.[1];
+  const name = role ?? (n === undefined ? "any" : `caller-${Number(n) % 3}`);
   return {
     profile: PROFILE,
-    caller: caller("arn:aws:sts::444455556666:assumed-role/any/s"),
+    caller: caller(`arn:aws:sts::444455556666:assumed-role/${name}/s`),
     minValiditySeconds,
     ...(scope === undefined ? {} : { scope }),
   };
@@ -217,7 +219,7 @@ describe("the bound on live scope sets", () => {
     expect(refused).toBeInstanceOf(UpstreamUnavailableError);
     // The soonest place is the first set's: its token (3600 s) was stored 7 minutes ago.
     const retry = (refused as UpstreamUnavailableError).retryAfterSeconds;
-    expect(retry).toBe(MAX_SET_WAIT_SECONDS);
+    expect(retry).toBe(300); // capped: a place frees within 5 minutes or the caller asks again
     expect(h.identity.requests).toHaveLength(asked); // CyberArk was not asked
     expect(h.logger.lines.find((l) => l.message.includes("bound"))?.attributes).toMatchObject({
       profile: PROFILE,
@@ -235,15 +237,19 @@ describe("the bound on live scope sets", () => {
       h.identity.serial += 1;
       return {
         accessToken: `short-${h.identity.serial}`,
-        expiresIn: 60,
+        expiresIn: 600,
         scope: request.scope ?? "",
       };
     };
     for (let n = 1; n < MAX_LIVE_SCOPE_SETS; n += 1) await vendor.getToken(ask(extra(n), 0));
-    h.clock.advanceSeconds(SET_HOLD_MS / 1000 - 100);
+    // A place lasts as long as its set's token (600 s here), no longer.
+    h.clock.advanceSeconds(600 - 100);
 
     const refused = await vendor.getToken(ask(extra(99), 0)).catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: "upstream_unavailable", retryAfterSeconds: 100 });
+    expect((refused as UpstreamUnavailableError).description).toMatch(
+      /the profile's scope sets are at their bound/i,
+    );
 
     h.clock.advanceSeconds(100);
     expect((await vendor.getToken(ask(extra(99), 0))).asked).toBe(extra(99));
@@ -257,32 +263,29 @@ describe("the bound on live scope sets", () => {
     });
   });
 
-  it("holds for a waiter that takes the lease over after a DELETE dropped its set's place: the same 503, CyberArk not asked", async () => {
-    const [a, b, c] = [h.newVendor(), h.newVendor(), h.newVendor()];
+  it("counts a set whose request is in flight across a DELETE: its lease keeps its place", async () => {
+    const [a, c] = [h.newVendor(), h.newVendor()];
     const set = extra(99);
-    // A places the set, takes its lease and asks CyberArk; its answer comes later, broader than
-    // asked (unusable), so A gives the lease back with no token.
-    let answer: () => void = () => {};
-    const answered = new Promise<void>((resolve) => {
-      answer = resolve;
-    });
-    h.identity.next.push(async () => {
-      await answered;
-      return { accessToken: "broader", expiresIn: 3600, scope: `${set} WriteReports` };
-    });
+    // A places the set, takes its lease and asks CyberArk; its answer comes later.
+    const answer = h.heldResponse("in-flight");
     const first = a.getToken(ask(set)).catch((e: unknown) => e);
     await h.upstreamAsked(1);
-    const second = b.getToken(ask(set)).catch((e: unknown) => e); // waits on A's lease
-    await c.invalidate(reportsDelete()); // drops every place
-    for (let n = 1; n < MAX_LIVE_SCOPE_SETS; n += 1) await c.getToken(ask(extra(n)));
+    await c.invalidate(reportsDelete()); // drops every place and token, keeps the leases
+    for (let n = 1; n < MAX_LIVE_SCOPE_SETS - 1; n += 1) await c.getToken(ask(extra(n)));
     const asked = h.identity.requests.length;
-    answer();
-    await first;
 
-    const refused = await second;
+    // The seventh new set finds six places and A's lease: the profile is at its bound.
+    const refused = await c.getToken(ask(extra(7))).catch((e: unknown) => e);
     expect(refused).toMatchObject({ code: "upstream_unavailable" });
+    expect((refused as UpstreamUnavailableError).description).toMatch(
+      /the profile's scope sets are at their bound/i,
+    );
     expect((refused as UpstreamUnavailableError).retryAfterSeconds).toBeGreaterThan(1);
-    expect(h.identity.requests).toHaveLength(asked); // B did not ask for the set
+    expect(h.identity.requests).toHaveLength(asked); // CyberArk not asked for it
+    answer();
+    // A's token was obtained under the epoch before the DELETE: refused by its write, revoked.
+    expect(await first).toMatchObject({ code: "upstream_unavailable", retryAfterSeconds: 1 });
+    expect(h.identity.revocations.map((r) => r.token)).toContain("in-flight");
   });
 
   it("holds in one instance while the table cannot be written", async () => {
@@ -294,6 +297,33 @@ describe("the bound on live scope sets", () => {
       code: "upstream_unavailable",
     });
     expect(h.identity.requests).toHaveLength(MAX_LIVE_SCOPE_SETS - 1);
+  });
+
+  it("gives one caller at most 3 of the 7 other places, says so on the 4th, and leaves room for others and the default", async () => {
+    const vendor = h.newVendor();
+    const mine = (n: number) => ask(extra(n), 300, "greedy");
+    for (let n = 1; n <= 3; n += 1) await vendor.getToken(mine(n));
+    const asked = h.identity.requests.length;
+
+    const refused = await vendor.getToken(mine(4)).catch((e: unknown) => e);
+
+    expect(refused).toBeInstanceOf(UpstreamUnavailableError);
+    expect(refused).toMatchObject({ code: "upstream_unavailable" });
+    expect((refused as UpstreamUnavailableError).description).toMatch(
+      /this caller's scope sets are at their bound/i,
+    );
+    const retry = (refused as UpstreamUnavailableError).retryAfterSeconds;
+    expect(retry).toBeGreaterThan(0);
+    expect(retry).toBeLessThanOrEqual(300);
+    expect(h.identity.requests).toHaveLength(asked); // CyberArk was not asked
+    // Another session of the same role is the same caller.
+    const sameRole = caller("arn:aws:sts::444455556666:assumed-role/greedy/other-session");
+    await expect(vendor.getToken({ ...mine(5), caller: sameRole })).rejects.toMatchObject({
+      code: "upstream_unavailable",
+    });
+    // Another caller still gets a place, and the default set always has room.
+    expect((await vendor.getToken(ask(extra(4), 300, "modest"))).asked).toBe(extra(4));
+    expect((await vendor.getToken(ask(undefined, 300, "greedy"))).asked).toBe(READ);
   });
 
   it("keeps memory bounded however many sets are asked", () => {
@@ -379,7 +409,7 @@ describe("a DELETE drops every scope set", () => {
     h.secrets.set(SECRET, { username: "svc-reports@example.com", password: "rotated" }, "v2");
     await b.invalidate(reportsDelete());
     answer();
-    // Refused by the DELETE's record: not served, and revoked (deletion-race.ts).
+    // Refused by its write (the DELETE moved the epoch): not served, and revoked.
     await expect(racing).rejects.toMatchObject({
       code: "upstream_unavailable",
       retryAfterSeconds: 1,
@@ -405,12 +435,13 @@ describe("a DELETE drops every scope set", () => {
     h.secrets.set(SECRET, { username: "svc-reports@example.com", password: "rotated" }, "v2");
     await b.invalidate(reportsDelete()); // B knows nothing of the set
     answer(); // A's token lands in the table after the DELETE
-    // A, reading the table once more (the set was placed only by A), learns of the DELETE: its
-    // own caller does not get the token, and it is revoked (deletion-race.ts) ...
+    // A, reading the table once more (its exchange failed open), finds the record in another life
+    // than its credentials were read under: its own caller does not get the token, and it is
+    // revoked ...
     await expect(racing).rejects.toMatchObject({ code: "upstream_unavailable" });
     expect(h.identity.revocations.map((request) => request.token)).toContain("old-secret-token");
-    // ... and its write, which landed sealed under the record before the DELETE, no read serves.
-    expect(h.store.items.get(itemKey(PROFILE, fresh))?.accessToken).toBe("old-secret-token");
+    // ... and no read serves it: a lease that failed open writes nothing to the table.
+    expect(h.store.items.get(itemKey(PROFILE, fresh))).toBeUndefined();
     expect(h.store.servable(PROFILE, fresh)).toBeUndefined();
 
     const fromC = await c.getToken(ask(fresh));
