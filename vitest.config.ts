@@ -16,7 +16,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: "unit",
-          include: ["test/unit/**/*.test.ts", "test/infra/**/*.test.ts"],
+          include: [
+            "test/unit/**/*.test.ts",
+            "test/infra/**/*.test.ts",
+            "test/protocol/**/*.test.ts",
+          ],
           exclude: NEEDS_PYTHON,
         },
       },
