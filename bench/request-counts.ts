@@ -6,14 +6,16 @@
  * 1. renewals: one profile, 8 scope sets (the default and 7 others) asked over and over with
  *    `min_validity=3600`, the tenant granting tokens of `LIFETIME_S` seconds (600 s scaled down;
  *    every rule that decides a renewal is a fraction of the lifetime or capped at half of it, so
- *    the count per lifetime does not depend on the scale). Prints the token requests per token
- *    lifetime once renewals run (after the first lifetime).
+ *    the count per lifetime does not depend on the scale). Asked by one caller (one IAM role),
+ *    then with the sets spread over 3 callers: one caller holds at most 3 of the 7 non-default
+ *    places, so one caller is served 4 sets and 3 callers all 8. Prints the token requests per
+ *    token lifetime once renewals run (after the first lifetime).
  * 2. refused sets: a caller cycling through 7 scope sets that CyberArk refuses (`invalid_scope`)
  *    for `WINDOW_S` seconds, against 1 and then `INSTANCES` servers on one table (its requests
  *    spread round robin, as a load balancer would). A refusal is remembered for 10 s by the
  *    instance that got it; nothing is scaled here. Prints the requests in the window, per 5
  *    minutes at that rate (a window that is a multiple of 10 s extrapolates exactly), and what
- *    the rule gives: each instance asks each refused set once per 10 s.
+ *    the rule gives: each instance asks each refused set it may place (the caller's 3) once per 10 s.
  *
  * Environment: LIFETIME_S (default 8), LIFETIMES (default 4), WINDOW_S (default 30),
  * INSTANCES (default 3).
@@ -34,6 +36,9 @@ const WINDOW_S = Number(process.env.WINDOW_S ?? 30);
 const INSTANCES = Number(process.env.INSTANCES ?? 3);
 
 const CALLER = "arn:aws:sts::111122223333:assumed-role/app/bench";
+/** Callers of other roles (each role holds its own share of a profile's places). */
+const callerOf = (k: number) =>
+  k === 0 ? CALLER : `arn:aws:sts::111122223333:assumed-role/app-${k + 1}/bench`;
 const CLIENT = { client_id: "bench@example.com", client_secret: "bench-secret" };
 const GRANTED = ["s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8"];
 const REFUSED = ["r1", "r2", "r3", "r4", "r5", "r6", "r7"];
@@ -55,11 +60,19 @@ const profile = (scopes: string[]) => ({
   applicationId: "bench_app",
   scope: "s1",
   scopes,
-  allowedCallers: ["arn:aws:iam::111122223333:role/app"],
+  allowedCallers: [
+    "arn:aws:iam::111122223333:role/app",
+    "arn:aws:iam::111122223333:role/app-2",
+    "arn:aws:iam::111122223333:role/app-3",
+  ],
 });
 const config = parseProfilesConfig(
   {
-    profiles: { renewing: profile(GRANTED), refused: profile(["s1", ...REFUSED]) },
+    profiles: {
+      renewing: profile(GRANTED),
+      "renewing-shared": profile(GRANTED),
+      refused: profile(["s1", ...REFUSED]),
+    },
     adminCallers: [],
   },
   { allowLoopbackHttp: true },
@@ -91,8 +104,15 @@ async function startInstance(): Promise<Instance> {
   return { url: `http://127.0.0.1:${port}`, server };
 }
 
-async function ask(instance: Instance, profileName: string, query: string): Promise<number> {
-  const response = await fetch(`${instance.url}/tokens/${profileName}?${query}`);
+async function ask(
+  instance: Instance,
+  profileName: string,
+  query: string,
+  caller = CALLER,
+): Promise<number> {
+  const response = await fetch(`${instance.url}/tokens/${profileName}?${query}`, {
+    headers: { "x-caller-arn": caller },
+  });
   await response.arrayBuffer();
   return response.status;
 }
@@ -101,16 +121,20 @@ const tokenRequests = (path: string) =>
   simulator.requests.filter((request) => request.path === path).length;
 const TOKEN_PATH = "/oauth2/token/bench_app";
 
-// 1. Renewals: 8 sets asked in turn as fast as the server answers, for LIFETIMES lifetimes.
-{
+// 1. Renewals: 8 sets asked in turn as fast as the server answers, for LIFETIMES lifetimes, by
+// one caller and then by 3 (set i asked by caller i mod 3), each run on a fresh profile.
+for (const callers of [1, 3]) {
+  simulator.reset();
   const instance = await startInstance();
+  const profileName = callers === 1 ? "renewing" : "renewing-shared";
   const start = Date.now();
   const lifetimeMs = LIFETIME_S * 1000;
   let afterFirst: number | undefined;
   const statuses = new Map<number, number>();
   while (Date.now() - start < LIFETIMES * lifetimeMs) {
-    for (const scope of GRANTED) {
-      const status = await ask(instance, "renewing", `scope=${scope}&min_validity=3600`);
+    for (const [i, scope] of GRANTED.entries()) {
+      const query = `scope=${scope}&min_validity=3600`;
+      const status = await ask(instance, profileName, query, callerOf(i % callers));
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
     }
     if (afterFirst === undefined && Date.now() - start >= lifetimeMs) {
@@ -120,9 +144,9 @@ const TOKEN_PATH = "/oauth2/token/bench_app";
   const total = tokenRequests(TOKEN_PATH);
   const steady = (total - (afterFirst ?? 0)) / (LIFETIMES - 1);
   print(
-    `renewals: 8 sets, ${LIFETIME_S} s tokens, min_validity=3600, ${LIFETIMES} lifetimes: ` +
-      `${total} token requests (${afterFirst} in the first lifetime); ` +
-      `${steady.toFixed(1)} per lifetime after it (${(steady / 8).toFixed(2)} per set); ` +
+    `renewals: 8 sets over ${callers} caller(s), ${LIFETIME_S} s tokens, min_validity=3600, ` +
+      `${LIFETIMES} lifetimes: ${total} token requests (${afterFirst} in the first lifetime); ` +
+      `${steady.toFixed(1)} per lifetime after it; ` +
       `answers ${JSON.stringify(Object.fromEntries(statuses))}`,
   );
   instance.server.close();
@@ -152,7 +176,7 @@ for (const count of [1, INSTANCES]) {
   print(
     `refused sets: 7 sets cycled for ${WINDOW_S} s over ${count} instance(s): ${asks} asks, ` +
       `${sent} token requests (${((sent * 300) / WINDOW_S).toFixed(0)} per 5 min at that rate; ` +
-      `the rule: 7 x ${Math.ceil(WINDOW_S / 10)} x ${count} = ${7 * Math.ceil(WINDOW_S / 10) * count}); ` +
+      `the rule: 3 x ${Math.ceil(WINDOW_S / 10)} x ${count} = ${3 * Math.ceil(WINDOW_S / 10) * count}); ` +
       `answers ${JSON.stringify(Object.fromEntries(statuses))}`,
   );
   for (const instance of instances) {
