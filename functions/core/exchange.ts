@@ -31,8 +31,8 @@ export interface Exchanged {
   readonly credentials: ClientCredentials;
 }
 
-/** Asked before every attempt at CyberArk; throws when the attempt must not be sent. */
-export type AttemptGuard = (attempt: number) => Promise<void>;
+/** Asked before every attempt at CyberArk with `credentials`; throws when it must not be sent. */
+export type AttemptGuard = (attempt: number, credentials: ClientCredentials) => Promise<void>;
 
 /** Obtains tokens from CyberArk. One per function instance. */
 export class TokenExchange {
@@ -160,7 +160,7 @@ export class TokenExchange {
         clientSecret: credentials.clientSecret,
         ...(set === NO_SCOPES ? {} : { scope: set }),
         beforeAttempt: async (attempt) => {
-          await guard(attempt);
+          await guard(attempt, credentials);
           this.checkBackOff(profile);
           if (sentAt !== undefined) return;
           sentAt = this.#clock.now();

@@ -3,8 +3,9 @@
  *
  * 1. Before EVERY attempt at CyberArk (retries and the rotation retry included: the identity
  *    client asks the guard) the record is read again, and the attempt is sent only while this
- *    work still holds the lease with an attempt's time left, no back-off lasts, and the record is
- *    the life (incarnation, epoch) the credentials were read under. A read that took longer than
+ *    work still holds the lease with an attempt's time left, no back-off lasts, the record is
+ *    the life (incarnation, epoch) the credentials were read under, and they are younger than
+ *    `CREDENTIALS_MAX_AGE_MS`. A read that took longer than
  *    any AWS call means a freeze: it is read again. So a frozen instance that thaws sends nothing
  *    before it has checked. Nothing is awaited between the guard's answer and the send.
  * 2. The answer is remembered in the ledger FIRST (its expiry counted from its arrival), then
@@ -26,9 +27,10 @@ import type { Ledger } from "./ledger.js";
 import type { Clock, Logger } from "./ports.js";
 import { backOff, releaseLease, writeToken } from "./profile-record.js";
 import { type Reading, type SharedRecords, stampOf } from "./records.js";
-import { backingOff, leaseBusy, raced } from "./refusals.js";
+import { backingOff, leaseBusy, raced, stale } from "./refusals.js";
 import {
   ATTEMPT_LEASE_NEED_MS,
+  CREDENTIALS_MAX_AGE_MS,
   MARGIN_MS,
   WORST_AWS_CALL_MS,
   WORST_REVOCATION_MS,
@@ -66,8 +68,12 @@ export class LeasedExchange implements LeasedRunner {
     return work.current.takeTurn(async () => {
       const { clock, exchange, ledger } = this.#p;
       let last = hold.reading;
-      const guard = async () => {
+      const guard = async (_attempt: number, used: ClientCredentials) => {
         last = await this.#check(work, hold);
+        // Credentials read before a DELETE fit "no item" again once the item vanished after it:
+        // none older than the item outlives a DELETE by is sent (CREDENTIALS_MAX_AGE_MS).
+        const readAt = work.current.credentials.readAt(used) ?? Number.NEGATIVE_INFINITY;
+        if (clock.now() - readAt >= CREDENTIALS_MAX_AGE_MS) throw stale();
       };
       let exchanged: Awaited<ReturnType<TokenExchange["obtain"]>>;
       try {
