@@ -4,9 +4,10 @@
  * ledger, and revoke what the write ended. An entry of another incarnation is older only if no
  * later life of the item had begun when the ledger was read: when the ledger shows one, the item
  * is read again after the ledger; the same incarnation settles it. Another (or none) means the
- * `DELETE` was frozen past the item's keep: it writes again, in the life there now, and reads the
- * ledger again, at most {@link DELETE_ROUNDS} times. Unsettled, it revokes only what is surely
- * older (of a life it wrote, of an epoch it ended) and reports `failed`.
+ * `DELETE` was frozen past the item's keep: the life there now began after its write (its tokens
+ * are not its business); an entry of neither makes it write again, in the life there now, and
+ * read the ledger again, at most {@link DELETE_ROUNDS} writes. Unsettled, it revokes only what is
+ * surely older (of a life it wrote in, of an epoch it ended) and reports `failed`.
  */
 import type { Ledger } from "./ledger.js";
 import type { DeletedRecord, LedgerRead, Logger, TokenStamp } from "./ports.js";
@@ -46,21 +47,29 @@ export class Deletion {
     const lives: TokenStamp[] = [deleted];
     tokens.push(...deleted.dropped);
     let [late, read, settled]: [Late[], LedgerRead | undefined, boolean] = [[], undefined, true];
+    const newer = new Set<string>(); // lives begun after this DELETE's first write
     for (let round = 1; this.#p.ledger.revocable(profile); round += 1) {
       read = await this.#p.ledger.read(profile);
       late = this.#late(profile, tokens);
       const now = this.#p.now();
-      const other = (e: TokenStamp & { expiresAt: number }) =>
-        e.incarnation !== deleted.incarnation && e.expiresAt > now;
+      const known = (e: Stamped) =>
+        e.expiresAt <= now ||
+        newer.has(e.incarnation) ||
+        lives.some((l) => l.incarnation === e.incarnation);
+      const other = (e: Stamped) => e.expiresAt > now && e.incarnation !== deleted.incarnation;
       if (!(read?.entries.some(other) || late.some(other))) break;
       // A life of the item after the write's may have begun before the ledger was read.
       const life = (await records.read(profile.name))?.record;
       if (life?.incarnation === deleted.incarnation) break;
+      // The life there now began after this write: its tokens are not this DELETE's business.
+      if (life?.incarnation !== undefined) newer.add(life.incarnation);
+      if (life && (read?.entries ?? []).every(known) && late.every(known)) break;
       settled = false;
       if (!life || round >= DELETE_ROUNDS) break; // the table failed, or the rounds are spent
       const again = await records.delete(profile.name).catch(() => undefined);
       if (!again) break;
       [deleted, settled] = [again, true];
+      newer.delete(again.incarnation);
       lives.push(again);
       tokens.push(...again.dropped);
     }
@@ -71,7 +80,7 @@ export class Deletion {
         profile: profile.name,
       });
     }
-    const judge = judgeOf(lives, settled, this.#p.now());
+    const judge = judgeOf(lives, newer, settled, this.#p.now());
     const skipped: SkipReason[] = [];
     for (const entry of late) {
       const verdict = judge(entry);
@@ -96,4 +105,5 @@ export class Deletion {
   }
 }
 
-type Late = TokenStamp & { readonly token: CachedToken; readonly expiresAt: number };
+type Stamped = TokenStamp & { readonly expiresAt: number };
+type Late = Stamped & { readonly token: CachedToken };

@@ -51,12 +51,19 @@ export interface DeleteFound {
 
 /**
  * The judge of a `DELETE` that wrote the lives `lives` (each its incarnation and the epoch before
- * its write), the last one confirmed after the ledger's read (`settled`) or not.
+ * its write) and saw the lives `newer` begin after its first write; `settled`: the entries of
+ * every other incarnation are older (no later life had begun when the ledger was read).
  */
-export function judgeOf(lives: readonly TokenStamp[], settled: boolean, now: number) {
+export function judgeOf(
+  lives: readonly TokenStamp[],
+  newer: ReadonlySet<string>,
+  settled: boolean,
+  now: number,
+) {
   const last = lives[lives.length - 1] as TokenStamp;
   return (entry: TokenStamp & { readonly expiresAt: number }): true | SkipReason => {
     const verdict = revocable(entry, last, now);
+    if (verdict === true && newer.has(entry.incarnation)) return "newer-epoch";
     const ours = lives.some((life) => life.incarnation === entry.incarnation);
     return verdict !== true || settled || ours ? verdict : "failed";
   };
