@@ -75,9 +75,24 @@ export class LeasedExchange implements LeasedRunner {
         const readAt = work.current.credentials.readAt(used) ?? Number.NEGATIVE_INFINITY;
         if (clock.now() - readAt >= CREDENTIALS_MAX_AGE_MS) throw stale();
       };
+      // An answer that cannot be used: remembered and revoked like a raced token, never served.
+      const discard = async (token: CachedToken) => {
+        const entry = { asked: work.set, token, ...hold.stamp, expiresAt: token.expiresAt };
+        await ledger.remember(work.profile, entry);
+        const tokenSha256 = tokenFingerprint(token.accessToken);
+        const message = "token CyberArk answered cannot be used; not served";
+        this.#p.logger.warn(`${message}${ledger.revocable(work.profile) ? ", revoked" : ""}`, {
+          profile: work.profile.name,
+          tokenSha256,
+        });
+        const revoking = ledger.revokeRaced(work.profile, token, () =>
+          work.current.credentials.get(),
+        );
+        if (hold.until - clock.now() >= WORST_REVOCATION_MS + MARGIN_MS) await revoking;
+      };
       let exchanged: Awaited<ReturnType<TokenExchange["obtain"]>>;
       try {
-        exchanged = await exchange.obtain(work.profile, work.set, credentials, guard);
+        exchanged = await exchange.obtain(work.profile, work.set, credentials, guard, discard);
       } catch (error) {
         await this.#finish(work, hold, error);
         throw error;
