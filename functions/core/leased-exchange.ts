@@ -47,7 +47,8 @@ export interface LeasedParts {
   readonly logger: Logger;
 }
 
-const LOST_RACES = 3;
+// Rounds of a write that lost races: each is cheap, and up to 8 sets write to the one item.
+const LOST_RACES = 16;
 const FROZEN_READS = 3;
 
 /** Runs exchanges under leases. One per function instance. */
@@ -180,7 +181,8 @@ export class LeasedExchange implements LeasedRunner {
     }
   }
 
-  // Writes the token; lost races read again, at most a few times.
+  // Writes the token; a lost race (another set's write, normal when many share the item) reads
+  // again and decides again while the lease lasts. Still unwritten: the lease is given back.
   async #write(
     work: Work,
     hold: Hold,
@@ -189,7 +191,9 @@ export class LeasedExchange implements LeasedRunner {
   ): Promise<"written" | "kept" | "deleted" | "failed"> {
     const { records } = this.#p;
     let reading = read;
-    for (let race = 0; reading && race < LOST_RACES; race += 1) {
+    const { clock } = this.#p;
+    const more = (race: number) => race === 0 || (race < LOST_RACES && clock.now() < hold.until);
+    for (let race = 0; reading && more(race); race += 1) {
       const stored = records.store.fresh(work.profile.name, work.tag, token, hold.stamp);
       const write = { tag: work.tag, owner: hold.owner, ...hold.stamp, token: stored };
       const expiresAt = token.expiresAt;
@@ -202,6 +206,7 @@ export class LeasedExchange implements LeasedRunner {
         return decision.next.sets.get(work.tag)?.token?.token === stored ? "written" : "kept";
       reading = await records.read(work.profile.name);
     }
+    if (reading) await this.#finish(work, hold, undefined);
     return "failed";
   }
 
