@@ -189,16 +189,18 @@ export class LeasedExchange implements LeasedRunner {
     token: CachedToken,
     read: Reading | undefined,
   ): Promise<"written" | "kept" | "deleted" | "failed"> {
-    const { records } = this.#p;
+    const { records, clock } = this.#p;
     let reading = read;
-    const { clock } = this.#p;
-    const more = (race: number) => race === 0 || (race < LOST_RACES && clock.now() < hold.until);
-    for (let race = 0; reading && more(race); race += 1) {
+    // A few rounds whatever the time (a holder thawed past its lease writes as before), more while
+    // the lease lasts; every read is decided on, so a DELETE seen in the last one is not missed.
+    const more = (race: number) => race < 3 || (race < LOST_RACES && clock.now() < hold.until);
+    for (let race = 0; reading; race += 1) {
       const stored = records.store.fresh(work.profile.name, work.tag, token, hold.stamp);
       const write = { tag: work.tag, owner: hold.owner, ...hold.stamp, token: stored };
       const expiresAt = token.expiresAt;
       const decision = writeToken(reading.record, { ...write, expiresAt, placeUntil: expiresAt });
       if (decision.kind === "deleted") return "deleted";
+      if (!more(race)) break;
       const done = await records.write(work.profile.name, reading, decision.next);
       if (done === undefined) return "failed";
       // The record kept a token that lasts longer (our lease passed on): ours is not stored.
