@@ -92,6 +92,11 @@ export class SlotCredentials {
     return this.#entry?.credentials;
   }
 
+  /** When `credentials` were last read from the source, while they are the ones held. */
+  readAt(credentials: ClientCredentials): number | undefined {
+    return this.#entry?.credentials === credentials ? this.#entry.readAt : undefined;
+  }
+
   /** The record's life `credentials` were read under, while they are the ones held. */
   tagOf(credentials: ClientCredentials): string | undefined {
     return this.#entry?.credentials === credentials ? this.#entry.stamp : undefined;

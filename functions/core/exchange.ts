@@ -23,7 +23,13 @@ import type { ProfileSlots } from "./profile-slot.js";
 import type { Profile } from "./profiles.js";
 import { NO_SCOPES, type ScopeSet } from "./scope-set.js";
 import { REJECTION_MEMORY_MS } from "./timing.js";
-import { type CachedToken, cacheKey, tokenFromGrant } from "./token.js";
+import {
+  type CachedToken,
+  cacheKey,
+  MAX_LIFETIME_SECONDS,
+  type TokenGrant,
+  tokenFromGrant,
+} from "./token.js";
 
 /** A token and the credentials that obtained it (after a rotation retry, the re-read ones). */
 export interface Exchanged {
@@ -31,8 +37,21 @@ export interface Exchanged {
   readonly credentials: ClientCredentials;
 }
 
-/** Asked before every attempt at CyberArk; throws when the attempt must not be sent. */
-export type AttemptGuard = (attempt: number) => Promise<void>;
+/** Asked before every attempt at CyberArk with `credentials`; throws when it must not be sent. */
+export type AttemptGuard = (attempt: number, credentials: ClientCredentials) => Promise<void>;
+
+/** Takes a token CyberArk answered that cannot be used (expiry counted from its arrival). */
+export type Discard = (token: CachedToken) => Promise<void>;
+
+// An unusable answer's token, for the ledger and revocation: its lifetime if one can be told.
+function unusableToken(grant: TokenGrant, key: string, arrivedAt: number): CachedToken {
+  try {
+    return tokenFromGrant(grant, key, arrivedAt);
+  } catch {
+    const expiresAt = arrivedAt + MAX_LIFETIME_SECONDS * 1000;
+    return { cacheKey: key, accessToken: grant.accessToken, issuedAt: arrivedAt, expiresAt };
+  }
+}
 
 /** Obtains tokens from CyberArk. One per function instance. */
 export class TokenExchange {
@@ -67,16 +86,23 @@ export class TokenExchange {
     set: ScopeSet,
     credentials: ClientCredentials,
     guard: AttemptGuard,
+    discard?: Discard,
   ): Promise<Exchanged> {
     this.#checkMemories(profile, set, credentials);
     let used = credentials;
     try {
       try {
-        return { token: await this.#request(profile, set, used, guard), credentials: used };
+        return {
+          token: await this.#request(profile, set, used, guard, discard),
+          credentials: used,
+        };
       } catch (error) {
         if (!(error instanceof UpstreamRejectedError && error.isInvalidClient)) throw error;
         used = await this.#slots.generation(profile).credentials.get({ fresh: true });
-        return { token: await this.#request(profile, set, used, guard), credentials: used };
+        return {
+          token: await this.#request(profile, set, used, guard, discard),
+          credentials: used,
+        };
       }
     } catch (error) {
       this.#remember(profile, set, used, error);
@@ -146,6 +172,7 @@ export class TokenExchange {
     set: ScopeSet,
     credentials: ClientCredentials,
     guard: AttemptGuard,
+    discard?: Discard,
   ): Promise<CachedToken> {
     this.checkBackOff(profile);
     // Counted from when the first attempt passed its guard (nothing was sent before): metrics,
@@ -160,7 +187,7 @@ export class TokenExchange {
         clientSecret: credentials.clientSecret,
         ...(set === NO_SCOPES ? {} : { scope: set }),
         beforeAttempt: async (attempt) => {
-          await guard(attempt);
+          await guard(attempt, credentials);
           this.checkBackOff(profile);
           if (sentAt !== undefined) return;
           sentAt = this.#clock.now();
@@ -168,10 +195,19 @@ export class TokenExchange {
         },
       });
       const beyond = grantedBeyond(set, grant.scope);
-      if (beyond.length > 0) throw this.#broader(profile, set, beyond);
+      const key = cacheKey(profile, credentials, set);
+      let token: CachedToken;
+      try {
+        if (beyond.length > 0) throw this.#broader(profile, set, beyond);
+        token = tokenFromGrant(grant, key, sentAt ?? startedAt);
+      } catch (error) {
+        // Unusable, yet CyberArk honours it: handed over to be revoked, never served.
+        if (grant.accessToken) await discard?.(unusableToken(grant, key, this.#clock.now()));
+        throw error;
+      }
       this.#slots.of(profile, set).rejection = undefined;
       this.#slots.generation(profile).clientRejection = undefined;
-      return tokenFromGrant(grant, cacheKey(profile, credentials, set), sentAt ?? startedAt);
+      return token;
     } catch (error) {
       if (sentAt !== undefined) {
         this.#metrics.add(METRICS.upstreamErrors, profile.name, 1, upstreamErrorKind(error));

@@ -3,8 +3,9 @@
  *
  * 1. Before EVERY attempt at CyberArk (retries and the rotation retry included: the identity
  *    client asks the guard) the record is read again, and the attempt is sent only while this
- *    work still holds the lease with an attempt's time left, no back-off lasts, and the record is
- *    the life (incarnation, epoch) the credentials were read under. A read that took longer than
+ *    work still holds the lease with an attempt's time left, no back-off lasts, the record is
+ *    the life (incarnation, epoch) the credentials were read under, and they are younger than
+ *    `CREDENTIALS_MAX_AGE_MS`. A read that took longer than
  *    any AWS call means a freeze: it is read again. So a frozen instance that thaws sends nothing
  *    before it has checked. Nothing is awaited between the guard's answer and the send.
  * 2. The answer is remembered in the ledger FIRST (its expiry counted from its arrival), then
@@ -26,9 +27,10 @@ import type { Ledger } from "./ledger.js";
 import type { Clock, Logger } from "./ports.js";
 import { backOff, releaseLease, writeToken } from "./profile-record.js";
 import { type Reading, type SharedRecords, stampOf } from "./records.js";
-import { backingOff, leaseBusy, raced } from "./refusals.js";
+import { backingOff, leaseBusy, raced, stale } from "./refusals.js";
 import {
   ATTEMPT_LEASE_NEED_MS,
+  CREDENTIALS_MAX_AGE_MS,
   MARGIN_MS,
   WORST_AWS_CALL_MS,
   WORST_REVOCATION_MS,
@@ -45,7 +47,8 @@ export interface LeasedParts {
   readonly logger: Logger;
 }
 
-const LOST_RACES = 3;
+// Rounds of a write that lost races: each is cheap, and up to 8 sets write to the one item.
+const LOST_RACES = 16;
 const FROZEN_READS = 3;
 
 /** Runs exchanges under leases. One per function instance. */
@@ -66,12 +69,31 @@ export class LeasedExchange implements LeasedRunner {
     return work.current.takeTurn(async () => {
       const { clock, exchange, ledger } = this.#p;
       let last = hold.reading;
-      const guard = async () => {
+      const guard = async (_attempt: number, used: ClientCredentials) => {
         last = await this.#check(work, hold);
+        // Credentials read before a DELETE fit "no item" again once the item vanished after it:
+        // none older than the item outlives a DELETE by is sent (CREDENTIALS_MAX_AGE_MS).
+        const readAt = work.current.credentials.readAt(used) ?? Number.NEGATIVE_INFINITY;
+        if (clock.now() - readAt >= CREDENTIALS_MAX_AGE_MS) throw stale();
+      };
+      // An answer that cannot be used: remembered and revoked like a raced token, never served.
+      const discard = async (token: CachedToken) => {
+        const entry = { asked: work.set, token, ...hold.stamp, expiresAt: token.expiresAt };
+        await ledger.remember(work.profile, entry);
+        const tokenSha256 = tokenFingerprint(token.accessToken);
+        const message = "token CyberArk answered cannot be used; not served";
+        this.#p.logger.warn(`${message}${ledger.revocable(work.profile) ? ", revoked" : ""}`, {
+          profile: work.profile.name,
+          tokenSha256,
+        });
+        const revoking = ledger.revokeRaced(work.profile, token, () =>
+          work.current.credentials.get(),
+        );
+        if (hold.until - clock.now() >= WORST_REVOCATION_MS + MARGIN_MS) await revoking;
       };
       let exchanged: Awaited<ReturnType<TokenExchange["obtain"]>>;
       try {
-        exchanged = await exchange.obtain(work.profile, work.set, credentials, guard);
+        exchanged = await exchange.obtain(work.profile, work.set, credentials, guard, discard);
       } catch (error) {
         await this.#finish(work, hold, error);
         throw error;
@@ -159,21 +181,26 @@ export class LeasedExchange implements LeasedRunner {
     }
   }
 
-  // Writes the token; lost races read again, at most a few times.
+  // Writes the token; a lost race (another set's write, normal when many share the item) reads
+  // again and decides again while the lease lasts. Still unwritten: the lease is given back.
   async #write(
     work: Work,
     hold: Hold,
     token: CachedToken,
     read: Reading | undefined,
   ): Promise<"written" | "kept" | "deleted" | "failed"> {
-    const { records } = this.#p;
+    const { records, clock } = this.#p;
     let reading = read;
-    for (let race = 0; reading && race < LOST_RACES; race += 1) {
+    // A few rounds whatever the time (a holder thawed past its lease writes as before), more while
+    // the lease lasts; every read is decided on, so a DELETE seen in the last one is not missed.
+    const more = (race: number) => race < 3 || (race < LOST_RACES && clock.now() < hold.until);
+    for (let race = 0; reading; race += 1) {
       const stored = records.store.fresh(work.profile.name, work.tag, token, hold.stamp);
       const write = { tag: work.tag, owner: hold.owner, ...hold.stamp, token: stored };
       const expiresAt = token.expiresAt;
       const decision = writeToken(reading.record, { ...write, expiresAt, placeUntil: expiresAt });
       if (decision.kind === "deleted") return "deleted";
+      if (!more(race)) break;
       const done = await records.write(work.profile.name, reading, decision.next);
       if (done === undefined) return "failed";
       // The record kept a token that lasts longer (our lease passed on): ours is not stored.
@@ -181,6 +208,7 @@ export class LeasedExchange implements LeasedRunner {
         return decision.next.sets.get(work.tag)?.token?.token === stored ? "written" : "kept";
       reading = await records.read(work.profile.name);
     }
+    if (reading) await this.#finish(work, hold, undefined);
     return "failed";
   }
 

@@ -1,63 +1,30 @@
 /**
  * The ledger of issued tokens, and revocation at CyberArk after a `DELETE`.
  *
- * Every token obtained for a profile CyberArk can revoke (custom OAuth2 apps; platform tokens
- * have no revocation endpoint) is remembered BEFORE its conditional write, with the record's
- * (incarnation, epoch) its writer read and an expiry counted from when the answer ARRIVED (errs
- * long). A `DELETE` that moved the epoch from e to e+1 reads the ledger after its write and revokes
- * exactly the live entries of epoch <= e (or of another incarnation), with the tokens it dropped
- * and the ones this instance held. So every token of an earlier epoch is revoked: remembered
- * before the `DELETE`'s read, it is revoked by the `DELETE`; remembered after, its write comes
- * after the epoch moved and is refused, and its writer revokes it ({@link Ledger.revokeRaced}).
- * Tokens of epoch e+1 were obtained after the `DELETE`: never its business.
+ * Every token obtained for a profile CyberArk can revoke (custom OAuth2 apps) is remembered BEFORE
+ * its conditional write, with the (incarnation, epoch) its writer read and an expiry counted from
+ * when the answer ARRIVED (errs long). A `DELETE` that moved the epoch from e to e+1 reads the
+ * ledger after its write and revokes the live entries of epoch <= e, or of an older incarnation
+ * (`deletion.ts`). Remembered after that read, a token's write comes after the epoch moved and is
+ * refused: its writer revokes it ({@link Ledger.revokeRaced}). Tokens of e+1 are not its business.
  *
  * Policy: the ledger never stands between a caller and a token (one not remembered is served,
  * with a warning), and a failed revocation is logged, tried once more, and never fails a `DELETE`.
  */
 import { describeUnknown, logReason, UpstreamUnavailableError } from "./errors.js";
 import type {
-  DeletedRecord,
   IdentityProvider,
   IssuedTokenStore,
   LedgerEntry,
   LedgerRead,
   Logger,
   RememberedEntry,
-  TokenStamp,
 } from "./ports.js";
 import type { Profile } from "./profiles.js";
+import type { DeleteFound, Revoked, SkipReason } from "./revocation-rule.js";
 import { type CachedToken, tokenFingerprint } from "./token.js";
 
-/** Why a `DELETE` did not revoke a token it knew of. */
-export type SkipReason = "expired" | "unopened" | "past-bound" | "newer-epoch" | "failed";
-
-/** What a `DELETE` did at CyberArk, for its audit line. */
-export interface Revoked {
-  /** `true`: every token of an earlier epoch was revoked; `false`: none; `failed`: see the log. */
-  readonly revoked: "true" | "false" | "failed";
-  /** SHA-256 prefixes of the tokens revoked or tried, comma-separated; never a token. */
-  readonly tokenSha256?: string;
-  /** How many tokens were revoked. */
-  readonly revokedCount?: number;
-  /** Tokens known but not revoked, by reason: `expired=2,newer-epoch=1`. */
-  readonly skipped?: string;
-}
-
-/**
- * Whether a `DELETE` that found `deleted` (the incarnation, and the epoch before it) revokes a
- * ledger entry at `now`: yes for a live entry of another incarnation or of an epoch up to its own.
- */
-export function revocable(
-  entry: TokenStamp & { readonly expiresAt: number },
-  deleted: TokenStamp,
-  now: number,
-): true | SkipReason {
-  if (entry.expiresAt <= now) return "expired";
-  if (entry.incarnation === deleted.incarnation && entry.epoch > deleted.epoch) {
-    return "newer-epoch";
-  }
-  return true;
-}
+export { type DeleteFound, type Revoked, revocable, type SkipReason } from "./revocation-rule.js";
 
 const ATTEMPTS = 2;
 
@@ -108,14 +75,13 @@ export class Ledger {
   }
 
   /**
-   * After a `DELETE`'s write: revokes the tokens it dropped, the ones this instance `held`, and
-   * the ledger's entries {@link revocable} by it; then the ledger forgets the revoked ones.
+   * After a `DELETE` (`deletion.ts`): revokes `found.tokens` (dropped, held) and the entries of the
+   * ledger it `read` that its `judge` revokes; then the ledger forgets the revoked ones.
    * Never throws.
    */
   async revokeAfterDelete(
     profile: Profile,
-    deleted: DeletedRecord,
-    held: readonly CachedToken[],
+    found: DeleteFound,
     credentials: RevokingCredentials,
   ): Promise<Revoked> {
     const endpoint = this.#endpoint(profile);
@@ -123,15 +89,15 @@ export class Ledger {
     const skipped = new Map<SkipReason, number>();
     const skip = (reason: SkipReason, count = 1) =>
       count > 0 && skipped.set(reason, (skipped.get(reason) ?? 0) + count);
-    const read = await this.#read(profile);
-    if (read === undefined) skip("failed");
-    const ledger = read ?? { entries: [], unopened: 0 };
+    if (found.read === undefined) skip("failed");
+    const ledger = found.read ?? { entries: [], unopened: 0 };
     skip("unopened", ledger.unopened);
     skip("past-bound", ledger.pastBound ?? 0);
+    for (const reason of found.skipped) skip(reason);
     const byToken = new Map<string, RememberedEntry[]>();
-    for (const token of [...deleted.dropped, ...held]) byToken.set(token.accessToken, []);
+    for (const token of found.tokens) byToken.set(token.accessToken, []);
     for (const entry of ledger.entries) {
-      const verdict = revocable(entry, deleted, this.#now());
+      const verdict = found.judge(entry);
       const key = entry.token.accessToken;
       if (verdict === true) byToken.set(key, [...(byToken.get(key) ?? []), entry]);
       else skip(verdict);
@@ -192,8 +158,8 @@ export class Ledger {
     return this.#identity.endpoints(profile).revocation;
   }
 
-  // The ledger as read after the DELETE's write; `undefined` when it could not be read (logged).
-  async #read(profile: Profile): Promise<LedgerRead | undefined> {
+  /** The ledger as read after a `DELETE`'s write; `undefined` when it could not be read (logged). */
+  async read(profile: Profile): Promise<LedgerRead | undefined> {
     if (!this.#store) return { entries: [], unopened: 0 };
     try {
       return await this.#store.live(profile.name, this.#now());

@@ -90,11 +90,11 @@ export interface DeletedRecord {
  *   `version` (or, when the read found no item, there is still none). It stores `next` whole, with
  *   `version = read.version + 1` and `incarnation = next.incarnation` (the read one; when the read
  *   found no item, a new random one the core chose, so the writer knows the life it created).
- *   Tokens are sealed for the
- *   set tag they are stored under (AAD = profile + tag). The item's TTL is `expiryOf(next)`.
- * - {@link delete} is unconditional: `epoch + 1`, `version + 1`, every token and place removed,
- *   leases and back-off kept; a missing item is created with a new incarnation; TTL at least
- *   `now + MAX_BACK_OFF_MS + LEASE_MS`. DELETEs never tie.
+ *   Tokens are sealed for their set tag (AAD = profile + tag). TTL: `expiryOf(next)`, or the one the
+ *   item had when later, capped at what a `DELETE` now would set (a write soon after a DELETE never
+ *   lets the item vanish before that DELETE's keep). {@link delete} is unconditional: `epoch + 1`,
+ *   `version + 1`, every token and place removed, leases and back-off kept; a missing item is
+ *   created with a new incarnation; TTL at least `now + MAX_BACK_OFF_MS + LEASE_MS` (its keep).
  * - The item vanishes (TTL) only when nothing in it is live; then a read answers an empty record
  *   and the next writer makes a new incarnation, so a writer that read the old one is refused.
  */

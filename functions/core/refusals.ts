@@ -51,6 +51,11 @@ export function raced(): UpstreamUnavailableError {
   return leaseBusy("a DELETE of the profile came while its token was obtained; token revoked");
 }
 
+/** The credentials were read too long ago to send an attempt with (a freeze): ask again. */
+export function stale(): UpstreamUnavailableError {
+  return leaseBusy("the credentials were read too long ago to send an attempt; not sent");
+}
+
 /** No token lasts the caller's min_validity: it should ask again shortly. */
 export function tooShort(detail = "no token lasting the requested min_validity") {
   return new UpstreamUnavailableError({

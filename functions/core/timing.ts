@@ -137,13 +137,22 @@ export const WORST_REMEMBER_MS = WORST_TABLE_CALL_MS;
 export const WORST_REVOCATION_MS = 2 * (WORST_AWS_CALL_MS + IDENTITY_ATTEMPT_TIMEOUT_MS);
 
 /**
- * A `DELETE` at its worst: its one write to the profile's record (then KMS, to open the tokens it
- * dropped), the ledger's read after it (the item, then KMS for the data keys of at most its
- * bound's worth of entries, all at once), every revocation at once, twice at most, each time
- * reading the secret and making one attempt at CyberArk, and the ledger's cleanup.
+ * How many times a `DELETE` writes at most: again only when, after its ledger read, the item shows
+ * another life than its write's (it was frozen past the item's keep; `deletion.ts`).
+ */
+export const DELETE_ROUNDS = 2;
+
+/**
+ * A `DELETE` at its worst: per round, its one write to the profile's record (then KMS, to open the
+ * tokens it dropped), the ledger's read after it (the item, then KMS for the data keys of at most
+ * its bound's worth of entries, all at once) and the item's read again; then every revocation at
+ * once, twice at most, each time reading the secret and making one attempt at CyberArk, and the
+ * ledger's cleanup.
  */
 export const WORST_DELETE_MS =
-  WORST_TABLE_CALL_MS + WORST_TABLE_CALL_MS + WORST_REVOCATION_MS + WORST_AWS_CALL_MS;
+  DELETE_ROUNDS * (WORST_TABLE_CALL_MS + WORST_TABLE_CALL_MS + WORST_AWS_CALL_MS) +
+  WORST_REVOCATION_MS +
+  WORST_AWS_CALL_MS;
 
 /** The Lambda function's timeout, in seconds (the stack sets it from here). */
 export const FUNCTION_TIMEOUT_SECONDS = Math.ceil((WORST_REQUEST_MS + MARGIN_MS) / 1000);

@@ -4,6 +4,7 @@
  * This class only wires the levels and decides between them; every dependency is a port.
  */
 import { type CallerPattern, isAllowed } from "./callers.js";
+import { Deletion } from "./deletion.js";
 import {
   AccessDeniedError,
   logReason,
@@ -24,7 +25,6 @@ import {
   type ProfileStore,
   type SecretSource,
 } from "./ports.js";
-import { deleteTokens } from "./profile-record.js";
 import { ProfileSlots } from "./profile-slot.js";
 import type { Profile, ProfilesConfig } from "./profiles.js";
 import { SharedRecords } from "./records.js";
@@ -34,7 +34,7 @@ import { tooShort } from "./refusals.js";
 import { askFor } from "./scope-ceilings.js";
 import type { ScopeSet } from "./scope-set.js";
 import { WORST_BEFORE_LEASE_MS, WORST_REQUEST_MS } from "./timing.js";
-import { type CachedToken, isUsable } from "./token.js";
+import { isUsable } from "./token.js";
 import type { InvalidateQuery, RenewalReport, TokenQuery, VendedToken } from "./vendor-types.js";
 
 export type {
@@ -74,10 +74,9 @@ export class TokenVendor {
   readonly #logger: Logger;
   readonly #metrics: Metrics;
   readonly #slots: ProfileSlots;
-  readonly #records: SharedRecords;
   readonly #refresher: Refresher;
   readonly #ahead: RefreshAhead;
-  readonly #ledger: Ledger;
+  readonly #deletion: Deletion;
 
   constructor(deps: VendorDependencies) {
     const { clock, logger, identity } = deps;
@@ -90,10 +89,9 @@ export class TokenVendor {
     const slots = new ProfileSlots({ secrets: deps.secrets, clock });
     this.#slots = slots;
     const records = new SharedRecords(deps.store, now, logger);
-    this.#records = records;
     const exchange = new TokenExchange({ slots, identity, clock, metrics, logger });
     const ledger = new Ledger(deps.issued, identity, now, logger);
-    this.#ledger = ledger;
+    this.#deletion = new Deletion({ slots, records, ledger, logger, now });
     const leased = new LeasedExchange({ records, exchange, ledger, clock, logger });
     const sleep = deps.sleep ?? ((ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     const random = deps.random ?? Math.random;
@@ -136,29 +134,14 @@ export class TokenVendor {
    * Drops the profile's cached tokens, every scope set's: from the table at once (one write that
    * moves the record to its next epoch), from this instance's memory for good (work in flight
    * cannot put them back), from other instances within their recheck, and at CyberArk (revoked)
-   * for a profile with an `applicationId`: exactly the tokens of the epochs it ended
-   * (`ledger.ts`). A token obtained under the new epoch is never its business.
+   * for a profile with an `applicationId`: exactly the tokens of the epochs and lives it ended
+   * (`deletion.ts`, `ledger.ts`). A token obtained under the new epoch is never its business.
    * @throws {AccessDeniedError} when the profile does not exist or the caller is not an admin.
    * @throws {UpstreamUnavailableError} when the table could not drop them.
    */
   async invalidate(query: InvalidateQuery): Promise<Revoked> {
     const profile = this.#authorize(query.profile, query, () => this.#config.adminCallers);
-    const held = this.#held(profile);
-    const shared = this.#slots.generation(profile).shared;
-    shared.places = deleteTokens(shared.places); // the places this instance counted itself
-    this.#slots.replace(profile);
-    const deleted = await this.#records.delete(profile.name);
-    // Work that read the record while the write was on its way may have held a token meanwhile:
-    // one of the epochs this DELETE ended is revoked too, one of the next is not its business.
-    for (const slot of this.#slots.slotsOf(profile)) {
-      const entry = slot.memory.held();
-      const { stamp } = entry ?? {};
-      const newer = stamp?.incarnation === deleted.incarnation && stamp.epoch > deleted.epoch;
-      if (entry && !newer) held.push(entry.token);
-    }
-    this.#slots.replace(profile);
-    const credentials = () => this.#slots.generation(profile).credentials.get();
-    return this.#ledger.revokeAfterDelete(profile, deleted, held, credentials);
+    return this.#deletion.run(profile);
   }
 
   /** Renews every `prewarm` profile whose table token is missing or half spent. Never throws. */
@@ -213,11 +196,6 @@ export class TokenVendor {
       if (error instanceof AccessDeniedError) this.#metrics.add(METRICS.denied, profile.name, 1);
       throw error;
     }
-  }
-
-  // The tokens this instance holds for the profile, every set's.
-  #held(profile: Profile): CachedToken[] {
-    return this.#slots.slotsOf(profile).flatMap((slot) => slot.memory.held()?.token ?? []);
   }
 
   async #miss(profile: Profile, set: ScopeSet, min: number, q: TokenQuery): Promise<VendedToken> {

@@ -108,7 +108,8 @@ type ProfileItem = ProfileRecord<StoredToken>;
  * `ProfileStore`): a write succeeds iff the incarnation and version are the ones read (or there is
  * still no item); a `DELETE` is unconditional (`deleteTokens`); a token opens only when its sealed
  * set, epoch and incarnation agree with the record holding it. With a clock, an item vanishes once
- * its TTL (`expiryOf`, or a `DELETE`'s) has passed, as DynamoDB's TTL would (here at once).
+ * its TTL has passed, as DynamoDB's TTL would (here at once): a write's TTL is `expiryOf(next)`, or
+ * the end a recent `DELETE` set when that is later (capped at what a `DELETE` now would set).
  * `failing` makes every call throw.
  */
 export class MemoryStore implements ProfileStore {
@@ -155,7 +156,11 @@ export class MemoryStore implements ProfileStore {
     if (seen.incarnation !== undefined && next.incarnation !== seen.incarnation) {
       throw new Error("a write must keep the incarnation it read");
     }
-    this.#put(profile, { ...next, version: seen.version + 1 }, expiryOf(next));
+    // The end a recent DELETE set is carried over (capped at what a DELETE now would set), as the
+    // DynamoDB store does, so a write soon after a DELETE does not let the item vanish at once.
+    const now = this.#clock?.now() ?? 0;
+    const kept = Math.min(this.#ttl.get(profile) ?? 0, now + MAX_BACK_OFF_MS + LEASE_MS);
+    this.#put(profile, { ...next, version: seen.version + 1 }, Math.max(expiryOf(next), kept));
     return true;
   }
 

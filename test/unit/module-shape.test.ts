@@ -98,14 +98,17 @@ describe("module shape", () => {
     expect(skewed).toEqual([]);
   });
 
-  it("keeps the core below the size it had before issue 29 (4,317 lines in 33 files)", () => {
-    // Issue 29's target is 2,200 lines; the rewrite reached the figure below (the protocol core
-    // shrank, the profiles configuration, callers and scope ceilings did not move), so this
-    // holds the line where it is until the rest is cut.
+  it("keeps the core within the size issue 29's rewrite reached (before it: 4,317 lines in 33 files)", () => {
+    // Issue 29's target is 2,200 lines; the rewrite reached 4,224 (the protocol core shrank, the
+    // profiles configuration, callers and scope ceilings did not move), then the model check's
+    // findings added a DELETE that reads the item again after the ledger (deletion.ts,
+    // revocation-rule.ts), the guard's bound on the credentials' age, the revocation of an
+    // answer that cannot be used, and token writes that outlast lost races. This holds the line
+    // where it is until the rest is cut.
     const lines = CORE().reduce(
       (sum, file) => sum + readFileSync(file, "utf8").split("\n").length - 1,
       0,
     );
-    expect(lines).toBeLessThanOrEqual(4_240);
+    expect(lines).toBeLessThanOrEqual(4_430);
   });
 });
