@@ -32,6 +32,7 @@ import {
   ATTEMPT_LEASE_NEED_MS,
   CREDENTIALS_MAX_AGE_MS,
   MARGIN_MS,
+  MEMORY_RECHECK_MS,
   WORST_AWS_CALL_MS,
   WORST_REVOCATION_MS,
 } from "./timing.js";
@@ -67,7 +68,7 @@ export class LeasedExchange implements LeasedRunner {
   run(work: Work, credentials: ClientCredentials, hold: Hold): Promise<CachedToken> {
     // One exchange of the set at a time on this instance, write included (`profile-slot.ts`).
     return work.current.takeTurn(async () => {
-      const { clock, exchange, ledger } = this.#p;
+      const { clock, exchange, ledger, records } = this.#p;
       let last = hold.reading;
       const guard = async (_attempt: number, used: ClientCredentials) => {
         last = await this.#check(work, hold);
@@ -80,12 +81,11 @@ export class LeasedExchange implements LeasedRunner {
       const discard = async (token: CachedToken) => {
         const entry = { asked: work.set, token, ...hold.stamp, expiresAt: token.expiresAt };
         await ledger.remember(work.profile, entry);
-        const tokenSha256 = tokenFingerprint(token.accessToken);
-        const message = "token CyberArk answered cannot be used; not served";
-        this.#p.logger.warn(`${message}${ledger.revocable(work.profile) ? ", revoked" : ""}`, {
+        const fields = {
           profile: work.profile.name,
-          tokenSha256,
-        });
+          tokenSha256: tokenFingerprint(token.accessToken),
+        };
+        this.#p.logger.warn("token CyberArk answered cannot be used; not served, revoked", fields);
         const revoking = ledger.revokeRaced(work.profile, token, () =>
           work.current.credentials.get(),
         );
@@ -108,8 +108,11 @@ export class LeasedExchange implements LeasedRunner {
         ? await this.#afterOpen(work, exchanged.credentials)
         : await this.#write(work, hold, token, last);
       // Refused by a DELETE, or not written while a DELETE ran here: revoked, never served. One
-      // written before a DELETE here is that DELETE's to drop and revoke.
-      if (written === "deleted" || (written === "failed" && !work.isCurrent)) {
+      // written before a DELETE here is that DELETE's to drop and revoke; so is one whose write
+      // landed though its answer was lost (the table shows it): the table serves it.
+      const shown = () => records.shownAt(work.profile.name, work.tag, token);
+      const lost = written === "failed" && !work.isCurrent && (await shown()) === undefined;
+      if (written === "deleted" || lost) {
         // Platform tokens cannot be revoked: not served is all there is. The revocation is
         // waited for while the lease leaves room for its worst; otherwise it goes on alone.
         const revocable = ledger.revocable(work.profile);
@@ -133,7 +136,13 @@ export class LeasedExchange implements LeasedRunner {
           profile: work.profile.name,
         });
       }
-      const confirmedAt = written === "written" ? writtenAt : (last?.at ?? work.started);
+      let confirmedAt = written === "written" ? writtenAt : (last?.at ?? work.started);
+      // Stalled past the memory bound since the table last showed it: the table decides again.
+      if (clock.now() - confirmedAt >= MEMORY_RECHECK_MS) {
+        const shownAt = await shown();
+        if (shownAt === undefined) throw leaseBusy("the table no longer holds the token obtained");
+        confirmedAt = shownAt;
+      }
       work.slot.memory.remember(token, exchanged.credentials, confirmedAt, hold.stamp);
       return token;
     });

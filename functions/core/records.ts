@@ -107,6 +107,13 @@ export class SharedRecords {
     }
   }
 
+  /** When a fresh read showed `token` as the set's token; `undefined`: it did not (or failed). */
+  async shownAt(profile: string, tag: string, token: CachedToken): Promise<number | undefined> {
+    const reading = await this.read(profile);
+    const shown = reading && (await this.token(profile, reading, tag));
+    return shown?.accessToken === token.accessToken ? reading?.at : undefined;
+  }
+
   // The AWS error's name and code only, never its message (which may quote an ARN or a key).
   #warn(profile: string, message: string, error: unknown): void {
     this.#logger.warn(message, { profile, reason: describeUnknown(error) });

@@ -915,12 +915,13 @@ export class InterleavingWorld {
   async drain(
     until?: (pending: readonly PendingGate[]) => boolean,
     maxSteps = 5_000,
+    skip: (gate: PendingGate) => boolean = () => false,
   ): Promise<void> {
     const s = this.sched;
     for (let i = 0; i < maxSteps; i += 1) {
       await s.settle();
       if (until?.(s.pending)) return;
-      const gate = s.eligible()[0];
+      const gate = s.eligible().find((g) => !skip(g));
       if (gate) {
         s.release(gate);
         continue;
@@ -930,6 +931,17 @@ export class InterleavingWorld {
       s.advance(Math.max(1, Math.ceil(wake - s.now)));
     }
     throw new Error("drain did not finish");
+  }
+
+  /** Releases the first waiting gate that `which` picks, with `decision` (a fault, say). */
+  async releaseFirst(
+    which: (gate: PendingGate) => boolean,
+    decision: Decision = {},
+  ): Promise<void> {
+    await this.sched.settle();
+    const gate = this.sched.eligible().find(which);
+    if (!gate) throw new Error(`no such gate is waiting:\n${this.sched.trace.join("\n")}`);
+    this.sched.release(gate, decision);
   }
 
   /** DynamoDB's TTL, now: every item past its `ttl` goes. */
@@ -1019,25 +1031,24 @@ export class InterleavingWorld {
       }
       // No served token revoked (beyond another instance's memory bound after a DELETE).
       if (t.revokedSeq !== undefined && t.revokedSeq < s.startSeq) {
-        // Another instance's memory may serve it for 30 s after the write of the DELETE that
-        // revoked it (60 s while the table fails it).
+        // Another instance may serve it for 30 s after the write of the DELETE that revoked it
+        // (60 s while the table fails it): the memory bound, or work that read the table
+        // before that write.
         const bound = (d: DeleteRun) =>
           (d.writeAt as number) +
           (this.#tableFaultsBetween(d.writeSeq as number, s.endSeq, s.inst) ? 2 : 1) *
             MEMORY_RECHECK_MS;
-        const excused =
-          s.cache === "memory" &&
-          this.deletes.some(
-            (d) =>
-              d.profile === s.profile &&
-              d.inst !== s.inst &&
-              d.writeSeq !== undefined &&
-              (this.obtainedBefore(t, d) ||
-                (d.inst === t.revokedBy &&
-                  d.writeSeq < (t.revokedSeq as number) &&
-                  (d.endSeq ?? Number.POSITIVE_INFINITY) >= (t.revokedSeq as number))) &&
-              s.at <= bound(d),
-          );
+        const excused = this.deletes.some(
+          (d) =>
+            d.profile === s.profile &&
+            d.inst !== s.inst &&
+            d.writeSeq !== undefined &&
+            (this.obtainedBefore(t, d) ||
+              (d.inst === t.revokedBy &&
+                d.writeSeq < (t.revokedSeq as number) &&
+                (d.endSeq ?? Number.POSITIVE_INFINITY) >= (t.revokedSeq as number))) &&
+            s.at <= bound(d),
+        );
         if (!excused) {
           this.#violate(
             "served-revoked",
@@ -1051,25 +1062,29 @@ export class InterleavingWorld {
           continue;
         const faulty = this.#tableFaultsBetween(t.request.seq, s.endSeq, s.inst);
         if (s.inst === d.inst) {
-          // The DELETEing instance: never again, from any level, once its write is done.
-          if (s.startSeq > d.writeSeq) {
+          // The DELETEing instance: never again, from any level, once it answered 204 (a GET
+          // begun while it ran is concurrent with it).
+          if (d.endSeq !== undefined && s.startSeq > d.endSeq) {
             this.#violate(
               "after-delete",
-              `op${s.op} served ${s.token} (${s.cache}) on the DELETEing instance i${d.inst}, GET begun (#${s.startSeq}) after DELETE op${d.op}'s write (#${d.writeSeq}); obtained (request #${t.request.id}) before it`,
+              `op${s.op} served ${s.token} (${s.cache}) on the DELETEing instance i${d.inst}, GET begun (#${s.startSeq}) after DELETE op${d.op}'s 204 (#${d.endSeq}); obtained (request #${t.request.id}) before its write`,
             );
           }
           continue;
         }
         // A GET concurrent with the DELETE may be ordered before it; one that began after its 204 may not.
         if (d.endSeq === undefined || s.startSeq < d.endSeq) continue;
-        if (s.cache !== "memory") {
+        // Another instance: within 30 s of the write (the memory bound, or work that read the
+        // table before the write), whatever the level; never later.
+        if (s.cache !== "memory" && s.at > (d.writeAt as number) + MEMORY_RECHECK_MS) {
           if (!faulty) {
             this.#violate(
               "after-delete",
-              `op${s.op} (i${s.inst}) served ${s.token} from ${s.cache}, obtained (request #${t.request.id}) before DELETE op${d.op}'s write #${d.writeSeq}`,
+              `op${s.op} (i${s.inst}) served ${s.token} from ${s.cache} ${s.at - (d.writeAt as number)}ms after DELETE op${d.op}'s write #${d.writeSeq}, obtained (request #${t.request.id}) before it`,
             );
           }
         } else if (
+          s.cache === "memory" &&
           s.at > (d.writeAt as number) + MEMORY_RECHECK_MS &&
           !(faulty && s.at <= (d.writeAt as number) + 2 * MEMORY_RECHECK_MS)
         ) {
