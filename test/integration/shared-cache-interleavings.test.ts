@@ -182,3 +182,55 @@ describe("a frozen instance's credentials", () => {
     ).toEqual([]);
   });
 });
+
+describe("a client retry after a freeze between attempts", () => {
+  it("is not sent once the lease passed to another instance that asked meanwhile", async () => {
+    const w = await directed(table());
+    w.nextAnswers.push({ status: 500 });
+    const first = w.get(0);
+    // Attempt 1 fails; the instance freezes while it waits to retry.
+    await w.drain(pendingOf(0, "sleep"));
+    w.hold(0);
+    w.sched.advance(25_000);
+    const second = w.get(1);
+    await w.drain();
+    await second;
+    w.thaw(0);
+    await w.drain();
+    await first;
+    expect(w.sent.map((r) => r.inst)).toEqual([0, 1]);
+    expect(w.violations, w.sched.trace.join("\n")).toEqual([]);
+  });
+});
+
+describe("a DELETE whose KMS call is slow", () => {
+  it("revokes the token it dropped, and not the one another instance obtained meanwhile", async () => {
+    const w = await directed(table());
+    const first = w.get(0);
+    await w.drain();
+    await first;
+    const t1 = w.served[0]?.token as string;
+    // The DELETE writes, then opens the dropped token: its KMS call hangs.
+    const deleting = w.del(1);
+    await w.drain(pendingOf(1, "Decrypt"));
+    w.hold(1);
+    w.sched.advance(2_000);
+    const second = w.get(2);
+    await w.drain();
+    await second;
+    const t2 = w.served[1]?.token as string;
+    expect(t2).not.toBe(t1);
+    w.thaw(1);
+    await w.drain();
+    await deleting;
+    // Past the memory bound, instance 0 (which held T1) serves what the table holds.
+    w.sched.advance(31_000);
+    const third = w.get(0, "p1", 60);
+    await w.drain();
+    await third;
+    expect(w.served[2]?.token).toBe(t2);
+    expect(w.issued.get(t1)?.revokedSeq).toBeDefined();
+    expect(w.issued.get(t2)?.revokedSeq, w.sched.trace.join("\n")).toBeUndefined();
+    expect(w.finalChecks()).toEqual([]);
+  });
+});
