@@ -234,3 +234,23 @@ describe("a DELETE whose KMS call is slow", () => {
     expect(w.finalChecks()).toEqual([]);
   });
 });
+
+describe("rotate the secret, then DELETE", () => {
+  it("writes and serves no token obtained with the old secret after the DELETE", async () => {
+    const w = await directed(table());
+    const get = w.get(0);
+    // Instance 0 has read the record and the old secret, and stalls before it takes the lease.
+    await w.drain(pendingOf(0, "PutItem profile#p1"));
+    w.hold(0);
+    w.start({ type: "rotate", profile: "p1", gapMs: 0 });
+    const deleting = w.del(1);
+    await w.drain();
+    await deleting;
+    w.thaw(0);
+    await w.drain();
+    await get;
+    expect(w.served.map((s) => w.issued.get(s.token)?.request.version)).toEqual(["2"]);
+    expect(w.sent.filter((r) => r.version === "1" && r.outcome.startsWith("token"))).toEqual([]);
+    expect(w.finalChecks(), w.sched.trace.join("\n")).toEqual([]);
+  });
+});
