@@ -1019,25 +1019,24 @@ export class InterleavingWorld {
       }
       // No served token revoked (beyond another instance's memory bound after a DELETE).
       if (t.revokedSeq !== undefined && t.revokedSeq < s.startSeq) {
-        // Another instance's memory may serve it for 30 s after the write of the DELETE that
-        // revoked it (60 s while the table fails it).
+        // Another instance may serve it for 30 s after the write of the DELETE that revoked it
+        // (60 s while the table fails it): the memory bound, or work that read the table
+        // before that write.
         const bound = (d: DeleteRun) =>
           (d.writeAt as number) +
           (this.#tableFaultsBetween(d.writeSeq as number, s.endSeq, s.inst) ? 2 : 1) *
             MEMORY_RECHECK_MS;
-        const excused =
-          s.cache === "memory" &&
-          this.deletes.some(
-            (d) =>
-              d.profile === s.profile &&
-              d.inst !== s.inst &&
-              d.writeSeq !== undefined &&
-              (this.obtainedBefore(t, d) ||
-                (d.inst === t.revokedBy &&
-                  d.writeSeq < (t.revokedSeq as number) &&
-                  (d.endSeq ?? Number.POSITIVE_INFINITY) >= (t.revokedSeq as number))) &&
-              s.at <= bound(d),
-          );
+        const excused = this.deletes.some(
+          (d) =>
+            d.profile === s.profile &&
+            d.inst !== s.inst &&
+            d.writeSeq !== undefined &&
+            (this.obtainedBefore(t, d) ||
+              (d.inst === t.revokedBy &&
+                d.writeSeq < (t.revokedSeq as number) &&
+                (d.endSeq ?? Number.POSITIVE_INFINITY) >= (t.revokedSeq as number))) &&
+            s.at <= bound(d),
+        );
         if (!excused) {
           this.#violate(
             "served-revoked",
