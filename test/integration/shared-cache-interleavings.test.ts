@@ -254,3 +254,20 @@ describe("rotate the secret, then DELETE", () => {
     expect(w.finalChecks(), w.sched.trace.join("\n")).toEqual([]);
   });
 });
+
+describe("five DELETEs at once", () => {
+  it("each move the epoch by one, and together revoke every token obtained before them", async () => {
+    const w = await directed(table());
+    const first = w.get(0);
+    await w.drain();
+    await first;
+    const deletes = [0, 1, 2, 0, 1].map((inst) => w.del(inst));
+    const during = w.get(2);
+    await w.drain();
+    await Promise.all([...deletes, during]);
+    const epochs = w.deletes.map((d) => d.newEpoch).sort();
+    expect(epochs).toEqual([1, 2, 3, 4, 5]);
+    expect(w.deletes.every((d) => d.result !== undefined)).toBe(true);
+    expect(w.finalChecks(), w.sched.trace.join("\n")).toEqual([]);
+  });
+});
