@@ -915,12 +915,13 @@ export class InterleavingWorld {
   async drain(
     until?: (pending: readonly PendingGate[]) => boolean,
     maxSteps = 5_000,
+    skip: (gate: PendingGate) => boolean = () => false,
   ): Promise<void> {
     const s = this.sched;
     for (let i = 0; i < maxSteps; i += 1) {
       await s.settle();
       if (until?.(s.pending)) return;
-      const gate = s.eligible()[0];
+      const gate = s.eligible().find((g) => !skip(g));
       if (gate) {
         s.release(gate);
         continue;
@@ -930,6 +931,17 @@ export class InterleavingWorld {
       s.advance(Math.max(1, Math.ceil(wake - s.now)));
     }
     throw new Error("drain did not finish");
+  }
+
+  /** Releases the first waiting gate that `which` picks, with `decision` (a fault, say). */
+  async releaseFirst(
+    which: (gate: PendingGate) => boolean,
+    decision: Decision = {},
+  ): Promise<void> {
+    await this.sched.settle();
+    const gate = this.sched.eligible().find(which);
+    if (!gate) throw new Error(`no such gate is waiting:\n${this.sched.trace.join("\n")}`);
+    this.sched.release(gate, decision);
   }
 
   /** DynamoDB's TTL, now: every item past its `ttl` goes. */
