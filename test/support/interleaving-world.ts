@@ -1062,25 +1062,29 @@ export class InterleavingWorld {
           continue;
         const faulty = this.#tableFaultsBetween(t.request.seq, s.endSeq, s.inst);
         if (s.inst === d.inst) {
-          // The DELETEing instance: never again, from any level, once its write is done.
-          if (s.startSeq > d.writeSeq) {
+          // The DELETEing instance: never again, from any level, once it answered 204 (a GET
+          // begun while it ran is concurrent with it).
+          if (d.endSeq !== undefined && s.startSeq > d.endSeq) {
             this.#violate(
               "after-delete",
-              `op${s.op} served ${s.token} (${s.cache}) on the DELETEing instance i${d.inst}, GET begun (#${s.startSeq}) after DELETE op${d.op}'s write (#${d.writeSeq}); obtained (request #${t.request.id}) before it`,
+              `op${s.op} served ${s.token} (${s.cache}) on the DELETEing instance i${d.inst}, GET begun (#${s.startSeq}) after DELETE op${d.op}'s 204 (#${d.endSeq}); obtained (request #${t.request.id}) before its write`,
             );
           }
           continue;
         }
         // A GET concurrent with the DELETE may be ordered before it; one that began after its 204 may not.
         if (d.endSeq === undefined || s.startSeq < d.endSeq) continue;
-        if (s.cache !== "memory") {
+        // Another instance: within 30 s of the write (the memory bound, or work that read the
+        // table before the write), whatever the level; never later.
+        if (s.cache !== "memory" && s.at > (d.writeAt as number) + MEMORY_RECHECK_MS) {
           if (!faulty) {
             this.#violate(
               "after-delete",
-              `op${s.op} (i${s.inst}) served ${s.token} from ${s.cache}, obtained (request #${t.request.id}) before DELETE op${d.op}'s write #${d.writeSeq}`,
+              `op${s.op} (i${s.inst}) served ${s.token} from ${s.cache} ${s.at - (d.writeAt as number)}ms after DELETE op${d.op}'s write #${d.writeSeq}, obtained (request #${t.request.id}) before it`,
             );
           }
         } else if (
+          s.cache === "memory" &&
           s.at > (d.writeAt as number) + MEMORY_RECHECK_MS &&
           !(faulty && s.at <= (d.writeAt as number) + 2 * MEMORY_RECHECK_MS)
         ) {
