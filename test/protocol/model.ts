@@ -11,7 +11,7 @@
  * explorer (`explore.ts`) runs every interleaving; {@link violations} states the invariants.
  */
 
-import { revocable } from "../../functions/core/ledger.js";
+import type { TokenStamp } from "../../functions/core/ports.js";
 import {
   backOff,
   deleteTokens,
@@ -27,6 +27,8 @@ import {
   takeLease,
   writeToken,
 } from "../../functions/core/profile-record.js";
+import { judgeOf } from "../../functions/core/revocation-rule.js";
+import { DELETE_ROUNDS } from "../../functions/core/timing.js";
 
 /** The model's durations, in ticks. */
 export const T = {
@@ -157,11 +159,16 @@ interface DeleteJob {
   /** Its first write and its latest (their indices in `deletes`). */
   readonly first: number;
   readonly index: number;
+  /** The life and the epoch before its latest write. */
   readonly incarnation: string;
   readonly epoch: number;
+  /** The lives it wrote in, each with the epoch before its write (the latest last). */
+  readonly lives: readonly TokenStamp[];
+  /** The lives it saw begin after its first write (their tokens are not its business). */
+  readonly newer: readonly string[];
   readonly dropped: readonly TokenId[];
-  /** What the ledger read found to revoke, with what the writes dropped. */
-  readonly targets?: readonly TokenId[];
+  /** The live ledger entries its latest ledger read found. */
+  readonly entries?: readonly LedgerEntry[];
 }
 
 type Job = GetJob | DeleteJob;
@@ -185,6 +192,7 @@ interface InFlight {
 interface DeleteGhost {
   readonly time: number;
   readonly inst: number;
+  /** Answered, having revoked every token of an earlier epoch (not `failed`). */
   readonly done: boolean;
 }
 
@@ -226,7 +234,7 @@ export interface Scenario {
 
 /**
  * The scenario of `npm run check:protocol`: three instances (two serving GETs, one DELETEs), two
- * scope sets, two GETs, a DELETE, a secret rotation and a 429 (2,779,702 states).
+ * scope sets, two GETs, a DELETE, a secret rotation and a 429 (3,525,839 states).
  */
 export const STANDARD: Scenario = {
   instances: 2,
@@ -235,20 +243,11 @@ export const STANDARD: Scenario = {
   renewals: false,
 };
 
-/** The same without the rotation (474,868 states): the unit suite's, and `--quick`. */
+/** The same without the rotation (605,610 states): the unit suite's, and `--quick`. */
 export const QUICK: Scenario = {
   ...STANDARD,
   budget: { ...STANDARD.budget, rotations: 0 },
 };
-
-/** The DELETE's rule for a ledger entry (the core's `revocable`): revoked or not. */
-export function revocableEntry(
-  entry: LedgerEntry,
-  deleted: { readonly incarnation: string; readonly epoch: number },
-  now: number,
-): boolean {
-  return revocable(entry, deleted, now) === true;
-}
 
 /** The transitions the model applies: the real ones by default, broken ones in mutation tests. */
 export interface Rules {
@@ -260,7 +259,8 @@ export interface Rules {
   readonly pruned: typeof pruned;
   readonly servableToken: typeof servableToken;
   readonly mayAsk: typeof mayAsk;
-  readonly revocable: typeof revocableEntry;
+  /** The DELETE's judge of a ledger entry (the core's `judgeOf`, over `revocable`). */
+  readonly judgeOf: typeof judgeOf;
   /** Whether the guard runs before a retry too (it must). */
   readonly guardRetries: boolean;
   /**
@@ -270,9 +270,10 @@ export interface Rules {
    */
   readonly guardChecksCredentialsAge: boolean;
   /**
-   * Whether a DELETE reads the item again after its ledger read, and writes again when the item
-   * is no longer the life it wrote (it was frozen past its keep): else it revokes the tokens of
-   * the item's next life as "another life's".
+   * Whether a DELETE that finds live entries of another life in the ledger reads the item again
+   * (a life begun after its write leaves its tokens alone; one it cannot place sends it round
+   * again): else it takes every other life as older, and revokes the tokens of the item's next
+   * life (begun while it was frozen past its keep).
    */
   readonly deleteRereadsItem: boolean;
   /** Whether the ledger remembers a token before its write (it must). */
@@ -293,7 +294,7 @@ export const RULES: Rules = {
   pruned,
   servableToken,
   mayAsk,
-  revocable: revocableEntry,
+  judgeOf,
   guardRetries: true,
   guardChecksCredentialsAge: true,
   deleteRereadsItem: true,
@@ -778,14 +779,14 @@ function startDelete(s0: State, i: number, rules: Rules): State {
   const inst = s.insts[i] as Instance;
   const held = Object.values(inst.mem).map((m) => m.tok);
   const cleared = withInst(s, i, { ...inst, mem: {} });
-  return deleteWrite(cleared, i, s.deletes.length, held, rules);
+  return deleteWrite(cleared, i, { first: s.deletes.length, lives: [], newer: [] }, held, rules);
 }
 
 /** The DELETE's write: `epoch` + 1, every token and place removed; the item made if missing. */
 function deleteWrite(
   s: State,
   i: number,
-  first: number,
+  past: Pick<DeleteJob, "first" | "lives" | "newer">,
   known: readonly TokenId[],
   rules: Rules,
 ): State {
@@ -797,10 +798,12 @@ function deleteWrite(
   const job: DeleteJob = {
     kind: "delete",
     pc: "ledger",
-    first,
+    first: past.first,
     index: s.deletes.length,
     incarnation,
     epoch: old.epoch,
+    lives: [...past.lives, { incarnation, epoch: old.epoch }],
+    newer: past.newer.filter((x) => x !== incarnation),
     dropped: [...new Set([...known, ...dropped])],
   };
   const next: State = {
@@ -812,7 +815,15 @@ function deleteWrite(
   return withJob(next, i, job);
 }
 
-/** The DELETE's steps after its write. */
+/**
+ * The DELETE's steps after its write (`functions/core/deletion.ts`): the ledger read; when it
+ * shows a live entry of another life, the item read again. The same life settles it (no later
+ * life had begun when the ledger was read). A life there now that began after its write is not
+ * its business (its tokens are skipped); an entry of a life it cannot place (neither one it
+ * wrote in nor the one there now) sends it round again: it writes again in the life there now
+ * (the read and that write one step), at most `DELETE_ROUNDS` writes. Unsettled (no item, or the
+ * rounds spent), it revokes only the entries of lives it wrote in and reports `failed`.
+ */
 function stepDelete(
   s: State,
   i: number,
@@ -820,26 +831,43 @@ function stepDelete(
   rules: Rules,
 ): [string, State] | undefined {
   if (job.pc === "ledger") {
-    // The ledger, read after the write: the live entries of an earlier epoch or another life.
-    const deleted = { incarnation: job.incarnation, epoch: job.epoch };
-    const targets = new Set(job.dropped);
-    for (const e of s.ledger) if (rules.revocable(e, deleted, s.now)) targets.add(e.tok);
-    return ["ledger read", withJob(s, i, { ...job, pc: "recheck", targets: [...targets] })];
+    const entries = s.ledger.filter((e) => e.expiresAt > s.now);
+    return ["ledger read", withJob(s, i, { ...job, pc: "recheck", entries })];
   }
-  // The item read again: still the life it wrote, so no later life had begun when the ledger was
-  // read, and every entry of another life is older. Else it was frozen past its keep: write again.
-  if (rules.deleteRereadsItem && s.item?.record.incarnation !== job.incarnation) {
-    // Each write spends the scenario's budget of DELETE writes; past it, the DELETE stays frozen.
-    if (s.budget.deletes === 0) return undefined;
-    const budget = { ...s.budget, deletes: s.budget.deletes - 1 };
-    const next = deleteWrite({ ...s, budget }, i, job.first, job.dropped, rules);
-    return ["item read: another life, written again", next];
+  // Every live entry it read is of its life: the revocations (the item not read again).
+  const other = (job.entries ?? []).some((e) => e.incarnation !== job.incarnation);
+  if (!(other && rules.deleteRereadsItem)) {
+    return ["revocations: 204", revokeAll(s, i, job, true, rules)];
   }
-  return ["revocations: 204", revokeAll(s, i, job)];
+  const life = s.item?.record.incarnation;
+  if (life === job.incarnation)
+    return ["item read: its life: 204", revokeAll(s, i, job, true, rules)];
+  const newer = life === undefined || job.newer.includes(life) ? job.newer : [...job.newer, life];
+  const seen = { ...job, newer };
+  const known = (e: LedgerEntry) =>
+    newer.includes(e.incarnation) || job.lives.some((l) => l.incarnation === e.incarnation);
+  if (life !== undefined && (job.entries ?? []).every(known)) {
+    return ["item read: a newer life, left alone: 204", revokeAll(s, i, seen, true, rules)];
+  }
+  if (life === undefined || job.lives.length >= DELETE_ROUNDS) {
+    return [
+      "item read: unsettled: revoked its lives' only, failed",
+      revokeAll(s, i, seen, false, rules),
+    ];
+  }
+  const next = deleteWrite(s, i, seen, job.dropped, rules);
+  return ["item read: a life it cannot place: written again", next];
 }
 
-function revokeAll(s: State, i: number, job: DeleteJob): State {
-  const targets = new Set(job.targets);
+/**
+ * The revocations: what the writes dropped, and the entries the core's judge finds revocable.
+ * `settled`: every entry of another life it saw is older, or newer and left alone; else it
+ * reports `failed` (its writes are not `done`: it promises nothing of the other lives).
+ */
+function revokeAll(s: State, i: number, job: DeleteJob, settled: boolean, rules: Rules): State {
+  const judge = rules.judgeOf(job.lives, new Set(job.newer), settled, s.now);
+  const targets = new Set(job.dropped);
+  for (const e of job.entries ?? []) if (judge(e) === true) targets.add(e.tok);
   let next = s;
   for (const tok of targets) {
     const info = token(next, tok);
@@ -850,7 +878,7 @@ function revokeAll(s: State, i: number, job: DeleteJob): State {
     next = withToken(next, tok, { ...info, revokedBy: job.index });
   }
   const deletes = next.deletes.map((d, k) =>
-    k >= job.first && k <= job.index ? { ...d, done: true } : d,
+    settled && k >= job.first && k <= job.index ? { ...d, done: true } : d,
   );
   const ledger = next.ledger.filter((e) => !targets.has(e.tok));
   return finish({ ...next, deletes, ledger }, i);
@@ -1083,8 +1111,26 @@ class Normalizer {
   job(job: Job): Job {
     if (job.kind === "delete") {
       const dropped = job.dropped.map((t) => this.tok(t));
-      const out = { ...job, incarnation: this.inc(job.incarnation) as string, dropped };
-      return job.targets ? { ...out, targets: job.targets.map((t) => this.tok(t)) } : out;
+      const lives = job.lives.map((l) => ({
+        ...l,
+        incarnation: this.inc(l.incarnation) as string,
+      }));
+      const newer = job.newer.map((x) => this.inc(x) as string);
+      const out = {
+        ...job,
+        incarnation: this.inc(job.incarnation) as string,
+        lives,
+        newer,
+        dropped,
+      };
+      if (!job.entries) return out;
+      const entries = job.entries.map((e) => ({
+        tok: this.tok(e.tok),
+        incarnation: this.inc(e.incarnation) as string,
+        epoch: e.epoch,
+        expiresAt: this.end(e.expiresAt),
+      }));
+      return { ...out, entries };
     }
     const { pc } = job;
     const out: { -readonly [K in keyof GetJob]: GetJob[K] } = {
@@ -1182,7 +1228,14 @@ export function stateKey(s: State): string {
         job.epoch,
         job.dropped.join("."),
       );
-      parts.push(job.targets ? job.targets.join(".") : "-");
+      parts.push(
+        job.lives.map((l) => `${l.incarnation}.${l.epoch}`).join("/"),
+        job.newer.join("/"),
+      );
+      const entries = job.entries?.map(
+        (e) => `${e.tok}.${e.incarnation}.${e.epoch}.${e.expiresAt}`,
+      );
+      parts.push(entries ? entries.join("/") : "-");
       continue;
     }
     parts.push("G", job.set, job.renew ? 1 : 0, job.pc);
