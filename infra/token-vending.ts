@@ -4,7 +4,7 @@
  * Construct IDs are part of the contract: renaming one replaces the resource on the next deploy.
  */
 import { readFileSync } from "node:fs";
-import { Names, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
+import { RemovalPolicy, Stack } from "aws-cdk-lib";
 import type * as apigateway from "aws-cdk-lib/aws-apigateway";
 import type * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
@@ -14,13 +14,14 @@ import * as kms from "aws-cdk-lib/aws-kms";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as sns from "aws-cdk-lib/aws-sns";
-import { Construct, type IConstruct } from "constructs";
+import { Construct } from "constructs";
 import { TOKEN_TABLE_SCHEMA } from "../functions/adapters/token-table.js";
 import { METRICS, type MetricName } from "../functions/core/metrics.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../functions/core/profiles.js";
 import { loadProfilesFile } from "../functions/core/profiles-file.js";
 import { defaultAlarmTopic } from "./alarm-topic.js";
 import { checkCallerAccounts } from "./caller-accounts.js";
+import { checkName, defaultName, takeName } from "./deployment-name.js";
 import { buildFrontDoor, type FrontDoor } from "./front-door.js";
 import { callerArnOf, GrantedCallerList } from "./granted-callers.js";
 import { deploymentMetric, insightsMetric } from "./metrics.js";
@@ -56,51 +57,6 @@ export type {
   ProfilesDefinition,
 } from "./token-vending-props.js";
 export { STAGE_NAME } from "./vending-api.js";
-
-// A deployment's name is a dashboard name too: letters, digits, "-" and "_".
-const MAX_NAME = 64;
-const DEPLOYMENT_NAME = new RegExp(`^[A-Za-z0-9_-]{1,${MAX_NAME}}$`);
-// Room kept for a region not known at synth (the longest today has 14 characters).
-const MAX_REGION = 20;
-
-// The names taken in each app: for each, the constructs that took it and their stacks' accounts.
-const NAMES_TAKEN = new WeakMap<IConstruct, Map<string, { path: string; account: string }[]>>();
-
-/**
- * The construct's path, then its region: a dashboard's name is global in an account, so the same
- * stack deployed to two regions needs two names. A stack without a region gets the region it is
- * deployed to (a CloudFormation reference), which the function's environment receives too.
- */
-function defaultName(scope: Construct): string {
-  const { region } = Stack.of(scope);
-  const room = Token.isUnresolved(region) ? MAX_REGION : region.length;
-  const path = Names.uniqueResourceName(scope, { maxLength: MAX_NAME - 1 - room, separator: "-" });
-  return `${path}-${region}`;
-}
-
-/**
- * Refuses a name another construct of the app took already in the same account (or where either
- * account is unknown at synth): their dashboards would collide, a dashboard's name being global in
- * its account. Two accounts (a stage per account, say) may each have a deployment of one name.
- */
-function takeName(scope: Construct, name: string): void {
-  if (Token.isUnresolved(name)) return;
-  const root = scope.node.root;
-  const taken = NAMES_TAKEN.get(root) ?? new Map<string, { path: string; account: string }[]>();
-  NAMES_TAKEN.set(root, taken);
-  const { account } = Stack.of(scope);
-  const holders = taken.get(name) ?? [];
-  const unknown = (value: string) => Token.isUnresolved(value);
-  const holder = holders.find(
-    (other) => unknown(account) || unknown(other.account) || other.account === account,
-  );
-  if (holder !== undefined) {
-    throw new Error(
-      `CyberArkTokenVending: name "${name}" is already the name of ${holder.path} in this app; give each deployment a name of its own (its dashboard's name is global in the account)`,
-    );
-  }
-  taken.set(name, [...holders, { path: scope.node.path, account }]);
-}
 
 /** The token-vending service, to add to a stack. */
 export class CyberArkTokenVending extends Construct {
@@ -163,11 +119,7 @@ export class CyberArkTokenVending extends Construct {
     this.#config = parseProfilesConfig(definition);
     checkCallerAccounts(this.#config, props.apiAccess, Stack.of(this).account);
     this.name = props.name ?? defaultName(this);
-    if (!Token.isUnresolved(this.name) && !DEPLOYMENT_NAME.test(this.name)) {
-      throw new Error(
-        `CyberArkTokenVending: name "${this.name}" must be 1 to ${MAX_NAME} letters, digits, "-" or "_"`,
-      );
-    }
+    checkName(this.name);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
