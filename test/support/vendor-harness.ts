@@ -3,7 +3,7 @@
  * shared by every vendor instance made with `newVendor()`, as function instances share them.
  */
 import { expect, vi } from "vitest";
-import type { Metrics } from "../../functions/core/ports.js";
+import type { IssuedTokenStore, Metrics } from "../../functions/core/ports.js";
 import { type ProfilesConfig, parseProfilesConfig } from "../../functions/core/profiles.js";
 import { TokenVendor } from "../../functions/core/vendor.js";
 import {
@@ -26,8 +26,8 @@ export interface VendorHarness {
   readonly store: MemoryStore;
   readonly identity: FakeIdentity;
   readonly logger: MemoryLogger;
-  /** A new function instance: its own memory, the shared fakes. */
-  newVendor(config?: ProfilesConfig, metrics?: Metrics): TokenVendor;
+  /** A new function instance: its own memory, the shared fakes (and `issued`, a ledger, if given). */
+  newVendor(config?: ProfilesConfig, metrics?: Metrics, issued?: IssuedTokenStore): TokenVendor;
   /** Queues a CyberArk answer that comes only when the returned function is called. */
   heldResponse(accessToken: string, expiresIn?: number): () => void;
   /** Queues a CyberArk failure that comes only when the returned function is called. */
@@ -69,10 +69,11 @@ export function vendorHarness(): VendorHarness {
     store,
     identity,
     logger,
-    newVendor: (config = exampleConfig(), metrics = undefined) =>
+    newVendor: (config = exampleConfig(), metrics = undefined, issued = undefined) =>
       new TokenVendor({
         config,
         ...(metrics ? { metrics } : {}),
+        ...(issued ? { issued } : {}),
         secrets,
         store,
         identity,
@@ -93,6 +94,20 @@ export function vendorHarness(): VendorHarness {
 /** A `GET` of the ci-deployer profile by its allowed caller. */
 export function ciQuery(minValiditySeconds = 300) {
   return { profile: "ci-deployer", caller: caller(CI_ROLE), minValiditySeconds };
+}
+
+/** A `GET` of the reports-app profile (revocable tokens) by a caller of its allowed account. */
+export function reportsQuery(minValiditySeconds = 300) {
+  return {
+    profile: "reports-app",
+    caller: caller("arn:aws:sts::444455556666:assumed-role/any/s"),
+    minValiditySeconds,
+  };
+}
+
+/** A `DELETE` of the reports-app profile by the admin. */
+export function reportsDelete() {
+  return { profile: "reports-app", caller: caller(ADMIN_ROLE) };
 }
 
 /** A `DELETE` of the ci-deployer profile by the admin. */

@@ -6,37 +6,22 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { UpstreamUnavailableError } from "../../functions/core/errors.js";
 import { tokenFingerprint } from "../../functions/core/token.js";
-import { TokenVendor } from "../../functions/core/vendor.js";
-import { ADMIN_ROLE, caller, exampleConfig } from "../support/fakes.js";
+import type { TokenVendor } from "../../functions/core/vendor.js";
+import { exampleConfig } from "../support/fakes.js";
 import { MemoryIssuedTokens } from "../support/memory-issued-tokens.js";
-import { ciDelete, ciQuery, type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
+import {
+  ciDelete,
+  ciQuery,
+  reportsQuery as reports,
+  reportsDelete,
+  type VendorHarness,
+  vendorHarness,
+} from "../support/vendor-harness.js";
 
 let h: VendorHarness;
 let ledger: MemoryIssuedTokens;
 
-function newVendor(): TokenVendor {
-  return new TokenVendor({
-    config: exampleConfig(),
-    secrets: h.secrets,
-    store: h.store,
-    issued: ledger,
-    identity: h.identity,
-    clock: h.clock,
-    logger: h.logger,
-    sleep: async (ms) => {
-      h.clock.advanceSeconds(ms / 1000);
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    },
-    random: () => 0.5,
-  });
-}
-
-const reports = (minValiditySeconds = 300) => ({
-  profile: "reports-app",
-  caller: caller("arn:aws:sts::444455556666:assumed-role/any/s"),
-  minValiditySeconds,
-});
-const reportsDelete = () => ({ profile: "reports-app", caller: caller(ADMIN_ROLE) });
+const newVendor = () => h.newVendor(exampleConfig(), undefined, ledger);
 
 /** Scripts CyberArk's next answers: each token with its lifetime. */
 function answers(...tokens: [accessToken: string, expiresIn: number][]): void {

@@ -16,34 +16,19 @@ import {
 import { TokenVendor } from "../../functions/core/vendor.js";
 import { ADMIN_ROLE, caller, exampleConfig, itemKey } from "../support/fakes.js";
 import { MemoryIssuedTokens } from "../support/memory-issued-tokens.js";
-import { prewarmConfig, type VendorHarness, vendorHarness } from "../support/vendor-harness.js";
+import {
+  prewarmConfig,
+  reportsQuery as reports,
+  reportsDelete,
+  type VendorHarness,
+  vendorHarness,
+} from "../support/vendor-harness.js";
 
 let h: VendorHarness;
 let ledger: MemoryIssuedTokens;
 
-function newVendor(config = exampleConfig()): TokenVendor {
-  return new TokenVendor({
-    config,
-    secrets: h.secrets,
-    store: h.store,
-    issued: ledger,
-    identity: h.identity,
-    clock: h.clock,
-    logger: h.logger,
-    sleep: async (ms) => {
-      h.clock.advanceSeconds(ms / 1000);
-      await new Promise((resolve) => setTimeout(resolve, 1));
-    },
-    random: () => 0.5,
-  });
-}
+const newVendor = (config = exampleConfig()) => h.newVendor(config, undefined, ledger);
 
-const reports = (minValiditySeconds = 300) => ({
-  profile: "reports-app",
-  caller: caller("arn:aws:sts::444455556666:assumed-role/any/s"),
-  minValiditySeconds,
-});
-const reportsDelete = () => ({ profile: "reports-app", caller: caller(ADMIN_ROLE) });
 const ci = () => ({
   profile: "ci-deployer",
   caller: caller("arn:aws:iam::111122223333:role/ci-runner"),
